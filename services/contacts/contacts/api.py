@@ -1,0 +1,278 @@
+"""HTTP routes of the contacts service: typed models in and out, no business logic."""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Protocol
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from contacts.application import Contacts, PersonDetails
+from contacts.projections import CaseDetailView, CaseQueueView
+from shared.auth import Principal, Role
+from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.errors import NotFoundError
+from shared.eventstore import CommandContext
+from shared.privacy import PersonalDataCipher
+
+CUSTOMER_NUMBER = r"^\d{3}[A-Z]\d{6}$"
+REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
+CASE_STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.OUTREACH_WORKER)
+
+
+class ContactsContext(Protocol):
+    """What the routes need from the composition root."""
+
+    @property
+    def app(self) -> Contacts: ...
+    @property
+    def cipher(self) -> PersonalDataCipher: ...
+    @property
+    def queue_view(self) -> CaseQueueView: ...
+    @property
+    def detail_view(self) -> CaseDetailView: ...
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonIn(Strict):
+    customer_number: str = Field(pattern=CUSTOMER_NUMBER, examples=["123D456789"])
+    name: str = Field(min_length=1, max_length=200, examples=["Erika Mustermann"])
+    address: str = Field(
+        min_length=1, max_length=300, examples=["Wilhelmshöher Allee 1, 34117 Kassel"]
+    )
+    phone: str | None = Field(default=None, max_length=50, examples=["0561 123456"])
+    date_of_birth: date | None = Field(default=None, examples=["1990-04-01"])
+
+
+class EvidenceIn(Strict):
+    unanswered_letters: int = Field(default=0, ge=0, le=100)
+    missed_appointments: int = Field(default=0, ge=0, le=100)
+    last_contact_on: date | None = None
+
+
+class ReportContactLost(Strict):
+    district: str = Field(min_length=1, examples=["kassel"])
+    local_office: str = Field(min_length=1, examples=["mitte"])
+    person: PersonIn
+    reason: ContactLostReason
+    evidence: EvidenceIn = EvidenceIn()
+    deadline: date | None = None
+    case_manager: str | None = Field(
+        default=None, description="Responsible case manager; defaults to the reporting user."
+    )
+
+
+class RecordContactRestored(Strict):
+    channel: ContactChannel
+    restored_on: date
+
+
+class UpdateContactDetails(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    phone: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+class CloseCase(Strict):
+    reason: CaseClosedReason
+
+
+class CaseCreated(BaseModel):
+    case_id: UUID
+
+
+class CaseState(BaseModel):
+    case_id: UUID
+    status: str
+
+
+class QueueEntry(BaseModel):
+    case_id: UUID
+    local_office: str
+    status: str
+    reason: str
+    deadline: date | None
+    reported_on: date
+    last_contact_on: date | None
+    unanswered_letters: int
+    missed_appointments: int
+    name: str
+
+
+class Queue(BaseModel):
+    district: str
+    counts: dict[str, int]
+    cases: list[QueueEntry]
+
+
+class TimelineEntry(BaseModel):
+    version: int
+    what: str
+    who: str
+    role: str
+    when: datetime
+    details: dict[str, Any]
+
+
+class PersonOut(BaseModel):
+    customer_number: str
+    name: str
+    address: str
+    phone: str | None
+    date_of_birth: str | None
+
+
+class CaseDetail(BaseModel):
+    case_id: UUID
+    subject: UUID
+    district: str
+    local_office: str
+    status: str
+    reason: str
+    evidence: dict[str, Any]
+    deadline: date | None
+    case_manager: str
+    reported_on: date
+    closed_reason: str | None
+    person: PersonOut
+    timeline: list[TimelineEntry]
+
+
+def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
+    router = APIRouter(prefix="/cases", tags=["cases"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+
+    def command_context(principal: Principal, request: Request) -> CommandContext:
+        return CommandContext(actor=principal.user, role=principal.role.value)
+
+    def case_in_scope(case_id: UUID, principal: Principal) -> None:
+        case = context.app.get_case(case_id)
+        principal.check_district(case.district, "case")
+
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseCreated)
+    def report_contact_lost(
+        body: ReportContactLost, principal: Authenticated, request: Request
+    ) -> CaseCreated:
+        principal.require(*REPORTERS)
+        principal.check_district(body.district, "district")
+        person = PersonDetails(**body.person.model_dump())
+        case_id = context.app.report_contact_lost(
+            district=body.district,
+            local_office=body.local_office,
+            person=person,
+            reason=body.reason,
+            unanswered_letters=body.evidence.unanswered_letters,
+            missed_appointments=body.evidence.missed_appointments,
+            last_contact_on=body.evidence.last_contact_on,
+            deadline=body.deadline,
+            case_manager=body.case_manager or principal.user,
+            ctx=command_context(principal, request),
+        )
+        return CaseCreated(case_id=case_id)
+
+    @router.get("", response_model=Queue)
+    def lost_contact_queue(
+        principal: Authenticated,
+        district: str,
+        sort: Literal["deadline", "age"] = "deadline",
+        status_filter: Annotated[
+            Literal["contact_lost", "contact_restored"] | None, Query(alias="status")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Queue:
+        principal.require(*CASE_STAFF)
+        principal.check_district(district, "district")
+        rows = context.queue_view.queue(
+            district, sort=sort, status=status_filter, limit=limit, offset=offset
+        )
+        cases = [
+            QueueEntry(**{**row, "name": context.cipher.open(row["name_token"])}) for row in rows
+        ]
+        return Queue(
+            district=district,
+            counts=context.queue_view.counts(district, date.today()),
+            cases=cases,
+        )
+
+    @router.get("/{case_id}", response_model=CaseDetail)
+    def case_detail(case_id: UUID, principal: Authenticated) -> CaseDetail:
+        principal.require(*CASE_STAFF)
+        row = context.detail_view.detail(case_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise NotFoundError("case not found")
+        person = {k: context.cipher.open_optional(v) for k, v in row["person"].items()}
+        timeline = [
+            TimelineEntry(
+                version=t["version"],
+                what=t["event_type"],
+                who=t["actor"],
+                role=t["role"],
+                when=t["occurred_at"],
+                details=t["details"],
+            )
+            for t in context.detail_view.timeline(case_id)
+        ]
+        return CaseDetail(
+            case_id=row["case_id"],
+            subject=row["subject_id"],
+            district=row["district"],
+            local_office=row["local_office"],
+            status=row["status"],
+            reason=row["reason"],
+            evidence=row["evidence"],
+            deadline=row["deadline"],
+            case_manager=row["case_manager"],
+            reported_on=row["reported_on"],
+            closed_reason=row["closed_reason"],
+            person=PersonOut(**person),
+            timeline=timeline,
+        )
+
+    @router.post("/{case_id}/contact-restored", response_model=CaseState)
+    def record_contact_restored(
+        case_id: UUID, body: RecordContactRestored, principal: Authenticated, request: Request
+    ) -> CaseState:
+        principal.require(*CASE_STAFF)
+        case_in_scope(case_id, principal)
+        case = context.app.restore_contact(
+            case_id,
+            channel=body.channel,
+            restored_on=body.restored_on,
+            ctx=command_context(principal, request),
+        )
+        return CaseState(case_id=case.id, status=case.status.value)
+
+    @router.patch("/{case_id}/contact-details", response_model=CaseState)
+    def update_contact_details(
+        case_id: UUID, body: UpdateContactDetails, principal: Authenticated, request: Request
+    ) -> CaseState:
+        principal.require(*CASE_STAFF)
+        case_in_scope(case_id, principal)
+        case = context.app.update_contact_details(
+            case_id,
+            name=body.name,
+            address=body.address,
+            phone=body.phone,
+            ctx=command_context(principal, request),
+        )
+        return CaseState(case_id=case.id, status=case.status.value)
+
+    @router.post("/{case_id}/close", response_model=CaseState)
+    def close_case(
+        case_id: UUID, body: CloseCase, principal: Authenticated, request: Request
+    ) -> CaseState:
+        principal.require(*REPORTERS)
+        case_in_scope(case_id, principal)
+        case = context.app.close_case(
+            case_id, reason=body.reason, ctx=command_context(principal, request)
+        )
+        return CaseState(case_id=case.id, status=case.status.value)
+
+    return router

@@ -1,0 +1,189 @@
+"""The contacts application: commands get, call and save; errors become API errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import EnvType
+
+from contacts.domain import OpenCaseIndex, OutreachCase
+from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.errors import ConflictError, NotFoundError
+from shared.eventstore import CommandContext, OutreachApplication
+from shared.privacy import PersonalDataCipher
+
+
+class CaseNotFoundError(NotFoundError):
+    code = "case_not_found"
+
+
+class ConcurrentChangeError(ConflictError):
+    code = "concurrent_change"
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """Plaintext personal data as it arrives; sealed before it reaches any event."""
+
+    customer_number: str
+    name: str
+    address: str
+    phone: str | None = None
+    date_of_birth: date | None = None
+
+
+class Contacts(OutreachApplication):
+    name = "contacts"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        cipher: PersonalDataCipher | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        super().__init__(env)
+        self._cipher = cipher
+        self._today = today
+
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        if self._cipher is None:
+            raise RuntimeError("this Contacts instance was built without a cipher")
+        return self._cipher
+
+    def report_contact_lost(
+        self,
+        *,
+        district: str,
+        local_office: str,
+        person: PersonDetails,
+        reason: ContactLostReason,
+        unanswered_letters: int,
+        missed_appointments: int,
+        last_contact_on: date | None,
+        deadline: date | None,
+        case_manager: str,
+        ctx: CommandContext,
+    ) -> UUID:
+        lookup = self.cipher.blind_index("open-case", district, person.customer_number)
+        index_id = OpenCaseIndex.id_for(lookup)
+        index = self._get_optional(OpenCaseIndex, index_id)
+        if index is not None:
+            index.check_no_open_case()
+        subject_id = self.cipher.subject_for(person.customer_number)
+        case_id = uuid4()
+        meta = self._meta(ctx, subject_id, district)
+        case = OutreachCase.report(
+            case_id=case_id,
+            index_id=index_id,
+            subject_id=subject_id,
+            district=district,
+            local_office=local_office,
+            person=self._seal(subject_id, person),
+            reason=reason,
+            unanswered_letters=unanswered_letters,
+            missed_appointments=missed_appointments,
+            last_contact_on=last_contact_on,
+            deadline=deadline,
+            case_manager=case_manager,
+            today=self._today(),
+            meta=meta,
+        )
+        if index is None:
+            index = OpenCaseIndex(id=index_id, case_id=case_id)
+        else:
+            index.open(case_id)
+        try:
+            self.save(case, index)
+        except IntegrityError:
+            current = self._get_optional(OpenCaseIndex, index_id)
+            if current is not None:
+                current.check_no_open_case()
+            raise ConcurrentChangeError("the case changed meanwhile; try again") from None
+        return case_id
+
+    def restore_contact(
+        self, case_id: UUID, *, channel: ContactChannel, restored_on: date, ctx: CommandContext
+    ) -> OutreachCase:
+        case = self.get_case(case_id)
+        case.restore_contact(
+            channel=channel,
+            restored_on=restored_on,
+            today=self._today(),
+            meta=self._meta(ctx, case.subject_id, case.district),
+        )
+        self._save(case)
+        return case
+
+    def update_contact_details(
+        self,
+        case_id: UUID,
+        *,
+        name: str | None,
+        address: str | None,
+        phone: str | None,
+        ctx: CommandContext,
+    ) -> OutreachCase:
+        case = self.get_case(case_id)
+        plain = {"name": name, "address": address, "phone": phone}
+        changes = {k: self.cipher.seal(case.subject_id, v) for k, v in plain.items() if v}
+        case.update_contact_details(
+            changes=changes, meta=self._meta(ctx, case.subject_id, case.district)
+        )
+        self._save(case)
+        return case
+
+    def close_case(
+        self, case_id: UUID, *, reason: CaseClosedReason, ctx: CommandContext
+    ) -> OutreachCase:
+        case = self.get_case(case_id)
+        case.close(reason=reason, meta=self._meta(ctx, case.subject_id, case.district))
+        index = self._get_optional(OpenCaseIndex, case.index_id)
+        if index is not None:
+            index.release(case.id)
+        self._save(case, index)
+        return case
+
+    def get_case(self, case_id: UUID) -> OutreachCase:
+        try:
+            case: Any = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise CaseNotFoundError(f"case {case_id} not found") from None
+        if not isinstance(case, OutreachCase):
+            raise CaseNotFoundError(f"case {case_id} not found")
+        return case
+
+    def _get_optional(self, kind: type[Any], aggregate_id: UUID) -> Any:
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def _save(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentChangeError("the case changed meanwhile; try again") from None
+
+    def _seal(self, subject_id: UUID, person: PersonDetails) -> dict[str, str | None]:
+        seal = self.cipher.seal
+        dob = person.date_of_birth.isoformat() if person.date_of_birth else None
+        return {
+            "customer_number": seal(subject_id, person.customer_number),
+            "name": seal(subject_id, person.name),
+            "address": seal(subject_id, person.address),
+            "phone": self.cipher.seal_optional(subject_id, person.phone),
+            "date_of_birth": self.cipher.seal_optional(subject_id, dob),
+        }
+
+    @staticmethod
+    def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
+        return {**ctx.as_meta(), "subject": str(subject_id), "district": district}

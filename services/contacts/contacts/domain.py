@@ -1,0 +1,264 @@
+"""The outreach case of one person: contact lost, restored, details updated, closed.
+
+No I/O here. Personal fields arrive already sealed (tokens of the person's own key); the
+case never sees plaintext. Times, ids and "today" are passed in by the application.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.errors import ConflictError, InvalidInputError
+
+Meta = dict[str, Any]
+"""Who did it and which request it belongs to (see ``shared.eventstore.CommandContext``)."""
+
+
+class CaseStatus(StrEnum):
+    CONTACT_LOST = "contact_lost"
+    CONTACT_RESTORED = "contact_restored"
+    CLOSED = "closed"
+
+
+class DateInFutureError(InvalidInputError):
+    code = "date_in_future"
+
+
+class DateBeforeLastContactError(InvalidInputError):
+    code = "date_before_last_contact"
+
+
+class NothingToUpdateError(InvalidInputError):
+    code = "nothing_to_update"
+
+
+class CaseClosedError(ConflictError):
+    code = "case_closed"
+
+
+class ContactAlreadyRestoredError(ConflictError):
+    code = "contact_already_restored"
+
+
+class OpenCaseExistsError(ConflictError):
+    code = "open_case_exists"
+
+
+def check_not_in_future(name: str, value: date | None, today: date) -> None:
+    if value is not None and value > today:
+        raise DateInFutureError(f"{name} {value.isoformat()} lies in the future", field=name)
+
+
+class OutreachCase(Aggregate):
+    """One person, one period of lost contact, in one district."""
+
+    class ContactLost(Aggregate.Created):
+        index_id: UUID
+        subject_id: UUID
+        district: str
+        local_office: str
+        person: dict[str, str | None]
+        reason: str
+        evidence: dict[str, Any]
+        deadline: date | None
+        case_manager: str
+        reported_on: date
+        meta: Meta
+
+    class ContactRestored(Aggregate.Event):
+        channel: str
+        restored_on: date
+        case_manager: str
+        meta: Meta
+
+    class ContactDetailsUpdated(Aggregate.Event):
+        changes: dict[str, str]
+        meta: Meta
+
+    class Closed(Aggregate.Event):
+        reason: str
+        meta: Meta
+
+    @classmethod
+    def report(
+        cls,
+        *,
+        case_id: UUID,
+        index_id: UUID,
+        subject_id: UUID,
+        district: str,
+        local_office: str,
+        person: dict[str, str | None],
+        reason: ContactLostReason,
+        unanswered_letters: int,
+        missed_appointments: int,
+        last_contact_on: date | None,
+        deadline: date | None,
+        case_manager: str,
+        today: date,
+        meta: Meta,
+    ) -> OutreachCase:
+        check_not_in_future("last_contact_on", last_contact_on, today)
+        if deadline is not None and last_contact_on is not None and deadline < last_contact_on:
+            raise DateBeforeLastContactError(
+                "deadline lies before the last contact", field="deadline"
+            )
+        return cls(
+            id=case_id,
+            index_id=index_id,
+            subject_id=subject_id,
+            district=district,
+            local_office=local_office,
+            person=person,
+            reason=reason.value,
+            evidence={
+                "unanswered_letters": unanswered_letters,
+                "missed_appointments": missed_appointments,
+                "last_contact_on": last_contact_on,
+            },
+            deadline=deadline,
+            case_manager=case_manager,
+            reported_on=today,
+            meta=meta,
+        )
+
+    @event(ContactLost)
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        index_id: UUID,
+        subject_id: UUID,
+        district: str,
+        local_office: str,
+        person: dict[str, str | None],
+        reason: str,
+        evidence: dict[str, Any],
+        deadline: date | None,
+        case_manager: str,
+        reported_on: date,
+        meta: Meta,
+    ) -> None:
+        self.index_id = index_id
+        self.subject_id = subject_id
+        self.district = district
+        self.local_office = local_office
+        self.person = dict(person)
+        self.reason = ContactLostReason(reason)
+        self.evidence = dict(evidence)
+        self.deadline = deadline
+        self.case_manager = case_manager
+        self.reported_on = reported_on
+        self.status = CaseStatus.CONTACT_LOST
+        self.restored_channel: ContactChannel | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not CaseStatus.CLOSED
+
+    def check_is_open(self) -> None:
+        if not self.is_open:
+            raise CaseClosedError(f"case {self.id} is closed", case_id=str(self.id))
+
+    def restore_contact(
+        self, *, channel: ContactChannel, restored_on: date, today: date, meta: Meta
+    ) -> None:
+        self.check_is_open()
+        if self.status is CaseStatus.CONTACT_RESTORED:
+            raise ContactAlreadyRestoredError(
+                f"contact of case {self.id} is restored already", case_id=str(self.id)
+            )
+        check_not_in_future("restored_on", restored_on, today)
+        last_contact = self.evidence.get("last_contact_on")
+        if last_contact is not None and restored_on < last_contact:
+            raise DateBeforeLastContactError(
+                "restored_on lies before the last contact", field="restored_on"
+            )
+        self._contact_restored(
+            channel=channel.value,
+            restored_on=restored_on,
+            case_manager=self.case_manager,
+            meta=meta,
+        )
+
+    @event(ContactRestored)
+    def _contact_restored(
+        self, *, channel: str, restored_on: date, case_manager: str, meta: Meta
+    ) -> None:
+        self.status = CaseStatus.CONTACT_RESTORED
+        self.restored_channel = ContactChannel(channel)
+
+    def update_contact_details(self, *, changes: dict[str, str], meta: Meta) -> None:
+        self.check_is_open()
+        if not changes:
+            raise NothingToUpdateError("no contact detail was given")
+        self._contact_details_updated(changes=changes, meta=meta)
+
+    @event(ContactDetailsUpdated)
+    def _contact_details_updated(self, *, changes: dict[str, str], meta: Meta) -> None:
+        self.person.update(changes)
+
+    def close(self, *, reason: CaseClosedReason, meta: Meta) -> None:
+        self.check_is_open()
+        self._closed(reason=reason.value, meta=meta)
+
+    @event(Closed)
+    def _closed(self, *, reason: str, meta: Meta) -> None:
+        self.status = CaseStatus.CLOSED
+
+
+OPEN_CASE_INDEX_NAMESPACE = UUID("2d7c1f0e-8b4a-4f3e-9a6d-5c2b1e0f9a8d")
+
+
+class OpenCaseIndex(Aggregate):
+    """Which case is open for one customer number in one district.
+
+    Its id is derived from a blind index of the customer number (never the number itself),
+    so reporting the same person twice collides in the event store, atomically.
+    """
+
+    class Opened(Aggregate.Created):
+        case_id: UUID
+
+    class OpenedAgain(Aggregate.Event):
+        case_id: UUID
+
+    class Released(Aggregate.Event):
+        case_id: UUID
+
+    @staticmethod
+    def id_for(lookup: bytes) -> UUID:
+        return uuid5(OPEN_CASE_INDEX_NAMESPACE, lookup.hex())
+
+    @event(Opened)
+    def __init__(self, *, id: UUID, case_id: UUID) -> None:
+        self.case_id: UUID | None = case_id
+
+    def check_no_open_case(self) -> None:
+        if self.case_id is not None:
+            raise OpenCaseExistsError(
+                f"an open case exists for this customer number: {self.case_id}",
+                existing_case_id=str(self.case_id),
+            )
+
+    def open(self, case_id: UUID) -> None:
+        self.check_no_open_case()
+        self._opened_again(case_id=case_id)
+
+    @event(OpenedAgain)
+    def _opened_again(self, *, case_id: UUID) -> None:
+        self.case_id = case_id
+
+    def release(self, case_id: UUID) -> None:
+        if self.case_id == case_id:
+            self._released(case_id=case_id)
+
+    @event(Released)
+    def _released(self, *, case_id: UUID) -> None:
+        self.case_id = None

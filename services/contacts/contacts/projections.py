@@ -1,0 +1,272 @@
+"""Tracked views of the contacts service, following its own event log.
+
+- the lost-contact queue per district (``case_queue``)
+- the case detail with its timeline (``case_detail`` and ``case_timeline``)
+
+Personal fields stay sealed in the view rows; the API opens them for authorised readers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from contacts.domain import CaseStatus, OutreachCase
+from shared.eventstore import TrackedView
+
+CASE_TOPICS = tuple(
+    f"contacts.domain:OutreachCase.{name}"
+    for name in ("ContactLost", "ContactRestored", "ContactDetailsUpdated", "Closed")
+)
+
+
+class CaseQueueView(TrackedView):
+    schema = (
+        """CREATE TABLE IF NOT EXISTS case_queue (
+            case_id uuid PRIMARY KEY,
+            district text NOT NULL,
+            local_office text NOT NULL,
+            status text NOT NULL,
+            reason text NOT NULL,
+            deadline date,
+            reported_on date NOT NULL,
+            last_contact_on date,
+            unanswered_letters int NOT NULL,
+            missed_appointments int NOT NULL,
+            name_token text NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS case_queue_district ON case_queue (district, status)",
+    )
+
+    def add(self, row: dict[str, Any], tracking: Tracking) -> None:
+        with self.tracked(tracking) as cursor:
+            cursor.execute(
+                b"INSERT INTO case_queue VALUES (%(case_id)s, %(district)s, %(local_office)s, "
+                b"%(status)s, %(reason)s, %(deadline)s, %(reported_on)s, %(last_contact_on)s, "
+                b"%(unanswered_letters)s, %(missed_appointments)s, %(name_token)s) "
+                b"ON CONFLICT (case_id) DO NOTHING",
+                row,
+            )
+
+    def update(self, case_id: UUID, tracking: Tracking, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = %({name})s" for name in fields)
+        with self.tracked(tracking) as cursor:
+            cursor.execute(
+                f"UPDATE case_queue SET {assignments} WHERE case_id = %(case_id)s".encode(),
+                {**fields, "case_id": case_id},
+            )
+
+    def remove(self, case_id: UUID, tracking: Tracking) -> None:
+        with self.tracked(tracking) as cursor:
+            cursor.execute(b"DELETE FROM case_queue WHERE case_id = %s", (case_id,))
+
+    def queue(
+        self, district: str, *, sort: str, status: str | None, limit: int, offset: int
+    ) -> list[DictRow]:
+        order = {
+            "deadline": "deadline ASC NULLS LAST, reported_on ASC",
+            "age": "coalesce(last_contact_on, reported_on) ASC, deadline ASC NULLS LAST",
+        }[sort]
+        return self.query(
+            f"SELECT * FROM case_queue WHERE district = %(district)s "
+            f"AND (%(status)s::text IS NULL OR status = %(status)s) "
+            f"ORDER BY {order}, case_id LIMIT %(limit)s OFFSET %(offset)s",
+            {"district": district, "status": status, "limit": limit, "offset": offset},
+        )
+
+    def counts(self, district: str, today: date) -> dict[str, int]:
+        rows = self.query(
+            "SELECT count(*) AS open, "
+            "count(*) FILTER (WHERE status = 'contact_lost') AS contact_lost, "
+            "count(*) FILTER (WHERE status = 'contact_restored') AS contact_restored, "
+            "count(*) FILTER (WHERE deadline < %(today)s) AS deadline_passed, "
+            "count(*) FILTER (WHERE deadline >= %(today)s AND deadline < %(today)s + 14) "
+            "AS deadline_within_14_days "
+            "FROM case_queue WHERE district = %(district)s",
+            {"district": district, "today": today},
+        )
+        return {key: int(value) for key, value in rows[0].items()}
+
+
+class CaseQueueProjection(Projection[CaseQueueView]):
+    name = "case_queue"
+    topics = CASE_TOPICS
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactLost, tracking: Tracking) -> None:
+        self.view.add(
+            {
+                "case_id": e.originator_id,
+                "district": e.district,
+                "local_office": e.local_office,
+                "status": CaseStatus.CONTACT_LOST.value,
+                "reason": e.reason,
+                "deadline": e.deadline,
+                "reported_on": e.reported_on,
+                "last_contact_on": e.evidence.get("last_contact_on"),
+                "unanswered_letters": e.evidence["unanswered_letters"],
+                "missed_appointments": e.evidence["missed_appointments"],
+                "name_token": e.person["name"],
+            },
+            tracking,
+        )
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactRestored, tracking: Tracking) -> None:
+        self.view.update(e.originator_id, tracking, status=CaseStatus.CONTACT_RESTORED.value)
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactDetailsUpdated, tracking: Tracking) -> None:
+        if "name" in e.changes:
+            self.view.update(e.originator_id, tracking, name_token=e.changes["name"])
+        else:
+            self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, e: OutreachCase.Closed, tracking: Tracking) -> None:
+        self.view.remove(e.originator_id, tracking)
+
+
+class CaseDetailView(TrackedView):
+    schema = (
+        """CREATE TABLE IF NOT EXISTS case_detail (
+            case_id uuid PRIMARY KEY,
+            subject_id uuid NOT NULL,
+            district text NOT NULL,
+            local_office text NOT NULL,
+            status text NOT NULL,
+            reason text NOT NULL,
+            evidence jsonb NOT NULL,
+            deadline date,
+            case_manager text NOT NULL,
+            reported_on date NOT NULL,
+            person jsonb NOT NULL,
+            closed_reason text
+        )""",
+        """CREATE TABLE IF NOT EXISTS case_timeline (
+            case_id uuid NOT NULL,
+            version int NOT NULL,
+            event_type text NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            actor text NOT NULL,
+            role text NOT NULL,
+            details jsonb NOT NULL,
+            PRIMARY KEY (case_id, version)
+        )""",
+    )
+
+    def record(
+        self,
+        e: Any,
+        tracking: Tracking,
+        details: dict[str, Any],
+        change: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        with self.tracked(tracking) as cursor:
+            if change is not None:
+                cursor.execute(change.encode(), {"case_id": e.originator_id, **(params or {})})
+            self._append(cursor, e, details)
+
+    @staticmethod
+    def _append(cursor: Cursor[DictRow], e: Any, details: dict[str, Any]) -> None:
+        cursor.execute(
+            b"INSERT INTO case_timeline VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                e.originator_id,
+                e.originator_version,
+                type(e).__name__,
+                e.timestamp,
+                e.meta.get("actor", "system"),
+                e.meta.get("role", "system"),
+                Jsonb(details),
+            ),
+        )
+
+    def detail(self, case_id: UUID) -> DictRow | None:
+        rows = self.query("SELECT * FROM case_detail WHERE case_id = %s", (case_id,))
+        return rows[0] if rows else None
+
+    def timeline(self, case_id: UUID) -> list[DictRow]:
+        return self.query(
+            "SELECT version, event_type, occurred_at, actor, role, details FROM case_timeline "
+            "WHERE case_id = %s ORDER BY version",
+            (case_id,),
+        )
+
+
+def _json_dates(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+class CaseDetailProjection(Projection[CaseDetailView]):
+    name = "case_detail"
+    topics = CASE_TOPICS
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactLost, tracking: Tracking) -> None:
+        self.view.record(
+            e,
+            tracking,
+            {"reason": e.reason, "local_office": e.local_office},
+            "INSERT INTO case_detail VALUES (%(case_id)s, %(subject_id)s, %(district)s, "
+            "%(local_office)s, 'contact_lost', %(reason)s, %(evidence)s, %(deadline)s, "
+            "%(case_manager)s, %(reported_on)s, %(person)s, NULL) ON CONFLICT DO NOTHING",
+            {
+                "subject_id": e.subject_id,
+                "district": e.district,
+                "local_office": e.local_office,
+                "reason": e.reason,
+                "evidence": Jsonb(_json_dates(e.evidence)),
+                "deadline": e.deadline,
+                "case_manager": e.case_manager,
+                "reported_on": e.reported_on,
+                "person": Jsonb(e.person),
+            },
+        )
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactRestored, tracking: Tracking) -> None:
+        self.view.record(
+            e,
+            tracking,
+            {"channel": e.channel, "restored_on": e.restored_on.isoformat()},
+            "UPDATE case_detail SET status = 'contact_restored' WHERE case_id = %(case_id)s",
+        )
+
+    @process_event.register
+    def _(self, e: OutreachCase.ContactDetailsUpdated, tracking: Tracking) -> None:
+        self.view.record(
+            e,
+            tracking,
+            {"changed": sorted(e.changes)},
+            "UPDATE case_detail SET person = person || %(changes)s WHERE case_id = %(case_id)s",
+            {"changes": Jsonb(e.changes)},
+        )
+
+    @process_event.register
+    def _(self, e: OutreachCase.Closed, tracking: Tracking) -> None:
+        self.view.record(
+            e,
+            tracking,
+            {"reason": e.reason},
+            "UPDATE case_detail SET status = 'closed', closed_reason = %(reason)s "
+            "WHERE case_id = %(case_id)s",
+            {"reason": e.reason},
+        )

@@ -1,0 +1,71 @@
+"""What every service's HTTP API shares: problem+json errors, health routes, tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import ApplicationError
+
+PROBLEM_JSON = "application/problem+json"
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"urn:outreach:problem:{code}", "status": status, "code": code}
+    body["title"] = detail
+    body.update(detail=detail, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    readiness: dict[str, ReadinessCheck],
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1")
+
+    @app.exception_handler(ApplicationError)
+    async def _application_error(_: Request, error: ApplicationError) -> JSONResponse:
+        return problem(error.status, error.code, error.detail, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        return problem(422, "invalid_input", "the request is not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, f"http_{error.status_code}", str(error.detail))
+
+    health = APIRouter(tags=["health"])
+
+    @health.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @health.get("/readyz")
+    async def readyz() -> JSONResponse:
+        results = {name: await check() for name, check in readiness.items()}
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    app.include_router(health)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app

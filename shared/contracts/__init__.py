@@ -1,0 +1,63 @@
+"""Integration-event contracts: the envelope, every payload, the topics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.contracts import contacts
+from shared.contracts.envelope import Envelope, Payload, stable_event_id
+
+TOPICS: dict[str, str] = {
+    "contacts": "outreach.contacts",
+    "visits": "outreach.visits",
+    "coaching": "outreach.coaching",
+    "notifications": "outreach.notifications",
+}
+"""The topic each service publishes to, by producer."""
+
+DLQ_SUFFIX = ".dlq"
+
+PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in contacts.EVENTS}
+"""Every payload contract by event type."""
+
+
+def topic_of(producer: str) -> str:
+    return TOPICS[producer]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def all_topics() -> list[str]:
+    return [t for topic in TOPICS.values() for t in (topic, dead_letter_topic(topic))]
+
+
+def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope[Payload]:
+    """Validate an incoming message against the envelope and its payload contract."""
+    import json
+
+    data = json.loads(raw) if isinstance(raw, bytes | str) else raw
+    event_type = data.get("event_type") if isinstance(data, dict) else None
+    payload_type = PAYLOADS.get(str(event_type))
+    if payload_type is None:
+        raise UnknownEventTypeError(f"unknown event type: {event_type!r}")
+    return Envelope[payload_type].model_validate(data)  # type: ignore[valid-type]
+
+
+class UnknownEventTypeError(ValueError):
+    pass
+
+
+__all__ = [
+    "PAYLOADS",
+    "TOPICS",
+    "Envelope",
+    "Payload",
+    "UnknownEventTypeError",
+    "all_topics",
+    "dead_letter_topic",
+    "parse_envelope",
+    "stable_event_id",
+    "topic_of",
+]

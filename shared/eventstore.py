@@ -1,0 +1,151 @@
+"""What every service's event-sourced application shares: persistence settings, the
+transcodings of our value types, command metadata, and saving together with tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from shared.settings import StackSettings
+from shared.telemetry import current_trace_carrier
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dict[str, str]:
+    """The environment an eventsourcing application or view of ``dbname`` is built from."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": settings.pg_host,
+        "POSTGRES_PORT": str(settings.pg_port),
+        "POSTGRES_USER": settings.pg_user,
+        "POSTGRES_PASSWORD": settings.pg_password.get_secret_value(),
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked for a change, and which request or event it follows from.
+
+    Every domain event records this as its ``meta``: the audit trail's "who" and the trace
+    context that lets the relay and consumers continue the request's trace.
+    """
+
+    actor: str
+    role: str
+    correlation_id: UUID = field(default_factory=uuid4)
+    causation_id: UUID | None = None
+    trace: dict[str, str] = field(default_factory=current_trace_carrier)
+
+    def as_meta(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "role": self.role,
+            "correlation_id": str(self.correlation_id),
+            "causation_id": str(self.causation_id) if self.causation_id else None,
+            "trace": dict(self.trace),
+        }
+
+
+class OutreachApplication(Application[UUID]):
+    """Base of every service's application: a process recorder, so effects of consumed
+    events can be stored atomically with the consumer's tracking record."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    recorder: ProcessRecorder
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Any) -> bool:
+        """Save the aggregates' new events and the tracking record in one transaction.
+
+        Returns ``False`` (and changes nothing) when this tracking record exists already:
+        the event was processed before.
+        """
+        if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
+            return False
+        processing = ProcessingEvent[UUID](tracking=tracking)
+        processing.collect_events(*aggregates)
+        try:
+            recordings = self._record(processing)
+        except IntegrityError:
+            if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
+                return False
+            raise
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return True
+
+
+class TrackedView(PostgresTrackingRecorder):
+    """A materialised view in the service's database: its rows and its tracking record are
+    written in one transaction, so a crash never applies an event twice or skips one.
+
+    Subclasses list their ``CREATE`` statements in ``schema``.
+    """
+
+    schema: tuple[str, ...] = ()
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(SQL(statement).format() for statement in self.schema)
+
+    @contextmanager
+    def tracked(self, tracking: Tracking) -> Iterator[Cursor[DictRow]]:
+        """A transaction that also records ``tracking``."""
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+            self._insert_tracking(cursor, tracking)
+
+    def apply_once(self, tracking: Tracking, apply: Callable[[Cursor[DictRow]], None]) -> bool:
+        """Run ``apply`` with tracking unless this tracking record exists (``False`` then)."""
+        if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            return False
+        try:
+            with self.tracked(tracking) as cursor:
+                apply(cursor)
+        except IntegrityError:
+            if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+                return False
+            raise
+        return True
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[DictRow]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql.encode(), params)
+            return cursor.fetchall()

@@ -1,0 +1,241 @@
+"""The composition every service shares: keyring and cipher, event-sourced application,
+tracked projections, relay, Kafka consumers, dead letters, HTTP app. A service declares
+what is its own in a :class:`ServiceSpec`; :func:`create_service_app` wires it at start-up
+(nothing is created at import time)."""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import psycopg
+from eventsourcing.projection import Projection, ProjectionRunner
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from psycopg_pool import ConnectionPool
+
+from shared.api import create_app
+from shared.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.consumer import Consumer, DeadLetters, register
+from shared.contracts import all_topics, topic_of
+from shared.eventstore import OutreachApplication, TrackedView, eventsourcing_env
+from shared.kafka import build_broker, ensure_topics
+from shared.logging import configure_logging
+from shared.privacy import Keyring, PersonalDataCipher
+from shared.relay import Mapper, Relay
+from shared.settings import KEYRING_DATABASE, ServiceSettings
+from shared.telemetry import configure_telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; handed to routes and consumers."""
+
+    settings: ServiceSettings
+    keyring: Keyring
+    cipher: PersonalDataCipher
+    app: Any
+    broker: KafkaBroker
+    relay: Relay
+    dead_letters: DeadLetters
+    pool: ConnectionPool
+    views: dict[str, TrackedView] = field(default_factory=dict)
+    runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
+
+    def view(self, kind: type[TrackedView]) -> Any:
+        return self.views[kind.__name__]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    application: Callable[[dict[str, str], PersonalDataCipher], OutreachApplication]
+    application_class: type[OutreachApplication]
+    mapper: Mapper
+    projections: Sequence[tuple[type[Projection[Any]], type[TrackedView]]] = ()
+    consumers: Callable[[Runtime], Sequence[Consumer]] = lambda _: ()
+    routers: Callable[[Runtime, Callable[..., Principal]], Sequence[APIRouter]] = (
+        lambda _runtime, _auth: ()
+    )
+
+
+def _start_runner(
+    spec: ServiceSpec,
+    projection_class: type[Projection[Any]],
+    view_class: type[TrackedView],
+    env: dict[str, str],
+) -> ProjectionRunner[Any, Any]:
+    return ProjectionRunner(
+        application_class=spec.application_class,
+        projection_class=projection_class,
+        view_class=view_class,
+        env=env,
+    )
+
+
+async def _supervise(
+    runtime: Runtime, spec: ServiceSpec, env: dict[str, str], stopping: asyncio.Event
+) -> None:
+    """Restart a projection runner that stopped on an error (e.g. the database went away).
+
+    It resumes from its tracking record, so nothing is skipped or applied twice.
+    """
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 1.0)
+        for index, runner in enumerate(runtime.runners):
+            if stopping.is_set() or not runner.is_interrupted.is_set():
+                continue
+            try:
+                runner.run_forever(timeout=0)
+            except Exception:
+                log.exception("projection stopped; restarting it", extra={"index": index})
+            projection_class, view_class = spec.projections[index]
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(runner.__exit__, None, None, None)
+            try:
+                fresh = await asyncio.to_thread(
+                    _start_runner, spec, projection_class, view_class, env
+                )
+            except Exception:
+                log.exception("projection could not be restarted yet")
+                continue
+            runtime.runners[index] = fresh
+            runtime.views[view_class.__name__] = fresh.projection.view
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    configure_logging(spec.name, settings.log_level)
+    configure_telemetry(spec.name, settings.otlp_endpoint)
+    env = eventsourcing_env(settings, settings.database)
+    keyring_pool = ConnectionPool(
+        settings.database_url(KEYRING_DATABASE), min_size=1, max_size=8, open=False
+    )
+    pool = ConnectionPool(
+        settings.database_url(settings.database), min_size=1, max_size=4, open=False
+    )
+    keyring = Keyring(
+        keyring_pool,
+        base64.b64decode(settings.secret("keyring_kek")),
+        cache_seconds=settings.key_cache_seconds,
+    )
+    cipher = PersonalDataCipher(keyring, settings.secret("blind_index_key").encode())
+    broker = build_broker(settings, spec.name)
+    codec = TokenCodec.from_settings(settings)
+    authenticate = principal_dependency(codec)
+    holder: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        keyring_pool.open(wait=True)
+        pool.open(wait=True)
+        keyring.create_schema()
+        application = spec.application(env, cipher)
+        dead_letters = DeadLetters(broker, pool)
+        dead_letters.create_schema()
+        relay = Relay(
+            app=application,
+            broker=broker,
+            topic=topic_of(spec.name),
+            mapper=spec.mapper,
+            lock_dsn=settings.database_url(settings.database),
+        )
+        runtime = Runtime(settings, keyring, cipher, application, broker, relay, dead_letters, pool)
+        for projection_class, view_class in spec.projections:
+            runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
+            runtime.views[view_class.__name__] = runtime.runners[-1].projection.view
+        holder["runtime"] = runtime
+        for router in spec.routers(runtime, authenticate):
+            http.include_router(router)
+        await asyncio.to_thread(ensure_topics, settings, all_topics())
+        for consumer in spec.consumers(runtime):
+            register(broker, consumer, dead_letters, retries=settings.consumer_retries)
+        await broker.start()
+        stopping = asyncio.Event()
+        relay_task = asyncio.create_task(relay.run(stopping), name=f"{spec.name}-relay")
+        supervisor = asyncio.create_task(_supervise(runtime, spec, env, stopping))
+        log.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            stopping.set()
+            await relay_task
+            await supervisor
+            await broker.stop()
+            for runner in runtime.runners:
+                runner.stop()
+                await asyncio.to_thread(runner.__exit__, None, None, None)
+            application.close()
+            pool.close()
+            keyring_pool.close()
+
+    async def database_ready() -> bool:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                settings.database_url(settings.database), connect_timeout=3
+            ) as conn:
+                await conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    async def kafka_ready() -> bool:
+        try:
+            return bool(await broker.ping(timeout=3))
+        except Exception:
+            return False
+
+    async def projections_ready() -> bool:
+        runtime = holder.get("runtime")
+        return runtime is not None and all(
+            not runner.is_interrupted.is_set() for runner in runtime.runners
+        )
+
+    http = create_app(
+        title=spec.title,
+        description=spec.description,
+        lifespan=lifespan,
+        readiness={
+            "database": database_ready,
+            "kafka": kafka_ready,
+            "projections": projections_ready,
+        },
+    )
+
+    asyncapi = AsyncAPI(
+        broker, title=f"{spec.title} events", version="1.0.0", schema_version="3.0.0"
+    )
+
+    @http.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
+    async def asyncapi_document() -> JSONResponse:
+        return JSONResponse(asyncapi.to_specification().to_jsonable())
+
+    @http.get("/ops/dead-letters", tags=["ops"])
+    def dead_letter_counts(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> dict[str, Any]:
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        runtime = holder["runtime"]
+        counts = runtime.dead_letters.counts()
+        return {"total": sum(counts.values()), "by_consumer": counts}
+
+    @http.get("/ops/relay", tags=["ops"])
+    def relay_status(principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        relay = holder["runtime"].relay
+        return {"active": relay.is_active, "position": relay.position, "published": relay.published}
+
+    http.state.runtime_holder = holder
+    return http

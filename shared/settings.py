@@ -1,0 +1,101 @@
+"""Typed settings shared by every service and by the local launcher.
+
+Every value comes from the environment (prefix ``OUTREACH_``) and is validated at start-up.
+The service ports and the local stack's ports are defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS: dict[str, int] = {
+    "contacts": 8101,
+    "visits": 8102,
+    "coaching": 8103,
+    "notifications": 8104,
+}
+"""Default HTTP port of each service (the one place they are set)."""
+
+KEYRING_DATABASE = "keyring"
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class StackSettings(BaseSettings):
+    """Where PostgreSQL and Kafka are. Shared by the services, the tests and the launcher."""
+
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore")
+
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pg_user: str = "outreach"
+    pg_password: SecretStr = SecretStr("outreach")
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_controller_port: int = 59093
+    kafka_partitions: int = Field(default=6, ge=1)
+
+    def database_url(self, dbname: str) -> str:
+        password = self.pg_password.get_secret_value()
+        return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
+
+
+_DEV_JWT_SECRET = "outreach-development-signing-key-not-for-production"  # noqa: S105
+_DEV_KEYRING_KEK = "ZGV2ZWxvcG1lbnQta2V5cmluZy1rZWstMzItYnl0ZXM="  # 32 bytes, base64
+_DEV_BLIND_INDEX_KEY = "outreach-development-blind-index-key"
+
+
+class ServiceSettings(StackSettings):
+    """Settings of one running service. Secrets have defaults only in development mode."""
+
+    mode: Mode = Mode.DEVELOPMENT
+    service_name: str = "contacts"
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "outreach"
+    keyring_kek: SecretStr | None = Field(
+        default=None, description="Base64 of the 32-byte key that wraps every data key."
+    )
+    blind_index_key: SecretStr | None = None
+    key_cache_seconds: float = 30.0
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    consumer_retries: int = Field(default=3, ge=0)
+
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> ServiceSettings:
+        development = self.mode is Mode.DEVELOPMENT
+        for name, dev_value in (
+            ("jwt_secret", _DEV_JWT_SECRET),
+            ("keyring_kek", _DEV_KEYRING_KEK),
+            ("blind_index_key", _DEV_BLIND_INDEX_KEY),
+        ):
+            if getattr(self, name) is None:
+                if not development:
+                    raise ValueError(f"OUTREACH_{name.upper()} must be set outside development")
+                setattr(self, name, SecretStr(dev_value))
+        if self.http_port is None:
+            self.http_port = SERVICE_PORTS.get(self.service_name, 8100)
+        return self
+
+    @cached_property
+    def database(self) -> str:
+        return self.service_name
+
+    @property
+    def port(self) -> int:
+        assert self.http_port is not None
+        return self.http_port
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        assert isinstance(value, SecretStr)
+        return value.get_secret_value()
