@@ -24,12 +24,15 @@ from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
 from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_letter_topic
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
+from shared.eventstore import TrackedView
 
 log = logging.getLogger(__name__)
 
@@ -180,3 +183,14 @@ def register(
         title=f"{consumer.topic}:{consumer.name}",
         description=consumer.description or None,
     )(handle)
+
+
+def view_effect(
+    view: TrackedView, apply: Callable[[Cursor[DictRow], Envelope[Payload]], None]
+) -> Effect:
+    """An effect that updates a tracked view's rows and its tracking record in one transaction."""
+
+    def effect(envelope: Envelope[Payload], tracking: Tracking) -> bool:
+        return view.apply_once(tracking, lambda cursor: apply(cursor, envelope))
+
+    return effect

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     JSONTranscoder,
     ProcessRecorder,
@@ -19,6 +20,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
@@ -149,3 +151,12 @@ class TrackedView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql.encode(), params)
             return cursor.fetchall()
+
+
+V = TypeVar("V", bound=TrackedView)
+
+
+def build_view(view_class: type[V], env: dict[str, str], name: str) -> V:
+    """Construct a tracked view (creating its tables); its tracking table is ``<name>_tracking``."""
+    factory = InfrastructureFactory[V].construct(env=Environment(name, env))
+    return factory.tracking_recorder(view_class)

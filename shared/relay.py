@@ -151,7 +151,7 @@ class Relay:
             with continued_from(outgoing.trace):
                 pending.append(
                     await self.publisher.publish(
-                        envelope.model_dump(mode="json"),
+                        envelope.model_dump(mode="json", serialize_as_any=True),
                         key=envelope.subject.bytes,
                         correlation_id=str(envelope.correlation_id),
                         headers={"event-type": envelope.event_type},
