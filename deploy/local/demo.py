@@ -103,7 +103,7 @@ def main() -> int:
     print(f"  export TOKEN={lead}")
     print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{contacts}/cases?district=kassel"')
     print(f"\nAPI docs: {contacts}/docs    AsyncAPI: {contacts}/asyncapi.json")
-    print("Mint other tokens: .venv/bin/python -m shared.auth mint --user U --role ROLE --district D")
+    print("Other tokens: .venv/bin/python -m shared.auth mint --user U --role ROLE --district D")
     return 0
 
 

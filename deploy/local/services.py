@@ -10,6 +10,7 @@ considered up when its /readyz answers 200.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,7 +33,7 @@ RUN = LOCAL / "run"
 
 
 def existing_services() -> list[str]:
-    return [name for name in SERVICE_PORTS if (ROOT / "services" / name / name / "main.py").exists()]
+    return [n for n in SERVICE_PORTS if (ROOT / "services" / n / n / "main.py").exists()]
 
 
 def service_command(name: str, port: int) -> list[str]:
@@ -67,14 +68,16 @@ def start_service(
         )
 
 
-def wait_ready(port: int, timeout_s: float = 90.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_ready(
+    port: int, timeout_s: float = 90.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     url = f"http://127.0.0.1:{port}/readyz"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"service on port {port} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -126,10 +129,8 @@ def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def down(names: Sequence[str]) -> None:

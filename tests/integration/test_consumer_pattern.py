@@ -1,0 +1,252 @@
+"""The shared consumer pattern against the real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import Tracking
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg_pool import ConnectionPool
+
+from shared.consumer import Consumer, DeadLetters, register, view_effect
+from shared.contracts import Envelope, Payload
+from shared.contracts.contacts import ContactRestored
+from shared.errors import InvalidInputError
+from shared.eventstore import TrackedView, build_view, eventsourcing_env
+from shared.kafka import build_broker
+from shared.settings import ServiceSettings
+from tests.support.helpers import TEST_DATABASE
+
+pytestmark = pytest.mark.integration
+
+
+class AppliedView(TrackedView):
+    schema = (
+        """CREATE TABLE IF NOT EXISTS consumer_test_applied (
+            consumer text NOT NULL,
+            event_id uuid NOT NULL,
+            applied_count int NOT NULL,
+            PRIMARY KEY (consumer, event_id)
+        )""",
+    )
+
+    def applied(self, consumer: str) -> dict[uuid.UUID, int]:
+        rows = self.query(
+            "SELECT event_id, applied_count FROM consumer_test_applied WHERE consumer = %s",
+            (consumer,),
+        )
+        return {row["event_id"]: row["applied_count"] for row in rows}
+
+
+def envelope(district: str, subject: uuid.UUID | None = None) -> Envelope[ContactRestored]:
+    return Envelope[ContactRestored](
+        event_id=uuid.uuid4(),
+        event_type="ContactRestored",
+        schema_version=1,
+        occurred_at=datetime.now(UTC),
+        producer="contacts",
+        district=district,
+        subject=subject or uuid.uuid4(),
+        correlation_id=uuid.uuid4(),
+        payload=ContactRestored(
+            case_id=uuid.uuid4(),
+            channel="phone",
+            restored_on="2026-11-20",
+            case_manager="cm-test",
+            recorded_by="cm-test",
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def view(stack: ServiceSettings) -> AppliedView:
+    return build_view(AppliedView, eventsourcing_env(stack, TEST_DATABASE), "consumer_test")
+
+
+@pytest.fixture(scope="module")
+def pool(stack: ServiceSettings) -> Any:
+    with ConnectionPool(stack.database_url(TEST_DATABASE), min_size=1, max_size=2) as pool:
+        yield pool
+
+
+@pytest.fixture
+def producer(stack: ServiceSettings) -> Any:
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    yield producer
+    producer.close()
+
+
+def send(producer: Any, topic: str, value: bytes, key: bytes = b"same-partition") -> None:
+    producer.send(topic, value=value, key=key).get(timeout=10)
+
+
+def as_bytes(env: Envelope[Any]) -> bytes:
+    return env.model_dump_json().encode()
+
+
+def counting(view: AppliedView, group: str) -> Callable[[Cursor[DictRow], Envelope[Payload]], None]:
+    def apply(cursor: Cursor[DictRow], env: Envelope[Payload]) -> None:
+        cursor.execute(
+            b"INSERT INTO consumer_test_applied VALUES (%s, %s, 1) ON CONFLICT (consumer, event_id)"
+            b" DO UPDATE SET applied_count = consumer_test_applied.applied_count + 1",
+            (group, env.event_id),
+        )
+
+    return apply
+
+
+class Running:
+    """A consumer registered on its own broker, started and stopped by the test."""
+
+    def __init__(self, settings: ServiceSettings, pool: Any, consumer: Consumer) -> None:
+        self.broker = build_broker(settings, f"consumer-test-{uuid.uuid4().hex[:6]}")
+        self.dead_letters = DeadLetters(self.broker, pool)
+        self.dead_letters.create_schema()
+        register(self.broker, consumer, self.dead_letters, retries=1, backoff_seconds=0.05)
+
+    async def __aenter__(self) -> Running:
+        await self.broker.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.broker.stop()
+
+
+@pytest.fixture
+def group() -> str:
+    return f"consumer-test-{uuid.uuid4().hex[:8]}"
+
+
+async def wait_for(probe: Callable[[], Any], what: str) -> Any:
+    import asyncio
+
+    async with asyncio.timeout(30):
+        while not (result := probe()):
+            await asyncio.sleep(0.2)
+    assert result, what
+    return result
+
+
+async def test_a_redelivered_event_is_applied_once(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    event = envelope("test-district")
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, counting(view, group)))
+    send(producer, topic, as_bytes(event))
+    send(producer, topic, as_bytes(event))  # the relay published it again after a crash
+    marker = envelope("test-district")
+    send(producer, topic, as_bytes(marker))
+
+    async with Running(stack, pool, consumer):
+        applied = await wait_for(
+            lambda: marker.event_id in view.applied(group) and view.applied(group), "marker"
+        )
+
+    assert applied == {event.event_id: 1, marker.event_id: 1}
+
+
+async def test_a_poison_message_is_parked_in_the_dead_letter_topic_and_the_partition_keeps_flowing(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, counting(view, group)))
+    send(producer, topic, b"\x00not json at all")
+    send(producer, topic, json.dumps({"event_type": "SomethingUnknown"}).encode())
+    after = envelope("test-district")
+    send(producer, topic, as_bytes(after))
+
+    async with Running(stack, pool, consumer) as running:
+        await wait_for(lambda: after.event_id in view.applied(group), "event after the poison")
+        counts = running.dead_letters.counts()
+
+    assert counts[group] == 2
+    parked = read_all(stack, topic + ".dlq")
+    mine = [r for r in parked if dict(r.headers).get("consumer") == group.encode()]
+    assert {r.value for r in mine} == {
+        b"\x00not json at all",
+        json.dumps({"event_type": "SomethingUnknown"}).encode(),
+    }
+    assert all(b"invalid contract" in dict(r.headers)["error"] for r in mine)
+
+
+async def test_an_event_the_domain_rejects_is_parked_with_its_error(
+    stack: ServiceSettings, pool: Any, producer: Any, topic: str, group: str
+) -> None:
+    def reject(env: Envelope[Payload], tracking: Tracking) -> bool:
+        raise InvalidInputError("no such case here")
+
+    rejected = envelope("test-district")
+    send(producer, topic, as_bytes(rejected))
+    async with Running(stack, pool, Consumer(name=group, topic=topic, effect=reject)) as running:
+        await wait_for(lambda: running.dead_letters.counts().get(group), "dead letter")
+
+    parked = [
+        r for r in read_all(stack, topic + ".dlq") if dict(r.headers)["consumer"] == group.encode()
+    ]
+    assert len(parked) == 1
+    assert dict(parked[0].headers)["error"] == b"invalid_input: no such case here"
+
+
+async def test_a_message_is_acknowledged_only_after_it_was_processed(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    """While the database is away nothing is parked or lost: the message comes again."""
+    attempts: list[uuid.UUID] = []
+    apply = view_effect(view, counting(view, group))
+
+    def flaky(env: Envelope[Payload], tracking: Tracking) -> bool:
+        attempts.append(env.event_id)
+        if len(attempts) == 1:
+            raise psycopg.OperationalError("connection refused")
+        return apply(env, tracking)
+
+    event = envelope("test-district")
+    send(producer, topic, as_bytes(event))
+    async with Running(stack, pool, Consumer(name=group, topic=topic, effect=flaky)) as running:
+        await wait_for(lambda: event.event_id in view.applied(group), "redelivered event")
+        assert running.dead_letters.counts().get(group) is None
+
+    assert attempts == [event.event_id, event.event_id]
+    assert view.applied(group) == {event.event_id: 1}
+
+
+async def test_a_restarted_consumer_continues_where_it_committed_and_applies_nothing_twice(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, counting(view, group)))
+    first = [envelope("test-district") for _ in range(20)]
+    for event in first:
+        send(producer, topic, as_bytes(event), key=event.subject.bytes)
+    async with Running(stack, pool, consumer):
+        await wait_for(lambda: len(view.applied(group)) >= 5, "some events")
+
+    second = [envelope("test-district") for _ in range(20)]
+    for event in second:
+        send(producer, topic, as_bytes(event), key=event.subject.bytes)
+    async with Running(stack, pool, consumer):
+        await wait_for(lambda: len(view.applied(group)) == 40, "every event")
+
+    applied = view.applied(group)
+    assert set(applied) == {e.event_id for e in first + second}
+    assert set(applied.values()) == {1}
+
+
+def read_all(settings: ServiceSettings, topic: str) -> list[Any]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    records = list(consumer)
+    consumer.close()
+    return records
