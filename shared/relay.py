@@ -17,9 +17,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import psycopg
 from eventsourcing.persistence import Notification, Tracking
@@ -52,6 +52,7 @@ class Relay:
         broker: KafkaBroker,
         topic: str,
         mapper: Mapper,
+        contracts: Sequence[type[Payload]],
         lock_dsn: str,
         batch_size: int = 500,
         retry_seconds: float = 2.0,
@@ -68,6 +69,7 @@ class Relay:
             topic,
             title=f"{topic}:publish",
             description=f"Integration events recorded by the {app.name} service.",
+            schema=Union[tuple(Envelope[c] for c in contracts)],  # type: ignore[valid-type]  # noqa: UP007
         )
         self.is_active = False
         self.published = 0

@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from shared.api import create_app
 from shared.auth import Principal, Role, TokenCodec, principal_dependency
 from shared.consumer import Consumer, DeadLetters, register
-from shared.contracts import all_topics, topic_of
+from shared.contracts import Payload, all_topics, topic_of
 from shared.eventstore import OutreachApplication, TrackedView, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
@@ -64,6 +64,7 @@ class ServiceSpec:
     application: Callable[[dict[str, str], PersonalDataCipher], OutreachApplication]
     application_class: type[OutreachApplication]
     mapper: Mapper
+    publishes: Sequence[type[Payload]]
     projections: Sequence[tuple[type[Projection[Any]], type[TrackedView]]] = ()
     consumers: Callable[[Runtime], Sequence[Consumer]] = lambda _: ()
     routers: Callable[[Runtime, Callable[..., Principal]], Sequence[APIRouter]] = (
@@ -77,12 +78,15 @@ def _start_runner(
     view_class: type[TrackedView],
     env: dict[str, str],
 ) -> ProjectionRunner[Any, Any]:
-    return ProjectionRunner(
+    runner: ProjectionRunner[Any, Any] = ProjectionRunner(
         application_class=spec.application_class,
         projection_class=projection_class,
         view_class=view_class,
         env=env,
     )
+    # Entered here, so that ``__exit__`` at shutdown (or on a restart by the supervisor)
+    # stops and joins its threads instead of failing with "Not already entered".
+    return runner.__enter__()
 
 
 async def _supervise(
@@ -150,6 +154,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             broker=broker,
             topic=topic_of(spec.name),
             mapper=spec.mapper,
+            contracts=spec.publishes,
             lock_dsn=settings.database_url(settings.database),
         )
         runtime = Runtime(settings, keyring, cipher, application, broker, relay, dead_letters, pool)

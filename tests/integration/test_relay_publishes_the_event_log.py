@@ -18,6 +18,7 @@ from contacts.application import Contacts, PersonDetails
 from contacts.integration import to_integration_event
 from kafka import KafkaConsumer, TopicPartition
 
+from shared.contracts import contacts as contacts_contracts
 from shared.contracts import parse_envelope, topic_of
 from shared.contracts.contacts import ContactLostReason
 from shared.eventstore import CommandContext, eventsourcing_env
@@ -78,6 +79,7 @@ def new_relay(app: Contacts, settings: ServiceSettings) -> tuple[Relay, Any]:
         broker=broker,
         topic=topic_of("contacts"),
         mapper=to_integration_event,
+        contracts=contacts_contracts.EVENTS,
         lock_dsn=settings.database_url(TEST_DATABASE),
     )
     return relay, broker

@@ -30,7 +30,10 @@ def to_integration_event(domain_event: Any) -> Outgoing | None:
         return None
     meta = domain_event.meta
     causation = meta.get("causation_id")
-    envelope = Envelope[Payload](
+    # Typed by the payload's own contract (as parse_envelope does): an Envelope[Payload]
+    # would serialise its payload as the empty base model with a plain model_dump().
+    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+    envelope: Envelope[Payload] = contract(
         event_id=stable_event_id(
             PRODUCER, domain_event.originator_id, domain_event.originator_version
         ),

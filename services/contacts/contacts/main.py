@@ -21,6 +21,7 @@ from contacts.projections import (
 )
 from contacts.settings import ContactsSettings
 from shared.auth import Principal
+from shared.contracts import contacts as contacts_contracts
 from shared.privacy import PersonalDataCipher
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
@@ -50,6 +51,7 @@ SPEC = ServiceSpec(
     application=lambda env, cipher: Contacts(env, cipher=cipher),
     application_class=Contacts,
     mapper=to_integration_event,
+    publishes=contacts_contracts.EVENTS,
     projections=[
         (CaseQueueProjection, CaseQueueView),
         (CaseDetailProjection, CaseDetailView),
