@@ -15,14 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.errors import ApplicationError
 
 PROBLEM_JSON = "application/problem+json"
+_PROBLEM_KEYS = frozenset({"type", "title", "status", "code", "detail"})
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"urn:outreach:problem:{code}", "status": status, "code": code}
-    body["title"] = detail
-    body.update(detail=detail, **extra)
+    body: dict[str, Any] = {k: v for k, v in extra.items() if k not in _PROBLEM_KEYS}
+    body.update(
+        type=f"urn:outreach:problem:{code}", title=detail, status=status, code=code, detail=detail
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 

@@ -10,6 +10,7 @@ that person unreadable everywhere; readers then get :data:`ERASED`, never an exc
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -23,6 +24,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 from pydantic import Field
+
+from shared.errors import ConflictError
 
 ERASED: Final = "[erased]"
 """What a reader gets for a personal field whose subject has been erased."""
@@ -45,8 +48,10 @@ class KeyringError(Exception):
     """Raised when the keyring cannot serve a request."""
 
 
-class SubjectErasedError(KeyringError):
+class SubjectErasedError(ConflictError):
     """Raised when new data is sealed for a subject whose key was destroyed."""
+
+    code = "subject_erased"
 
 
 SCHEMA_SQL = """
@@ -144,6 +149,8 @@ class Keyring:
         """Hard-delete the subject's key: every token of this person becomes unreadable."""
         with self._pool.connection() as conn:
             conn.execute("DELETE FROM subject_keys WHERE subject_id = %s", (subject_id,))
+            # Forget the lookup too: a person who comes back later is a new subject.
+            conn.execute("DELETE FROM subject_index WHERE subject_id = %s", (subject_id,))
             conn.execute(
                 "INSERT INTO erased_subjects (subject_id) VALUES (%s) ON CONFLICT DO NOTHING",
                 (subject_id,),
@@ -183,14 +190,20 @@ class PersonalDataCipher:
         return None if plaintext is None else self.seal(subject_id, plaintext)
 
     def open(self, token: str) -> str:
-        """The plaintext of a token, or :data:`ERASED` if the subject's key is gone."""
-        subject_id, blob = _parse(token)
+        """The plaintext of a token, or :data:`ERASED` if it can no longer be read (the
+        subject's key is gone, or the token was damaged)."""
+        if not token.startswith(TOKEN_PREFIX):
+            raise ValueError("not a sealed personal field")
+        try:
+            subject_id, blob = _parse(token)
+        except ValueError:
+            return ERASED
         key = self._keyring.data_key(subject_id)
-        if key is None:
+        if key is None or len(blob) < 12 + 16:
             return ERASED
         try:
             return AESGCM(key).decrypt(blob[:12], blob[12:], subject_id.bytes).decode()
-        except InvalidTag:
+        except (InvalidTag, UnicodeDecodeError):
             return ERASED
 
     def open_optional(self, token: str | None) -> str | None:
@@ -204,7 +217,10 @@ def _parse(token: str) -> tuple[UUID, bytes]:
     if not token.startswith(TOKEN_PREFIX):
         raise ValueError("not a sealed personal field")
     subject_hex, _, body = token[len(TOKEN_PREFIX) :].partition(":")
-    return UUID(hex=subject_hex), base64.urlsafe_b64decode(body)
+    try:
+        return UUID(hex=subject_hex), base64.urlsafe_b64decode(body)
+    except binascii.Error as error:
+        raise ValueError(f"damaged token: {error}") from None
 
 
 def subject_of(token: str) -> UUID:

@@ -42,6 +42,9 @@ def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope[Payload]:
     payload_type = PAYLOADS.get(str(event_type))
     if payload_type is None:
         raise UnknownEventTypeError(f"unknown event type: {event_type!r}")
+    version = data.get("schema_version")
+    if version != payload_type.schema_version:
+        raise UnknownEventTypeError(f"unknown schema version {version!r} of {event_type}")
     return Envelope[payload_type].model_validate(data)  # type: ignore[valid-type]
 
 
