@@ -20,6 +20,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from shared.auth import Principal, Role, TokenCodec
+from shared.contracts import all_topics
 from shared.kafka import ensure_topics
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.settings import KEYRING_DATABASE, ServiceSettings
@@ -43,6 +44,7 @@ def stack(settings: ServiceSettings) -> ServiceSettings:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    ensure_topics(settings, all_topics())
     return settings
 
 
