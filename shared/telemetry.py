@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -50,11 +50,7 @@ def configure_telemetry(
     if trace_file:
         out = open(trace_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
         provider.add_span_processor(
-            SimpleSpanProcessor(
-                ConsoleSpanExporter(
-                    out=out, formatter=lambda span: span.to_json(indent=None) + "\n"
-                )
-            )
+            SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=_json_line))
         )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -62,6 +58,35 @@ def configure_telemetry(
     PsycopgInstrumentor().instrument(skip_dep_check=True, enable_commenter=False)
     _configured = True
     return provider
+
+
+def _json_line(span: ReadableSpan) -> str:
+    """One span as a line of JSON.
+
+    Kafka spans carry the message key as a ``bytes`` attribute, which JSON cannot hold
+    (``to_json`` would raise and the span would be lost): such values are written as hex.
+    """
+    attributes = span.attributes or {}
+    if any(isinstance(value, bytes) for value in attributes.values()):
+        span = ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes={
+                key: value.hex() if isinstance(value, bytes) else value
+                for key, value in attributes.items()
+            },
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+    line: str = span.to_json(indent=None)
+    return line + "\n"
 
 
 def current_trace_carrier() -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""The API's boundary: who may see and change what, and how bad input is answered."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.e2e import ContactsApi
+from tests.support.helpers import eventually, person
+
+pytestmark = pytest.mark.e2e
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of a refused request, checked for its status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] == f"urn:outreach:problem:{code}"
+    return body
+
+
+def test_a_worker_of_another_district_finds_neither_its_cases_nor_its_queue(
+    api: ContactsApi, district: str
+) -> None:
+    district_b = f"{district}-b"
+    manager_b = api.auth("cm-bauer", "case_manager", district_b)
+    created = api.report(manager_b, district_b)
+    assert created.status_code == 201, created.text
+    case_b = created.json()["case_id"]
+    api.detail_when_projected(manager_b, case_b)  # it exists, for district B
+
+    worker_a = api.auth("ow-arslan", "outreach_worker", district)
+    lead_a = api.auth("tl-albers", "team_lead", district)
+    problem(api.detail(worker_a, case_b), 404, "not_found")
+    problem(api.restore(worker_a, case_b), 404, "not_found")
+    problem(api.update_details(worker_a, case_b, phone="0561 111111"), 404, "not_found")
+    problem(api.close(lead_a, case_b, "moved_away"), 404, "not_found")
+    problem(api.queue(worker_a, district_b), 404, "not_found")
+    problem(api.report(lead_a, district_b), 404, "not_found")
+
+    # Nothing of it happened: district B can still restore the contact itself.
+    assert api.restore(manager_b, case_b).status_code == 200
+
+
+def test_a_provider_coach_may_not_read_the_lost_contact_queue(
+    api: ContactsApi, district: str
+) -> None:
+    coach = api.auth("pc-weber", "provider_coach", district)
+    problem(api.queue(coach, district), 403, "forbidden")
+
+
+def test_requests_without_a_valid_token_are_unauthorised(api: ContactsApi, district: str) -> None:
+    manager = api.auth("cm-lange", "case_manager", district)
+    created = api.report(manager, district)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+
+    problem(api.queue({}, district), 401, "unauthorized")
+    problem(api.detail({}, case_id), 401, "unauthorized")
+    problem(api.report({}, district), 401, "unauthorized")
+    problem(api.restore({}, case_id), 401, "unauthorized")
+    forged = {"Authorization": "Bearer not.a.token"}
+    problem(api.queue(forged, district), 401, "unauthorized")
+
+
+def test_rejected_commands_answer_with_a_problem_code_and_leave_the_queue_unchanged(
+    api: ContactsApi, district: str
+) -> None:
+    manager = api.auth("cm-lange", "case_manager", district)
+    who = person()
+    created = api.report(manager, district, who)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    assert api.restore(manager, case_id).status_code == 200
+
+    def restored_in_queue() -> dict[str, Any] | None:
+        queue = api.queue(manager, district).json()
+        statuses = [case["status"] for case in queue["cases"]]
+        return queue if statuses == ["contact_restored"] else None
+
+    before = eventually(restored_in_queue, timeout=30, what="the restored case in the queue")
+
+    unknown_reason = problem(
+        api.report(manager, district, person(), reason="vanished"), 422, "invalid_input"
+    )
+    assert ["body", "reason"] in [error["loc"] for error in unknown_reason["errors"]]
+    malformed = problem(
+        api.report(manager, district, person(customer_number="12-345")), 422, "invalid_input"
+    )
+    assert ["body", "person", "customer_number"] in [error["loc"] for error in malformed["errors"]]
+    in_future = (date.today() + timedelta(days=3)).isoformat()
+    future = problem(
+        api.report(
+            manager,
+            district,
+            person(),
+            evidence={"unanswered_letters": 1, "last_contact_on": in_future},
+        ),
+        422,
+        "date_in_future",
+    )
+    assert future["field"] == "last_contact_on"
+    same_person = {**person(customer_number=who["customer_number"]), "name": "Anderer Name"}
+    second = problem(api.report(manager, district, same_person), 409, "open_case_exists")
+    assert second["existing_case_id"] == case_id
+    again = problem(api.restore(manager, case_id), 409, "contact_already_restored")
+    assert again["case_id"] == case_id
+
+    # The projection follows the event log in order: once a later case in another district
+    # shows up, anything the refused calls might have recorded would be visible too.
+    sentinel_district = f"{district}-sentinel"
+    sentinel_headers = api.auth("cm-lange", "case_manager", sentinel_district)
+    assert api.report(sentinel_headers, sentinel_district).status_code == 201
+    eventually(
+        lambda: api.queue(sentinel_headers, sentinel_district).json()["cases"],
+        timeout=30,
+        what="the sentinel case in its queue",
+    )
+    assert api.queue(manager, district).json() == before

@@ -1,0 +1,128 @@
+"""Talking to the running system in the end-to-end tests: the contacts API and what the
+probe consumer applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+
+from shared.contracts import stable_event_id
+from shared.settings import StackSettings
+from tests.support.helpers import eventually, person
+
+TEST_DATABASE = "outreach_test"
+
+
+class ContactsApi:
+    """The contacts service's HTTP API, with tokens minted for invented users."""
+
+    def __init__(self, client: httpx.Client, mint: Callable[..., str]) -> None:
+        self.client = client
+        self._mint = mint
+
+    def auth(self, user: str, role: str, *districts: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._mint(user, role, *districts)}"}
+
+    def report(
+        self, headers: dict[str, str], district: str, who: dict[str, Any] | None = None, **body: Any
+    ) -> httpx.Response:
+        return self.client.post(
+            "/cases", json=report_body(district, who or person(), **body), headers=headers
+        )
+
+    def queue(self, headers: dict[str, str], district: str) -> httpx.Response:
+        return self.client.get("/cases", params={"district": district}, headers=headers)
+
+    def detail(self, headers: dict[str, str], case_id: UUID | str) -> httpx.Response:
+        return self.client.get(f"/cases/{case_id}", headers=headers)
+
+    def restore(
+        self, headers: dict[str, str], case_id: UUID | str, restored_on: date | None = None
+    ) -> httpx.Response:
+        return self.client.post(
+            f"/cases/{case_id}/contact-restored",
+            json={"channel": "phone", "restored_on": (restored_on or date.today()).isoformat()},
+            headers=headers,
+        )
+
+    def update_details(
+        self, headers: dict[str, str], case_id: UUID | str, **changes: str
+    ) -> httpx.Response:
+        return self.client.patch(f"/cases/{case_id}/contact-details", json=changes, headers=headers)
+
+    def close(self, headers: dict[str, str], case_id: UUID | str, reason: str) -> httpx.Response:
+        return self.client.post(f"/cases/{case_id}/close", json={"reason": reason}, headers=headers)
+
+    def detail_when_projected(self, headers: dict[str, str], case_id: UUID | str) -> Any:
+        """The case detail, once the service's projection has caught up with the case."""
+
+        def found() -> Any:
+            response = self.detail(headers, case_id)
+            return response.json() if response.status_code == 200 else None
+
+        return eventually(found, timeout=30, what=f"case {case_id} in the detail view")
+
+
+def report_body(district: str, who: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    today = date.today()
+    return {
+        "district": district,
+        "local_office": "mitte",
+        "person": who,
+        "reason": "missed_appointments",
+        "evidence": {
+            "unanswered_letters": 2,
+            "missed_appointments": 3,
+            "last_contact_on": (today - timedelta(days=60)).isoformat(),
+        },
+        "deadline": (today + timedelta(days=21)).isoformat(),
+        **overrides,
+    }
+
+
+def event_id(case_id: UUID | str, version: int) -> str:
+    """The integration event id of the case's ``version``-th event (1 is ContactLost)."""
+    return str(stable_event_id("contacts", UUID(str(case_id)), version))
+
+
+class ProbeView:
+    """What the probe consumer has applied, read from its table in the test database."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self._dsn = settings.database_url(TEST_DATABASE)
+
+    def applied(self, group: str, district: str) -> dict[str, tuple[str, int]]:
+        """event id -> (event type, how often it was applied) for one district."""
+        with psycopg.connect(self._dsn) as conn:
+            rows = conn.execute(
+                "SELECT event_id, event_type, applied_count FROM probe_applied "
+                "WHERE consumer = %s AND district = %s",
+                (group, district),
+            ).fetchall()
+        return {str(event): (kind, count) for event, kind, count in rows}
+
+    def wait_for(
+        self, group: str, district: str, event_ids: set[str], timeout: float = 30
+    ) -> dict[str, tuple[str, int]]:
+        """The district's applied events, once every one of ``event_ids`` is among them."""
+
+        def all_there() -> dict[str, tuple[str, int]] | None:
+            applied = self.applied(group, district)
+            return applied if event_ids <= applied.keys() else None
+
+        return eventually(
+            all_there, timeout=timeout, what=f"{len(event_ids)} events of {district} in the probe"
+        )
+
+    def dead_letters(self, group: str) -> list[tuple[str, int, int, str]]:
+        with psycopg.connect(self._dsn) as conn:
+            rows = conn.execute(
+                'SELECT topic, partition, "offset", error FROM dead_letters WHERE consumer = %s',
+                (group,),
+            ).fetchall()
+        return [(str(t), int(p), int(o), str(e)) for t, p, o, e in rows]
