@@ -55,7 +55,11 @@ class ServiceSettings(StackSettings):
     """Settings of one running service. Secrets have defaults only in development mode."""
 
     mode: Mode = Mode.DEVELOPMENT
-    service_name: str = "contacts"
+    service_name: str = Field(
+        default="contacts",
+        description="Names this deployment of the service: its database, and the prefix of its "
+        "Kafka consumer groups. Two deployments with different names never share state.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     jwt_secret: SecretStr | None = None
