@@ -26,7 +26,7 @@ from shared.api import create_app
 from shared.auth import Principal, Role, TokenCodec, principal_dependency
 from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
-from shared.eventstore import OutreachApplication, TrackedView, eventsourcing_env
+from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
 from shared.privacy import Keyring, PersonalDataCipher
@@ -66,6 +66,9 @@ class ServiceSpec:
     mapper: Mapper
     publishes: Sequence[type[Payload]]
     projections: Sequence[tuple[type[Projection[Any]], type[TrackedView]]] = ()
+    consumed_views: Sequence[tuple[type[TrackedView], str]] = ()
+    """Views fed by Kafka consumers (not by the service's own event log): the view class and
+    its name (its tracking table is ``<name>_tracking``). Found with :meth:`Runtime.view`."""
     consumers: Callable[[Runtime], Sequence[Consumer]] = lambda _: ()
     routers: Callable[[Runtime, Callable[..., Principal]], Sequence[APIRouter]] = (
         lambda _runtime, _auth: ()
@@ -161,6 +164,10 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         for projection_class, view_class in spec.projections:
             runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
             runtime.views[view_class.__name__] = runtime.runners[-1].projection.view
+        for view_class, view_name in spec.consumed_views:
+            runtime.views[view_class.__name__] = await asyncio.to_thread(
+                build_view, view_class, env, view_name
+            )
         holder["runtime"] = runtime
         for router in spec.routers(runtime, authenticate):
             http.include_router(router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import contacts
+from shared.contracts import contacts, visits
 from shared.contracts.envelope import Envelope, Payload, stable_event_id
 
 TOPICS: dict[str, str] = {
@@ -17,7 +17,9 @@ TOPICS: dict[str, str] = {
 
 DLQ_SUFFIX = ".dlq"
 
-PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in contacts.EVENTS}
+PAYLOADS: dict[str, type[Payload]] = {
+    p.event_type: p for p in (*contacts.EVENTS, *visits.EVENTS)
+}
 """Every payload contract by event type."""
 
 

@@ -72,6 +72,10 @@ def test_every_contract_has_a_schema() -> None:
         "ContactRestored",
         "ContactDetailsUpdated",
         "OutreachCaseClosed",
+        "VisitAnnounced",
+        "VisitRescheduled",
+        "VisitCancelled",
+        "VisitCompleted",
     }
 
 

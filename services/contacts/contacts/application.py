@@ -9,10 +9,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import EnvType
 
-from contacts.domain import OpenCaseIndex, OutreachCase
+from contacts.domain import CaseStatus, OpenCaseIndex, OutreachCase
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext, OutreachApplication
@@ -121,6 +121,31 @@ class Contacts(OutreachApplication):
         )
         self._save(case)
         return case
+
+    def restore_contact_after_visit(
+        self,
+        case_id: UUID,
+        *,
+        channel: ContactChannel,
+        restored_on: date,
+        tracking: Tracking,
+        ctx: CommandContext,
+    ) -> bool:
+        """The effect of a consumed visit outcome, saved with the consumer's tracking record.
+
+        A case whose contact is restored already, or that is closed, stays as it is: only the
+        tracking is recorded (so the event is not applied again, and not parked either).
+        """
+        case = self.get_case(case_id)
+        if case.status is not CaseStatus.CONTACT_LOST:
+            return self.save_tracked(tracking)
+        case.restore_contact(
+            channel=channel,
+            restored_on=restored_on,
+            today=self._today(),
+            meta=self._meta(ctx, case.subject_id, case.district),
+        )
+        return self.save_tracked(tracking, case)
 
     def update_contact_details(
         self,

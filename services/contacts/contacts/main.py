@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from contacts.api import build_router
 from contacts.application import Contacts
+from contacts.consumers import build_consumers
 from contacts.integration import to_integration_event
 from contacts.projections import (
     CaseDetailProjection,
@@ -56,6 +57,7 @@ SPEC = ServiceSpec(
         (CaseQueueProjection, CaseQueueView),
         (CaseDetailProjection, CaseDetailView),
     ],
+    consumers=lambda runtime: build_consumers(runtime.app, prefix=runtime.settings.service_name),
     routers=_routers,
 )
 

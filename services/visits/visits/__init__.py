@@ -1,0 +1,1 @@
+"""The visits service: announcing home visits in writing, making them, recording outcomes."""

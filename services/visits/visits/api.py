@@ -1,0 +1,427 @@
+"""HTTP routes of the visits service: typed models in and out, no business logic."""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+import datetime as dt
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from psycopg.rows import DictRow
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.auth import Principal, Role
+from shared.contracts.visits import (
+    MeetingPlace,
+    Need,
+    NextStep,
+    VisitCancelledReason,
+    VisitOutcome,
+    VisitPurpose,
+)
+from shared.errors import ForbiddenError, NotFoundError
+from shared.eventstore import CommandContext
+from shared.privacy import PersonalDataCipher
+from visits.agenda import AgendaItem, in_round_order, to_icalendar
+from visits.application import PlannedCase, Visits
+from visits.domain import Schedule, Visit, VisitRules
+from visits.projections import BOARD_SECTIONS, PlanningBoardView, VisitRecordView
+
+VISIT_STAFF = (Role.OUTREACH_WORKER, Role.TEAM_LEAD)
+
+
+class VisitsContext(Protocol):
+    """What the routes need from the composition root."""
+
+    @property
+    def app(self) -> Visits: ...
+    @property
+    def cipher(self) -> PersonalDataCipher: ...
+    @property
+    def board(self) -> PlanningBoardView: ...
+    @property
+    def records(self) -> VisitRecordView: ...
+    @property
+    def rules(self) -> VisitRules: ...
+
+
+class CaseNotOnBoardError(NotFoundError):
+    code = "case_not_on_board"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeSlot(Strict):
+    start: dt.time = Field(examples=["09:00"])
+    end: dt.time = Field(examples=["11:00"])
+
+
+class Window(Strict):
+    start: dt.date = Field(examples=["2026-12-01"])
+    end: dt.date = Field(examples=["2026-12-03"])
+
+
+class When(Strict):
+    """Either a date (with an optional time slot) or a window of days without exact time."""
+
+    date: dt.date | None = Field(default=None, examples=["2026-12-01"])
+    time_slot: TimeSlot | None = None
+    window: Window | None = None
+    announced_on: dt.date | None = Field(
+        default=None, description="The day the letter goes out; today if not given."
+    )
+
+    @model_validator(mode="after")
+    def _date_or_window(self) -> "When":
+        if (self.date is None) == (self.window is None):
+            raise ValueError("give either a date or a window")
+        if self.time_slot is not None and self.date is None:
+            raise ValueError("a time slot goes with a date, not with a window")
+        return self
+
+    def schedule(self) -> Schedule:
+        if self.window is not None:
+            return Schedule.window(self.window.start, self.window.end)
+        assert self.date is not None
+        slot = self.time_slot
+        return Schedule.on(self.date, slot.start if slot else None, slot.end if slot else None)
+
+
+class AnnounceVisit(When):
+    case_id: UUID
+    workers: list[str] = Field(min_length=1, max_length=2, examples=[["ow-yilmaz", "ow-becker"]])
+    purpose: VisitPurpose
+    place: MeetingPlace = MeetingPlace.HOME
+    place_description: str | None = Field(
+        default=None, min_length=1, max_length=300, examples=["Café am Königsplatz"]
+    )
+
+
+class RescheduleVisit(When):
+    pass
+
+
+class CancelVisit(Strict):
+    reason: VisitCancelledReason
+
+
+class RecordOutcome(Strict):
+    outcome: VisitOutcome
+    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
+    note: str | None = Field(default=None, max_length=4000)
+    coaching_referral_consent: bool = False
+    next_step: NextStep = NextStep.NONE
+    completed_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+class VisitCreated(BaseModel):
+    visit_id: UUID
+
+
+class VisitState(BaseModel):
+    visit_id: UUID
+    status: str
+
+
+class BoardEntry(BaseModel):
+    case_id: UUID
+    local_office: str
+    name: str
+    deadline: dt.date | None
+    reported_on: dt.date
+    visit_id: UUID | None
+    first_day: dt.date | None
+    last_day: dt.date | None
+    attempts: int
+
+
+class Board(BaseModel):
+    district: str
+    max_attempts: int
+    counts: dict[str, int]
+    sections: dict[str, list[BoardEntry]]
+
+
+class ScheduleOut(BaseModel):
+    first_day: dt.date
+    last_day: dt.date
+    time_from: str | None
+    time_to: str | None
+
+
+class AgendaVisit(BaseModel):
+    visit_id: UUID
+    case_id: UUID
+    schedule: ScheduleOut
+    purpose: str
+    place: str
+    workers: list[str]
+    name: str | None
+    address: str | None
+    place_description: str | None
+
+
+class Agenda(BaseModel):
+    worker: str
+    day: dt.date
+    visits: list[AgendaVisit]
+
+
+class VisitOut(BaseModel):
+    visit_id: UUID
+    case_id: UUID
+    district: str
+    status: str
+    schedule: ScheduleOut
+    purpose: str
+    place: str
+    workers: list[str]
+    announced_on: dt.date
+    cancelled_reason: str | None
+    cancelled_on: dt.date | None
+    outcome: str | None
+    needs: list[str] | None
+    note: str | None
+    coaching_referral_consent: bool | None
+    next_step: str | None
+    completed_on: dt.date | None
+    attempt_number: int | None
+
+
+class History(BaseModel):
+    case_id: UUID
+    visits: list[VisitOut]
+
+
+def _schedule(row: DictRow) -> ScheduleOut:
+    return ScheduleOut(
+        first_day=row["first_day"],
+        last_day=row["last_day"],
+        time_from=row["time_from"],
+        time_to=row["time_to"],
+    )
+
+
+def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
+    router = APIRouter(tags=["visits"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+
+    def command_context(principal: Principal) -> CommandContext:
+        return CommandContext(actor=principal.user, role=principal.role.value)
+
+    def visit_in_scope(visit_id: UUID, principal: Principal) -> Visit:
+        visit = context.app.get_visit(visit_id)
+        principal.check_district(visit.district, "visit")
+        return visit
+
+    def may_read_note(principal: Principal, row: DictRow) -> bool:
+        return principal.role is Role.TEAM_LEAD or principal.user in row["workers"]
+
+    def visit_out(row: DictRow, principal: Principal) -> VisitOut:
+        note = (
+            context.cipher.open_optional(row["note_token"])
+            if may_read_note(principal, row)
+            else None
+        )
+        return VisitOut(
+            visit_id=row["visit_id"],
+            case_id=row["case_id"],
+            district=row["district"],
+            status=row["status"],
+            schedule=_schedule(row),
+            purpose=row["purpose"],
+            place=row["place"],
+            workers=list(row["workers"]),
+            announced_on=row["announced_on"],
+            cancelled_reason=row["cancelled_reason"],
+            cancelled_on=row["cancelled_on"],
+            outcome=row["outcome"],
+            needs=row["needs"],
+            note=note,
+            coaching_referral_consent=row["coaching_referral_consent"],
+            next_step=row["next_step"],
+            completed_on=row["completed_on"],
+            attempt_number=row["attempt_number"],
+        )
+
+    @router.get("/board", response_model=Board)
+    def planning_board(principal: Authenticated, district: str) -> Board:
+        principal.require(*VISIT_STAFF)
+        principal.check_district(district, "district")
+        max_attempts = context.rules.max_attempts_for(district)
+        sections = context.board.board(district, today=dt.date.today(), max_attempts=max_attempts)
+        entries = {
+            name: [
+                BoardEntry(**{**row, "name": context.cipher.open(row["name_token"])})
+                for row in sections[name]
+            ]
+            for name in BOARD_SECTIONS
+        }
+        return Board(
+            district=district,
+            max_attempts=max_attempts,
+            counts={name: len(rows) for name, rows in entries.items()},
+            sections=entries,
+        )
+
+    @router.post("/visits", status_code=status.HTTP_201_CREATED, response_model=VisitCreated)
+    def announce_visit(body: AnnounceVisit, principal: Authenticated) -> VisitCreated:
+        principal.require(*VISIT_STAFF)
+        row = context.board.case(body.case_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise CaseNotOnBoardError(f"case {body.case_id} is not on a planning board of yours")
+        case = PlannedCase(
+            case_id=row["case_id"],
+            subject_id=row["subject_id"],
+            district=row["district"],
+            name=row["name_token"],
+            address=row["address_token"],
+        )
+        visit_id = context.app.announce(
+            case=case,
+            workers=body.workers,
+            schedule=body.schedule(),
+            purpose=body.purpose,
+            place=body.place,
+            place_description=body.place_description,
+            announced_on=body.announced_on,
+            ctx=command_context(principal),
+        )
+        return VisitCreated(visit_id=visit_id)
+
+    @router.post("/visits/{visit_id}/reschedule", response_model=VisitState)
+    def reschedule_visit(
+        visit_id: UUID, body: RescheduleVisit, principal: Authenticated
+    ) -> VisitState:
+        principal.require(*VISIT_STAFF)
+        visit_in_scope(visit_id, principal)
+        visit = context.app.reschedule(
+            visit_id,
+            schedule=body.schedule(),
+            announced_on=body.announced_on,
+            ctx=command_context(principal),
+        )
+        return VisitState(visit_id=visit.id, status=visit.status.value)
+
+    @router.post("/visits/{visit_id}/cancel", response_model=VisitState)
+    def cancel_visit(visit_id: UUID, body: CancelVisit, principal: Authenticated) -> VisitState:
+        principal.require(*VISIT_STAFF)
+        visit_in_scope(visit_id, principal)
+        visit = context.app.cancel(visit_id, reason=body.reason, ctx=command_context(principal))
+        return VisitState(visit_id=visit.id, status=visit.status.value)
+
+    @router.post("/visits/{visit_id}/outcome", response_model=VisitState)
+    def record_outcome(visit_id: UUID, body: RecordOutcome, principal: Authenticated) -> VisitState:
+        principal.require(*VISIT_STAFF)
+        visit_in_scope(visit_id, principal)
+        visit = context.app.complete(
+            visit_id,
+            outcome=body.outcome,
+            needs=body.needs,
+            note=body.note,
+            coaching_referral_consent=body.coaching_referral_consent,
+            next_step=body.next_step,
+            completed_on=body.completed_on,
+            is_team_lead=principal.role is Role.TEAM_LEAD,
+            ctx=command_context(principal),
+        )
+        return VisitState(visit_id=visit.id, status=visit.status.value)
+
+    @router.get("/visits/{visit_id}", response_model=VisitOut)
+    def visit_detail(visit_id: UUID, principal: Authenticated) -> VisitOut:
+        principal.require(*VISIT_STAFF)
+        row = context.records.visit(visit_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise NotFoundError("visit not found")
+        return visit_out(row, principal)
+
+    @router.get("/cases/{case_id}/visits", response_model=History)
+    def visit_history(case_id: UUID, principal: Authenticated) -> History:
+        principal.require(*VISIT_STAFF, Role.CASE_MANAGER)
+        rows = context.records.history(case_id)
+        if any(not principal.may_see(row["district"]) for row in rows):
+            raise NotFoundError("case not found")
+        return History(case_id=case_id, visits=[visit_out(row, principal) for row in rows])
+
+    def agenda_items(principal: Principal, worker: str | None, day: dt.date) -> list[AgendaItem]:
+        principal.require(*VISIT_STAFF)
+        who = worker or principal.user
+        if who != principal.user and principal.role is not Role.TEAM_LEAD:
+            raise ForbiddenError("an outreach worker sees their own agenda")
+        rows = context.records.agenda(who, day, sorted(principal.districts))
+        items = []
+        for row in rows:
+            assigned = principal.user in row["workers"]
+            address = context.cipher.open(row["address_token"])
+            items.append(
+                AgendaItem(
+                    visit_id=row["visit_id"],
+                    case_id=row["case_id"],
+                    first_day=row["first_day"],
+                    last_day=row["last_day"],
+                    time_from=dt.time.fromisoformat(row["time_from"]) if row["time_from"] else None,
+                    time_to=dt.time.fromisoformat(row["time_to"]) if row["time_to"] else None,
+                    purpose=row["purpose"],
+                    place=row["place"],
+                    workers=tuple(row["workers"]),
+                    sort_address=address,
+                    name=context.cipher.open(row["name_token"]) if assigned else None,
+                    address=address if assigned else None,
+                    place_description=context.cipher.open_optional(row["place_description_token"])
+                    if assigned
+                    else None,
+                )
+            )
+        return in_round_order(items)
+
+    @router.get("/agenda", response_model=Agenda)
+    def agenda(
+        principal: Authenticated,
+        day: Annotated[dt.date, Query(examples=["2026-12-01"])],
+        worker: str | None = None,
+    ) -> Agenda:
+        items = agenda_items(principal, worker, day)
+        return Agenda(
+            worker=worker or principal.user,
+            day=day,
+            visits=[
+                AgendaVisit(
+                    visit_id=i.visit_id,
+                    case_id=i.case_id,
+                    schedule=ScheduleOut(
+                        first_day=i.first_day,
+                        last_day=i.last_day,
+                        time_from=i.time_from.isoformat("minutes") if i.time_from else None,
+                        time_to=i.time_to.isoformat("minutes") if i.time_to else None,
+                    ),
+                    purpose=i.purpose,
+                    place=i.place,
+                    workers=list(i.workers),
+                    name=i.name,
+                    address=i.address,
+                    place_description=i.place_description,
+                )
+                for i in items
+            ],
+        )
+
+    @router.get(
+        "/agenda.ics",
+        response_class=Response,
+        responses={200: {"content": {"text/calendar": {}}}},
+    )
+    def agenda_calendar(
+        principal: Authenticated, day: dt.date, worker: str | None = None
+    ) -> Response:
+        items = agenda_items(principal, worker, day)
+        body = to_icalendar(day, items, now=dt.datetime.now(dt.UTC))
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="agenda-{day}.ics"'},
+        )
+
+    return router

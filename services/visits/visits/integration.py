@@ -1,0 +1,119 @@
+"""Domain events of the visits service -> integration events on ``outreach.visits``.
+
+A pure mapping: the relay calls :func:`to_integration_event` for every stored event. The
+note of a visit is never published; the needs only with the person's consent to a coaching
+referral (see ``shared.contracts.visits``).
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+from uuid import UUID
+
+from shared.contracts import Envelope, Payload, stable_event_id
+from shared.contracts.visits import (
+    Need,
+    Schedule,
+    VisitAnnounced,
+    VisitCancelled,
+    VisitCompleted,
+    VisitOutcome,
+    VisitRescheduled,
+)
+from shared.relay import Outgoing
+from visits.domain import Visit
+
+PRODUCER = "visits"
+
+
+def to_integration_event(domain_event: Any) -> Outgoing | None:
+    payload = _payload(domain_event)
+    if payload is None:
+        return None
+    meta = domain_event.meta
+    causation = meta.get("causation_id")
+    # Typed by the payload's own contract (as parse_envelope does), see contacts.integration.
+    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+    envelope: Envelope[Payload] = contract(
+        event_id=stable_event_id(
+            PRODUCER, domain_event.originator_id, domain_event.originator_version
+        ),
+        event_type=payload.event_type,
+        schema_version=payload.schema_version,
+        occurred_at=domain_event.timestamp,
+        producer=PRODUCER,
+        district=meta["district"],
+        subject=UUID(meta["subject"]),
+        correlation_id=UUID(meta["correlation_id"]),
+        causation_id=UUID(causation) if causation else None,
+        payload=payload,
+    )
+    return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))
+
+
+@singledispatch
+def _payload(domain_event: Any) -> Payload | None:
+    return None  # internal events (e.g. the case's visit index) are not published
+
+
+@_payload.register
+def _(e: Visit.Announced) -> Payload:
+    return VisitAnnounced(
+        visit_id=e.originator_id,
+        case_id=e.case_id,
+        workers=e.workers,
+        schedule=Schedule.model_validate(e.schedule),
+        purpose=e.purpose,
+        place=e.place,
+        place_description=e.place_description,
+        announced_on=e.announced_on,
+        name=e.name,
+        address=e.address,
+        announced_by=e.meta["actor"],
+    )
+
+
+@_payload.register
+def _(e: Visit.Rescheduled) -> Payload:
+    return VisitRescheduled(
+        visit_id=e.originator_id,
+        case_id=e.case_id,
+        workers=e.workers,
+        schedule=Schedule.model_validate(e.schedule),
+        purpose=e.purpose,
+        place=e.place,
+        place_description=e.place_description,
+        announced_on=e.announced_on,
+        name=e.name,
+        address=e.address,
+        rescheduled_by=e.meta["actor"],
+    )
+
+
+@_payload.register
+def _(e: Visit.Cancelled) -> Payload:
+    return VisitCancelled(
+        visit_id=e.originator_id,
+        case_id=e.case_id,
+        reason=e.reason,
+        cancelled_on=e.cancelled_on,
+        cancelled_by=e.meta["actor"],
+    )
+
+
+@_payload.register
+def _(e: Visit.Completed) -> Payload:
+    consent = e.coaching_referral_consent
+    return VisitCompleted(
+        visit_id=e.originator_id,
+        case_id=e.case_id,
+        outcome=e.outcome,
+        contact_made=VisitOutcome(e.outcome).contact_made,
+        completed_on=e.completed_on,
+        attempt_number=e.attempt_number,
+        coaching_referral_consent=consent,
+        needs=[Need(n) for n in e.needs] if consent else None,
+        next_step=e.next_step,
+        recorded_by=e.meta["actor"],
+    )

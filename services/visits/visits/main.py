@@ -1,0 +1,78 @@
+"""The composition root of the visits service.
+
+uvicorn visits.main:create_app --factory --port 8102
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+
+from shared.auth import Principal
+from shared.consumer import Consumer
+from shared.contracts import visits as visits_contracts
+from shared.privacy import PersonalDataCipher
+from shared.runtime import Runtime, ServiceSpec, create_service_app
+from visits.api import build_router
+from visits.application import Visits
+from visits.consumers import build_consumers
+from visits.domain import VisitRules
+from visits.integration import to_integration_event
+from visits.projections import (
+    BoardVisitsProjection,
+    BoardVisitsView,
+    PlanningBoardView,
+    VisitRecordProjection,
+    VisitRecordView,
+)
+from visits.settings import VisitsSettings
+
+
+@dataclass(frozen=True)
+class VisitsContext:
+    app: Visits
+    cipher: PersonalDataCipher
+    board: PlanningBoardView
+    records: VisitRecordView
+    rules: VisitRules
+
+
+def build_spec(rules: VisitRules) -> ServiceSpec:
+    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+        context = VisitsContext(
+            app=runtime.app,
+            cipher=runtime.cipher,
+            board=runtime.view(PlanningBoardView),
+            records=runtime.view(VisitRecordView),
+            rules=rules,
+        )
+        return [build_router(context, authenticate)]
+
+    def consumers(runtime: Runtime) -> Sequence[Consumer]:
+        return build_consumers(
+            runtime.app, runtime.view(PlanningBoardView), prefix=runtime.settings.service_name
+        )
+
+    return ServiceSpec(
+        name="visits",
+        title="Outreach visits",
+        description="Announcing home visits in writing, making them and recording outcomes.",
+        application=lambda env, cipher: Visits(env, cipher=cipher, rules=rules),
+        application_class=Visits,
+        mapper=to_integration_event,
+        publishes=visits_contracts.EVENTS,
+        projections=[
+            (BoardVisitsProjection, BoardVisitsView),
+            (VisitRecordProjection, VisitRecordView),
+        ],
+        consumed_views=[(PlanningBoardView, "planning_board")],
+        consumers=consumers,
+        routers=routers,
+    )
+
+
+def create_app(settings: VisitsSettings | None = None) -> FastAPI:
+    settings = settings or VisitsSettings()
+    return create_service_app(build_spec(settings.rules), settings)

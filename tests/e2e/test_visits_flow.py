@@ -1,0 +1,193 @@
+"""A lost contact through both services: reported to contacts, on the visits planning board,
+a visit announced and made, and the contact restored by the home visit in the case's
+timeline — with one trace from the contacts HTTP request to the visits consumer.
+
+The visits service runs as a process of its own with a database of its own (like the
+contacts service of the session, see ``conftest.py``), so a visits service started by
+``make up`` on the same stack never shares its views or its consumer groups.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.contracts import topic_of
+from shared.settings import ServiceSettings
+from tests.support.e2e import ContactsApi, report_body
+from tests.support.helpers import eventually, person
+from tests.support.processes import Process, ServiceProcess, start_group_at_end
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def visits_database(stack: ServiceSettings) -> Iterator[str]:
+    name = f"visits_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def visits_service(
+    stack: ServiceSettings, visits_database: str, e2e_dir: Path, mint: Callable[..., str]
+) -> Iterator[ServiceProcess]:
+    # Its consumers start with what contacts publishes from now on (not the topic's history).
+    for consumer in ("board", "cancellations"):
+        start_group_at_end(stack, f"{visits_database}-{consumer}", topic_of("contacts"))
+    headers = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
+
+    def relay_active(service: ServiceProcess) -> None:
+        def active() -> bool:
+            response = httpx.get(f"{service.url}/ops/relay", headers=headers, timeout=10)
+            return response.status_code == 200 and bool(response.json()["active"])
+
+        eventually(active, timeout=30, what="the visits relay to be active")
+
+    service = ServiceProcess(
+        "visits", e2e_dir, {"OUTREACH_SERVICE_NAME": visits_database}, started=relay_active
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def visits_client(visits_service: ServiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=visits_service.url, timeout=30) as client:
+        yield client
+
+
+def spans_of(process: Process, trace_id: str, kind: str) -> list[dict[str, Any]]:
+    return [
+        span
+        for span in process.spans()
+        if span["context"]["trace_id"] == f"0x{trace_id}" and span["kind"] == f"SpanKind.{kind}"
+    ]
+
+
+def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_timeline(
+    api: ContactsApi,
+    contacts_service: ServiceProcess,
+    visits_service: ServiceProcess,
+    visits_client: httpx.Client,
+    district: str,
+) -> None:
+    manager = api.auth("cm-lange", "case_manager", district)
+    worker = api.auth("ow-yilmaz", "outreach_worker", district)
+    who = person()
+    trace_id = secrets.token_hex(16)
+    traced = {**manager, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+
+    # 1. The case manager reports the lost contact to the contacts service.
+    created = api.client.post("/cases", json=report_body(district, who), headers=traced)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+
+    # 2. The person appears on the district's planning board of the visits service.
+    def on_the_board() -> Any:
+        response = visits_client.get("/board", params={"district": district}, headers=worker)
+        assert response.status_code == 200, response.text
+        entries = response.json()["sections"]["to_plan"]
+        return entries if any(e["case_id"] == case_id for e in entries) else None
+
+    (entry,) = eventually(on_the_board, timeout=60, what="the person on the planning board")
+    assert entry["name"] == who["name"]
+
+    # One trace: the contacts HTTP request, and the visits consumer that read its event.
+    server = eventually(
+        lambda: spans_of(contacts_service, trace_id, "SERVER"),
+        timeout=30,
+        what="the contacts HTTP span",
+    )
+    assert [span["name"] for span in server] == ["POST /cases"]
+    consumed = eventually(
+        lambda: [
+            s
+            for s in spans_of(visits_service, trace_id, "CONSUMER")
+            if topic_of("contacts") in s["name"]
+        ],
+        timeout=30,
+        what="the visits consumer span in the same trace",
+    )
+    assert {span["resource"]["attributes"]["service.name"] for span in consumed} == {"visits"}
+
+    # 3. A visit is announced (a week ahead: the letter's lead time) and made.
+    day = date.today() + timedelta(days=7)
+    announced = visits_client.post(
+        "/visits",
+        json={
+            "case_id": case_id,
+            "workers": ["ow-yilmaz", "ow-becker"],
+            "purpose": "first_contact",
+            "date": day.isoformat(),
+            "time_slot": {"start": "10:00", "end": "11:00"},
+        },
+        headers=worker,
+    )
+    assert announced.status_code == 201, announced.text
+    visit_id = announced.json()["visit_id"]
+
+    agenda = eventually(
+        lambda: visits_client.get(
+            "/agenda", params={"day": day.isoformat()}, headers=worker
+        ).json()["visits"],
+        timeout=30,
+        what="the visit on the worker's agenda",
+    )
+    assert [(v["visit_id"], v["address"]) for v in agenda] == [(visit_id, who["address"])]
+
+    completed = visits_client.post(
+        f"/visits/{visit_id}/outcome",
+        json={
+            "outcome": "met_and_talked",
+            "needs": ["debt", "correspondence"],
+            "note": "Briefe gemeinsam gesichtet",
+            "coaching_referral_consent": True,
+            "next_step": "coaching_referral",
+        },
+        headers=worker,
+    )
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["status"] == "completed"
+
+    # 4. The contacts service restored the contact, through the home visit.
+    def restored_by_visit() -> Any:
+        detail = api.detail(worker, case_id)
+        assert detail.status_code == 200, detail.text
+        body = detail.json()
+        return body if body["status"] == "contact_restored" else None
+
+    detail = eventually(restored_by_visit, timeout=60, what="the contact restored by the visit")
+    restored = [t for t in detail["timeline"] if t["what"] == "ContactRestored"]
+    assert len(restored) == 1
+    assert restored[0]["details"] == {
+        "channel": "home_visit",
+        "restored_on": date.today().isoformat(),
+    }
+    assert restored[0]["who"] == "ow-yilmaz"
+
+    # ... and the person left the board; the visit is in their history.
+    def off_the_board() -> bool:
+        board = visits_client.get("/board", params={"district": district}, headers=worker).json()
+        return not any(board["sections"].values())
+
+    eventually(off_the_board, timeout=30, what="the person to leave the board")
+    history = visits_client.get(f"/cases/{case_id}/visits", headers=worker).json()
+    assert [(v["visit_id"], v["outcome"]) for v in history["visits"]] == [
+        (visit_id, "met_and_talked")
+    ]
