@@ -17,9 +17,7 @@ TOPICS: dict[str, str] = {
 
 DLQ_SUFFIX = ".dlq"
 
-PAYLOADS: dict[str, type[Payload]] = {
-    p.event_type: p for p in (*contacts.EVENTS, *visits.EVENTS)
-}
+PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in (*contacts.EVENTS, *visits.EVENTS)}
 """Every payload contract by event type."""
 
 
