@@ -3,6 +3,7 @@ transcodings of our value types, command metadata, and saving together with trac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +20,15 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
 from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from shared.settings import StackSettings
 from shared.telemetry import current_trace_carrier
@@ -49,8 +54,8 @@ def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dic
         "POSTGRES_PORT": str(settings.pg_port),
         "POSTGRES_USER": settings.pg_user,
         "POSTGRES_PASSWORD": settings.pg_password.get_secret_value(),
-        "POSTGRES_POOL_SIZE": "8",
-        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "6",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
         **extra,
     }
@@ -93,6 +98,17 @@ class OutreachApplication(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
+    def existing_ids(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of ``aggregate_ids`` have any stored event: one query on PostgreSQL (for
+        bulk commands that must check many aggregates before creating them)."""
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)")
+            table = Identifier(self.recorder.events_table_name)
+            with self.recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement.format(table), (list(aggregate_ids),))
+                return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+        return {i for i in aggregate_ids if self.recorder.select_events(i, limit=1)}
+
     def save_tracked(self, tracking: Tracking, *aggregates: Any) -> bool:
         """Save the aggregates' new events and the tracking record in one transaction.
 
@@ -126,13 +142,47 @@ class TrackedView(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(statement).format() for statement in self.schema)
+        self._local = threading.local()  # the batch of a rebuild belongs to its thread only
 
     @contextmanager
     def tracked(self, tracking: Tracking) -> Iterator[Cursor[DictRow]]:
-        """A transaction that also records ``tracking``."""
+        """A transaction that also records ``tracking`` (inside :meth:`batched`: the batch's)."""
+        batch = self._current_batch()
+        if batch is not None:
+            yield batch.cursor
+            batch.last[tracking.application_name] = tracking
+            return
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
             self._insert_tracking(cursor, tracking)
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        batch = self._current_batch()
+        if batch is not None:
+            batch.last[tracking.application_name] = tracking
+            return
+        super().insert_tracking(tracking)
+
+    def _current_batch(self) -> _Batch | None:
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        return batch
+
+    @contextmanager
+    def batched(self) -> Iterator[Cursor[DictRow]]:
+        """Apply many events in one transaction, for a rebuild: inside, :meth:`tracked` and
+        :meth:`insert_tracking` share this transaction (statements are pipelined) and only the
+        last tracking record of each log is written, at the end. Only the calling thread's
+        writes join the batch."""
+        with self.datastore.transaction(commit=True) as cursor:
+            batch = _Batch(cursor)
+            self._local.batch = batch
+            try:
+                with cursor.connection.pipeline():
+                    yield cursor
+                    for tracking in batch.last.values():
+                        self._insert_tracking(cursor, tracking)
+            finally:
+                self._local.batch = None
 
     def apply_once(self, tracking: Tracking, apply: Callable[[Cursor[DictRow]], None]) -> bool:
         """Run ``apply`` with tracking unless this tracking record exists (``False`` then)."""
@@ -151,6 +201,12 @@ class TrackedView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql.encode(), params)
             return cursor.fetchall()
+
+
+@dataclass
+class _Batch:
+    cursor: Cursor[DictRow]
+    last: dict[str, Tracking] = field(default_factory=dict)
 
 
 V = TypeVar("V", bound=TrackedView)

@@ -16,7 +16,7 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Final, Protocol
 from uuid import UUID, uuid4
 
@@ -76,6 +76,8 @@ class KeyStore(Protocol):
 
     def subject_for(self, lookup: bytes) -> UUID: ...
 
+    def subjects_for(self, lookups: Sequence[bytes]) -> list[UUID]: ...
+
     def data_key(self, subject_id: UUID) -> bytes | None: ...
 
     def destroy(self, subject_id: UUID) -> None: ...
@@ -115,6 +117,69 @@ class Keyring:
             ).fetchone()
             assert row is not None
             return UUID(str(row[0]))
+
+    def subjects_for(self, lookups: Sequence[bytes]) -> list[UUID]:
+        """:meth:`subject_for` of many lookup values (in their order), for bulk imports.
+
+        One query finds the known subjects, one ``executemany`` stores the keys of the new
+        ones and one their lookups. The data keys of all of them are cached, so sealing their
+        fields right after needs no further query.
+        """
+        unique = list(dict.fromkeys(lookups))
+        if not unique:
+            return []
+        found: dict[bytes, UUID] = {}
+        fresh: dict[UUID, bytes] = {}
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT i.lookup, i.subject_id, k.wrapped_key FROM subject_index i "
+                "LEFT JOIN subject_keys k USING (subject_id) WHERE i.lookup = ANY(%s)",
+                (unique,),
+            ).fetchall()
+            known: dict[UUID, bytes | None] = {}
+            for lookup, subject, wrapped in rows:
+                subject_id = UUID(str(subject))
+                found[bytes(lookup)] = subject_id
+                known[subject_id] = None if wrapped is None else self._unwrap(subject_id, wrapped)
+            missing = [lookup for lookup in unique if lookup not in found]
+            if missing:
+                new = {lookup: uuid4() for lookup in missing}
+                keys = {s: AESGCM.generate_key(bit_length=256) for s in new.values()}
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (%s, %s) "
+                        "ON CONFLICT (subject_id) DO NOTHING",
+                        [(s, self._wrap(s, key)) for s, key in keys.items()],
+                    )
+                    # A lookup created meanwhile by another writer keeps its subject (the key
+                    # stored above for the unused id is never referenced), as in subject_for.
+                    cursor.executemany(
+                        "INSERT INTO subject_index (lookup, subject_id) VALUES (%s, %s) "
+                        "ON CONFLICT (lookup) DO UPDATE SET lookup = EXCLUDED.lookup "
+                        "RETURNING lookup, subject_id",
+                        list(new.items()),
+                        returning=True,
+                    )
+                    while True:
+                        for lookup, subject in cursor.fetchall():
+                            found[bytes(lookup)] = UUID(str(subject))
+                        if not cursor.nextset():
+                            break
+                used = set(found.values())
+                fresh = {s: key for s, key in keys.items() if s in used}
+        now = time.monotonic()
+        with self._lock:
+            for subject_id, key in (*known.items(), *fresh.items()):
+                self._cache[subject_id] = (now, key)
+        return [found[lookup] for lookup in lookups]
+
+    def _wrap(self, subject_id: UUID, data_key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._kek.encrypt(nonce, data_key, subject_id.bytes)
+
+    def _unwrap(self, subject_id: UUID, wrapped: bytes) -> bytes:
+        wrapped = bytes(wrapped)
+        return self._kek.decrypt(wrapped[:12], wrapped[12:], subject_id.bytes)
 
     def _store_new_key(self, conn: object, subject_id: UUID) -> None:
         data_key = AESGCM.generate_key(bit_length=256)
@@ -176,6 +241,12 @@ class PersonalDataCipher:
 
     def subject_for(self, *identity: str) -> UUID:
         return self._keyring.subject_for(self.blind_index("subject", *identity))
+
+    def subjects_for(self, identities: Sequence[Sequence[str]]) -> list[UUID]:
+        """:meth:`subject_for` of many persons at once (in their order), for bulk imports."""
+        return self._keyring.subjects_for(
+            [self.blind_index("subject", *identity) for identity in identities]
+        )
 
     def seal(self, subject_id: UUID, plaintext: str) -> str:
         key = self._keyring.data_key(subject_id)

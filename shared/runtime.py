@@ -10,8 +10,8 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 import psycopg
@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.api import create_app
 from shared.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.chain import ChainKeeper, EventChain, read_anchors
 from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
@@ -31,7 +32,7 @@ from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.relay import Mapper, Relay
-from shared.settings import KEYRING_DATABASE, ServiceSettings
+from shared.settings import ServiceSettings
 from shared.telemetry import configure_telemetry
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Runtime:
     dead_letters: DeadLetters
     pool: ConnectionPool
     views: dict[str, TrackedView] = field(default_factory=dict)
+    chain: EventChain | None = None
     runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
 
     def view(self, kind: type[TrackedView]) -> Any:
@@ -73,6 +75,11 @@ class ServiceSpec:
     routers: Callable[[Runtime, Callable[..., Principal]], Sequence[APIRouter]] = (
         lambda _runtime, _auth: ()
     )
+    background: Callable[
+        [Runtime], Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]
+    ] = lambda _: ()
+    """Long-running workers of the service besides the relay (e.g. an outbox): each is
+    started after the broker and runs until the event it is given is set at shutdown."""
 
 
 def _start_runner(
@@ -128,7 +135,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     configure_telemetry(spec.name, settings.otlp_endpoint)
     env = eventsourcing_env(settings, settings.database)
     keyring_pool = ConnectionPool(
-        settings.database_url(KEYRING_DATABASE), min_size=1, max_size=8, open=False
+        settings.database_url(settings.keyring_database), min_size=1, max_size=8, open=False
     )
     pool = ConnectionPool(
         settings.database_url(settings.database), min_size=1, max_size=4, open=False
@@ -152,6 +159,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         application = spec.application(env, cipher)
         dead_letters = DeadLetters(broker, pool)
         dead_letters.create_schema()
+        chain = EventChain(pool, application.name, deployment=settings.service_name)
+        chain.create_schema()
         relay = Relay(
             app=application,
             broker=broker,
@@ -161,6 +170,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             lock_dsn=settings.database_url(settings.database),
         )
         runtime = Runtime(settings, keyring, cipher, application, broker, relay, dead_letters, pool)
+        runtime.chain = chain
         for projection_class, view_class in spec.projections:
             runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
             runtime.views[view_class.__name__] = runtime.runners[-1].projection.view
@@ -178,6 +188,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         stopping = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stopping), name=f"{spec.name}-relay")
         supervisor = asyncio.create_task(_supervise(runtime, spec, env, stopping))
+        keeper = ChainKeeper(chain, broker, anchor_every=settings.chain_anchor_seconds)
+        keeper_task = asyncio.create_task(keeper.run(stopping), name=f"{spec.name}-chain")
+        workers = [asyncio.create_task(work(stopping)) for work in spec.background(runtime)]
         log.info("service started", extra={"port": settings.port})
         try:
             yield
@@ -185,6 +198,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             stopping.set()
             await relay_task
             await supervisor
+            await keeper_task
+            await asyncio.gather(*workers, return_exceptions=True)
             await broker.stop()
             for runner in runtime.runners:
                 runner.stop()
@@ -248,6 +263,18 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
         relay = holder["runtime"].relay
         return {"active": relay.is_active, "position": relay.position, "published": relay.published}
+
+    @http.get("/dpo/chain", tags=["data protection"])
+    async def verify_chain(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> dict[str, Any]:
+        """Verify the hash chain of this service's stored events against the anchors."""
+        principal.require(Role.DATA_PROTECTION_OFFICER)
+        chain = holder["runtime"].chain
+        assert chain is not None
+        anchors = await asyncio.to_thread(read_anchors, settings.kafka_bootstrap, chain.service)
+        result = await asyncio.to_thread(chain.verify, anchors)
+        return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
 
     http.state.runtime_holder = holder
     return http

@@ -60,6 +60,10 @@ class ServiceSettings(StackSettings):
         description="Names this deployment of the service: its database, and the prefix of its "
         "Kafka consumer groups. Two deployments with different names never share state.",
     )
+    keyring_database: str = Field(
+        default=KEYRING_DATABASE,
+        description="The database of the data keys (a separate one for benchmarks).",
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     jwt_secret: SecretStr | None = None
@@ -72,6 +76,9 @@ class ServiceSettings(StackSettings):
     key_cache_seconds: float = 30.0
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    chain_anchor_seconds: float = Field(
+        default=60.0, gt=0, description="How often the event chain's head is anchored on Kafka."
+    )
     consumer_retries: int = Field(default=3, ge=0)
 
     @model_validator(mode="after")

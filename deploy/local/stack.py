@@ -336,7 +336,7 @@ def _write_pg_conf(settings: StackSettings) -> None:
 listen_addresses = '{settings.pg_host}'
 port = {settings.pg_port}
 unix_socket_directories = '{PG_RUN}'
-max_connections = 300
+max_connections = 600
 # Local development stack only: durability is traded for speed. A crash of the machine may
 # corrupt this cluster (delete .local/pg and run `up` again); never use this for real data.
 fsync = off

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import contacts, visits
+from shared.contracts import coaching, contacts, notifications, visits
 from shared.contracts.envelope import Envelope, Payload, stable_event_id
 
 TOPICS: dict[str, str] = {
@@ -17,7 +17,10 @@ TOPICS: dict[str, str] = {
 
 DLQ_SUFFIX = ".dlq"
 
-PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in (*contacts.EVENTS, *visits.EVENTS)}
+PAYLOADS: dict[str, type[Payload]] = {
+    p.event_type: p
+    for p in (*contacts.EVENTS, *visits.EVENTS, *coaching.EVENTS, *notifications.EVENTS)
+}
 """Every payload contract by event type."""
 
 
@@ -29,8 +32,13 @@ def dead_letter_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+CHAIN_ANCHOR_TOPIC = "outreach.chain-anchors"
+"""Where every service anchors the head of its event chain (see shared.chain)."""
+
+
 def all_topics() -> list[str]:
-    return [t for topic in TOPICS.values() for t in (topic, dead_letter_topic(topic))]
+    topics = [t for topic in TOPICS.values() for t in (topic, dead_letter_topic(topic))]
+    return [*topics, CHAIN_ANCHOR_TOPIC]
 
 
 def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope[Payload]:

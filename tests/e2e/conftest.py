@@ -57,7 +57,12 @@ def contacts_service(
         "OUTREACH_SERVICE_NAME": contacts_database,
         # Without a key cache, erasing a person's key takes effect on the very next read.
         "OUTREACH_KEY_CACHE_SECONDS": "0",
+        # Anchor the event chain's head on Kafka every second instead of every minute.
+        "OUTREACH_CHAIN_ANCHOR_SECONDS": "1",
     }
+    # Its coaching consumer starts with what coaching publishes from now on (not the topic's
+    # history, whose cases this fresh database does not know).
+    start_group_at_end(stack, f"{contacts_database}-coaching-notes", topic_of("coaching"))
     service = ServiceProcess(
         "contacts", e2e_dir, env, started=lambda started: wait_until_relay_active(started, mint)
     )

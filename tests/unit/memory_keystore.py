@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from uuid import UUID, uuid4
 
 
@@ -25,6 +26,9 @@ class InMemoryKeyStore:
             self.subjects[lookup] = subject_id
             self.keys[subject_id] = os.urandom(32)
         return subject_id
+
+    def subjects_for(self, lookups: Sequence[bytes]) -> list[UUID]:
+        return [self.subject_for(lookup) for lookup in lookups]
 
     def data_key(self, subject_id: UUID) -> bytes | None:
         return self.keys.get(subject_id)

@@ -76,6 +76,15 @@ def test_every_contract_has_a_schema() -> None:
         "VisitRescheduled",
         "VisitCancelled",
         "VisitCompleted",
+        "CoachingRequested",
+        "CoachAssigned",
+        "CoachingExtended",
+        "CoachingEnded",
+        "NotificationQueued",
+        "NotificationSent",
+        "NotificationFailed",
+        "NotificationGivenUp",
+        "NotificationRetryRequested",
     }
 
 
