@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from contacts.application import Contacts, PersonDetails
+from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.projections import CaseDetailView, CaseQueueView
 from shared.auth import Principal, Role
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
@@ -20,6 +20,7 @@ from shared.privacy import PersonalDataCipher
 
 CUSTOMER_NUMBER = r"^\d{3}[A-Z]\d{6}$"
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
+IMPORT_MAX_ROWS = 5000
 CASE_STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.OUTREACH_WORKER)
 
 
@@ -66,6 +67,27 @@ class ReportContactLost(Strict):
     case_manager: str | None = Field(
         default=None, description="Responsible case manager; defaults to the reporting user."
     )
+
+
+class ImportCases(Strict):
+    cases: list[ReportContactLost] = Field(min_length=1, max_length=IMPORT_MAX_ROWS)
+
+
+class RowError(BaseModel):
+    code: str
+    detail: str
+
+
+class ImportRowResult(BaseModel):
+    row: int = Field(description="Position of the row in the request (from 0).")
+    case_id: UUID | None = None
+    error: RowError | None = None
+
+
+class ImportReport(BaseModel):
+    imported: int
+    rejected: int
+    results: list[ImportRowResult]
 
 
 class RecordContactRestored(Strict):
@@ -175,6 +197,45 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
             ctx=command_context(principal, request),
         )
         return CaseCreated(case_id=case_id)
+
+    @router.post("/import", response_model=ImportReport)
+    def import_cases(body: ImportCases, principal: Authenticated, request: Request) -> ImportReport:
+        """Take over existing cases (e.g. from a previous system) in one request.
+
+        Every row is checked like a single report; a rejected row (an open case exists, the
+        person appears twice in the import, a rule of the case) is answered with its error and
+        changes nothing, the others are imported.
+        """
+        principal.require(*REPORTERS)
+        for district in {row.district for row in body.cases}:
+            principal.check_district(district, "district")
+        rows = [
+            CaseImport(
+                district=row.district,
+                local_office=row.local_office,
+                person=PersonDetails(**row.person.model_dump()),
+                reason=row.reason,
+                unanswered_letters=row.evidence.unanswered_letters,
+                missed_appointments=row.evidence.missed_appointments,
+                last_contact_on=row.evidence.last_contact_on,
+                deadline=row.deadline,
+                case_manager=row.case_manager or principal.user,
+            )
+            for row in body.cases
+        ]
+        outcomes = context.app.import_cases(rows, ctx=command_context(principal, request))
+        results = [
+            ImportRowResult(
+                row=position,
+                case_id=outcome.case_id,
+                error=RowError(code=outcome.error.code, detail=outcome.error.detail)
+                if outcome.error
+                else None,
+            )
+            for position, outcome in enumerate(outcomes)
+        ]
+        imported = sum(1 for outcome in outcomes if outcome.case_id is not None)
+        return ImportReport(imported=imported, rejected=len(rows) - imported, results=results)
 
     @router.get("", response_model=Queue)
     def lost_contact_queue(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,9 +12,9 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import EnvType
 
-from contacts.domain import CaseStatus, OpenCaseIndex, OutreachCase
+from contacts.domain import CaseStatus, OpenCaseExistsError, OpenCaseIndex, OutreachCase
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ApplicationError, ConflictError, NotFoundError
 from shared.eventstore import CommandContext, OutreachApplication
 from shared.privacy import PersonalDataCipher
 
@@ -36,6 +36,37 @@ class PersonDetails:
     address: str
     phone: str | None = None
     date_of_birth: date | None = None
+
+
+@dataclass(frozen=True)
+class CaseImport:
+    """One existing case of a bulk import (the same facts as reporting a lost contact)."""
+
+    district: str
+    local_office: str
+    person: PersonDetails
+    reason: ContactLostReason
+    unanswered_letters: int
+    missed_appointments: int
+    last_contact_on: date | None
+    deadline: date | None
+    case_manager: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The outcome of one imported row: the new case, or why the row was rejected."""
+
+    case_id: UUID | None = None
+    error: ApplicationError | None = None
+
+
+class DuplicateInImportError(ConflictError):
+    code = "duplicate_in_import"
+
+
+IMPORT_BATCH_SIZE = 500
+"""Cases saved per transaction by :meth:`Contacts.import_cases` (two events each)."""
 
 
 class Contacts(OutreachApplication):
@@ -109,6 +140,109 @@ class Contacts(OutreachApplication):
             raise ConcurrentChangeError("the case changed meanwhile; try again") from None
         return case_id
 
+    def import_cases(
+        self,
+        rows: Sequence[CaseImport],
+        *,
+        ctx: CommandContext,
+        batch_size: int = IMPORT_BATCH_SIZE,
+    ) -> list[ImportResult]:
+        """Report many existing cases at once, with the same rules as one report.
+
+        A row is rejected (and nothing else changes) when its person has an open case in its
+        district, appears earlier in the same import, or breaks a rule of the case. Each
+        batch needs one query for the open cases, one for the subjects (their keys created in
+        one go) and one ``save`` of all its new aggregates.
+        """
+        results: list[ImportResult] = []
+        seen: set[UUID] = set()
+        for first in range(0, len(rows), batch_size):
+            batch = rows[first : first + batch_size]
+            results.extend(self._import_batch(batch, seen, ctx))
+        return results
+
+    def _import_batch(
+        self, rows: Sequence[CaseImport], seen: set[UUID], ctx: CommandContext
+    ) -> list[ImportResult]:
+        results: list[ImportResult | None] = [None] * len(rows)
+        index_ids: list[UUID] = []
+        for position, row in enumerate(rows):
+            lookup = self.cipher.blind_index("open-case", row.district, row.person.customer_number)
+            index_id = OpenCaseIndex.id_for(lookup)
+            index_ids.append(index_id)
+            if index_id in seen:
+                results[position] = ImportResult(
+                    error=DuplicateInImportError("this person appears earlier in the import")
+                )
+            seen.add(index_id)
+        indexes: dict[UUID, OpenCaseIndex] = {}
+        for index_id in self.existing_ids([i for i in index_ids if i not in indexes]):
+            index = self._get_optional(OpenCaseIndex, index_id)
+            if index is not None:
+                indexes[index_id] = index
+        accepted = [p for p, result in enumerate(results) if result is None]
+        subjects = self.cipher.subjects_for([[rows[p].person.customer_number] for p in accepted])
+        pending: list[tuple[int, OutreachCase, OpenCaseIndex]] = []
+        today = self._today()
+        for position, subject_id in zip(accepted, subjects, strict=True):
+            row, index_id = rows[position], index_ids[position]
+            try:
+                index = indexes.get(index_id)
+                if index is not None:
+                    index.check_no_open_case()
+                case = OutreachCase.report(
+                    case_id=uuid4(),
+                    index_id=index_id,
+                    subject_id=subject_id,
+                    district=row.district,
+                    local_office=row.local_office,
+                    person=self._seal(subject_id, row.person),
+                    reason=row.reason,
+                    unanswered_letters=row.unanswered_letters,
+                    missed_appointments=row.missed_appointments,
+                    last_contact_on=row.last_contact_on,
+                    deadline=row.deadline,
+                    case_manager=row.case_manager,
+                    today=today,
+                    meta=self._meta(ctx, subject_id, row.district),
+                )
+            except ApplicationError as error:
+                results[position] = ImportResult(error=error)
+                continue
+            if index is None:
+                index = OpenCaseIndex(id=index_id, case_id=case.id)
+            else:
+                index.open(case.id)
+            pending.append((position, case, index))
+        try:
+            self.save(*(aggregate for _, case, index in pending for aggregate in (case, index)))
+        except IntegrityError:
+            # Someone reported one of these persons meanwhile: save row by row instead.
+            return self._save_one_by_one(results, pending)
+        for position, case, _ in pending:
+            results[position] = ImportResult(case_id=case.id)
+        return [result or ImportResult() for result in results]
+
+    def _save_one_by_one(
+        self,
+        results: list[ImportResult | None],
+        pending: list[tuple[int, OutreachCase, OpenCaseIndex]],
+    ) -> list[ImportResult]:
+        for position, case, index in pending:
+            try:
+                self.save(case, index)
+                results[position] = ImportResult(case_id=case.id)
+            except IntegrityError:
+                error: ApplicationError = ConcurrentChangeError("the case changed meanwhile")
+                current = self._get_optional(OpenCaseIndex, index.id)
+                if current is not None and current.case_id is not None:
+                    error = OpenCaseExistsError(
+                        "an open case exists for this customer number",
+                        existing_case_id=str(current.case_id),
+                    )
+                results[position] = ImportResult(error=error)
+        return [result or ImportResult() for result in results]
+
     def restore_contact(
         self, case_id: UUID, *, channel: ContactChannel, restored_on: date, ctx: CommandContext
     ) -> OutreachCase:
@@ -144,6 +278,23 @@ class Contacts(OutreachApplication):
             restored_on=restored_on,
             today=self._today(),
             meta=self._meta(ctx, case.subject_id, case.district),
+        )
+        return self.save_tracked(tracking, case)
+
+    def note_coaching(
+        self,
+        case_id: UUID,
+        *,
+        kind: str,
+        details: dict[str, Any],
+        tracking: Tracking,
+        ctx: CommandContext,
+    ) -> bool:
+        """The effect of a consumed coaching fact (coach assigned, coaching ended): a
+        ``CoachingNoted`` event of the case, saved with the consumer's tracking record."""
+        case = self.get_case(case_id)
+        case.note_coaching(
+            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
         )
         return self.save_tracked(tracking, case)
 

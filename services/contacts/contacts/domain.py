@@ -85,6 +85,14 @@ class OutreachCase(Aggregate):
         reason: str
         meta: Meta
 
+    class CoachingNoted(Aggregate.Event):
+        """A fact from the coaching service, so the case's timeline stays a projection of
+        the case's own log: a coach was assigned, or the coaching ended."""
+
+        kind: str
+        details: dict[str, Any]
+        meta: Meta
+
     @classmethod
     def report(
         cls,
@@ -211,6 +219,16 @@ class OutreachCase(Aggregate):
     @event(Closed)
     def _closed(self, *, reason: str, meta: Meta) -> None:
         self.status = CaseStatus.CLOSED
+
+    def note_coaching(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        """Record a coaching fact in the timeline. Also on a closed case (a coaching can
+        outlast the outreach case); it never changes the case's status, and no coaching
+        outcome (declining included) marks the person."""
+        self._coaching_noted(kind=kind, details=details, meta=meta)
+
+    @event(CoachingNoted)
+    def _coaching_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        pass
 
 
 OPEN_CASE_INDEX_NAMESPACE = UUID("2d7c1f0e-8b4a-4f3e-9a6d-5c2b1e0f9a8d")

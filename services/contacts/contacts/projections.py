@@ -24,7 +24,13 @@ from shared.eventstore import TrackedView
 
 CASE_TOPICS = tuple(
     f"contacts.domain:OutreachCase.{name}"
-    for name in ("ContactLost", "ContactRestored", "ContactDetailsUpdated", "Closed")
+    for name in (
+        "ContactLost",
+        "ContactRestored",
+        "ContactDetailsUpdated",
+        "Closed",
+        "CoachingNoted",
+    )
 )
 
 
@@ -270,3 +276,7 @@ class CaseDetailProjection(Projection[CaseDetailView]):
             "WHERE case_id = %(case_id)s",
             {"reason": e.reason},
         )
+
+    @process_event.register
+    def _(self, e: OutreachCase.CoachingNoted, tracking: Tracking) -> None:
+        self.view.record(e, tracking, {"kind": e.kind, **e.details})
