@@ -1,0 +1,869 @@
+"""HTTP routes of the coaching service: typed models in and out, no business logic.
+
+Two audiences, two routers:
+
+- Jobcenter staff (team leads, case managers): the registry, coachings and programmes of
+  their districts.
+- Providers' coaches (``provider_coach``, under ``/provider``): the people of their own
+  provider only, and of them only the hand-over packet — the fields the person consented to
+  share. They report facts back (sessions held, household, partner referrals, the end),
+  never counselling content.
+"""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Protocol, get_args
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, status
+from psycopg.rows import DictRow
+from pydantic import BaseModel, ConfigDict, Field
+
+from coaching.application import Coachings, KnownCase
+from coaching.domain import (
+    HANDOVER_FIELDS,
+    Coach,
+    Coaching,
+    ContractTerms,
+    HouseholdRelation,
+    PartnerKind,
+)
+from coaching.projections import (
+    CaseDirectoryView,
+    CoachingRecordView,
+    ProgrammeView,
+    RegistryView,
+)
+from shared.auth import Principal, Role
+from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
+from shared.contracts.visits import Need
+from shared.errors import ConflictError, NotFoundError
+from shared.eventstore import CommandContext
+from shared.privacy import PersonalDataCipher
+
+STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER)
+
+HandoverField = Literal["name", "address", "phone", "needs"]
+assert set(get_args(HandoverField)) == set(HANDOVER_FIELDS)
+
+
+class CoachingContext(Protocol):
+    """What the routes need from the composition root."""
+
+    @property
+    def app(self) -> Coachings: ...
+    @property
+    def cipher(self) -> PersonalDataCipher: ...
+    @property
+    def registry(self) -> RegistryView: ...
+    @property
+    def records(self) -> CoachingRecordView: ...
+    @property
+    def programmes(self) -> ProgrammeView: ...
+    @property
+    def directory(self) -> CaseDirectoryView: ...
+    @property
+    def extension_due_days(self) -> int: ...
+
+
+class CaseNotKnownError(NotFoundError):
+    code = "case_not_known"
+
+
+class CaseClosedError(ConflictError):
+    code = "case_closed"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+class RegisterProvider(Strict):
+    name: str = Field(
+        min_length=1, max_length=200, examples=["Sculpture - Institut für Qualifizierung"]
+    )
+    districts: list[str] = Field(min_length=1, max_length=20, examples=[["kassel"]])
+    initial_term_months: int = Field(default=4, ge=1, le=24)
+    extension_months: int = Field(default=2, ge=1, le=12)
+    max_extensions: int = Field(default=2, ge=0, le=6)
+
+
+class RegisterCoach(Strict):
+    coach: str = Field(
+        min_length=1,
+        max_length=100,
+        description="User id of the coach's provider_coach token.",
+        examples=["pc-weber"],
+    )
+    display_name: str = Field(min_length=1, max_length=200, examples=["Jana Weber"])
+    max_caseload: int = Field(ge=1, le=100, examples=[12])
+    emergency_line: str = Field(
+        min_length=1,
+        max_length=50,
+        description="The provider's emergency contact line for this coach.",
+        examples=["0561 7654321"],
+    )
+
+
+class RequestCoaching(Strict):
+    case_id: UUID
+    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
+    shared_fields: list[HandoverField] = Field(
+        description="What the person consented to share with the provider.",
+        examples=[["name", "phone", "needs"]],
+    )
+
+
+class AssignCoach(Strict):
+    provider_id: UUID
+    coach: str = Field(min_length=1, max_length=100, examples=["pc-weber"])
+    starts_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+class ExtendCoaching(Strict):
+    reason: ExtensionReason
+    until: dt.date | None = Field(
+        default=None, description="The new end; one extension term (contract) if not given."
+    )
+
+
+class EndCoaching(Strict):
+    reason: CoachingEndReason
+    ended_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+class RecordSession(Strict):
+    held_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+class AddHouseholdMember(Strict):
+    name: str = Field(min_length=1, max_length=200, examples=["Mia Beispiel"])
+    relation: HouseholdRelation
+
+
+class RecordPartnerReferral(Strict):
+    partner: PartnerKind
+    referred_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+class PlanProgramme(Strict):
+    district: str = Field(min_length=1, examples=["kreis-borken"])
+    local_office: str = Field(min_length=1, examples=["bocholt"])
+    title: str = Field(min_length=1, max_length=200, examples=["Lebensgeschichten schreiben"])
+    target_group: str = Field(
+        min_length=1, max_length=200, examples=["Alleinerziehende mit Berufserfahrung"]
+    )
+    dates: list[dt.date] = Field(min_length=1, max_length=100)
+    capacity: int = Field(ge=1, le=100, examples=[12])
+    open_to_neighbouring: bool = Field(
+        default=False, description="Open to people from the neighbouring municipalities."
+    )
+    mobile: bool = Field(default=False, description="Run as a mobile variant by the Kreis.")
+
+
+class Enrol(Strict):
+    case_id: UUID
+
+
+class RecordAttendance(Strict):
+    case_id: UUID
+    session_on: dt.date
+    present: bool
+
+
+class CompleteParticipation(Strict):
+    completed_on: dt.date | None = Field(default=None, description="Today if not given.")
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class Created(BaseModel):
+    id: UUID
+
+
+class CoachOut(BaseModel):
+    coach: str
+    display_name: str
+    max_caseload: int
+    caseload: int
+    free_places: int
+    emergency_line: str
+
+
+class ProviderOut(BaseModel):
+    provider_id: UUID
+    name: str
+    districts: list[str]
+    initial_term_months: int
+    extension_months: int
+    max_extensions: int
+    coaches: list[CoachOut]
+
+
+class CoachingState(BaseModel):
+    coaching_id: UUID
+    status: str
+    coach: str | None
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    extensions: int
+    sessions_held: int
+
+
+class HouseholdMember(BaseModel):
+    name: str
+    relation: str
+
+
+class PartnerReferral(BaseModel):
+    partner: str
+    referred_on: dt.date
+
+
+class CoachingOut(BaseModel):
+    coaching_id: UUID
+    case_id: UUID
+    district: str
+    name: str | None
+    source: str
+    status: str
+    needs: list[str]
+    shared_fields: list[str]
+    requested_on: dt.date
+    requested_by: str
+    provider_id: UUID | None
+    provider_name: str | None
+    coach: str | None
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    extensions: int
+    sessions_held: int
+    last_session_on: dt.date | None
+    household: list[HouseholdMember]
+    partner_referrals: list[PartnerReferral]
+    ended_reason: str | None
+    ended_on: dt.date | None
+
+
+class CoachingList(BaseModel):
+    district: str
+    coachings: list[CoachingOut]
+
+
+class History(BaseModel):
+    case_id: UUID
+    coachings: list[CoachingOut]
+
+
+class SharedContact(BaseModel):
+    """Only what the person consented to share; a field not shared is absent (null)."""
+
+    name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+
+
+class HandoverPacket(BaseModel):
+    coaching_id: UUID
+    district: str
+    status: str
+    coach: str | None
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    extensions: int
+    sessions_held: int
+    last_session_on: dt.date | None
+    shared_fields: list[str]
+    person: SharedContact
+    needs: list[str]
+    household: list[HouseholdMember]
+    partner_referrals: list[PartnerReferral]
+    ended_reason: str | None
+    ended_on: dt.date | None
+
+
+class ProviderCaseload(BaseModel):
+    provider: ProviderOut
+    coachings: list[HandoverPacket]
+
+
+class ProgrammeOut(BaseModel):
+    programme_id: UUID
+    district: str
+    local_office: str
+    title: str
+    target_group: str
+    dates: list[dt.date]
+    capacity: int
+    enrolled: int
+    free_places: int
+    open_to_neighbouring: bool
+    mobile: bool
+
+
+class Attendance(BaseModel):
+    session_on: dt.date
+    present: bool
+
+
+class Participant(BaseModel):
+    case_id: UUID
+    name: str | None
+    participant_district: str
+    enrolled_on: dt.date
+    completed_on: dt.date | None
+    attendance: list[Attendance]
+
+
+class Roster(BaseModel):
+    programme: ProgrammeOut
+    participants: list[Participant]
+
+
+class ProgrammeState(BaseModel):
+    programme_id: UUID
+    enrolled: int
+    free_places: int
+
+
+def _state(coaching: Coaching) -> CoachingState:
+    return CoachingState(
+        coaching_id=coaching.id,
+        status=coaching.status.value,
+        coach=coaching.coach,
+        starts_on=coaching.starts_on,
+        ends_on=coaching.ends_on,
+        extensions=coaching.extensions,
+        sessions_held=coaching.sessions_held,
+    )
+
+
+def _ctx(principal: Principal) -> CommandContext:
+    return CommandContext(actor=principal.user, role=principal.role.value)
+
+
+class _Readers:
+    """Turns view rows into responses, opening sealed fields for the reader."""
+
+    def __init__(self, context: CoachingContext) -> None:
+        self.context = context
+
+    def provider(self, row: DictRow) -> ProviderOut:
+        coaches = self.context.registry.coaches(row["provider_id"])
+        return ProviderOut(
+            provider_id=row["provider_id"],
+            name=row["name"],
+            districts=list(row["districts"]),
+            initial_term_months=row["initial_months"],
+            extension_months=row["extension_months"],
+            max_extensions=row["max_extensions"],
+            coaches=[
+                CoachOut(
+                    coach=c["coach"],
+                    display_name=c["display_name"],
+                    max_caseload=c["max_caseload"],
+                    caseload=c["caseload"],
+                    free_places=c["free_places"],
+                    emergency_line=c["emergency_line"],
+                )
+                for c in coaches
+            ],
+        )
+
+    def household(self, row: DictRow) -> list[HouseholdMember]:
+        open_ = self.context.cipher.open
+        return [
+            HouseholdMember(name=open_(m["name_token"]), relation=m["relation"])
+            for m in row["household"]
+        ]
+
+    def coaching(self, row: DictRow, case: DictRow | None) -> CoachingOut:
+        return CoachingOut(
+            coaching_id=row["coaching_id"],
+            case_id=row["case_id"],
+            district=row["district"],
+            name=self.context.cipher.open(case["name_token"]) if case else None,
+            source=row["source"],
+            status=row["status"],
+            needs=list(row["needs"]),
+            shared_fields=list(row["shared_fields"]),
+            requested_on=row["requested_on"],
+            requested_by=row["requested_by"],
+            provider_id=row["provider_id"],
+            provider_name=row["provider_name"],
+            coach=row["coach"],
+            starts_on=row["starts_on"],
+            ends_on=row["ends_on"],
+            extensions=row["extensions"],
+            sessions_held=row["sessions_held"],
+            last_session_on=row["last_session_on"],
+            household=self.household(row),
+            partner_referrals=[PartnerReferral(**r) for r in row["partner_referrals"]],
+            ended_reason=row["ended_reason"],
+            ended_on=row["ended_on"],
+        )
+
+    def coachings(self, rows: list[DictRow]) -> list[CoachingOut]:
+        cases = self.context.directory.cases([row["case_id"] for row in rows])
+        return [self.coaching(row, cases.get(row["case_id"])) for row in rows]
+
+    def packet(self, row: DictRow, case: DictRow | None) -> HandoverPacket:
+        """The allow-listed hand-over: contact data and needs only as far as consented."""
+        shared = set(row["shared_fields"])
+        open_ = self.context.cipher.open_optional
+        person = SharedContact()
+        if case is not None:
+            person = SharedContact(
+                name=open_(case["name_token"]) if "name" in shared else None,
+                address=open_(case["address_token"]) if "address" in shared else None,
+                phone=open_(case["phone_token"]) if "phone" in shared else None,
+            )
+        return HandoverPacket(
+            coaching_id=row["coaching_id"],
+            district=row["district"],
+            status=row["status"],
+            coach=row["coach"],
+            starts_on=row["starts_on"],
+            ends_on=row["ends_on"],
+            extensions=row["extensions"],
+            sessions_held=row["sessions_held"],
+            last_session_on=row["last_session_on"],
+            shared_fields=sorted(shared),
+            person=person,
+            needs=list(row["needs"]) if "needs" in shared else [],
+            household=self.household(row),
+            partner_referrals=[PartnerReferral(**r) for r in row["partner_referrals"]],
+            ended_reason=row["ended_reason"],
+            ended_on=row["ended_on"],
+        )
+
+    def programme(self, row: DictRow) -> ProgrammeOut:
+        return ProgrammeOut(
+            programme_id=row["programme_id"],
+            district=row["district"],
+            local_office=row["local_office"],
+            title=row["title"],
+            target_group=row["target_group"],
+            dates=[dt.date.fromisoformat(d) for d in row["dates"]],
+            capacity=row["capacity"],
+            enrolled=row["enrolled"],
+            free_places=max(row["capacity"] - row["enrolled"], 0),
+            open_to_neighbouring=row["open_to_neighbouring"],
+            mobile=row["mobile"],
+        )
+
+
+def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
+    """The routes of Jobcenter staff (team leads and case managers)."""
+    router = APIRouter(tags=["coaching"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+    read = _Readers(context)
+
+    def known_case(case_id: UUID, principal: Principal) -> KnownCase:
+        row = context.directory.case(case_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise CaseNotKnownError(f"case {case_id} is not known to the coaching service")
+        return KnownCase(case_id=case_id, subject_id=row["subject_id"], district=row["district"])
+
+    def coaching_in_scope(coaching_id: UUID, principal: Principal) -> Coaching:
+        coaching = context.app.get_coaching(coaching_id)
+        principal.check_district(coaching.district, "coaching")
+        return coaching
+
+    def provider_in_scope(provider_id: UUID, principal: Principal) -> DictRow:
+        row = context.registry.provider(provider_id)
+        if row is None or not any(principal.may_see(d) for d in row["districts"]):
+            raise NotFoundError("provider not found")
+        return row
+
+    # registry
+
+    @router.post("/providers", status_code=status.HTTP_201_CREATED, response_model=Created)
+    def register_provider(body: RegisterProvider, principal: Authenticated) -> Created:
+        principal.require(Role.TEAM_LEAD)
+        for district in body.districts:
+            principal.check_district(district, "district")
+        provider_id = context.app.register_provider(
+            name=body.name,
+            districts=body.districts,
+            terms=ContractTerms(
+                initial_months=body.initial_term_months,
+                extension_months=body.extension_months,
+                max_extensions=body.max_extensions,
+            ),
+            ctx=_ctx(principal),
+        )
+        return Created(id=provider_id)
+
+    @router.get("/providers", response_model=list[ProviderOut])
+    def providers(principal: Authenticated, district: str) -> list[ProviderOut]:
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        return [read.provider(row) for row in context.registry.providers(district)]
+
+    @router.get("/providers/{provider_id}/caseload", response_model=ProviderCaseload)
+    def provider_caseload(provider_id: UUID, principal: Authenticated) -> ProviderCaseload:
+        """The provider's coaches with their caseload and free places, and its coachings."""
+        principal.require(*STAFF)
+        row = provider_in_scope(provider_id, principal)
+        rows = [
+            r
+            for r in context.records.of_provider(provider_id, "active")
+            if principal.may_see(r["district"])
+        ]
+        cases = context.directory.cases([r["case_id"] for r in rows])
+        return ProviderCaseload(
+            provider=read.provider(row),
+            coachings=[read.packet(r, cases.get(r["case_id"])) for r in rows],
+        )
+
+    @router.post(
+        "/providers/{provider_id}/coaches",
+        status_code=status.HTTP_201_CREATED,
+        response_model=CoachOut,
+    )
+    def register_coach(
+        provider_id: UUID, body: RegisterCoach, principal: Authenticated
+    ) -> CoachOut:
+        principal.require(Role.TEAM_LEAD)
+        provider = context.app.get_provider(provider_id)
+        if not any(principal.may_see(d) for d in provider.districts):
+            raise NotFoundError("provider not found")
+        coach: Coach = context.app.register_coach(
+            provider_id,
+            user=body.coach,
+            display_name=body.display_name,
+            max_caseload=body.max_caseload,
+            emergency_line=body.emergency_line,
+            ctx=_ctx(principal),
+        )
+        return CoachOut(
+            coach=coach.user,
+            display_name=coach.display_name,
+            max_caseload=coach.max_caseload,
+            caseload=0,
+            free_places=coach.free_places,
+            emergency_line=coach.emergency_line,
+        )
+
+    # coachings
+
+    @router.post("/coachings", status_code=status.HTTP_201_CREATED, response_model=Created)
+    def request_coaching(body: RequestCoaching, principal: Authenticated) -> Created:
+        principal.require(*STAFF)
+        case = known_case(body.case_id, principal)
+        row = context.directory.case(body.case_id)
+        if row is not None and not row["is_open"]:
+            raise CaseClosedError(f"case {body.case_id} is closed")
+        coaching_id = context.app.request_coaching(
+            case,
+            source=CoachingSource.CASE_MANAGER,
+            needs=body.needs,
+            shared_fields=body.shared_fields,
+            ctx=_ctx(principal),
+        )
+        return Created(id=coaching_id)
+
+    @router.get("/coachings", response_model=CoachingList)
+    def coachings(
+        principal: Authenticated,
+        district: str,
+        status_filter: Annotated[
+            Literal["requested", "active", "ended"] | None, Query(alias="status")
+        ] = None,
+    ) -> CoachingList:
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        rows = context.records.in_district(district, status_filter)
+        return CoachingList(district=district, coachings=read.coachings(rows))
+
+    @router.get("/coachings/extension-due", response_model=CoachingList)
+    def extension_due(principal: Authenticated, district: str) -> CoachingList:
+        """Active coachings ending within the configured days (14): decide on an extension."""
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        rows = context.records.ending_within(district, dt.date.today(), context.extension_due_days)
+        return CoachingList(district=district, coachings=read.coachings(rows))
+
+    @router.get("/coachings/{coaching_id}", response_model=CoachingOut)
+    def coaching_detail(coaching_id: UUID, principal: Authenticated) -> CoachingOut:
+        principal.require(*STAFF)
+        row = context.records.coaching(coaching_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise NotFoundError("coaching not found")
+        return read.coaching(row, context.directory.case(row["case_id"]))
+
+    @router.get("/cases/{case_id}/coachings", response_model=History)
+    def coaching_history(case_id: UUID, principal: Authenticated) -> History:
+        """Every coaching of the person of this case (also from earlier cases)."""
+        principal.require(*STAFF)
+        case = known_case(case_id, principal)
+        rows = [
+            r for r in context.records.history(case.subject_id) if principal.may_see(r["district"])
+        ]
+        return History(case_id=case_id, coachings=read.coachings(rows))
+
+    @router.post("/coachings/{coaching_id}/assign", response_model=CoachingState)
+    def assign_coach(
+        coaching_id: UUID, body: AssignCoach, principal: Authenticated
+    ) -> CoachingState:
+        principal.require(*STAFF)
+        coaching_in_scope(coaching_id, principal)
+        coaching = context.app.assign_coach(
+            coaching_id,
+            provider_id=body.provider_id,
+            coach_user=body.coach,
+            starts_on=body.starts_on,
+            ctx=_ctx(principal),
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/extend", response_model=CoachingState)
+    def extend(coaching_id: UUID, body: ExtendCoaching, principal: Authenticated) -> CoachingState:
+        principal.require(*STAFF)
+        coaching_in_scope(coaching_id, principal)
+        coaching = context.app.extend(
+            coaching_id,
+            reason=body.reason,
+            until=body.until,
+            by_team_lead=principal.role is Role.TEAM_LEAD,
+            ctx=_ctx(principal),
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
+    def end(coaching_id: UUID, body: EndCoaching, principal: Authenticated) -> CoachingState:
+        principal.require(*STAFF)
+        coaching_in_scope(coaching_id, principal)
+        coaching = context.app.end(
+            coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
+    def add_household_member(
+        coaching_id: UUID, body: AddHouseholdMember, principal: Authenticated
+    ) -> CoachingState:
+        principal.require(*STAFF)
+        coaching_in_scope(coaching_id, principal)
+        coaching = context.app.add_household_member(
+            coaching_id, name=body.name, relation=body.relation, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
+    def record_partner_referral(
+        coaching_id: UUID, body: RecordPartnerReferral, principal: Authenticated
+    ) -> CoachingState:
+        principal.require(*STAFF)
+        coaching_in_scope(coaching_id, principal)
+        coaching = context.app.record_partner_referral(
+            coaching_id, partner=body.partner, referred_on=body.referred_on, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    # group programmes
+
+    def programme_in_scope(programme_id: UUID, principal: Principal) -> None:
+        programme = context.app.get_programme(programme_id)
+        principal.check_district(programme.district, "programme")
+
+    @router.post("/programmes", status_code=status.HTTP_201_CREATED, response_model=Created)
+    def plan_programme(body: PlanProgramme, principal: Authenticated) -> Created:
+        principal.require(Role.TEAM_LEAD)
+        principal.check_district(body.district, "district")
+        programme_id = context.app.plan_programme(
+            district=body.district,
+            local_office=body.local_office,
+            title=body.title,
+            target_group=body.target_group,
+            dates=body.dates,
+            capacity=body.capacity,
+            open_to_neighbouring=body.open_to_neighbouring,
+            mobile=body.mobile,
+            ctx=_ctx(principal),
+        )
+        return Created(id=programme_id)
+
+    @router.get("/programmes", response_model=list[ProgrammeOut])
+    def programmes(principal: Authenticated, district: str) -> list[ProgrammeOut]:
+        """The district's programmes, and the neighbours' programmes open to it."""
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        return [read.programme(row) for row in context.programmes.programmes(district)]
+
+    @router.get("/programmes/{programme_id}", response_model=Roster)
+    def roster(programme_id: UUID, principal: Authenticated) -> Roster:
+        principal.require(*STAFF)
+        row = context.programmes.programme(programme_id)
+        if row is None or not principal.may_see(row["district"]):
+            raise NotFoundError("programme not found")
+        participants = context.programmes.roster(programme_id)
+        cases = context.directory.cases([p["case_id"] for p in participants])
+        attendance: dict[UUID, list[Attendance]] = {}
+        for a in context.programmes.attendance(programme_id):
+            attendance.setdefault(a["case_id"], []).append(
+                Attendance(session_on=a["session_on"], present=a["present"])
+            )
+        return Roster(
+            programme=read.programme(row),
+            participants=[
+                Participant(
+                    case_id=p["case_id"],
+                    name=context.cipher.open(cases[p["case_id"]]["name_token"])
+                    if p["case_id"] in cases
+                    else None,
+                    participant_district=p["participant_district"],
+                    enrolled_on=p["enrolled_on"],
+                    completed_on=p["completed_on"],
+                    attendance=attendance.get(p["case_id"], []),
+                )
+                for p in participants
+            ],
+        )
+
+    @router.post("/programmes/{programme_id}/participants", response_model=ProgrammeState)
+    def enrol(programme_id: UUID, body: Enrol, principal: Authenticated) -> ProgrammeState:
+        principal.require(*STAFF)
+        programme_in_scope(programme_id, principal)
+        programme = context.app.enrol(
+            programme_id, known_case(body.case_id, principal), ctx=_ctx(principal)
+        )
+        return ProgrammeState(
+            programme_id=programme.id,
+            enrolled=len(programme.participants),
+            free_places=programme.free_places,
+        )
+
+    @router.post("/programmes/{programme_id}/attendance", response_model=ProgrammeState)
+    def record_attendance(
+        programme_id: UUID, body: RecordAttendance, principal: Authenticated
+    ) -> ProgrammeState:
+        principal.require(*STAFF)
+        programme_in_scope(programme_id, principal)
+        programme = context.app.record_attendance(
+            programme_id,
+            case_id=body.case_id,
+            session_on=body.session_on,
+            present=body.present,
+            ctx=_ctx(principal),
+        )
+        return ProgrammeState(
+            programme_id=programme.id,
+            enrolled=len(programme.participants),
+            free_places=programme.free_places,
+        )
+
+    @router.post(
+        "/programmes/{programme_id}/participants/{case_id}/complete",
+        response_model=ProgrammeState,
+    )
+    def complete_participation(
+        programme_id: UUID, case_id: UUID, body: CompleteParticipation, principal: Authenticated
+    ) -> ProgrammeState:
+        principal.require(*STAFF)
+        programme_in_scope(programme_id, principal)
+        programme = context.app.complete_participation(
+            programme_id, case_id=case_id, completed_on=body.completed_on, ctx=_ctx(principal)
+        )
+        return ProgrammeState(
+            programme_id=programme.id,
+            enrolled=len(programme.participants),
+            free_places=programme.free_places,
+        )
+
+    return router
+
+
+def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRouter:
+    """The routes of a provider's coaches: their own provider's people, hand-over only."""
+    router = APIRouter(prefix="/provider", tags=["provider"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+    read = _Readers(context)
+
+    def coach_of(principal: Principal) -> Coach:
+        principal.require(Role.PROVIDER_COACH)
+        return context.app.coach_of_user(principal.user)
+
+    def own_coaching(coaching_id: UUID, principal: Principal) -> None:
+        """Another provider's coaching does not exist for this coach: 404."""
+        coach = coach_of(principal)
+        coaching = context.app.get_coaching(coaching_id)
+        if coaching.provider_id != coach.provider_id or not principal.may_see(coaching.district):
+            raise NotFoundError("coaching not found")
+
+    @router.get("/caseload", response_model=ProviderCaseload)
+    def caseload(principal: Authenticated) -> ProviderCaseload:
+        """The provider's coaches with free places, and the hand-over packets of its people."""
+        coach = coach_of(principal)
+        row = context.registry.provider(coach.provider_id)
+        if row is None:
+            raise NotFoundError("provider not found")
+        rows = [
+            r
+            for r in context.records.of_provider(coach.provider_id)
+            if principal.may_see(r["district"])
+        ]
+        cases = context.directory.cases([r["case_id"] for r in rows])
+        return ProviderCaseload(
+            provider=read.provider(row),
+            coachings=[read.packet(r, cases.get(r["case_id"])) for r in rows],
+        )
+
+    @router.get("/coachings/{coaching_id}", response_model=HandoverPacket)
+    def handover_packet(coaching_id: UUID, principal: Authenticated) -> HandoverPacket:
+        coach = coach_of(principal)
+        row = context.records.coaching(coaching_id)
+        if (
+            row is None
+            or row["provider_id"] != coach.provider_id
+            or not principal.may_see(row["district"])
+        ):
+            raise NotFoundError("coaching not found")
+        return read.packet(row, context.directory.case(row["case_id"]))
+
+    @router.post("/coachings/{coaching_id}/sessions", response_model=CoachingState)
+    def record_session(
+        coaching_id: UUID, body: RecordSession, principal: Authenticated
+    ) -> CoachingState:
+        own_coaching(coaching_id, principal)
+        coaching = context.app.record_session(
+            coaching_id, held_on=body.held_on, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
+    def add_household_member(
+        coaching_id: UUID, body: AddHouseholdMember, principal: Authenticated
+    ) -> CoachingState:
+        own_coaching(coaching_id, principal)
+        coaching = context.app.add_household_member(
+            coaching_id, name=body.name, relation=body.relation, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
+    def record_partner_referral(
+        coaching_id: UUID, body: RecordPartnerReferral, principal: Authenticated
+    ) -> CoachingState:
+        own_coaching(coaching_id, principal)
+        coaching = context.app.record_partner_referral(
+            coaching_id, partner=body.partner, referred_on=body.referred_on, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
+    def end(coaching_id: UUID, body: EndCoaching, principal: Authenticated) -> CoachingState:
+        own_coaching(coaching_id, principal)
+        coaching = context.app.end(
+            coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)
+        )
+        return _state(coaching)
+
+    return router

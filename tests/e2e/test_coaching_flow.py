@@ -1,0 +1,248 @@
+"""From a lost contact to a coach, through three services running as processes: reported to
+contacts, visited by the outreach team with a consented coaching referral, requested in
+coaching, a coach assigned — and the assignment in the contacts case's timeline. The
+provider's coach sees the hand-over packet, never the visit's note, and another provider's
+coach sees nothing of the person.
+
+The visits and coaching services run with databases of their own (like the contacts service
+of the session, see ``conftest.py``), and their consumers start at the end of the topics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.contracts import topic_of
+from shared.settings import ServiceSettings
+from tests.support.e2e import ContactsApi
+from tests.support.helpers import eventually, person
+from tests.support.processes import ServiceProcess, start_group_at_end
+
+pytestmark = pytest.mark.e2e
+
+NOTE = "Gespräch über Schulden und die Trennung vom Partner"
+
+
+@pytest.fixture(scope="module")
+def databases(stack: ServiceSettings) -> Iterator[dict[str, str]]:
+    names = {s: f"{s}_e2e_{uuid.uuid4().hex[:8]}" for s in ("visits", "coaching")}
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield names
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def start_service(
+    service: str,
+    database: str,
+    groups: dict[str, str],
+    stack: ServiceSettings,
+    e2e_dir: Path,
+    mint: Callable[..., str],
+) -> ServiceProcess:
+    """Start ``service`` on ``database``; its consumer groups (suffix -> topic) at the end."""
+    for suffix, topic in groups.items():
+        start_group_at_end(stack, f"{database}-{suffix}", topic)
+    headers = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
+
+    def relay_active(started: ServiceProcess) -> None:
+        def active() -> bool:
+            response = httpx.get(f"{started.url}/ops/relay", headers=headers, timeout=10)
+            return response.status_code == 200 and bool(response.json()["active"])
+
+        eventually(active, timeout=30, what=f"the {service} relay to be active")
+
+    process = ServiceProcess(
+        service, e2e_dir, {"OUTREACH_SERVICE_NAME": database}, started=relay_active
+    )
+    process.start()
+    return process
+
+
+@pytest.fixture(scope="module")
+def visits_client(
+    stack: ServiceSettings,
+    databases: dict[str, str],
+    e2e_dir: Path,
+    mint: Callable[..., str],
+) -> Iterator[httpx.Client]:
+    groups = {"board": topic_of("contacts"), "cancellations": topic_of("contacts")}
+    process = start_service("visits", databases["visits"], groups, stack, e2e_dir, mint)
+    try:
+        with httpx.Client(base_url=process.url, timeout=30) as client:
+            yield client
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def coaching_client(
+    stack: ServiceSettings,
+    databases: dict[str, str],
+    e2e_dir: Path,
+    mint: Callable[..., str],
+) -> Iterator[httpx.Client]:
+    groups = {"case-directory": topic_of("contacts"), "visit-referrals": topic_of("visits")}
+    process = start_service("coaching", databases["coaching"], groups, stack, e2e_dir, mint)
+    try:
+        with httpx.Client(base_url=process.url, timeout=30) as client:
+            yield client
+    finally:
+        process.stop()
+
+
+def register_provider(
+    coaching: httpx.Client, lead: dict[str, str], district: str, coach: str
+) -> str:
+    provider = coaching.post(
+        "/providers", json={"name": f"Träger {coach}", "districts": [district]}, headers=lead
+    )
+    assert provider.status_code == 201, provider.text
+    provider_id = str(provider.json()["id"])
+    registered = coaching.post(
+        f"/providers/{provider_id}/coaches",
+        json={
+            "coach": coach,
+            "display_name": "Jana Weber",
+            "max_caseload": 5,
+            "emergency_line": "0561 7654321",
+        },
+        headers=lead,
+    )
+    assert registered.status_code == 201, registered.text
+    return provider_id
+
+
+def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timeline(
+    api: ContactsApi,
+    visits_client: httpx.Client,
+    coaching_client: httpx.Client,
+    district: str,
+) -> None:
+    manager = api.auth("cm-lange", "case_manager", district)
+    lead = api.auth("tl-schmidt", "team_lead", district)
+    worker = api.auth("ow-yilmaz", "outreach_worker", district)
+    tag = uuid.uuid4().hex[:6]
+    coach_user, stranger_user = f"pc-weber-{tag}", f"pc-other-{tag}"
+    coach = api.auth(coach_user, "provider_coach", district)
+    stranger = api.auth(stranger_user, "provider_coach", district)
+    provider_id = register_provider(coaching_client, lead, district, coach_user)
+    register_provider(coaching_client, lead, district, stranger_user)
+    who = person()
+
+    # 1. ContactLost, reported to the contacts service.
+    created = api.report(manager, district, who)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+
+    # 2. The outreach team announces a visit and records it: met, a coaching referral with
+    #    the person's consent, and a note that must stay with the visits service.
+    def on_the_board() -> Any:
+        response = visits_client.get("/board", params={"district": district}, headers=worker)
+        assert response.status_code == 200, response.text
+        entries = response.json()["sections"]["to_plan"]
+        return entries if any(e["case_id"] == case_id for e in entries) else None
+
+    eventually(on_the_board, timeout=60, what="the person on the planning board")
+    announced = visits_client.post(
+        "/visits",
+        json={
+            "case_id": case_id,
+            "workers": ["ow-yilmaz"],
+            "purpose": "first_contact",
+            "date": (date.today() + timedelta(days=7)).isoformat(),
+        },
+        headers=worker,
+    )
+    assert announced.status_code == 201, announced.text
+    completed = visits_client.post(
+        f"/visits/{announced.json()['visit_id']}/outcome",
+        json={
+            "outcome": "met_and_talked",
+            "needs": ["debt", "threatened_loss_of_housing"],
+            "note": NOTE,
+            "coaching_referral_consent": True,
+            "next_step": "coaching_referral",
+        },
+        headers=worker,
+    )
+    assert completed.status_code == 200, completed.text
+
+    # 3. The coaching service shows the request.
+    def requested() -> Any:
+        response = coaching_client.get("/coachings", params={"district": district}, headers=manager)
+        assert response.status_code == 200, response.text
+        mine = [c for c in response.json()["coachings"] if c["case_id"] == case_id]
+        return mine if mine and mine[0]["name"] else None
+
+    (request,) = eventually(requested, timeout=60, what="the coaching request")
+    assert request["source"] == "visit_referral"
+    assert request["status"] == "requested"
+    assert request["needs"] == ["debt", "threatened_loss_of_housing"]
+    assert request["name"] == who["name"]
+    coaching_id = request["coaching_id"]
+
+    # 4. A coach is assigned, for the contract's initial term of four months.
+    assigned = coaching_client.post(
+        f"/coachings/{coaching_id}/assign",
+        json={"provider_id": provider_id, "coach": coach_user},
+        headers=manager,
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["status"] == "active"
+
+    # 5. The contacts case's timeline shows the coach assignment.
+    def noted() -> Any:
+        detail = api.detail(manager, case_id)
+        assert detail.status_code == 200, detail.text
+        notes = [t for t in detail.json()["timeline"] if t["what"] == "CoachingNoted"]
+        return notes or None
+
+    (note,) = eventually(noted, timeout=60, what="the coach assignment in the case timeline")
+    assert note["details"]["kind"] == "coach_assigned"
+    assert note["details"]["coach"] == coach_user
+    assert note["details"]["provider"] == f"Träger {coach_user}"
+    assert note["details"]["ends_on"] == assigned.json()["ends_on"]
+
+    # 6. The provider's coach gets the hand-over packet — never the visit's note.
+    def packet() -> Any:
+        response = coaching_client.get(f"/provider/coachings/{coaching_id}", headers=coach)
+        return response.json() if response.status_code == 200 else None
+
+    handover = eventually(packet, timeout=30, what="the hand-over packet")
+    assert handover["person"] == {
+        "name": who["name"],
+        "address": who["address"],
+        "phone": who["phone"],
+    }
+    assert handover["needs"] == ["debt", "threatened_loss_of_housing"]
+    caseload = coaching_client.get("/provider/caseload", headers=coach)
+    for body in (str(handover), caseload.text):
+        assert NOTE not in body
+        assert "Trennung" not in body
+        assert who["customer_number"] not in body
+
+    # ... and another provider's coach sees nothing of the person.
+    assert (
+        coaching_client.get(f"/provider/coachings/{coaching_id}", headers=stranger).status_code
+        == 404
+    )
+    other = coaching_client.get("/provider/caseload", headers=stranger)
+    assert other.status_code == 200, other.text
+    assert other.json()["coachings"] == []
+    assert who["name"] not in other.text
+    assert coaching_client.get(f"/coachings/{coaching_id}", headers=stranger).status_code == 403

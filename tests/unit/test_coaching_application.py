@@ -1,0 +1,318 @@
+"""The coaching application over the library's in-memory persistence, its integration
+mapping and policy, and the contacts side that notes coaching facts in the case."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from coaching.application import Coachings, KnownCase
+from coaching.domain import (
+    CoachAtFullCaseloadError,
+    CoachingAlreadyOpenError,
+    CoachingStatus,
+    ContractTerms,
+    HouseholdRelation,
+)
+from coaching.integration import to_integration_event
+from coaching.policies import command_for
+from contacts.application import Contacts, PersonDetails
+from contacts.domain import CaseStatus, OutreachCase
+from contacts.policies import coaching_note_for
+from eventsourcing.persistence import Tracking
+
+from shared.contracts import Envelope, Payload, parse_envelope
+from shared.contracts.coaching import (
+    CoachAssigned,
+    CoachingEnded,
+    CoachingEndReason,
+    CoachingRequested,
+    CoachingSource,
+)
+from shared.contracts.contacts import ContactLostReason
+from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
+from shared.privacy import PersonalDataCipher
+
+from .support import TODAY, context
+
+pytestmark = pytest.mark.unit
+
+POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+@pytest.fixture
+def app(cipher: PersonalDataCipher) -> Coachings:
+    return Coachings(env=POPO, cipher=cipher, today=lambda: TODAY)
+
+
+def known_case(cipher: PersonalDataCipher, district: str = "kassel") -> KnownCase:
+    return KnownCase(case_id=uuid4(), subject_id=cipher.subject_for(uuid4().hex), district=district)
+
+
+def registry(app: Coachings, caseloads: dict[str, int]) -> UUID:
+    lead = context("tl-schmidt", "team_lead")
+    provider_id = app.register_provider(
+        name="Sculpture", districts=["kassel"], terms=ContractTerms(), ctx=lead
+    )
+    for user, places in caseloads.items():
+        app.register_coach(
+            provider_id,
+            user=user,
+            display_name=user,
+            max_caseload=places,
+            emergency_line="0561 1",
+            ctx=lead,
+        )
+    return provider_id
+
+
+def request(app: Coachings, case: KnownCase) -> UUID:
+    return app.request_coaching(
+        case,
+        source=CoachingSource.CASE_MANAGER,
+        needs=[Need.DEBT],
+        shared_fields=["name", "phone", "needs"],
+        ctx=context(),
+    )
+
+
+def visit_completed(
+    case: KnownCase, *, next_step: NextStep, consent: bool, needs: list[Need] | None = None
+) -> Envelope[Payload]:
+    payload = VisitCompleted(
+        visit_id=uuid4(),
+        case_id=case.case_id,
+        outcome=VisitOutcome.MET_AND_TALKED,
+        contact_made=True,
+        completed_on=TODAY,
+        attempt_number=1,
+        coaching_referral_consent=consent,
+        needs=needs,
+        next_step=next_step,
+        recorded_by="ow-yilmaz",
+    )
+    return Envelope[VisitCompleted](
+        event_id=uuid4(),
+        event_type="VisitCompleted",
+        schema_version=1,
+        occurred_at=datetime.now(UTC),
+        producer="visits",
+        district=case.district,
+        subject=case.subject_id,
+        correlation_id=uuid4(),
+        payload=payload,
+    )  # type: ignore[return-value]
+
+
+def test_a_consented_coaching_referral_requests_a_coaching_once(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    case = known_case(cipher)
+    envelope = visit_completed(
+        case, next_step=NextStep.COACHING_REFERRAL, consent=True, needs=[Need.DEBT]
+    )
+    command = command_for(envelope)
+    assert command is not None
+    tracking = Tracking(
+        application_name=f"coaching-visit-referrals/{envelope.event_id}", notification_id=1
+    )
+
+    first = app.request_coaching_after_referral(
+        command.case, needs=command.needs, tracking=tracking, ctx=command.ctx
+    )
+    again = app.request_coaching_after_referral(
+        command.case, needs=command.needs, tracking=tracking, ctx=command.ctx
+    )
+
+    assert (first, again) == (True, False)
+    requested = [
+        n
+        for n in app.recorder.select_notifications(start=None, limit=100)
+        if "Requested" in n.topic
+    ]
+    assert len(requested) == 1
+    coaching = app.get_coaching(requested[0].originator_id)
+    assert coaching.source is CoachingSource.VISIT_REFERRAL
+    assert coaching.needs == ["debt"]
+    assert coaching.shared_fields == ["name", "address", "phone", "needs"]
+
+
+@pytest.mark.parametrize(
+    ("next_step", "consent"),
+    [
+        (NextStep.COACHING_REFERRAL, False),
+        (NextStep.REVISIT, True),
+        (NextStep.NONE, False),
+    ],
+)
+def test_no_coaching_is_requested_without_referral_and_consent(
+    cipher: PersonalDataCipher, next_step: NextStep, consent: bool
+) -> None:
+    envelope = visit_completed(known_case(cipher), next_step=next_step, consent=consent)
+
+    assert command_for(envelope) is None
+
+
+def test_one_open_coaching_per_case(app: Coachings, cipher: PersonalDataCipher) -> None:
+    case = known_case(cipher)
+    first = request(app, case)
+
+    with pytest.raises(CoachingAlreadyOpenError) as raised:
+        request(app, case)
+
+    assert raised.value.extra["existing_coaching_id"] == str(first)
+
+
+def test_a_coach_at_full_caseload_answers_who_of_the_provider_has_capacity(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    provider_id = registry(app, {"pc-full": 1, "pc-free": 3, "pc-also": 1})
+    first = request(app, known_case(cipher))
+    app.assign_coach(
+        first, provider_id=provider_id, coach_user="pc-full", starts_on=None, ctx=context()
+    )
+    second = request(app, known_case(cipher))
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(CoachAtFullCaseloadError) as raised:
+        app.assign_coach(
+            second, provider_id=provider_id, coach_user="pc-full", starts_on=None, ctx=context()
+        )
+
+    assert raised.value.status == 409
+    assert raised.value.extra["coaches_with_capacity"] == [
+        {"coach": "pc-free", "display_name": "pc-free", "free_places": 3},
+        {"coach": "pc-also", "display_name": "pc-also", "free_places": 1},
+    ]
+    assert app.recorder.max_notification_id() == before  # nothing changed
+    assert app.get_coaching(second).status is CoachingStatus.REQUESTED
+
+
+def test_ending_a_coaching_frees_the_coachs_place_and_the_case_for_a_new_request(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    provider_id = registry(app, {"pc-one": 1})
+    case = known_case(cipher)
+    coaching_id = request(app, case)
+    app.assign_coach(
+        coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None, ctx=context()
+    )
+    assert app.get_coach("pc-one").free_places == 0
+
+    app.end(coaching_id, reason=CoachingEndReason.PERSON_DECLINED, ended_on=None, ctx=context())
+
+    assert app.get_coach("pc-one").free_places == 1
+    assert request(app, case) != coaching_id
+
+
+def test_the_published_events_are_valid_contracts_without_personal_data(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    provider_id = registry(app, {"pc-one": 2})
+    coaching_id = request(app, known_case(cipher))
+    app.assign_coach(
+        coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None, ctx=context()
+    )
+    app.add_household_member(
+        coaching_id, name="Mia Geheim", relation=HouseholdRelation.CHILD, ctx=context()
+    )
+    app.record_session(coaching_id, held_on=None, ctx=context("pc-one", "provider_coach"))
+    app.end(coaching_id, reason=CoachingEndReason.STABILISED, ended_on=None, ctx=context())
+
+    published = []
+    for notification in app.recorder.select_notifications(start=None, limit=100):
+        outgoing = to_integration_event(app.mapper.to_domain_event(notification))
+        if outgoing is not None:
+            published.append(outgoing.envelope)
+
+    assert [type(e.payload) for e in published] == [
+        CoachingRequested,
+        CoachAssigned,
+        CoachingEnded,
+    ]
+    for envelope in published:
+        raw = envelope.model_dump_json()
+        assert parse_envelope(raw) == envelope
+        assert "Mia Geheim" not in raw
+    ended = published[-1].payload
+    assert isinstance(ended, CoachingEnded)
+    assert ended.sessions_held == 1
+
+
+def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(
+    cipher: PersonalDataCipher,
+) -> None:
+    contacts = Contacts(env=POPO, cipher=cipher, today=lambda: TODAY)
+    case_id = contacts.report_contact_lost(
+        district="kassel",
+        local_office="mitte",
+        person=PersonDetails(customer_number="123D456780", name="Erika", address="Weg 1"),
+        reason=ContactLostReason.MISSED_APPOINTMENTS,
+        unanswered_letters=1,
+        missed_appointments=2,
+        last_contact_on=date(2026, 3, 2),
+        deadline=None,
+        case_manager="cm-mueller",
+        ctx=context(),
+    )
+    subject = contacts.get_case(case_id).subject_id
+    coaching_id = uuid4()
+    events: list[Payload] = [
+        CoachAssigned(
+            coaching_id=coaching_id,
+            case_id=case_id,
+            provider_id=uuid4(),
+            provider_name="Sculpture",
+            coach="pc-weber",
+            starts_on=TODAY,
+            ends_on=date(2027, 3, 23),
+            assigned_by="tl-schmidt",
+        ),
+        CoachingEnded(
+            coaching_id=coaching_id,
+            case_id=case_id,
+            reason=CoachingEndReason.PERSON_DECLINED,
+            ended_on=TODAY,
+            sessions_held=0,
+            ended_by="pc-weber",
+        ),
+    ]
+    for payload in events:
+        contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+        envelope = contract(
+            event_id=uuid4(),
+            event_type=payload.event_type,
+            schema_version=1,
+            occurred_at=datetime.now(UTC),
+            producer="coaching",
+            district="kassel",
+            subject=subject,
+            correlation_id=uuid4(),
+            payload=payload,
+        )
+        note = coaching_note_for(envelope)
+        assert note is not None
+        tracking = Tracking(
+            application_name=f"contacts-coaching-notes/{envelope.event_id}", notification_id=1
+        )
+        assert contacts.note_coaching(
+            note.case_id, kind=note.kind, details=note.details, tracking=tracking, ctx=note.ctx
+        )
+        assert not contacts.note_coaching(
+            note.case_id, kind=note.kind, details=note.details, tracking=tracking, ctx=note.ctx
+        )
+
+    case = contacts.get_case(case_id)
+    assert case.status is CaseStatus.CONTACT_LOST  # declining changes nothing about the case
+    noted = [
+        contacts.mapper.to_domain_event(n)
+        for n in contacts.recorder.select_notifications(start=None, limit=100)
+        if n.topic.endswith("CoachingNoted")
+    ]
+    assert all(isinstance(e, OutreachCase.CoachingNoted) for e in noted)
+    assert [(e.kind, e.details.get("reason")) for e in noted] == [
+        ("coach_assigned", None),
+        ("coaching_ended", "person_declined"),
+    ]
