@@ -99,8 +99,30 @@ def _running_pid(name: str) -> int | None:
     return pid
 
 
+MAILSINK = "mailsink"
+"""The local SMTP server (deploy/local/mailsink.py) the notifications service sends to."""
+
+
+def start_mailsink() -> None:
+    """Start the mail sink (once); received mail is stored under .local/mail."""
+    if _running_pid(MAILSINK) is not None:
+        return
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / "mailsink.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "deploy/local/mailsink.py")],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _pid_file(MAILSINK).write_text(str(process.pid))
+
+
 def up(names: Sequence[str]) -> None:
     RUN.mkdir(parents=True, exist_ok=True)
+    if "notifications" in names:
+        start_mailsink()
     started = []
     for name in names:
         if _running_pid(name) is not None:
@@ -134,7 +156,7 @@ def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
 
 
 def down(names: Sequence[str]) -> None:
-    for name in names:
+    for name in [*names, MAILSINK]:
         pid = _running_pid(name)
         if pid is not None:
             stop_process_group(pid)

@@ -1,0 +1,1 @@
+"""The notifications service: events into letters and messages, each sent exactly once."""

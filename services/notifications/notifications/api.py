@@ -1,0 +1,312 @@
+"""HTTP routes of the notifications service: typed models in and out, no business logic."""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Protocol
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import PlainTextResponse, Response
+from psycopg.rows import DictRow
+from pydantic import BaseModel, Field
+
+from notifications.application import Notifications
+from notifications.letters import Letter, batch_pdf, letter_pdf, privacy_notice
+from notifications.outbox import Outbox
+from notifications.projections import NotificationsView
+from notifications.rendering import TEMPLATES, Templates
+from notifications.settings import NotificationsSettings
+from shared.auth import Principal, Role
+from shared.errors import ApplicationError, InvalidInputError, NotFoundError
+from shared.eventstore import CommandContext
+from shared.privacy import ERASED, PersonalDataCipher
+
+STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER, Role.OUTREACH_WORKER, Role.DATA_PROTECTION_OFFICER)
+PRINT_STAFF = (Role.TEAM_LEAD, Role.OUTREACH_WORKER)
+PDF = "application/pdf"
+
+
+class LetterErasedError(ApplicationError):
+    """The person was erased: their letters can no longer be read by anyone."""
+
+    status = 410
+    code = "subject_erased"
+
+
+class NotALetterError(NotFoundError):
+    code = "not_a_letter"
+
+
+class NotificationsContext(Protocol):
+    @property
+    def app(self) -> Notifications: ...
+    @property
+    def cipher(self) -> PersonalDataCipher: ...
+    @property
+    def view(self) -> NotificationsView: ...
+    @property
+    def templates(self) -> Templates: ...
+    @property
+    def settings(self) -> NotificationsSettings: ...
+    @property
+    def outbox(self) -> Outbox | None: ...
+
+
+class NotificationOut(BaseModel):
+    notification_id: UUID
+    district: str
+    channel: str
+    template: str
+    template_version: int
+    idempotency_key: str
+    recipient_kind: str
+    recipient: str | None
+    source_event_id: str
+    source_event_type: str
+    status: str = Field(examples=["sent"], description="queued, sending, sent, failed, given_up")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    given_up_reason: str | None
+    queued_at: datetime
+    sent_at: datetime | None
+    print_day: date | None
+
+
+class HistoryEntry(BaseModel):
+    event: str
+    at: datetime
+    actor: str
+    attempt: int | None = None
+    error: str | None = None
+    reason: str | None = None
+
+
+class NotificationDetail(NotificationOut):
+    history: list[HistoryEntry]
+
+
+class LetterOut(BaseModel):
+    notification_id: UUID
+    print_day: date | None
+    subject: str
+    text: str
+
+
+class BatchOut(BaseModel):
+    print_day: date
+    letters: int
+    pdf: str = Field(description="Where to download the batch as one PDF.")
+
+
+class TemplateOut(BaseModel):
+    name: str
+    version: int
+    channel: str
+    description: str
+
+
+class PreviewIn(BaseModel):
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the template's example variables."
+    )
+    district: str = Field(default="kassel", description="Whose letterhead to use.")
+
+
+def _out(row: DictRow) -> dict[str, Any]:
+    return {k: row[k] for k in NotificationOut.model_fields}
+
+
+def _events(app: Notifications, notification_id: UUID) -> list[Any]:
+    return list(app.repository.event_store.get(notification_id))
+
+
+def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
+    router = APIRouter(tags=["notifications"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+
+    def row_in_scope(notification_id: UUID, principal: Principal) -> DictRow:
+        row = context.view.get(notification_id)
+        if row is None:
+            raise NotFoundError(f"notification {notification_id} not found")
+        principal.check_district(row["district"], "notification")
+        return row
+
+    def open_letter(row: DictRow) -> Letter:
+        if row["channel"] != "letter" or row["letter_token"] is None:
+            raise NotALetterError(f"notification {row['notification_id']} has no stored letter")
+        text = context.cipher.open(row["letter_token"])
+        if text == ERASED:
+            raise LetterErasedError(
+                "the person's data was erased; this letter can no longer be read",
+                notification_id=str(row["notification_id"]),
+            )
+        return Letter.from_json(text)
+
+    @router.get("/notifications", response_model=list[NotificationOut])
+    def list_notifications(
+        principal: Authenticated,
+        district: str,
+        status: Literal["queued", "sending", "sent", "failed", "given_up"] | None = None,
+        source_event_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        rows = context.view.listing(
+            district, status=status, source_event_id=source_event_id, limit=limit, offset=offset
+        )
+        return [_out(row) for row in rows]
+
+    @router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+    def notification_detail(notification_id: UUID, principal: Authenticated) -> dict[str, Any]:
+        principal.require(*STAFF)
+        row = row_in_scope(notification_id, principal)
+        history = [
+            HistoryEntry(
+                event=type(e).__name__,
+                at=e.timestamp,
+                actor=e.meta.get("actor", "system"),
+                attempt=getattr(e, "attempt", None),
+                error=getattr(e, "error", None),
+                reason=getattr(e, "reason", None),
+            )
+            for e in _events(context.app, notification_id)
+        ]
+        return {**_out(row), "history": history}
+
+    @router.post("/notifications/{notification_id}/retry", response_model=NotificationOut)
+    def retry(notification_id: UUID, principal: Authenticated) -> dict[str, Any]:
+        """Send a failed or given-up notification again (team leads)."""
+        principal.require(Role.TEAM_LEAD)
+        row = row_in_scope(notification_id, principal)
+        n = context.app.retry(
+            notification_id, ctx=CommandContext(actor=principal.user, role=principal.role.value)
+        )
+        return {
+            **_out(row),
+            "status": n.status.value,
+            "next_attempt_at": None,
+            "given_up_reason": None,
+        }
+
+    @router.get("/notifications/{notification_id}/letter", response_model=LetterOut)
+    def letter_text(notification_id: UUID, principal: Authenticated) -> LetterOut:
+        principal.require(*PRINT_STAFF)
+        row = row_in_scope(notification_id, principal)
+        letter = open_letter(row)
+        return LetterOut(
+            notification_id=notification_id,
+            print_day=row["print_day"],
+            subject=letter.subject,
+            text=letter.text,
+        )
+
+    @router.get("/notifications/{notification_id}/letter.pdf", response_class=Response)
+    def letter_as_pdf(notification_id: UUID, principal: Authenticated) -> Response:
+        principal.require(*PRINT_STAFF)
+        letter = open_letter(row_in_scope(notification_id, principal))
+        return Response(letter_pdf(letter), media_type=PDF)
+
+    @router.get("/print-batches", response_model=list[BatchOut])
+    def print_batches(principal: Authenticated, district: str) -> list[BatchOut]:
+        principal.require(*PRINT_STAFF)
+        principal.check_district(district, "district")
+        return [
+            BatchOut(
+                print_day=row["print_day"],
+                letters=row["letters"],
+                pdf=f"/print-batches/{district}/{row['print_day'].isoformat()}.pdf",
+            )
+            for row in context.view.batches(district)
+        ]
+
+    @router.get("/print-batches/{district}/{day}.pdf", response_class=Response)
+    def print_batch(district: str, day: date, principal: Authenticated) -> Response:
+        """The district's letters of ``day`` as one PDF. Letters of persons erased since are
+        left out (they can no longer be read); ``X-Letters-Omitted`` counts them."""
+        principal.require(*PRINT_STAFF)
+        principal.check_district(district, "district")
+        letters, omitted = [], 0
+        for row in context.view.batch(district, day):
+            text = context.cipher.open(row["letter_token"])
+            if text == ERASED:
+                omitted += 1
+                continue
+            letters.append(Letter.from_json(text))
+        title = f"Druckstapel {district} {day.isoformat()}"
+        return Response(
+            batch_pdf(title, letters),
+            media_type=PDF,
+            headers={
+                "X-Letters": str(len(letters)),
+                "X-Letters-Omitted": str(omitted),
+                "Content-Disposition": f'inline; filename="briefe-{district}-{day}.pdf"',
+            },
+        )
+
+    @router.get("/templates", response_model=list[TemplateOut])
+    def templates(principal: Authenticated) -> list[TemplateOut]:
+        principal.require(*STAFF)
+        return [
+            TemplateOut(
+                name=t.name, version=t.version, channel=t.channel.value, description=t.description
+            )
+            for t in TEMPLATES.values()
+        ]
+
+    @router.post("/templates/{name}/preview", response_class=Response)
+    def preview(
+        name: str,
+        principal: Authenticated,
+        body: Annotated[PreviewIn, Body()] = PreviewIn(),  # noqa: B008
+        version: int | None = None,
+        format: Literal["text", "pdf"] = "text",
+    ) -> Response:
+        """Render a template with invented example data (and the given overrides)."""
+        principal.require(*STAFF)
+        spec = TEMPLATES.get(name)
+        if spec is None:
+            raise NotFoundError(f"template {name} not found")
+        head = context.settings.letterhead(body.district)
+        variables = {
+            **spec.example,
+            "team": head.team,
+            "jobcenter": head.jobcenter,
+            "phone": head.phone,
+            "email": head.email,
+            "hours": head.hours,
+            **body.variables,
+        }
+        try:
+            rendered = context.templates.render(name, version or spec.version, variables)
+        except Exception as error:  # a missing version or variable: the caller's input
+            raise InvalidInputError(f"cannot render {name}: {error}") from None
+        if format == "text" or spec.channel.value != "letter":
+            return PlainTextResponse(f"Betreff: {rendered.subject}\n\n{rendered.text}")
+        letter = Letter(
+            district=body.district,
+            sender=[head.jobcenter, head.team, *head.address],
+            contact=[f"Telefon: {head.phone}", f"E-Mail: {head.email}", head.hours],
+            recipient=["Erika Mustermann", "Musterweg 1", "12345 Musterstadt"],
+            date=datetime.now().date().isoformat(),
+            subject=rendered.subject,
+            paragraphs=rendered.paragraphs,
+            privacy_notice=privacy_notice(head.data_protection_officer, head.jobcenter),
+            reference="VORSCHAU",
+        )
+        return Response(letter_pdf(letter), media_type=PDF)
+
+    @router.get("/ops/outbox", tags=["ops"])
+    def outbox_status(principal: Authenticated) -> dict[str, Any]:
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        outbox = context.outbox
+        return {
+            "active": bool(outbox and outbox.is_active),
+            "sent": outbox.sent if outbox else 0,
+        }
+
+    return router

@@ -1,0 +1,202 @@
+"""The notifications application: queue notifications for consumed events (idempotently),
+and record the outbox's attempts and their outcomes. Get, call, save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.utils import EnvType
+
+from notifications.domain import Notification, RetryPolicy, notification_id_for
+from notifications.rendering import TEMPLATES
+from shared.contracts.notifications import GivenUpReason, RecipientKind
+from shared.errors import ConflictError, NotFoundError
+from shared.eventstore import CommandContext, OutreachApplication
+
+OUTBOX_ACTOR = "notifications-outbox"
+
+
+class NotificationNotFoundError(NotFoundError):
+    code = "notification_not_found"
+
+
+class ConcurrentChangeError(ConflictError):
+    code = "concurrent_change"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """One notification that follows from an event (made by ``policies``)."""
+
+    source_key: str
+    """The integration event id (or a derived id for a scheduled reminder)."""
+    source_event_type: str
+    template: str
+    recipient_kind: RecipientKind
+    recipient: str | None
+    context: dict[str, Any]
+    subject_id: UUID
+    district: str
+    ctx: CommandContext
+
+    @property
+    def notification_id(self) -> UUID:
+        return notification_id_for(self.source_key, self.template)
+
+
+class Notifications(OutreachApplication):
+    name = "notifications"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+
+    def queue(self, requests: Sequence[QueueRequest], tracking: Tracking | None = None) -> bool:
+        """Queue the notifications that are not queued yet, with ``tracking`` (if given) in
+        the same transaction. ``False`` when nothing was new: the event was seen before, or
+        each of its notifications exists already (a redelivery, a replay from another
+        consumer group, a rebuilt view: nothing is ever queued — or sent — twice)."""
+        for _ in range(3):
+            existing = self.existing_ids([r.notification_id for r in requests])
+            fresh = [self._new(r) for r in requests if r.notification_id not in existing]
+            try:
+                if tracking is not None:
+                    return self.save_tracked(tracking, *fresh)
+                if not fresh:
+                    return False
+                self.save(*fresh)
+                return True
+            except IntegrityError:
+                continue  # queued meanwhile by another writer: look again
+        raise ConcurrentChangeError("notifications changed meanwhile; try again")
+
+    def _new(self, request: QueueRequest) -> Notification:
+        spec = TEMPLATES[request.template]
+        return Notification.queue(
+            source_key=request.source_key,
+            source_event_type=request.source_event_type,
+            channel=spec.channel,
+            template=spec.name,
+            template_version=spec.version,
+            recipient_kind=request.recipient_kind,
+            recipient=request.recipient,
+            context=request.context,
+            queued_at=self.clock(),
+            meta=_meta(request.ctx, request.subject_id, request.district),
+        )
+
+    def get_notification(self, notification_id: UUID) -> Notification:
+        try:
+            found: Any = self.repository.get(notification_id)
+        except AggregateNotFoundError:
+            raise NotificationNotFoundError(f"notification {notification_id} not found") from None
+        if not isinstance(found, Notification):
+            raise NotificationNotFoundError(f"notification {notification_id} not found")
+        return found
+
+    # The outbox's steps. Each saves at once: an attempt is on record before anything
+    # leaves the service, and its outcome right after.
+
+    def start_attempt(self, notification: Notification) -> None:
+        notification.start_attempt(now=self.clock(), meta=self._outbox_meta(notification))
+        self._save(notification)
+
+    def record_sent(
+        self,
+        notification: Notification,
+        *,
+        letter: str | None = None,
+        print_day: date | None = None,
+    ) -> None:
+        notification.record_sent(
+            now=self.clock(),
+            meta=self._outbox_meta(notification),
+            letter=letter,
+            print_day=print_day,
+        )
+        self._save(notification)
+
+    def record_failure(self, notification: Notification, *, error: str, permanent: bool) -> None:
+        notification.record_failure(
+            error=error,
+            permanent=permanent,
+            now=self.clock(),
+            policy=self.policy,
+            meta=self._outbox_meta(notification),
+        )
+        self._save(notification)
+
+    def record_letter(self, notification: Notification, *, letter: str, print_day: date) -> None:
+        """A letter's attempt and outcome in one transaction: it is in the print batch of
+        ``print_day`` exactly once, whatever happens to the process."""
+        meta, now = self._outbox_meta(notification), self.clock()
+        notification.start_attempt(now=now, meta=meta)
+        notification.record_sent(now=now, meta=meta, letter=letter, print_day=print_day)
+        self._save(notification)
+
+    def record_failed_attempt(
+        self, notification: Notification, *, error: str, permanent: bool
+    ) -> None:
+        """An attempt that failed before anything left the service (e.g. the address is
+        not known yet): attempt and failure in one transaction."""
+        meta, now = self._outbox_meta(notification), self.clock()
+        notification.start_attempt(now=now, meta=meta)
+        notification.record_failure(
+            error=error, permanent=permanent, now=now, policy=self.policy, meta=meta
+        )
+        self._save(notification)
+
+    def give_up(self, notification: Notification, *, reason: GivenUpReason, error: str) -> None:
+        notification.give_up(reason=reason, error=error, meta=self._outbox_meta(notification))
+        self._save(notification)
+
+    def abandon_unconfirmed(self, notification: Notification) -> None:
+        notification.abandon_unconfirmed(meta=self._outbox_meta(notification))
+        self._save(notification)
+
+    def retry(self, notification_id: UUID, *, ctx: CommandContext) -> Notification:
+        notification = self.get_notification(notification_id)
+        notification.retry(
+            requested_by=ctx.actor,
+            now=self.clock(),
+            meta=_meta(ctx, notification.subject_id, notification.district),
+        )
+        self._save(notification)
+        return notification
+
+    def _outbox_meta(self, notification: Notification) -> dict[str, Any]:
+        """The outbox acts for the system, in the correlation of the notification's event."""
+        ctx = CommandContext(
+            actor=OUTBOX_ACTOR,
+            role="system",
+            correlation_id=notification.correlation_id,
+            trace={},
+        )
+        return _meta(ctx, notification.subject_id, notification.district)
+
+    def _save(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentChangeError("the notification changed meanwhile") from None
+
+
+def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
+    return {**ctx.as_meta(), "subject": str(subject_id), "district": district}

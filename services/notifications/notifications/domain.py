@@ -1,0 +1,323 @@
+"""One notification (a letter, an e-mail, a text message) and its life: queued, attempt
+started, sent, failed (retried with exponential back-off), given up, retried by staff.
+
+No I/O here. The identity of a notification is derived from the event it follows from and
+the template (:func:`notification_id_for`), so the same event can never queue it twice: a
+second ``Queued`` collides in the event store. Times are passed in by the application.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.contracts.notifications import GivenUpReason, NotificationChannel, RecipientKind
+from shared.errors import ConflictError
+
+Meta = dict[str, Any]
+"""Who did it and which event or request it follows from (``CommandContext.as_meta``),
+plus the person's pseudonym (``subject``) and the ``district``."""
+
+NOTIFICATION_NAMESPACE = UUID("a4c1e2f3-6b7d-4e8f-9a0b-1c2d3e4f5a6b")
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    """An attempt started and its outcome is not recorded (yet)."""
+    SENT = "sent"
+    FAILED = "failed"
+    """The last attempt failed; the next is due at ``next_attempt_at``."""
+    GIVEN_UP = "given_up"
+
+
+class NotificationNotDueError(ConflictError):
+    code = "notification_not_due"
+
+
+class NotificationNotSendingError(ConflictError):
+    code = "notification_not_sending"
+
+
+class NotificationNotRetryableError(ConflictError):
+    code = "notification_not_retryable"
+
+
+def notification_id_for(source_key: str, template: str) -> UUID:
+    """The identity of the notification ``template`` sends for ``source_key`` (usually the
+    integration event id). The template's version is deliberately not part of it: an event
+    replayed after a template was revised finds the notification queued the first time."""
+    return uuid5(NOTIFICATION_NAMESPACE, f"{source_key}|{template}")
+
+
+def idempotency_key(source_key: str, template: str, version: int) -> str:
+    """``<source>.<template>.v<version>``; only characters allowed in a Message-ID."""
+    return f"{source_key}.{template}.v{version}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts before giving up, and the exponential back-off between them."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+    max_seconds: float = 3600.0
+
+    def delay(self, attempt: int) -> timedelta:
+        """The wait after the ``attempt``-th failed attempt: base, 2x, 4x, ... capped."""
+        return timedelta(seconds=min(self.base_seconds * 2 ** (attempt - 1), self.max_seconds))
+
+
+class Notification(Aggregate):
+    """A letter, an e-mail or a text message that follows from one event."""
+
+    class Queued(Aggregate.Created):
+        idempotency_key: str
+        channel: str
+        template: str
+        template_version: int
+        recipient_kind: str
+        recipient: str | None
+        source_event_id: str
+        source_event_type: str
+        context: dict[str, Any]
+        queued_at: datetime
+        meta: Meta
+
+    class AttemptStarted(Aggregate.Event):
+        attempt: int
+        started_at: datetime
+        meta: Meta
+
+    class Sent(Aggregate.Event):
+        idempotency_key: str
+        channel: str
+        attempt: int
+        sent_at: datetime
+        print_day: date | None
+        letter: str | None
+        """For a letter: its rendered content, sealed with the person's key."""
+        meta: Meta
+
+    class Failed(Aggregate.Event):
+        attempt: int
+        error: str
+        next_attempt_at: datetime
+        meta: Meta
+
+    class GivenUp(Aggregate.Event):
+        attempts: int
+        reason: str
+        error: str
+        meta: Meta
+
+    class RetryRequested(Aggregate.Event):
+        requested_by: str
+        requested_at: datetime
+        meta: Meta
+
+    @classmethod
+    def queue(
+        cls,
+        *,
+        source_key: str,
+        source_event_type: str,
+        channel: NotificationChannel,
+        template: str,
+        template_version: int,
+        recipient_kind: RecipientKind,
+        recipient: str | None,
+        context: dict[str, Any],
+        queued_at: datetime,
+        meta: Meta,
+    ) -> Notification:
+        return cls(
+            id=notification_id_for(source_key, template),
+            idempotency_key=idempotency_key(source_key, template, template_version),
+            channel=channel.value,
+            template=template,
+            template_version=template_version,
+            recipient_kind=recipient_kind.value,
+            recipient=recipient,
+            source_event_id=source_key,
+            source_event_type=source_event_type,
+            context=context,
+            queued_at=queued_at,
+            meta=meta,
+        )
+
+    @event(Queued)
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        idempotency_key: str,
+        channel: str,
+        template: str,
+        template_version: int,
+        recipient_kind: str,
+        recipient: str | None,
+        source_event_id: str,
+        source_event_type: str,
+        context: dict[str, Any],
+        queued_at: datetime,
+        meta: Meta,
+    ) -> None:
+        self.idempotency_key = idempotency_key
+        self.channel = NotificationChannel(channel)
+        self.template = template
+        self.template_version = template_version
+        self.recipient_kind = RecipientKind(recipient_kind)
+        self.recipient = recipient
+        self.source_event_id = source_event_id
+        self.source_event_type = source_event_type
+        self.context = dict(context)
+        self.district: str = meta["district"]
+        self.subject_id = UUID(meta["subject"])
+        self.correlation_id = UUID(meta["correlation_id"])
+        self.status = Status.QUEUED
+        self.attempts = 0
+        self.attempts_before_retry = 0
+        self.next_attempt_at: datetime | None = None
+        self.last_error: str | None = None
+        self.letter: str | None = None
+        self.print_day: date | None = None
+
+    def is_due(self, now: datetime) -> bool:
+        if self.status is Status.QUEUED:
+            return True
+        return (
+            self.status is Status.FAILED
+            and self.next_attempt_at is not None
+            and self.next_attempt_at <= now
+        )
+
+    def check_is_due(self, now: datetime) -> None:
+        if not self.is_due(now):
+            raise NotificationNotDueError(
+                f"notification {self.id} is {self.status.value}, not due",
+                status=self.status.value,
+            )
+
+    def check_is_sending(self) -> None:
+        if self.status is not Status.SENDING:
+            raise NotificationNotSendingError(
+                f"notification {self.id} has no attempt under way", status=self.status.value
+            )
+
+    def start_attempt(self, *, now: datetime, meta: Meta) -> None:
+        """Recorded *before* anything leaves the service (see the README: the crash window)."""
+        self.check_is_due(now)
+        self._attempt_started(attempt=self.attempts + 1, started_at=now, meta=meta)
+
+    @event(AttemptStarted)
+    def _attempt_started(self, *, attempt: int, started_at: datetime, meta: Meta) -> None:
+        self.status = Status.SENDING
+        self.attempts = attempt
+
+    def record_sent(
+        self,
+        *,
+        now: datetime,
+        meta: Meta,
+        print_day: date | None = None,
+        letter: str | None = None,
+    ) -> None:
+        self.check_is_sending()
+        self._sent(
+            idempotency_key=self.idempotency_key,
+            channel=self.channel.value,
+            attempt=self.attempts,
+            sent_at=now,
+            print_day=print_day,
+            letter=letter,
+            meta=meta,
+        )
+
+    @event(Sent)
+    def _sent(
+        self,
+        *,
+        idempotency_key: str,
+        channel: str,
+        attempt: int,
+        sent_at: datetime,
+        print_day: date | None,
+        letter: str | None,
+        meta: Meta,
+    ) -> None:
+        self.status = Status.SENT
+        self.letter = letter
+        self.print_day = print_day
+        self.next_attempt_at = None
+
+    def record_failure(
+        self, *, error: str, permanent: bool, now: datetime, policy: RetryPolicy, meta: Meta
+    ) -> None:
+        """A failed attempt: retried after the back-off, or given up when it cannot succeed
+        (``permanent``) or the attempts since the last staff retry are used up."""
+        self.check_is_sending()
+        if permanent:
+            self.give_up(reason=GivenUpReason.PERMANENT_FAILURE, error=error, meta=meta)
+        elif self.attempts - self.attempts_before_retry >= policy.max_attempts:
+            self.give_up(reason=GivenUpReason.ATTEMPTS_EXHAUSTED, error=error, meta=meta)
+        else:
+            self._failed(
+                attempt=self.attempts,
+                error=error,
+                next_attempt_at=now + policy.delay(self.attempts - self.attempts_before_retry),
+                meta=meta,
+            )
+
+    @event(Failed)
+    def _failed(self, *, attempt: int, error: str, next_attempt_at: datetime, meta: Meta) -> None:
+        self.status = Status.FAILED
+        self.last_error = error
+        self.next_attempt_at = next_attempt_at
+
+    def give_up(self, *, reason: GivenUpReason, error: str, meta: Meta) -> None:
+        if self.status in (Status.SENT, Status.GIVEN_UP):
+            raise NotificationNotRetryableError(
+                f"notification {self.id} is {self.status.value} already", status=self.status.value
+            )
+        self._given_up(attempts=self.attempts, reason=reason.value, error=error, meta=meta)
+
+    @event(GivenUp)
+    def _given_up(self, *, attempts: int, reason: str, error: str, meta: Meta) -> None:
+        self.status = Status.GIVEN_UP
+        self.given_up_reason = GivenUpReason(reason)
+        self.last_error = error
+        self.next_attempt_at = None
+
+    def abandon_unconfirmed(self, *, meta: Meta) -> None:
+        """An attempt whose outcome was never recorded (the service stopped while sending).
+
+        It may have reached the recipient, so it is not sent again by itself (at most once
+        towards people); staff see it as given up and may retry it deliberately.
+        """
+        self.check_is_sending()
+        self.give_up(
+            reason=GivenUpReason.DELIVERY_UNCONFIRMED,
+            error=f"attempt {self.attempts} started but its outcome was not recorded",
+            meta=meta,
+        )
+
+    def retry(self, *, requested_by: str, now: datetime, meta: Meta) -> None:
+        if self.status not in (Status.FAILED, Status.GIVEN_UP):
+            raise NotificationNotRetryableError(
+                f"only failed or given-up notifications can be retried; this one is "
+                f"{self.status.value}",
+                status=self.status.value,
+            )
+        self._retry_requested(requested_by=requested_by, requested_at=now, meta=meta)
+
+    @event(RetryRequested)
+    def _retry_requested(self, *, requested_by: str, requested_at: datetime, meta: Meta) -> None:
+        self.status = Status.QUEUED
+        self.attempts_before_retry = self.attempts
+        self.next_attempt_at = None

@@ -1,0 +1,556 @@
+"""The notifications service against the real Kafka, PostgreSQL and a real SMTP server:
+letters and e-mails are produced once per event, whatever happens on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaProducer
+from notifications.channels import OutgoingEmail
+from notifications.domain import RetryPolicy, Status
+from notifications.policies import requests_for
+from pypdf import PdfReader
+
+from shared.contracts import Envelope, Payload
+from shared.contracts.coaching import CoachAssigned
+from shared.contracts.contacts import (
+    ContactLost,
+    ContactLostReason,
+    ContactRestored,
+    Evidence,
+    SealedPerson,
+)
+from shared.contracts.notifications import GivenUpReason
+from shared.contracts.visits import MeetingPlace, Schedule, VisitAnnounced, VisitPurpose
+from shared.privacy import Keyring, PersonalDataCipher
+from shared.settings import ServiceSettings
+from tests.support.helpers import eventually, person
+from tests.support.notifications import (
+    MailSink,
+    NotificationsHarness,
+    RunningConsumers,
+    notifications_harness,
+    publish,
+)
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[MailSink]:
+    mail = MailSink().start()
+    yield mail
+    mail.stop()
+
+
+@pytest.fixture(scope="module")
+def harness(
+    stack: ServiceSettings, cipher: PersonalDataCipher, sink: MailSink
+) -> Iterator[NotificationsHarness]:
+    policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=600)
+    with notifications_harness(stack, cipher, smtp_port=sink.port, policy=policy) as running:
+        yield running
+
+
+@pytest.fixture
+def producer(stack: ServiceSettings) -> Iterator[Any]:
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    yield producer
+    producer.close()
+
+
+@pytest.fixture(scope="module")
+def client(harness: NotificationsHarness) -> TestClient:
+    return TestClient(harness.http)
+
+
+def envelope(payload: Payload, district: str, subject: uuid.UUID) -> Envelope[Payload]:
+    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+    built: Envelope[Payload] = contract(
+        event_id=uuid.uuid4(),
+        event_type=payload.event_type,
+        schema_version=payload.schema_version,
+        occurred_at=datetime.now(UTC),
+        producer="test",
+        district=district,
+        subject=subject,
+        correlation_id=uuid.uuid4(),
+        payload=payload,
+    )
+    return built
+
+
+def visit_announced(
+    cipher: PersonalDataCipher, district: str, who: dict[str, Any]
+) -> Envelope[Payload]:
+    subject = cipher.subject_for(who["customer_number"])
+    first = date.today() + timedelta(days=7)
+    return envelope(
+        VisitAnnounced(
+            visit_id=uuid.uuid4(),
+            case_id=uuid.uuid4(),
+            workers=["ow-yilmaz", "ow-becker"],
+            schedule=Schedule(first_day=first, last_day=first + timedelta(days=2)),
+            purpose=VisitPurpose.FIRST_CONTACT,
+            place=MeetingPlace.HOME,
+            announced_on=date.today(),
+            name=cipher.seal(subject, who["name"]),
+            address=cipher.seal(subject, who["address"]),
+            announced_by="ow-yilmaz",
+        ),
+        district,
+        subject,
+    )
+
+
+def contact_restored(district: str, case_manager: str = "cm-mueller") -> Envelope[Payload]:
+    return envelope(
+        ContactRestored(
+            case_id=uuid.uuid4(),
+            channel="after_announcement_letter",
+            restored_on=date.today(),
+            case_manager=case_manager,
+            recorded_by=case_manager,
+        ),
+        district,
+        uuid.uuid4(),
+    )
+
+
+async def wait_for(probe: Callable[[], Any], what: str) -> Any:
+    async with asyncio.timeout(30):
+        while not (result := probe()):
+            await asyncio.sleep(0.2)
+    assert result, what
+    return result
+
+
+def status_of(harness: NotificationsHarness, notification_id: uuid.UUID) -> str | None:
+    row = harness.view.get(notification_id)
+    return None if row is None else str(row["status"])
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def staff(mint: Callable[..., str], district: str, role: str = "team_lead") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint('tl-test', role, district)}"}
+
+
+async def queued(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    event: Envelope[Payload],
+    count: int = 1,
+) -> list[Any]:
+    async with RunningConsumers(stack, harness):
+        return await wait_for(
+            lambda: len(rows := harness.rows_for(event.event_id, event.district)) >= count and rows,
+            "the notifications to be queued",
+        )
+
+
+async def test_an_announced_visit_becomes_one_german_letter_in_the_days_print_batch(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    client: TestClient,
+    mint: Callable[..., str],
+) -> None:
+    who = person()
+    event = visit_announced(harness.cipher, district, who)
+    # Delivered twice: the visits relay published it again after a crash.
+    publish(producer, harness.topics["visits"], event, event)
+    rows = await queued(stack, harness, event)
+    harness.outbox.deliver_due()
+    harness.outbox.deliver_due()  # a second round finds nothing more to do
+    await wait_for(lambda: status_of(harness, rows[0]["notification_id"]) == "sent", "sent")
+
+    rows = harness.rows_for(event.event_id, district)
+    assert len(rows) == 1
+    assert rows[0]["template"] == "visit_announcement"
+    assert rows[0]["idempotency_key"] == f"{event.event_id}.visit_announcement.v1"
+    assert who["name"] not in str(dict(rows[0]))  # the stored letter is sealed
+
+    letter = client.get(
+        f"/notifications/{rows[0]['notification_id']}/letter.pdf", headers=staff(mint, district)
+    )
+    assert letter.status_code == 200
+    assert letter.headers["content-type"] == "application/pdf"
+    text = " ".join(pdf_text(letter.content).split())
+    first = event.payload.schedule.first_day  # type: ignore[attr-defined]
+    assert who["name"] in text
+    assert who["address"].split(",")[0] in text
+    assert "Ankündigung eines Besuchs" in text
+    assert f"{first.day}. " in text
+    assert "ohne feste Uhrzeit" in text
+    assert "Yilmaz und Becker" in text
+    assert "Der Besuch ist freiwillig" in text
+    assert "keine Nachteile und keine Folgen für Ihre Leistungen" in text
+    assert "einen anderen Termin" in text
+    assert "Datenschutz" in text
+    assert "Art. 15 DSGVO" in text
+    assert f"Jobcenter {district.replace('-', ' ').title()}" in text
+
+    today = rows[0]["print_day"]
+    batches = client.get(
+        "/print-batches", params={"district": district}, headers=staff(mint, district)
+    )
+    assert batches.json() == [
+        {
+            "print_day": today.isoformat(),
+            "letters": 1,
+            "pdf": f"/print-batches/{district}/{today}.pdf",
+        }
+    ]
+    batch = client.get(f"/print-batches/{district}/{today}.pdf", headers=staff(mint, district))
+    assert batch.status_code == 200
+    assert batch.headers["x-letters"] == "1"
+    assert who["name"] in pdf_text(batch.content)
+
+
+async def test_the_print_batch_holds_every_letter_of_the_district_and_day(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    client: TestClient,
+    mint: Callable[..., str],
+) -> None:
+    people = [person() for _ in range(3)]
+    events = [visit_announced(harness.cipher, district, who) for who in people]
+    publish(producer, harness.topics["visits"], *events)
+    async with RunningConsumers(stack, harness):
+        await wait_for(
+            lambda: all(harness.rows_for(e.event_id, district) for e in events), "three queued"
+        )
+    harness.outbox.deliver_due()
+    day = harness.outbox.today()
+    eventually(lambda: len(harness.view.batch(district, day)) == 3, what="three letters")
+    batch = client.get(f"/print-batches/{district}/{day}.pdf", headers=staff(mint, district))
+    reader = PdfReader(io.BytesIO(batch.content))
+    assert batch.headers["x-letters"] == "3"
+    assert len(reader.pages) >= 3
+    text = pdf_text(batch.content)
+    assert all(who["name"] in text for who in people)
+    other = client.get(f"/print-batches/{district}-other/{day}.pdf", headers=staff(mint, district))
+    assert other.status_code == 404  # another district does not exist for this user
+
+
+async def test_a_restored_contact_sends_one_email_even_when_delivered_twice_and_replayed(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    sink: MailSink,
+) -> None:
+    event = contact_restored(district, case_manager="cm-zyx")
+    publish(producer, harness.topics["contacts"], event, event)
+    rows = await queued(stack, harness, event)
+    for _ in range(3):
+        harness.outbox.deliver_due()
+    key = rows[0]["idempotency_key"]
+    message_id = f"<{key}@{harness.settings.message_id_domain}>"
+    received = await wait_for(lambda: sink.received(message_id), "the e-mail")
+
+    # A replay of the whole topic by a new consumer group (e.g. a reset) queues nothing new.
+    async with RunningConsumers(stack, harness, prefix=f"{harness.prefix}-replay") as replay:
+        await asyncio.sleep(3)
+        assert not replay.dead_letters.counts()
+    for _ in range(3):
+        harness.outbox.deliver_due()
+
+    assert len(sink.received(message_id)) == 1
+    assert len(harness.rows_for(event.event_id, district)) == 1
+    mail = received[0]
+    assert mail["To"] == "cm-zyx@jobcenter.example"
+    assert "Kontakt wiederhergestellt" in mail["Subject"]
+    assert str(event.payload.case_id) in mail.get_content()  # type: ignore[attr-defined]
+
+
+def test_a_mail_server_that_is_down_is_retried_with_back_off_until_it_accepts(
+    stack: ServiceSettings, cipher: PersonalDataCipher, district: str
+) -> None:
+    port = free_port()  # nothing listens here yet
+    policy = RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=3600)
+    with notifications_harness(stack, cipher, smtp_port=port, policy=policy) as harness:
+        event = contact_restored(district)
+        harness.app.queue(requests_for(event))
+        notification_id = harness.rows_for_id(event)
+
+        harness.outbox.deliver(notification_id)
+        first = harness.app.get_notification(notification_id)
+        assert first.status is Status.FAILED
+        assert first.attempts == 1
+        assert first.next_attempt_at is not None
+        assert first.next_attempt_at - harness.clock() == pytest.approx(
+            timedelta(seconds=60), abs=timedelta(seconds=5)
+        )
+        assert harness.outbox.deliver(notification_id) is None  # not due before the back-off
+
+        harness.clock.advance(seconds=61)
+        harness.outbox.deliver(notification_id)
+        second = harness.app.get_notification(notification_id)
+        assert second.status is Status.FAILED
+        assert second.next_attempt_at is not None
+        assert second.next_attempt_at - harness.clock() == pytest.approx(
+            timedelta(seconds=120), abs=timedelta(seconds=5)
+        )
+
+        sink = MailSink(port).start()  # the mail server is back
+        try:
+            harness.clock.advance(seconds=121)
+            assert harness.outbox.deliver(notification_id) is Status.SENT
+            assert harness.outbox.deliver(notification_id) is None
+            third = harness.app.get_notification(notification_id)
+            assert third.attempts == 3
+            assert len(sink.received()) == 1
+        finally:
+            sink.stop()
+
+
+def test_attempts_are_given_up_after_the_maximum_and_staff_can_retry(
+    stack: ServiceSettings, cipher: PersonalDataCipher, district: str, mint: Callable[..., str]
+) -> None:
+    port = free_port()
+    policy = RetryPolicy(max_attempts=2, base_seconds=1, max_seconds=1)
+    with notifications_harness(stack, cipher, smtp_port=port, policy=policy) as harness:
+        event = contact_restored(district)
+        harness.app.queue(requests_for(event))
+        notification_id = harness.rows_for_id(event)
+        harness.outbox.deliver(notification_id)
+        harness.clock.advance(seconds=2)
+        assert harness.outbox.deliver(notification_id) is Status.GIVEN_UP
+
+        client = TestClient(harness.http)
+        row = eventually_row(harness, notification_id, "given_up")
+        assert row["given_up_reason"] == GivenUpReason.ATTEMPTS_EXHAUSTED.value
+        worker = client.post(
+            f"/notifications/{notification_id}/retry",
+            headers=staff(mint, district, "outreach_worker"),
+        )
+        assert worker.status_code == 403
+        retried = client.post(
+            f"/notifications/{notification_id}/retry", headers=staff(mint, district)
+        )
+        assert retried.status_code == 200
+        assert retried.json()["status"] == "queued"
+
+        sink = MailSink(port).start()
+        try:
+            assert harness.outbox.deliver(notification_id) is Status.SENT
+            assert len(sink.received()) == 1
+        finally:
+            sink.stop()
+        detail = client.get(f"/notifications/{notification_id}", headers=staff(mint, district))
+        events = [entry["event"] for entry in detail.json()["history"]]
+        assert events == [
+            "Queued",
+            "AttemptStarted",
+            "Failed",
+            "AttemptStarted",
+            "GivenUp",
+            "RetryRequested",
+            "AttemptStarted",
+            "Sent",
+        ]
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no handler runs, nothing after it is recorded."""
+
+
+class KilledAfterSending:
+    def __init__(self, mailer: Any) -> None:
+        self.mailer = mailer
+
+    def send(self, email: OutgoingEmail) -> None:
+        self.mailer.send(email)
+        raise Killed
+
+
+def test_a_service_killed_between_sending_and_recording_never_sends_it_again(
+    harness: NotificationsHarness, sink: MailSink, district: str
+) -> None:
+    event = contact_restored(district)
+    harness.app.queue(requests_for(event))
+    notification_id = harness.rows_for_id(event)
+    dying = harness.new_outbox()
+    dying.mailer = KilledAfterSending(harness.mailer)
+    with pytest.raises(Killed):
+        dying.deliver(notification_id)
+    key = harness.app.get_notification(notification_id).idempotency_key
+    message_id = f"<{key}@{harness.settings.message_id_domain}>"
+    assert len(sink.received(message_id)) == 1
+    assert harness.app.get_notification(notification_id).status is Status.SENDING
+
+    restarted = harness.new_outbox()  # the service comes back
+
+    def recovered() -> bool:
+        restarted.deliver_due()
+        return harness.app.get_notification(notification_id).status is Status.GIVEN_UP
+
+    eventually(recovered, timeout=15, what="the unconfirmed attempt to be given up")
+    restarted.deliver_due()
+    after = harness.app.get_notification(notification_id)
+    assert after.status is Status.GIVEN_UP
+    assert after.given_up_reason is GivenUpReason.DELIVERY_UNCONFIRMED
+    assert len(sink.received(message_id)) == 1  # at most once towards people
+
+
+async def test_an_erased_persons_letters_answer_410_and_leave_the_print_batch(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    client: TestClient,
+    mint: Callable[..., str],
+    keyring: Keyring,
+) -> None:
+    who, other = person(), person()
+    event = visit_announced(harness.cipher, district, who)
+    kept = visit_announced(harness.cipher, district, other)
+    publish(producer, harness.topics["visits"], event, kept)
+    async with RunningConsumers(stack, harness):
+        await wait_for(
+            lambda: (
+                harness.rows_for(event.event_id, district)
+                and harness.rows_for(kept.event_id, district)
+            ),
+            "queued",
+        )
+    harness.outbox.deliver_due()
+    row = eventually_row(
+        harness, harness.rows_for(event.event_id, district)[0]["notification_id"], "sent"
+    )
+    headers = staff(mint, district)
+    assert (
+        client.get(f"/notifications/{row['notification_id']}/letter", headers=headers).status_code
+        == 200
+    )
+
+    keyring.destroy(event.subject)
+
+    for path in ("letter", "letter.pdf"):
+        gone = client.get(f"/notifications/{row['notification_id']}/{path}", headers=headers)
+        assert gone.status_code == 410
+        assert gone.json()["code"] == "subject_erased"
+    batch = client.get(f"/print-batches/{district}/{row['print_day']}.pdf", headers=headers)
+    assert batch.status_code == 200
+    assert batch.headers["x-letters"] == "1"
+    assert batch.headers["x-letters-omitted"] == "1"
+    assert who["name"] not in pdf_text(batch.content)
+    assert other["name"] in pdf_text(batch.content)
+
+    # A letter still queued for the erased person is given up, never produced.
+    late = visit_announced(harness.cipher, district, person())
+    harness.app.queue(requests_for(late))
+    keyring.destroy(late.subject)
+    late_id = harness.rows_for_id(late)
+    assert harness.outbox.deliver(late_id) is Status.GIVEN_UP
+    assert harness.app.get_notification(late_id).given_up_reason is GivenUpReason.SUBJECT_ERASED
+
+
+async def test_a_coach_assigned_introduces_the_coach_by_letter_and_notifies_the_provider(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    sink: MailSink,
+    client: TestClient,
+    mint: Callable[..., str],
+) -> None:
+    who = person()
+    subject = harness.cipher.subject_for(who["customer_number"])
+    case_id = uuid.uuid4()
+    lost = envelope(
+        ContactLost(
+            case_id=case_id,
+            local_office="mitte",
+            person=SealedPerson(
+                customer_number=harness.cipher.seal(subject, who["customer_number"]),
+                name=harness.cipher.seal(subject, who["name"]),
+                address=harness.cipher.seal(subject, who["address"]),
+            ),
+            reason=ContactLostReason.MISSED_APPOINTMENTS,
+            evidence=Evidence(unanswered_letters=2, missed_appointments=2),
+            case_manager="cm-zyx",
+            reported_by="cm-zyx",
+        ),
+        district,
+        subject,
+    )
+    provider = uuid.uuid4()
+    assigned = envelope(
+        CoachAssigned(
+            coaching_id=uuid.uuid4(),
+            case_id=case_id,
+            provider_id=provider,
+            provider_name="Beispiel-Träger gGmbH",
+            coach="pc-weber",
+            starts_on=date.today() + timedelta(days=3),
+            ends_on=date.today() + timedelta(days=10),
+            assigned_by="tl-test",
+        ),
+        district,
+        subject,
+    )
+    publish(producer, harness.topics["contacts"], lost)
+    publish(producer, harness.topics["coaching"], assigned)
+    async with RunningConsumers(stack, harness):
+        rows = await wait_for(
+            lambda: len(r := harness.rows_for(assigned.event_id, district)) == 2 and r, "queued"
+        )
+        await wait_for(lambda: harness.directory.case(case_id), "the directory")
+        await wait_for(lambda: harness.directory.running_coachings(), "the coaching")
+    harness.outbox.deliver_due()
+    by_template = {row["template"]: row["notification_id"] for row in rows}
+    letter_id = by_template["coach_introduction"]
+    eventually_row(harness, letter_id, "sent")
+    letter = client.get(f"/notifications/{letter_id}/letter", headers=staff(mint, district))
+    text = letter.json()["text"]
+    assert who["name"] in text
+    assert "Beispiel-Träger gGmbH" in text
+    assert "Weber" in text
+    assert "freiwillig" in text
+
+    mails = [m for m in sink.received() if m["To"] == f"traeger-{provider}@jobcenter.example"]
+    assert len(mails) == 1
+    body = mails[0].get_content()
+    assert who["name"] not in body  # the notice, not the packet: no personal data
+    assert "Übergabe" in mails[0]["Subject"]
+
+    # The coaching ends within 14 days: one reminder to the team lead, however often checked.
+    check = harness.reminders(today=date.today())
+    assert check.check() == 1
+    assert check.check() == 0
+    harness.outbox.deliver_due()
+    reminders = [
+        m for m in sink.received() if m["To"] == f"teamleitung-{district}@jobcenter.example"
+    ]
+    assert len(reminders) == 1
+    assert "endet am" in reminders[0]["Subject"]
+    # Checked on a day long before the end, nothing is due.
+    assert harness.reminders(today=date.today() - timedelta(days=30)).check() == 0
+
+
+def eventually_row(harness: NotificationsHarness, notification_id: uuid.UUID, status: str) -> Any:
+    return eventually(
+        lambda: (
+            (row := harness.view.get(notification_id)) is not None
+            and row["status"] == status
+            and row
+        ),
+        timeout=15,
+        what=f"notification {notification_id} {status}",
+    )
