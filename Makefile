@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint typecheck pytest bench schemas venv
+.PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv
 
 venv: $(STAMP)
 
@@ -43,6 +43,14 @@ typecheck: venv
 pytest: venv
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Benchmarks (bench/README.md): starts the stack, runs every measurement with its raw
+## baseline, writes bench/results/ (JSON, results.md, results.png). BENCH_SCALE=small|full.
+bench: venv
+	$(PY) -m bench --scale $${BENCH_SCALE:-full}
+
+bench-smoke: venv
+	$(PY) -m bench --scale smoke
 
 schemas: venv
 	$(PY) -m shared.contracts.export

@@ -1,0 +1,1 @@
+"""The Outreach benchmark suite (``make bench``; see bench/README.md)."""

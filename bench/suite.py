@@ -1,0 +1,954 @@
+"""Outreach benchmarks: every measurement runs its raw baseline in the same run and reports
+the ratio (these machines are noisy; only same-run ratios compare).
+
+    python -m bench [--scale smoke|small|full] [--only path,import,rebuild,relay,queries]
+
+Everything runs in databases of its own (``bench_*``, recreated each run), its own keyring
+database, its own consumer groups, districts and topics, so a running ``make up`` or the
+tests are not disturbed. Results: ``bench/results/<stamp>.json`` (+ ``latest.json``),
+``results.md`` and ``results.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT, ROOT / "services/contacts", ROOT / "services/visits"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from contacts.application import CaseImport, Contacts, PersonDetails  # noqa: E402
+from contacts.integration import to_integration_event  # noqa: E402
+from contacts.projections import CaseQueueView  # noqa: E402
+from visits.projections import PlanningBoardView, VisitRecordView  # noqa: E402
+
+from shared.auth import Principal, Role, TokenCodec  # noqa: E402
+from shared.contracts import all_topics, topic_of  # noqa: E402
+from shared.contracts import contacts as contacts_contracts  # noqa: E402
+from shared.contracts.contacts import ContactLostReason  # noqa: E402
+from shared.eventstore import CommandContext, build_view, eventsourcing_env  # noqa: E402
+from shared.kafka import build_broker, ensure_topics  # noqa: E402
+from shared.privacy import Keyring, PersonalDataCipher  # noqa: E402
+from shared.rebuild import notification_batches, replay, reset_view  # noqa: E402
+from shared.relay import Relay  # noqa: E402
+from shared.settings import ServiceSettings  # noqa: E402
+
+MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries")
+
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "path_commands": 40,
+        "path_clients": 4,
+        "baseline_saves": 200,
+        "import_cases": 600,
+        "rebuild_events": 1_500,
+        "relay_events": 1_000,
+        "query_sizes": (1_000, 5_000),
+        "query_rate": 50,
+        "query_seconds": 2.0,
+    },
+    "small": {
+        "path_commands": 1_000,
+        "path_clients": 16,
+        "baseline_saves": 1_000,
+        "import_cases": 10_000,
+        "rebuild_events": 25_000,
+        "relay_events": 10_000,
+        "query_sizes": (10_000, 100_000),
+        "query_rate": 200,
+        "query_seconds": 5.0,
+    },
+    "full": {
+        "path_commands": 5_000,
+        "path_clients": 32,
+        "baseline_saves": 3_000,
+        "import_cases": 200_000,
+        "rebuild_events": 500_000,
+        "relay_events": 100_000,
+        "query_sizes": (10_000, 1_000_000),
+        "query_rate": 500,
+        "query_seconds": 20.0,
+    },
+}
+
+TARGETS = {
+    "path": "≥ 500 commands/s, p99 command-to-visible ≤ 250 ms",
+    "import": "≥ 0.5 of raw executemany",
+    "rebuild": "≥ 0.25 of the raw log read",
+    "relay": "≥ 0.5 of raw aiokafka",
+    "queries": "p99 ≤ 20 ms at 500 req/s, growing ≤ 2x from 10k to 1M cases",
+}
+TARGET_RATIOS = {"import": 0.5, "rebuild": 0.25, "relay": 0.5}
+
+DATABASES = ("bench_contacts", "bench_visits", "bench_keyring", "bench_import", "bench_raw")
+QUERY_DISTRICTS = 50
+"""Seeded cases are spread over this many districts; the queries read the first one."""
+
+
+def say(message: str) -> None:
+    print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def every(step: int, what: str, total: int) -> Callable[[int], None]:
+    """A progress callback that reports every ``step`` items."""
+    reported = [0]
+
+    def report(done: int) -> None:
+        if done - reported[0] >= step or done >= total:
+            reported[0] = done
+            say(f"  {what}: {done:,}/{total:,}")
+
+    return report
+
+
+# --- the environment ---------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    settings: ServiceSettings
+    scale: dict[str, Any]
+    run_id: str
+    cipher: PersonalDataCipher
+    keyring_pool: ConnectionPool
+    codec: TokenCodec
+
+    def env(self, dbname: str) -> dict[str, str]:
+        return eventsourcing_env(self.settings, dbname)
+
+    def url(self, dbname: str) -> str:
+        return self.settings.database_url(dbname)
+
+    def token(self, *districts: str) -> str:
+        principal = Principal(user="tl-bench", role=Role.TEAM_LEAD, districts=frozenset(districts))
+        return self.codec.mint(principal)
+
+
+def recreate_databases(settings: ServiceSettings) -> None:
+    with psycopg.connect(settings.database_url("postgres"), autocommit=True) as conn:
+        for name in DATABASES:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def person(n: int, tag: str) -> PersonDetails:
+    return PersonDetails(
+        customer_number=f"{n % 1000:03d}B{(n // 1000) % 1_000_000:06d}",
+        name=f"Benchperson {tag} {n}",
+        address=f"Messweg {n % 997} , 34{n % 1000:03d} Kassel",
+        phone=f"0561 {n % 10_000_000:07d}",
+        date_of_birth=date(1980 + n % 30, 1 + n % 12, 1 + n % 28),
+    )
+
+
+def report_body(n: int, district: str, tag: str) -> dict[str, Any]:
+    p = person(n, tag)
+    return {
+        "district": district,
+        "local_office": "mitte",
+        "person": {
+            "customer_number": p.customer_number,
+            "name": p.name,
+            "address": p.address,
+            "phone": p.phone,
+            "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+        },
+        "reason": "unanswered_invitations",
+        "evidence": {"unanswered_letters": 3, "missed_appointments": 1},
+    }
+
+
+def _launcher() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "bench_services", ROOT / "deploy/local/services.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
+    """The contacts and visits services as processes, on the bench databases."""
+    launcher = _launcher()
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    contacts_topic = topic_of("contacts")
+    for group in ("bench_visits-board", "bench_visits-cancellations"):  # start at the end
+        consumer = KafkaConsumer(
+            bootstrap_servers=bench.settings.kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+        )
+        try:
+            parts = [
+                TopicPartition(contacts_topic, p)
+                for p in consumer.partitions_for_topic(contacts_topic) or ()
+            ]
+            ends = consumer.end_offsets(parts)
+            consumer.assign(parts)
+            consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in parts})
+        finally:
+            consumer.close()
+    processes = {}
+    urls = {}
+    common = {
+        "OUTREACH_KEYRING_DATABASE": "bench_keyring",
+        "OUTREACH_LOG_LEVEL": "WARNING",
+    }
+    try:
+        for name in ("contacts", "visits"):
+            port = free_port()
+            env = {**common, "OUTREACH_SERVICE_NAME": f"bench_{name}"}
+            processes[name] = (launcher.start_service(name, port, logs / f"{name}.log", env), port)
+            urls[name] = f"http://127.0.0.1:{port}"
+        for _name, (process, port) in processes.items():
+            launcher.wait_ready(port, timeout_s=90, process=process)
+        yield urls
+    finally:
+        stoppers = [
+            threading.Thread(target=launcher.stop_process_group, args=(process.pid,))
+            for process, _ in processes.values()
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+
+
+# --- 1. full path --------------------------------------------------------------------------
+
+
+class Counter(Aggregate):
+    @event("Counted")
+    def count(self) -> None:
+        pass
+
+
+class RawStore(Application[uuid.UUID]):
+    name = "bench_raw"
+
+
+def eventsourcing_one_event_per_save(bench: Bench, saves: int) -> float:
+    """Baseline: the library, one event per ``save``."""
+    app = RawStore(bench.env("bench_raw"))
+    try:
+        counter = Counter()
+        app.save(counter)
+        started = time.perf_counter()
+        for _ in range(saves):
+            counter.count()
+            app.save(counter)
+        return saves / (time.perf_counter() - started)
+    finally:
+        app.close()
+
+
+async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[str, Any]:
+    commands, clients = bench.scale["path_commands"], bench.scale["path_clients"]
+    headers = {"Authorization": f"Bearer {bench.token(district)}"}
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    errors: list[str] = []
+    next_n = iter(range(commands))
+    done = asyncio.Event()
+    progress = every(max(1, commands // 10), "commands", commands)
+
+    async def client(http: httpx.AsyncClient) -> None:
+        for n in next_n:
+            started = time.perf_counter()
+            response = await http.post(
+                f"{urls['contacts']}/cases",
+                json=report_body(n, district, bench.run_id),
+                headers=headers,
+            )
+            if response.status_code != 201:
+                errors.append(f"{response.status_code}: {response.text[:200]}")
+                continue
+            sent[response.json()["case_id"]] = started
+            progress(len(sent))
+
+    async def watch() -> None:
+        async with await psycopg.AsyncConnection.connect(
+            bench.url("bench_visits"), autocommit=True
+        ) as conn:
+            while not (done.is_set() and len(seen) >= len(sent)):
+                pending = [k for k in sent if k not in seen]
+                if pending:
+                    cursor = await conn.execute(
+                        "SELECT case_id::text FROM planning_board WHERE case_id = ANY(%s::uuid[])",
+                        (pending,),
+                    )
+                    now = time.perf_counter()
+                    for (case_id,) in await cursor.fetchall():
+                        seen[case_id] = now
+                await asyncio.sleep(0.01)
+
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
+        watcher = asyncio.create_task(watch())
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        done.set()
+        try:
+            await asyncio.wait_for(watcher, timeout=120)
+        except TimeoutError:
+            errors.append(f"{len(sent) - len(seen)} cases never reached the planning board")
+    latencies = [(seen[k] - sent[k]) * 1000 for k in seen]
+    return {
+        "commands": len(sent),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "commands_per_s": len(sent) / elapsed,
+        "visible_p50_ms": percentile(latencies, 50),
+        "visible_p99_ms": percentile(latencies, 99),
+        "poll_interval_ms": 10,
+    }
+
+
+def measure_path(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
+    say(
+        f"1. full path: {bench.scale['path_commands']:,} ContactLost commands, "
+        f"{bench.scale['path_clients']} clients"
+    )
+    result = asyncio.run(_full_path(bench, urls, f"bench-{bench.run_id}"))
+    say("   baseline: eventsourcing, one event per save")
+    baseline = eventsourcing_one_event_per_save(bench, bench.scale["baseline_saves"])
+    result |= {
+        "baseline": "eventsourcing, one event per save() (events/s)",
+        "baseline_per_s": baseline,
+        "ratio": result["commands_per_s"] / baseline,
+        "target": TARGETS["path"],
+        "met": result["commands_per_s"] >= 500 and result["visible_p99_ms"] <= 250,
+    }
+    say(
+        f"   {result['commands_per_s']:.0f} commands/s, visible p50 {result['visible_p50_ms']:.0f} "
+        f"ms p99 {result['visible_p99_ms']:.0f} ms; baseline {baseline:.0f}/s; errors "
+        f"{result['first_errors']}"
+    )
+    return result
+
+
+# --- 5. queries ------------------------------------------------------------------------------
+
+
+def seed_views(bench: Bench, first: int, last: int, tokens: list[str], subject: uuid.UUID) -> None:
+    """Cases ``first..last-1`` straight into the queue and visit views (COPY): what the
+    projections would hold after that many cases, spread over :data:`QUERY_DISTRICTS`."""
+    today = date.today()
+    with (
+        psycopg.connect(bench.url("bench_contacts")) as conn,
+        conn.cursor() as cursor,
+        cursor.copy("COPY case_queue FROM STDIN") as copy,
+    ):
+        for n in range(first, last):
+            copy.write_row(
+                (
+                    uuid.UUID(int=n + 1),
+                    f"bq-{n % QUERY_DISTRICTS:02d}",
+                    "mitte",
+                    "contact_lost",
+                    "unanswered_invitations",
+                    today + timedelta(days=n % 90),
+                    today - timedelta(days=n % 60),
+                    None,
+                    3,
+                    1,
+                    tokens[n % len(tokens)],
+                )
+            )
+    with psycopg.connect(bench.url("bench_visits")) as conn, conn.cursor() as cursor:
+        now = datetime.now(UTC)
+        with cursor.copy(
+            "COPY visit_record (visit_id, case_id, subject_id, district, workers, first_day, "
+            "last_day, "
+            "purpose, place, announced_on, announced_at, name_token, address_token, status) FROM "
+            "STDIN"
+        ) as copy:
+            for n in range(first, last):
+                day = today + timedelta(days=n % 30)
+                copy.write_row(
+                    (
+                        uuid.UUID(int=n + 1),
+                        uuid.UUID(int=n + 1),
+                        subject,
+                        f"bq-{n % QUERY_DISTRICTS:02d}",
+                        [f"ow-bench-{n % 20}"],
+                        day,
+                        day + timedelta(days=n % 3),
+                        "first_contact",
+                        "home",
+                        today,
+                        now,
+                        tokens[n % len(tokens)],
+                        tokens[(n + 1) % len(tokens)],
+                        "announced",
+                    )
+                )
+    for dbname in ("bench_contacts", "bench_visits"):
+        with psycopg.connect(bench.url(dbname), autocommit=True) as conn:
+            conn.execute("ANALYZE")
+
+
+async def _load(url: str, headers: dict[str, str], rate: float, seconds: float) -> dict[str, Any]:
+    """Open loop: request ``i`` is due at ``i / rate``; latency counts from when it was due."""
+    latencies: list[float] = []
+    failures = 0
+    total = int(rate * seconds)
+
+    async def one(http: httpx.AsyncClient, due: float) -> None:
+        nonlocal failures
+        response = await http.get(url, headers=headers)
+        if response.status_code != 200:
+            failures += 1
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+        await http.get(url, headers=headers)  # warm the key cache
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(http, due)))
+        await asyncio.gather(*tasks)
+        achieved = total / (time.perf_counter() - start)
+    return {
+        "requests": total,
+        "failures": failures,
+        "achieved_rate": achieved,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
+def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
+    sizes, rate, seconds = (
+        bench.scale["query_sizes"],
+        bench.scale["query_rate"],
+        bench.scale["query_seconds"],
+    )
+    say(f"5. queries at {rate} req/s for {seconds:.0f} s, with {sizes[0]:,} and {sizes[1]:,} cases")
+    subject = bench.cipher.subject_for("bench-queries")
+    tokens = [bench.cipher.seal(subject, f"Benchperson {i}, Messweg {i}") for i in range(100)]
+    build_view(CaseQueueView, bench.env("bench_contacts"), "case_queue")
+    build_view(VisitRecordView, bench.env("bench_visits"), "visit_record")
+    headers = {"Authorization": f"Bearer {bench.token('bq-00')}"}
+    day = (date.today() + timedelta(days=10)).isoformat()
+    endpoints = {
+        "queue": f"{urls['contacts']}/cases?district=bq-00&sort=deadline",
+        "agenda": f"{urls['visits']}/agenda?day={day}&worker=ow-bench-0",
+    }
+    by_size: dict[str, dict[str, Any]] = {}
+    seeded = 0
+    for size in sizes:
+        say(f"   seeding views up to {size:,} cases")
+        seed_views(bench, seeded, size, tokens, subject)
+        seeded = size
+        by_size[str(size)] = {}
+        for name, url in endpoints.items():
+            by_size[str(size)][name] = asyncio.run(_load(url, headers, rate, seconds))
+            r = by_size[str(size)][name]
+            say(
+                f"   {name} @ {size:,}: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
+                f"({r['achieved_rate']:.0f} req/s, {r['failures']} failed)"
+            )
+    small, large = by_size[str(sizes[0])], by_size[str(sizes[1])]
+    growth = {name: large[name]["p99_ms"] / small[name]["p99_ms"] for name in endpoints}
+    worst_p99 = max(r["p99_ms"] for s in by_size.values() for r in s.values())
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "sizes": list(sizes),
+        "by_size": by_size,
+        "p99_growth": growth,
+        "ratio": max(growth.values()),
+        "baseline": f"the same endpoint with {sizes[0]:,} cases (growth of p99)",
+        "target": TARGETS["queries"],
+        "met": worst_p99 <= 20 and max(growth.values()) <= 2,
+    }
+
+
+# --- 2. bulk import --------------------------------------------------------------------------
+
+
+def import_app(bench: Bench) -> Contacts:
+    return Contacts(bench.env("bench_import"), cipher=bench.cipher)
+
+
+def import_rows(first: int, count: int, tag: str) -> list[CaseImport]:
+    return [
+        CaseImport(
+            district=f"bi-{n % 20:02d}",
+            local_office="mitte",
+            person=person(n, tag),
+            reason=ContactLostReason.UNANSWERED_INVITATIONS,
+            unanswered_letters=3,
+            missed_appointments=1,
+            last_contact_on=None,
+            deadline=None,
+            case_manager="cm-bench",
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def run_import(
+    app: Contacts, first: int, count: int, tag: str, progress: Callable[[int], None] | None = None
+) -> int:
+    ctx = CommandContext(actor="tl-bench", role="team_lead")
+    imported = 0
+    for start in range(first, first + count, 1000):  # one request of the endpoint each
+        results = app.import_cases(
+            import_rows(start, min(1000, first + count - start), tag), ctx=ctx
+        )
+        imported += sum(1 for r in results if r.case_id is not None)
+        if progress:
+            progress(min(count, start + 1000 - first))
+    return imported
+
+
+def raw_executemany(bench: Bench, rows: int, size: int) -> float:
+    """Baseline: psycopg ``executemany``, 500 rows of ``size`` bytes per transaction."""
+    payload = os.urandom(size)
+    with psycopg.connect(bench.url("bench_raw")) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_events (id bigserial PRIMARY KEY, originator_id uuid, "
+            "originator_version int, topic text, state bytea)"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            for first in range(0, rows, 500):
+                cursor.executemany(
+                    "INSERT INTO raw_events (originator_id, originator_version, topic, state) "
+                    "VALUES (%s, %s, %s, %s)",
+                    [
+                        (uuid.uuid4(), 1, "contacts.domain:OutreachCase.ContactLost", payload)
+                        for _ in range(min(500, rows - first))
+                    ],
+                )
+                conn.commit()
+        return rows / (time.perf_counter() - started)
+
+
+def stored_event_size(bench: Bench, app: Contacts) -> int:
+    """The average size of a stored event's state (the baseline writes rows of this size)."""
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    with psycopg.connect(bench.url("bench_import")) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT avg(length(state))::int FROM {}").format(sql.Identifier(table))
+        ).fetchone()
+    assert row is not None
+    return int(row[0] or 0)
+
+
+def measure_import(bench: Bench) -> dict[str, Any]:
+    cases = bench.scale["import_cases"]
+    say(f"2. bulk import: {cases:,} cases through Contacts.import_cases (1000 per request)")
+    app = import_app(bench)
+    try:
+        started = time.perf_counter()
+        imported = run_import(
+            app, 0, cases, bench.run_id, every(max(1000, cases // 10), "imported", cases)
+        )
+        elapsed = time.perf_counter() - started
+        events = app.recorder.max_notification_id() or 0
+        size = stored_event_size(bench, app)
+    finally:
+        app.close()
+    say(f"   baseline: raw executemany of {events:,} rows of {size} bytes")
+    baseline = raw_executemany(bench, events, size)
+    per_s = events / elapsed
+    result: dict[str, Any] = {
+        "cases": imported,
+        "events": events,
+        "cases_per_s": imported / elapsed,
+        "events_per_s": per_s,
+        "row_bytes": size,
+        "baseline": "psycopg executemany, 500 rows per transaction (rows/s)",
+        "baseline_per_s": baseline,
+        "ratio": per_s / baseline,
+        "target": TARGETS["import"],
+    }
+    result["met"] = result["ratio"] >= TARGET_RATIOS["import"]
+    say(
+        f"   {imported / elapsed:.0f} cases/s = {per_s:.0f} events/s; baseline {baseline:.0f} "
+        f"rows/s; ratio {result['ratio']:.2f}"
+    )
+    return result
+
+
+# --- 3. projection rebuild ------------------------------------------------------------------
+
+
+def measure_rebuild(bench: Bench) -> dict[str, Any]:
+    wanted = bench.scale["rebuild_events"]
+    app = import_app(bench)
+    try:
+        have = app.recorder.max_notification_id() or 0
+        if have < wanted:
+            extra = (wanted - have + 1) // 2
+            say(f"3. rebuild: topping the log up with {extra:,} cases to {wanted:,} events")
+            run_import(
+                app,
+                10_000_000,
+                extra,
+                bench.run_id,
+                every(max(1000, extra // 5), "topped up", extra),
+            )
+        events = app.recorder.max_notification_id() or 0
+        say(f"3. rebuild: the planning board from {events:,} events")
+        board = build_view(PlanningBoardView, bench.env("bench_visits"), "planning_board")
+        started = time.perf_counter()
+        topics = (
+            "contacts.domain:OutreachCase.ContactLost",
+            "contacts.domain:OutreachCase.ContactDetailsUpdated",
+            "contacts.domain:OutreachCase.ContactRestored",
+            "contacts.domain:OutreachCase.Closed",
+        )
+        reset_view(board, ["planning_board"])
+
+        def apply(cursor: Any, notification: Any) -> None:
+            outgoing = to_integration_event(app.mapper.to_domain_event(notification))
+            if outgoing is not None:
+                PlanningBoardView.apply_contact_event(cursor, outgoing.envelope)
+
+        applied = replay(
+            board,
+            notification_batches(app.recorder, topics=topics),
+            apply,
+            every(max(10_000, events // 10), "applied", events // 2),
+        )
+        elapsed = time.perf_counter() - started
+        say("   baseline: raw notification log read")
+        started = time.perf_counter()
+        read = sum(len(batch) for batch in notification_batches(app.recorder))
+        raw_elapsed = time.perf_counter() - started
+    finally:
+        app.close()
+    result: dict[str, Any] = {
+        "log_events": events,
+        "applied": applied,
+        "seconds": elapsed,
+        "events_per_s": events / elapsed,
+        "baseline": "select_notifications, 1000 per call, no decoding (events/s)",
+        "baseline_per_s": read / raw_elapsed,
+        "ratio": raw_elapsed / elapsed,
+        "target": TARGETS["rebuild"],
+    }
+    result["met"] = result["ratio"] >= TARGET_RATIOS["rebuild"]
+    say(
+        f"   rebuild {events / elapsed:.0f} log events/s; raw read {read / raw_elapsed:.0f}/s; "
+        f"ratio {result['ratio']:.2f}"
+    )
+    return result
+
+
+# --- 4. relay ---------------------------------------------------------------------------------
+
+
+async def _relay(bench: Bench, backlog: int) -> dict[str, Any]:
+    app = import_app(bench)
+    topic, raw_topic = f"bench.relay.{bench.run_id}", f"bench.raw.{bench.run_id}"
+    ensure_topics(bench.settings, [topic, raw_topic])
+    target = min(backlog, app.recorder.max_notification_id() or 0)
+    payloads = []
+    for batch in notification_batches(app.recorder):
+        for n in batch:
+            if n.id > target:
+                break
+            outgoing = to_integration_event(app.mapper.to_domain_event(n))
+            if outgoing is not None:
+                e = outgoing.envelope
+                payloads.append(
+                    (
+                        json.dumps(e.model_dump(mode="json", serialize_as_any=True)).encode(),
+                        e.subject.bytes,
+                    )
+                )
+        if batch[-1].id >= target:
+            break
+    broker = build_broker(bench.settings, "bench-relay")
+    relay = Relay(
+        app=app,
+        broker=broker,
+        topic=topic,
+        mapper=to_integration_event,
+        contracts=contacts_contracts.EVENTS,
+        lock_dsn=bench.url("bench_import"),
+    )
+    await broker.start()
+    stopping = asyncio.Event()
+    progress = every(max(1000, target // 10), "relayed", target)
+    try:
+        started = time.perf_counter()
+        task = asyncio.create_task(relay.run(stopping))
+        while relay.position < target:
+            await asyncio.sleep(0.05)
+            progress(relay.position)
+        elapsed = time.perf_counter() - started
+        published = relay.published
+        stopping.set()
+        await task
+    finally:
+        await broker.stop()
+        app.close()
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bench.settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for first in range(0, len(payloads), 500):
+            futures = [
+                await producer.send(raw_topic, value=v, key=k)
+                for v, k in payloads[first : first + 500]
+            ]
+            await asyncio.gather(*futures)
+        raw_elapsed = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    return {
+        "stored_events": target,
+        "published": published,
+        "messages_per_s": published / elapsed,
+        "stored_events_per_s": target / elapsed,
+        "baseline_per_s": len(payloads) / raw_elapsed,
+        "ratio": (published / elapsed) / (len(payloads) / raw_elapsed),
+    }
+
+
+def measure_relay(bench: Bench) -> dict[str, Any]:
+    backlog = bench.scale["relay_events"]
+    say(f"4. relay: a backlog of {backlog:,} stored events to Kafka")
+    result = asyncio.run(_relay(bench, backlog))
+    result |= {
+        "baseline": "aiokafka, acks=all, idempotent, same payloads (messages/s)",
+        "target": TARGETS["relay"],
+    }
+    result["met"] = result["ratio"] >= TARGET_RATIOS["relay"]
+    say(
+        f"   relay {result['messages_per_s']:.0f} messages/s; raw aiokafka "
+        f"{result['baseline_per_s']:.0f}/s; ratio {result['ratio']:.2f}"
+    )
+    return result
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"Run {results['run_id']} at {results['started']}, scale `{results['scale']}` "
+        f"(provisional: one noisy 2-core machine).",
+        "",
+        "| Measurement | Result | Raw baseline (same run) | Ratio | Target | Met |",
+        "|---|---|---|---|---|---|",
+    ]
+    m = results["measurements"]
+    if "path" in m:
+        r = m["path"]
+        lines.append(
+            f"| 1. Full path | {r['commands_per_s']:.0f} commands/s, visible p50 "
+            f"{r['visible_p50_ms']:.0f} ms / p99 {r['visible_p99_ms']:.0f} ms | "
+            f"{r['baseline_per_s']:.0f} events/s | {r['ratio']:.2f} | {r['target']} | "
+            f"{'yes' if r['met'] else 'no'} |"
+        )
+    if "import" in m:
+        r = m["import"]
+        lines.append(
+            f"| 2. Bulk import | {r['cases_per_s']:.0f} cases/s = {r['events_per_s']:.0f} events/s "
+            f"| {r['baseline_per_s']:.0f} rows/s | {r['ratio']:.2f} | {r['target']} | "
+            f"{'yes' if r['met'] else 'no'} |"
+        )
+    if "rebuild" in m:
+        r = m["rebuild"]
+        lines.append(
+            f"| 3. Rebuild ({r['log_events']:,} events) | {r['events_per_s']:.0f} events/s | "
+            f"{r['baseline_per_s']:.0f} events/s | {r['ratio']:.2f} | {r['target']} | "
+            f"{'yes' if r['met'] else 'no'} |"
+        )
+    if "relay" in m:
+        r = m["relay"]
+        lines.append(
+            f"| 4. Relay ({r['stored_events']:,} stored events) | {r['messages_per_s']:.0f} "
+            f"messages/s | {r['baseline_per_s']:.0f} messages/s | {r['ratio']:.2f} | {r['target']} "
+            f"| {'yes' if r['met'] else 'no'} |"
+        )
+    if "queries" in m:
+        r = m["queries"]
+        small, large = (str(s) for s in r["sizes"])
+        for name in ("queue", "agenda"):
+            a, b = r["by_size"][small][name], r["by_size"][large][name]
+            lines.append(
+                f"| 5. Query `{name}` @ {r['rate']} req/s | p50/p99 "
+                f"{b['p50_ms']:.1f}/{b['p99_ms']:.1f} ms with {int(large):,} cases | p50/p99 "
+                f"{a['p50_ms']:.1f}/{a['p99_ms']:.1f} ms with {int(small):,} | "
+                f"{r['p99_growth'][name]:.2f}x | {r['target']} | {'yes' if r['met'] else 'no'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = results["measurements"]
+    names, ratios, targets = [], [], []
+    for key, label in (
+        ("import", "bulk import\n/ executemany"),
+        ("rebuild", "rebuild\n/ raw log read"),
+        ("relay", "relay\n/ raw aiokafka"),
+    ):
+        if key in m:
+            names.append(label)
+            ratios.append(m[key]["ratio"])
+            targets.append(TARGET_RATIOS[key])
+    if "path" in m:
+        names.append("full path\n/ 1 event per save")
+        ratios.append(m["path"]["ratio"])
+        targets.append(500 / m["path"]["baseline_per_s"])
+    if "queries" in m:
+        for name in ("queue", "agenda"):
+            names.append(f"{name} p99 growth\n(lower is better)")
+            ratios.append(m["queries"]["p99_growth"][name])
+            targets.append(2.0)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    bars = ax.bar(names, ratios, color="#4c78a8")
+    ax.scatter(names, targets, marker="_", s=900, color="#e45756", label="target", zorder=3)
+    ax.bar_label(bars, fmt="%.2f")
+    ax.set_ylabel("same-run ratio")
+    ax.set_title(f"Outreach benchmarks, scale {results['scale']} ({results['started'][:16]})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "full")
+    )
+    parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ",".join(MEASUREMENTS)))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    args = parser.parse_args(argv)
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = set(only) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurements: {sorted(unknown)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = ServiceSettings()
+    say("starting the local stack (idempotent)")
+    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True)
+    ensure_topics(settings, all_topics())
+    say(f"recreating databases {', '.join(DATABASES)}")
+    recreate_databases(settings)
+    keyring_pool = ConnectionPool(settings.database_url("bench_keyring"), min_size=1, max_size=4)
+    keyring = Keyring(
+        keyring_pool, base64.b64decode(settings.secret("keyring_kek")), cache_seconds=3600
+    )
+    keyring.create_schema()
+    bench = Bench(
+        settings=settings,
+        scale=SCALES[args.scale],
+        run_id=uuid.uuid4().hex[:8],
+        cipher=PersonalDataCipher(keyring, settings.secret("blind_index_key").encode()),
+        keyring_pool=keyring_pool,
+        codec=TokenCodec.from_settings(settings),
+    )
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "run_id": bench.run_id,
+        "started": started.isoformat(),
+        "scale": args.scale,
+        "scale_knobs": {k: list(v) if isinstance(v, tuple) else v for k, v in bench.scale.items()},
+        "targets": TARGETS,
+        "measurements": {},
+    }
+    measured = results["measurements"]
+    try:
+        if {"path", "queries"} & set(only):
+            with services_running(bench, args.out / "logs") as urls:
+                if "path" in only:
+                    measured["path"] = measure_path(bench, urls)
+                if "queries" in only:
+                    measured["queries"] = measure_queries(bench, urls)
+        if {"import", "rebuild", "relay"} & set(only):
+            if "import" in only:
+                measured["import"] = measure_import(bench)
+            else:
+                run_import(import_app(bench), 0, bench.scale["import_cases"], bench.run_id)
+            if "rebuild" in only:
+                measured["rebuild"] = measure_rebuild(bench)
+            if "relay" in only:
+                measured["relay"] = measure_relay(bench)
+    finally:
+        keyring_pool.close()
+    results["seconds"] = (datetime.now(UTC) - started).total_seconds()
+    stamp = started.strftime("%Y%m%dT%H%M%S")
+    text = json.dumps(results, indent=2, default=str)
+    (args.out / f"{stamp}-{args.scale}.json").write_text(text)
+    (args.out / "latest.json").write_text(text)
+    (args.out / "results.md").write_text(markdown(results))
+    chart(results, args.out / "results.png")
+    say(f"done in {results['seconds']:.0f} s: {args.out}/results.md, results.png, latest.json")
+    print(markdown(results))
+    return 0

@@ -1,0 +1,49 @@
+"""The benchmark suite at its tiny scale, through the same code path as ``make bench``: it
+must produce numbers for every measurement. No timing is asserted (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def numbers(value: object) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in numbers(v)]
+    return []
+
+
+def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--scale", "smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+    measured = results["measurements"]
+    assert set(measured) == {"path", "import", "rebuild", "relay", "queries"}
+    for name, values in measured.items():
+        assert math.isfinite(values["ratio"]), name
+        assert values["ratio"] > 0, name
+        assert numbers(values), name
+    assert (tmp_path / "results.md").read_text().count("|") > 10
+    assert (tmp_path / "results.png").stat().st_size > 0
