@@ -128,6 +128,140 @@ def announce_demo_visit(visits: str) -> str:
         return f"announced: visit {response.json()['visit_id']}"
 
 
+DEMO_PROVIDERS: list[dict[str, Any]] = [
+    {
+        "provider": {
+            "name": "Sculpture - Institut für Qualifizierung",
+            "districts": ["kassel"],
+            "initial_term_months": 4,
+            "extension_months": 2,
+            "max_extensions": 2,
+        },
+        "coaches": [
+            {
+                "coach": "pc-demo-sculpture-1",
+                "display_name": "Jana Beispielcoach",
+                "max_caseload": 8,
+                "emergency_line": "0561 000900",
+            },
+            {
+                "coach": "pc-demo-sculpture-2",
+                "display_name": "Tom Mustercoach",
+                "max_caseload": 6,
+                "emergency_line": "0561 000901",
+            },
+        ],
+    },
+    {
+        "provider": {"name": "KuBus e.V.", "districts": ["darmstadt-dieburg"]},
+        "coaches": [
+            {
+                "coach": "pc-demo-kubus-1",
+                "display_name": "Sema Probecoach",
+                "max_caseload": 10,
+                "emergency_line": "06071 000900",
+            }
+        ],
+    },
+]
+
+DEMO_PROGRAMME: dict[str, Any] = {
+    "district": "kreis-borken",
+    "local_office": "bocholt",
+    "title": "Neue Wege: Lebensgeschichten und berufliche Neuorientierung",
+    "target_group": "Alleinerziehende mit Berufserfahrung",
+    "dates": [str(TODAY + timedelta(days=7 * week)) for week in range(1, 7)],
+    "capacity": 12,
+    "open_to_neighbouring": True,
+    "mobile": False,
+}
+
+
+def load_coaching(coaching: str) -> str:
+    """Providers with their coaches, and a group programme in Kreis Borken.
+
+    Idempotent: a provider or programme of the same name (title) is left as it is, and a
+    coach registered already (409) too. Returns what happened.
+    """
+    created: list[str] = []
+    with httpx.Client(base_url=coaching, timeout=10) as client:
+        for demo in DEMO_PROVIDERS:
+            district = demo["provider"]["districts"][0]
+            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+            known = client.get("/providers", params={"district": district}, headers=lead)
+            known.raise_for_status()
+            existing = [p for p in known.json() if p["name"] == demo["provider"]["name"]]
+            if existing:
+                provider_id = existing[0]["provider_id"]
+            else:
+                response = client.post("/providers", json=demo["provider"], headers=lead)
+                response.raise_for_status()
+                provider_id = response.json()["id"]
+                created.append(demo["provider"]["name"])
+            for coach in demo["coaches"]:
+                response = client.post(
+                    f"/providers/{provider_id}/coaches", json=coach, headers=lead
+                )
+                if response.status_code != 409:
+                    response.raise_for_status()
+                    created.append(coach["coach"])
+        lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, 'kreis-borken')}"}
+        known = client.get("/programmes", params={"district": "kreis-borken"}, headers=lead)
+        known.raise_for_status()
+        if not any(p["title"] == DEMO_PROGRAMME["title"] for p in known.json()):
+            client.post("/programmes", json=DEMO_PROGRAMME, headers=lead).raise_for_status()
+            created.append("programme in Bocholt")
+    return ("created " + ", ".join(created)) if created else "there already"
+
+
+def show_notifications(notifications: str, contacts: str) -> list[str]:
+    """Where the demo's letters and e-mails are: the print batch of Kassel (the announced
+    visit's letter) saved as a PDF, and the mail sink's folder. For an e-mail, a demo case of
+    Darmstadt-Dieburg gets its contact restored by phone (its case manager is told)."""
+    lead = {"Authorization": f"Bearer {token('tl-demo-kassel', Role.TEAM_LEAD, 'kassel')}"}
+    mail = ROOT / ".local" / "mail"
+    lines = []
+    with httpx.Client(timeout=10) as client:
+        cm = {"Authorization": f"Bearer {tokens_dadi()}"}
+        queue = client.get(
+            f"{contacts}/cases", params={"district": "darmstadt-dieburg"}, headers=cm
+        )
+        if queue.status_code == 200 and not any(mail.glob("*.eml")):
+            for case in queue.json():
+                if case["status"] == "contact_lost":
+                    client.post(
+                        f"{contacts}/cases/{case['case_id']}/contact-restored",
+                        json={"channel": "phone", "restored_on": TODAY.isoformat()},
+                        headers=cm,
+                    )
+                    break
+        batches: list[dict[str, Any]] = []
+        for _ in range(60):
+            response = client.get(
+                f"{notifications}/print-batches", params={"district": "kassel"}, headers=lead
+            )
+            batches = response.json() if response.status_code == 200 else []
+            if batches and any(mail.glob("*.eml")):
+                break
+            time.sleep(0.5)
+        for batch in batches[:1]:
+            pdf = client.get(f"{notifications}{batch['pdf']}", headers=lead)
+            target = ROOT / ".local" / "letters" / Path(batch["pdf"]).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(pdf.content)
+            lines.append(f"Print batch of Kassel ({batch['letters']} letter(s)): {target}")
+    received = sorted(mail.glob("*.eml"))
+    lines.append(
+        f"Received e-mail ({len(received)}): {mail}/"
+        + (f"  e.g. {received[-1].name}" if received else "")
+    )
+    return lines
+
+
+def tokens_dadi() -> str:
+    return token("cm-demo-dadi", Role.CASE_MANAGER, "darmstadt-dieburg")
+
+
 def main() -> int:
     contacts = f"http://127.0.0.1:{SERVICE_PORTS['contacts']}"
     visits = f"http://127.0.0.1:{SERVICE_PORTS['visits']}"
@@ -146,9 +280,12 @@ def main() -> int:
                 print(f"demo case rejected: {response.status_code} {response.text}")
                 return 1
     visit = announce_demo_visit(visits)
+    coaching = f"http://127.0.0.1:{SERVICE_PORTS['coaching']}"
+    registry = load_coaching(coaching)
     lead = token("tl-demo-kassel", Role.TEAM_LEAD, "kassel")
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
     print(f"Home visit for {DEMO_VISIT_CUSTOMER}: {visit}.")
+    print(f"Coaching providers, coaches and a programme: {registry}.")
     print("\nTry it (a team lead of Kassel):")
     print(f"  export TOKEN={lead}")
     print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{contacts}/cases?district=kassel"')
@@ -158,8 +295,24 @@ def main() -> int:
         f'  curl -s -H "Authorization: Bearer $TOKEN" '
         f'"{visits}/agenda?day={day}&worker=ow-demo-kassel"'
     )
-    print(f"\nAPI docs: {contacts}/docs  {visits}/docs    AsyncAPI: <service>/asyncapi.json")
+    print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{coaching}/providers?district=kassel"')
+    coach = token("pc-demo-sculpture-1", Role.PROVIDER_COACH, "kassel")
+    print(f"\nA coach of Sculpture (provider_coach): export COACH={coach}")
+    print(f'  curl -s -H "Authorization: Bearer $COACH" "{coaching}/provider/caseload"')
+    print(
+        f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
+        "    AsyncAPI: <service>/asyncapi.json"
+    )
     print("Other tokens: .venv/bin/python -m shared.auth mint --user U --role ROLE --district D")
+    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
+    if (ROOT / "services" / "notifications").exists():
+        print("\nLetters and e-mail (notifications):")
+        for line in show_notifications(notifications, contacts):
+            print(f"  {line}")
+        print(
+            f'  curl -s -H "Authorization: Bearer $TOKEN" '
+            f'"{notifications}/notifications?district=kassel"'
+        )
     return 0
 
 
