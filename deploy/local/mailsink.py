@@ -1,11 +1,11 @@
 """A local SMTP server that keeps every e-mail it receives, for development and the demo.
 
-    python deploy/local/mailsink.py [--port 58025] [--dir .local/mail]
+    python deploy/local/mailsink.py [--port PORT] [--dir .local/mail]
 
 Each message is stored as ``<received at>-<n>.eml`` in the folder (readable with any mail
 program, or ``cat``). Nothing is relayed anywhere. Started by ``deploy/local/services.py up``
-when the notifications service exists; the service's default ``OUTREACH_SMTP_PORT`` is this
-port.
+when the notifications service exists; it listens where the service sends
+(``OUTREACH_SMTP_PORT``, see notifications.settings).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from notifications.settings import NotificationsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PORT = 58025
 
 
 class MailFolder:
@@ -45,7 +45,7 @@ class MailFolder:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=NotificationsSettings().smtp_port)
     parser.add_argument("--dir", type=Path, default=ROOT / ".local" / "mail")
     args = parser.parse_args()
     controller = Controller(MailFolder(args.dir), hostname="127.0.0.1", port=args.port)
