@@ -20,12 +20,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Notification, Tracking
 from faststream.kafka import KafkaBroker
 
-from shared.contracts import Envelope, Payload
+from shared.contracts import Envelope, Payload, stable_event_id
 from shared.eventstore import OutreachApplication
 from shared.telemetry import continued_from
 
@@ -38,6 +39,36 @@ class Outgoing:
 
     envelope: Envelope[Payload]
     trace: dict[str, str]
+
+
+def outgoing(producer: str, domain_event: Any, payload: Payload | None) -> Outgoing | None:
+    """The integration event of a stored domain event (``None`` for an internal event).
+
+    The envelope comes from the event's ``meta`` (see ``shared.eventstore.CommandContext``:
+    district, subject, correlation and causation, the trace context); its id is stable, so a
+    republished event keeps it. The envelope is typed by the payload's own contract (as
+    ``parse_envelope`` does), so it serialises with the payload's fields.
+    """
+    if payload is None:
+        return None
+    meta = domain_event.meta
+    causation = meta.get("causation_id")
+    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+    envelope: Envelope[Payload] = contract(
+        event_id=stable_event_id(
+            producer, domain_event.originator_id, domain_event.originator_version
+        ),
+        event_type=payload.event_type,
+        schema_version=payload.schema_version,
+        occurred_at=domain_event.timestamp,
+        producer=producer,
+        district=meta["district"],
+        subject=UUID(meta["subject"]),
+        correlation_id=UUID(meta["correlation_id"]),
+        causation_id=UUID(causation) if causation else None,
+        payload=payload,
+    )
+    return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))
 
 
 Mapper = Callable[[Any], Outgoing | None]

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from notifications.domain import Notification
-from shared.contracts import Envelope, Payload, stable_event_id
+from shared.contracts import Payload
 from shared.contracts.notifications import (
     NotificationFailed,
     NotificationGivenUp,
@@ -20,33 +20,13 @@ from shared.contracts.notifications import (
     NotificationRetryRequested,
     NotificationSent,
 )
-from shared.relay import Outgoing
+from shared.relay import Outgoing, outgoing
 
 PRODUCER = "notifications"
 
 
 def to_integration_event(domain_event: Any) -> Outgoing | None:
-    payload = _payload(domain_event)
-    if payload is None:
-        return None
-    meta = domain_event.meta
-    causation = meta.get("causation_id")
-    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
-    envelope: Envelope[Payload] = contract(
-        event_id=stable_event_id(
-            PRODUCER, domain_event.originator_id, domain_event.originator_version
-        ),
-        event_type=payload.event_type,
-        schema_version=payload.schema_version,
-        occurred_at=domain_event.timestamp,
-        producer=PRODUCER,
-        district=meta["district"],
-        subject=UUID(meta["subject"]),
-        correlation_id=UUID(meta["correlation_id"]),
-        causation_id=UUID(causation) if causation else None,
-        payload=payload,
-    )
-    return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))
+    return outgoing(PRODUCER, domain_event, _payload(domain_event))
 
 
 @singledispatch
