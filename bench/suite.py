@@ -480,7 +480,8 @@ def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
     tokens = [bench.cipher.seal(subject, f"Benchperson {i}, Messweg {i}") for i in range(100)]
     build_view(CaseQueueView, bench.env("bench_contacts"), "case_queue")
     build_view(VisitRecordView, bench.env("bench_visits"), "visit_record")
-    headers = {"Authorization": f"Bearer {bench.token('bq-00')}"}
+    # Reads of personal data state their purpose (and each writes its access-log entries).
+    headers = {"Authorization": f"Bearer {bench.token('bq-00')}", "X-Purpose": "case_work"}
     day = (date.today() + timedelta(days=10)).isoformat()
     endpoints = {
         "queue": f"{urls['contacts']}/cases?district=bq-00&sort=deadline",

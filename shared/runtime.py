@@ -12,21 +12,32 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.projection import Projection, ProjectionRunner
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from psycopg_pool import ConnectionPool
 
+from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
 from shared.api import create_app
 from shared.auth import Principal, Role, TokenCodec, principal_dependency
 from shared.chain import ChainKeeper, EventChain, read_anchors
 from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
+from shared.dpo import subject_events
+from shared.erasure import (
+    ConfirmationOutbox,
+    ErasureLedgerView,
+    Forget,
+    erasure_consumer,
+    forget_nothing,
+)
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
@@ -50,12 +61,22 @@ class Runtime:
     relay: Relay
     dead_letters: DeadLetters
     pool: ConnectionPool
+    access_log: AccessLog
     views: dict[str, TrackedView] = field(default_factory=dict)
     chain: EventChain | None = None
     runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
 
     def view(self, kind: type[TrackedView]) -> Any:
         return self.views[kind.__name__]
+
+
+@dataclass(frozen=True)
+class RelaySpec:
+    """A further relay of a service's event log: its topic, mapper and contracts."""
+
+    topic: str
+    mapper: Mapper
+    publishes: Sequence[type[Payload]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,17 @@ class ServiceSpec:
     ] = lambda _: ()
     """Long-running workers of the service besides the relay (e.g. an outbox): each is
     started after the broker and runs until the event it is given is set at shutdown."""
+    export: Callable[[Runtime, UUID], dict[str, Any]] = lambda _runtime, _subject: {}
+    """The service's own part of a person's Art. 15 export: ``personal_data`` (opened) and
+    ``recipients`` (who the data went to). The events and the access log are added by
+    ``GET /dpo/subjects/{subject}/export`` for every service."""
+    forget: Forget = forget_nothing
+    """Drops or blanks the service's view rows of an erased person (``shared.erasure``):
+    run by the ``SubjectErased`` consumer every service gets, which also evicts the person's
+    key from the process's cache and confirms the erasure."""
+    relays: Sequence[RelaySpec] = ()
+    """Further relays of the service's own event log, each to a topic of its own (e.g. the
+    erasure tombstones of contacts to ``outreach.erasures``)."""
 
 
 def _start_runner(
@@ -169,7 +201,22 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             contracts=spec.publishes,
             lock_dsn=settings.database_url(settings.database),
         )
-        runtime = Runtime(settings, keyring, cipher, application, broker, relay, dead_letters, pool)
+        more_relays = [
+            Relay(
+                app=application,
+                broker=broker,
+                topic=extra.topic,
+                mapper=extra.mapper,
+                contracts=extra.publishes,
+                lock_dsn=settings.database_url(settings.database),
+            )
+            for extra in spec.relays
+        ]
+        access_log = AccessLog(pool, settings.service_name)
+        access_log.create_schema()
+        runtime = Runtime(
+            settings, keyring, cipher, application, broker, relay, dead_letters, pool, access_log
+        )
         runtime.chain = chain
         for projection_class, view_class in spec.projections:
             runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
@@ -178,19 +225,31 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             runtime.views[view_class.__name__] = await asyncio.to_thread(
                 build_view, view_class, env, view_name
             )
+        ledger = await asyncio.to_thread(build_view, ErasureLedgerView, env, "erasure_ledger")
+        runtime.views[ErasureLedgerView.__name__] = ledger
         holder["runtime"] = runtime
         for router in spec.routers(runtime, authenticate):
             http.include_router(router)
         await asyncio.to_thread(ensure_topics, settings, all_topics())
-        for consumer in spec.consumers(runtime):
+        forgetting = erasure_consumer(
+            prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
+        )
+        for consumer in (*spec.consumers(runtime), forgetting):
             register(broker, consumer, dead_letters, retries=settings.consumer_retries)
+        confirmations = ConfirmationOutbox(
+            ledger, broker, service=spec.name, deployment=settings.service_name
+        )
         await broker.start()
         stopping = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stopping), name=f"{spec.name}-relay")
         supervisor = asyncio.create_task(_supervise(runtime, spec, env, stopping))
         keeper = ChainKeeper(chain, broker, anchor_every=settings.chain_anchor_seconds)
         keeper_task = asyncio.create_task(keeper.run(stopping), name=f"{spec.name}-chain")
-        workers = [asyncio.create_task(work(stopping)) for work in spec.background(runtime)]
+        workers = [
+            asyncio.create_task(work(stopping))
+            for work in (*spec.background(runtime), confirmations.run)
+        ]
+        workers += [asyncio.create_task(extra.run(stopping)) for extra in more_relays]
         log.info("service started", extra={"port": settings.port})
         try:
             yield
@@ -275,6 +334,62 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         anchors = await asyncio.to_thread(read_anchors, settings.kafka_bootstrap, chain.service)
         result = await asyncio.to_thread(chain.verify, anchors)
         return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
+
+    @http.get("/dpo/access-log", tags=["data protection"])
+    def access_log_entries(
+        principal: Annotated[Principal, Depends(authenticate)],
+        subject: UUID | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> dict[str, Any]:
+        """Who opened whose personal data, when, which fields and why (oldest first)."""
+        principal.require(Role.DATA_PROTECTION_OFFICER)
+        entries = holder["runtime"].access_log.entries(
+            subject=subject, user=user, since=since, until=until, limit=limit
+        )
+        return {"service": settings.service_name, "entries": entries}
+
+    @http.get("/dpo/break-glass", tags=["data protection"])
+    def break_glass_grants(
+        principal: Annotated[Principal, Depends(authenticate)],
+        subject: UUID | None = None,
+        user: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> dict[str, Any]:
+        """Every break-glass grant: who opened another district's record, why, until when."""
+        principal.require(Role.DATA_PROTECTION_OFFICER)
+        grants = holder["runtime"].access_log.grants(subject=subject, user=user, limit=limit)
+        return {"service": settings.service_name, "grants": grants}
+
+    @http.get("/dpo/subjects/{subject}/export", tags=["data protection"])
+    def subject_export(
+        subject: UUID, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> dict[str, Any]:
+        """This service's part of the person's Art. 15 export (logged with purpose audit)."""
+        principal.require(Role.DATA_PROTECTION_OFFICER)
+        runtime = holder["runtime"]
+        own = spec.export(runtime, subject)
+        events = subject_events(runtime.app, runtime.cipher, subject)
+        record_access(
+            runtime.access_log,
+            principal,
+            subject,
+            ["personal_data", "events", "recipients", "access_log"],
+            StatedPurpose(Purpose.AUDIT, "Art. 15 GDPR export"),
+            route="GET /dpo/subjects/{subject}/export",
+            resource=f"subject:{subject}",
+        )
+        return {
+            "service": settings.service_name,
+            "subject": str(subject),
+            "personal_data": own.get("personal_data", {}),
+            "recipients": own.get("recipients", []),
+            "events": events,
+            "access_log": runtime.access_log.entries(subject=subject, limit=100000),
+            "break_glass": runtime.access_log.grants(subject=subject),
+        }
 
     http.state.runtime_holder = holder
     return http

@@ -93,7 +93,7 @@ def announce_demo_visit(visits: str) -> str:
     Idempotent: a visit announced already (409) is left as it is. Returns what happened.
     """
     worker = token("ow-demo-kassel", Role.OUTREACH_WORKER, "kassel")
-    auth = {"Authorization": f"Bearer {worker}"}
+    auth = {"Authorization": f"Bearer {worker}", "X-Purpose": "visit_planning"}
     with httpx.Client(base_url=visits, timeout=10) as client:
         entry: dict[str, Any] | None = None
         deadline = time.monotonic() + 30
@@ -224,10 +224,12 @@ def show_notifications(notifications: str, contacts: str) -> list[str]:
     with httpx.Client(timeout=10) as client:
         cm = {"Authorization": f"Bearer {tokens_dadi()}"}
         queue = client.get(
-            f"{contacts}/cases", params={"district": "darmstadt-dieburg"}, headers=cm
+            f"{contacts}/cases",
+            params={"district": "darmstadt-dieburg"},
+            headers={**cm, "X-Purpose": "case_work"},
         )
         if queue.status_code == 200 and not any(mail.glob("*.eml")):
-            for case in queue.json():
+            for case in queue.json()["cases"]:
                 if case["status"] == "contact_lost":
                     client.post(
                         f"{contacts}/cases/{case['case_id']}/contact-restored",
@@ -286,19 +288,29 @@ def main() -> int:
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
     print(f"Home visit for {DEMO_VISIT_CUSTOMER}: {visit}.")
     print(f"Coaching providers, coaches and a programme: {registry}.")
-    print("\nTry it (a team lead of Kassel):")
+    print("\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):")
     print(f"  export TOKEN={lead}")
-    print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{contacts}/cases?district=kassel"')
-    print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{visits}/board?district=kassel"')
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    print(f'  curl -s {auth} -H "X-Purpose: case_work" "{contacts}/cases?district=kassel"')
+    print(f'  curl -s {auth} -H "X-Purpose: visit_planning" "{visits}/board?district=kassel"')
     day = TODAY + timedelta(days=7)
     print(
-        f'  curl -s -H "Authorization: Bearer $TOKEN" '
+        f'  curl -s {auth} -H "X-Purpose: visit_planning" '
         f'"{visits}/agenda?day={day}&worker=ow-demo-kassel"'
     )
     print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{coaching}/providers?district=kassel"')
     coach = token("pc-demo-sculpture-1", Role.PROVIDER_COACH, "kassel")
     print(f"\nA coach of Sculpture (provider_coach): export COACH={coach}")
-    print(f'  curl -s -H "Authorization: Bearer $COACH" "{coaching}/provider/caseload"')
+    print(
+        f'  curl -s -H "Authorization: Bearer $COACH" -H "X-Purpose: coaching" '
+        f'"{coaching}/provider/caseload"'
+    )
+    officer = token("dpo-demo", Role.DATA_PROTECTION_OFFICER, "kassel")
+    print(f"\nThe data protection officer: export DPO={officer}")
+    print(
+        f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=tl-demo-kassel"'
+    )
+    print("  .venv/bin/python -m shared.dpo export <subject> --out .local/export")
     print(
         f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
         "    AsyncAPI: <service>/asyncapi.json"

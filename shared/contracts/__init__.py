@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import coaching, contacts, notifications, visits
+from shared.contracts import coaching, contacts, erasures, notifications, visits
 from shared.contracts.envelope import Envelope, Payload, stable_event_id
 
 TOPICS: dict[str, str] = {
@@ -19,7 +19,13 @@ DLQ_SUFFIX = ".dlq"
 
 PAYLOADS: dict[str, type[Payload]] = {
     p.event_type: p
-    for p in (*contacts.EVENTS, *visits.EVENTS, *coaching.EVENTS, *notifications.EVENTS)
+    for p in (
+        *contacts.EVENTS,
+        *visits.EVENTS,
+        *coaching.EVENTS,
+        *notifications.EVENTS,
+        *erasures.EVENTS,
+    )
 }
 """Every payload contract by event type."""
 
@@ -35,9 +41,17 @@ def dead_letter_topic(topic: str) -> str:
 CHAIN_ANCHOR_TOPIC = "outreach.chain-anchors"
 """Where every service anchors the head of its event chain (see shared.chain)."""
 
+ERASURE_TOPIC = "outreach.erasures"
+"""``SubjectErased`` tombstones (published by contacts) and every service's
+``SubjectErasureConfirmed``; every service consumes it (see shared.erasure)."""
+
+FEED_TOPIC_PREFIX = "outreach.feed."
+"""``outreach.feed.<subscriber>``: the pseudonymised feed of one subscriber (shared.feeds)."""
+
 
 def all_topics() -> list[str]:
-    topics = [t for topic in TOPICS.values() for t in (topic, dead_letter_topic(topic))]
+    published = [*TOPICS.values(), ERASURE_TOPIC]
+    topics = [t for topic in published for t in (topic, dead_letter_topic(topic))]
     return [*topics, CHAIN_ANCHOR_TOPIC]
 
 
@@ -61,6 +75,8 @@ class UnknownEventTypeError(ValueError):
 
 
 __all__ = [
+    "ERASURE_TOPIC",
+    "FEED_TOPIC_PREFIX",
     "PAYLOADS",
     "TOPICS",
     "Envelope",

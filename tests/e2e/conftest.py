@@ -59,6 +59,8 @@ def contacts_service(
         "OUTREACH_KEY_CACHE_SECONDS": "0",
         # Anchor the event chain's head on Kafka every second instead of every minute.
         "OUTREACH_CHAIN_ANCHOR_SECONDS": "1",
+        # Break-glass grants expire after a few seconds, so a test can watch one run out.
+        "OUTREACH_BREAK_GLASS_SECONDS": "4",
     }
     # Its coaching consumer starts with what coaching publishes from now on (not the topic's
     # history, whose cases this fresh database does not know).

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
-from tests.support.e2e import ContactsApi
+from tests.support.e2e import ContactsApi, with_purpose
 from tests.support.helpers import eventually, person
 from tests.support.processes import ServiceProcess, start_group_at_end
 
@@ -152,7 +152,9 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
     # 2. The outreach team announces a visit and records it: met, a coaching referral with
     #    the person's consent, and a note that must stay with the visits service.
     def on_the_board() -> Any:
-        response = visits_client.get("/board", params={"district": district}, headers=worker)
+        response = visits_client.get(
+            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
+        )
         assert response.status_code == 200, response.text
         entries = response.json()["sections"]["to_plan"]
         return entries if any(e["case_id"] == case_id for e in entries) else None
@@ -184,7 +186,9 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
 
     # 3. The coaching service shows the request.
     def requested() -> Any:
-        response = coaching_client.get("/coachings", params={"district": district}, headers=manager)
+        response = coaching_client.get(
+            "/coachings", params={"district": district}, headers=with_purpose(manager, "coaching")
+        )
         assert response.status_code == 200, response.text
         mine = [c for c in response.json()["coachings"] if c["case_id"] == case_id]
         return mine if mine and mine[0]["name"] else None
@@ -220,7 +224,9 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
 
     # 6. The provider's coach gets the hand-over packet — never the visit's note.
     def packet() -> Any:
-        response = coaching_client.get(f"/provider/coachings/{coaching_id}", headers=coach)
+        response = coaching_client.get(
+            f"/provider/coachings/{coaching_id}", headers=with_purpose(coach, "coaching")
+        )
         return response.json() if response.status_code == 200 else None
 
     handover = eventually(packet, timeout=30, what="the hand-over packet")
@@ -230,7 +236,7 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
         "phone": who["phone"],
     }
     assert handover["needs"] == ["debt", "threatened_loss_of_housing"]
-    caseload = coaching_client.get("/provider/caseload", headers=coach)
+    caseload = coaching_client.get("/provider/caseload", headers=with_purpose(coach, "coaching"))
     for body in (str(handover), caseload.text):
         assert NOTE not in body
         assert "Trennung" not in body
@@ -238,11 +244,18 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
 
     # ... and another provider's coach sees nothing of the person.
     assert (
-        coaching_client.get(f"/provider/coachings/{coaching_id}", headers=stranger).status_code
+        coaching_client.get(
+            f"/provider/coachings/{coaching_id}", headers=with_purpose(stranger, "coaching")
+        ).status_code
         == 404
     )
-    other = coaching_client.get("/provider/caseload", headers=stranger)
+    other = coaching_client.get("/provider/caseload", headers=with_purpose(stranger, "coaching"))
     assert other.status_code == 200, other.text
     assert other.json()["coachings"] == []
     assert who["name"] not in other.text
-    assert coaching_client.get(f"/coachings/{coaching_id}", headers=stranger).status_code == 403
+    assert (
+        coaching_client.get(
+            f"/coachings/{coaching_id}", headers=with_purpose(stranger, "coaching")
+        ).status_code
+        == 403
+    )

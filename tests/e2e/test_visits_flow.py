@@ -23,7 +23,7 @@ from psycopg import sql
 
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
-from tests.support.e2e import ContactsApi, report_body
+from tests.support.e2e import ContactsApi, report_body, with_purpose
 from tests.support.helpers import eventually, person
 from tests.support.processes import Process, ServiceProcess, start_group_at_end
 
@@ -100,7 +100,9 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
 
     # 2. The person appears on the district's planning board of the visits service.
     def on_the_board() -> Any:
-        response = visits_client.get("/board", params={"district": district}, headers=worker)
+        response = visits_client.get(
+            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
+        )
         assert response.status_code == 200, response.text
         entries = response.json()["sections"]["to_plan"]
         return entries if any(e["case_id"] == case_id for e in entries) else None
@@ -144,7 +146,9 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
 
     agenda = eventually(
         lambda: visits_client.get(
-            "/agenda", params={"day": day.isoformat()}, headers=worker
+            "/agenda",
+            params={"day": day.isoformat()},
+            headers=with_purpose(worker, "visit_planning"),
         ).json()["visits"],
         timeout=30,
         what="the visit on the worker's agenda",
@@ -183,11 +187,15 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
 
     # ... and the person left the board; the visit is in their history.
     def off_the_board() -> bool:
-        board = visits_client.get("/board", params={"district": district}, headers=worker).json()
+        board = visits_client.get(
+            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
+        ).json()
         return not any(board["sections"].values())
 
     eventually(off_the_board, timeout=30, what="the person to leave the board")
-    history = visits_client.get(f"/cases/{case_id}/visits", headers=worker).json()
+    history = visits_client.get(
+        f"/cases/{case_id}/visits", headers=with_purpose(worker, "visit_planning")
+    ).json()
     assert [(v["visit_id"], v["outcome"]) for v in history["visits"]] == [
         (visit_id, "met_and_talked")
     ]

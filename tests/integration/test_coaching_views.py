@@ -63,7 +63,8 @@ def client(harness: CoachingHarness, stack: ServiceSettings) -> Iterator[TestCli
 @pytest.fixture
 def as_user(mint: Callable[..., str]) -> Callable[..., dict[str, str]]:
     def headers(user: str, role: str, *districts: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint(user, role, *districts)}"}
+        token = mint(user, role, *districts)
+        return {"Authorization": f"Bearer {token}", "X-Purpose": "coaching"}
 
     return headers
 

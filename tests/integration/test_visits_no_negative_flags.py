@@ -117,8 +117,12 @@ def client(harness: VisitsHarness, stack: ServiceSettings) -> Iterator[TestClien
 def test_refused_entry_does_not_mark_the_client_as_uncooperative(
     harness: VisitsHarness, client: TestClient, mint: Callable[..., str], district: str
 ) -> None:
-    worker = {"Authorization": f"Bearer {mint('ow-yilmaz', 'outreach_worker', district)}"}
-    lead = {"Authorization": f"Bearer {mint('tl-anna', 'team_lead', district)}"}
+    purpose = {"X-Purpose": "visit_planning"}
+    worker = {
+        "Authorization": f"Bearer {mint('ow-yilmaz', 'outreach_worker', district)}",
+        **purpose,
+    }
+    lead = {"Authorization": f"Bearer {mint('tl-anna', 'team_lead', district)}", **purpose}
     day = date.today() + timedelta(days=7)
     cases: dict[str, UUID] = {}
     visits: dict[str, str] = {}

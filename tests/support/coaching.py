@@ -31,6 +31,7 @@ from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
+from shared.access_log import AccessLog
 from shared.api import create_app
 from shared.auth import TokenCodec, principal_dependency
 from shared.consumer import Consumer, DeadLetters, register
@@ -52,6 +53,7 @@ class CoachingHarness:
     records: CoachingRecordView
     programmes: ProgrammeView
     directory: CaseDirectoryView
+    access_log: AccessLog
     extension_due_days: int = 14
     runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
 
@@ -66,7 +68,10 @@ def coaching_harness(
     env = eventsourcing_env(settings, TEST_DATABASE)
     app = Coachings(env, cipher=cipher, today=today)
     runners: list[ProjectionRunner[Any, Any]] = []
+    pool = ConnectionPool(settings.database_url(TEST_DATABASE), min_size=1, max_size=2)
     try:
+        access_log = AccessLog(pool, "coaching-test")
+        access_log.create_schema()
         for projection_class, view_class in (
             (RegistryProjection, RegistryView),
             (CoachingRecordProjection, CoachingRecordView),
@@ -86,12 +91,14 @@ def coaching_harness(
             records=runners[1].projection.view,
             programmes=runners[2].projection.view,
             directory=build_view(CaseDirectoryView, env, "case_directory"),
+            access_log=access_log,
             runners=runners,
         )
     finally:
         for runner in runners:
             runner.__exit__(None, None, None)
         app.close()
+        pool.close()
 
 
 def http_app(harness: CoachingHarness, settings: ServiceSettings) -> FastAPI:

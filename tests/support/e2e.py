@@ -35,11 +35,25 @@ class ContactsApi:
             "/cases", json=report_body(district, who or person(), **body), headers=headers
         )
 
-    def queue(self, headers: dict[str, str], district: str) -> httpx.Response:
-        return self.client.get("/cases", params={"district": district}, headers=headers)
+    def queue(
+        self, headers: dict[str, str], district: str, purpose: str | None = "case_work"
+    ) -> httpx.Response:
+        return self.client.get(
+            "/cases", params={"district": district}, headers=with_purpose(headers, purpose)
+        )
 
-    def detail(self, headers: dict[str, str], case_id: UUID | str) -> httpx.Response:
-        return self.client.get(f"/cases/{case_id}", headers=headers)
+    def detail(
+        self, headers: dict[str, str], case_id: UUID | str, purpose: str | None = "case_work"
+    ) -> httpx.Response:
+        """The case detail, read with the stated ``purpose`` (``None``: no X-Purpose)."""
+        return self.client.get(f"/cases/{case_id}", headers=with_purpose(headers, purpose))
+
+    def break_glass(
+        self, headers: dict[str, str], case_id: UUID | str, reason: str
+    ) -> httpx.Response:
+        return self.client.post(
+            f"/cases/{case_id}/break-glass", json={"reason": reason}, headers=headers
+        )
 
     def restore(
         self, headers: dict[str, str], case_id: UUID | str, restored_on: date | None = None
@@ -66,6 +80,11 @@ class ContactsApi:
             return response.json() if response.status_code == 200 else None
 
         return eventually(found, timeout=30, what=f"case {case_id} in the detail view")
+
+
+def with_purpose(headers: dict[str, str], purpose: str | None) -> dict[str, str]:
+    """``headers`` with ``X-Purpose`` (the purpose every read of personal data states)."""
+    return headers if purpose is None else {**headers, "X-Purpose": purpose}
 
 
 def report_body(district: str, who: dict[str, Any], **overrides: Any) -> dict[str, Any]:

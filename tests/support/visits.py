@@ -30,6 +30,7 @@ from visits.projections import (
     VisitRecordView,
 )
 
+from shared.access_log import AccessLog
 from shared.api import create_app
 from shared.auth import TokenCodec, principal_dependency
 from shared.consumer import Consumer, DeadLetters, register
@@ -56,6 +57,7 @@ class VisitsHarness:
     records: VisitRecordView
     rules: VisitRules
     cipher: PersonalDataCipher
+    access_log: AccessLog
     runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
 
     @property
@@ -76,7 +78,10 @@ def visits_harness(
     rules = rules or VisitRules()
     app = Visits(env, cipher=cipher, rules=rules, today=today)
     runners: list[ProjectionRunner[Any, Any]] = []
+    pool = ConnectionPool(settings.database_url(TEST_DATABASE), min_size=1, max_size=2)
     try:
+        access_log = AccessLog(pool, "visits-test")
+        access_log.create_schema()
         for projection_class, view_class in (
             (BoardVisitsProjection, BoardVisitsView),
             (VisitRecordProjection, VisitRecordView),
@@ -94,12 +99,14 @@ def visits_harness(
             records=runners[1].projection.view,
             rules=rules,
             cipher=cipher,
+            access_log=access_log,
             runners=runners,
         )
     finally:
         for runner in runners:
             runner.__exit__(None, None, None)
         app.close()
+        pool.close()
 
 
 def http_app(harness: VisitsHarness, settings: ServiceSettings) -> FastAPI:

@@ -85,6 +85,8 @@ def test_every_contract_has_a_schema() -> None:
         "NotificationFailed",
         "NotificationGivenUp",
         "NotificationRetryRequested",
+        "SubjectErased",
+        "SubjectErasureConfirmed",
     }
 
 
@@ -235,3 +237,4 @@ def test_stable_event_id_is_deterministic_and_differs_per_version() -> None:
 def test_every_topic_has_a_dead_letter_topic() -> None:
     assert "outreach.contacts" in all_topics()
     assert {f"{t}.dlq" for t in TOPICS.values()} <= set(all_topics())
+    assert {"outreach.erasures", "outreach.erasures.dlq"} <= set(all_topics())

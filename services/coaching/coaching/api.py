@@ -36,9 +36,11 @@ from coaching.projections import (
     ProgrammeView,
     RegistryView,
 )
+from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
+from shared.dpo import opened_rows
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext
 from shared.privacy import PersonalDataCipher
@@ -66,6 +68,8 @@ class CoachingContext(Protocol):
     def directory(self) -> CaseDirectoryView: ...
     @property
     def extension_due_days(self) -> int: ...
+    @property
+    def access_log(self) -> AccessLog: ...
 
 
 class CaseNotKnownError(NotFoundError):
@@ -383,7 +387,13 @@ class _Readers:
             for m in row["household"]
         ]
 
-    def coaching(self, row: DictRow, case: DictRow | None) -> CoachingOut:
+    def coaching(self, row: DictRow, case: DictRow | None, read: PersonalRead) -> CoachingOut:
+        read.opened(
+            row["subject_id"],
+            ["coaching", "household", *(["name"] if case else [])],
+            district=row["district"],
+            resource=f"coaching:{row['coaching_id']}",
+        )
         return CoachingOut(
             coaching_id=row["coaching_id"],
             case_id=row["case_id"],
@@ -409,13 +419,19 @@ class _Readers:
             ended_on=row["ended_on"],
         )
 
-    def coachings(self, rows: list[DictRow]) -> list[CoachingOut]:
+    def coachings(self, rows: list[DictRow], read: PersonalRead) -> list[CoachingOut]:
         cases = self.context.directory.cases([row["case_id"] for row in rows])
-        return [self.coaching(row, cases.get(row["case_id"])) for row in rows]
+        return [self.coaching(row, cases.get(row["case_id"]), read) for row in rows]
 
-    def packet(self, row: DictRow, case: DictRow | None) -> HandoverPacket:
+    def packet(self, row: DictRow, case: DictRow | None, read: PersonalRead) -> HandoverPacket:
         """The allow-listed hand-over: contact data and needs only as far as consented."""
         shared = set(row["shared_fields"])
+        read.opened(
+            row["subject_id"],
+            ["coaching", "household", *(f for f in shared if case is not None or f == "needs")],
+            district=row["district"],
+            resource=f"coaching:{row['coaching_id']}",
+        )
         open_ = self.context.cipher.open_optional
         person = SharedContact()
         if case is not None:
@@ -459,10 +475,47 @@ class _Readers:
         )
 
 
+def subject_export(context: CoachingContext, subject: UUID) -> dict[str, Any]:
+    """The coaching part of a person's Art. 15 export: their cases as known here, coachings
+    (with household and partner referrals), programme participations, and the providers
+    their data was handed over to (with the fields they consented to share)."""
+    cases = context.directory.query(
+        "SELECT * FROM case_directory WHERE subject_id = %s", (subject,)
+    )
+    coachings = context.records.history(subject)
+    participations = context.programmes.query(
+        "SELECT p.*, g.title, g.district AS programme_district FROM programme_participants p "
+        "JOIN programmes g USING (programme_id) WHERE p.subject_id = %s ORDER BY p.enrolled_on",
+        (subject,),
+    )
+    recipients = [
+        {
+            "recipient": row["provider_name"],
+            "kind": "coaching provider (hand-over packet)",
+            "provider_id": str(row["provider_id"]),
+            "coach": row["coach"],
+            "fields": sorted(row["shared_fields"]),
+            "since": row["starts_on"].isoformat() if row["starts_on"] else None,
+            "coaching_id": str(row["coaching_id"]),
+        }
+        for row in coachings
+        if row["provider_id"] is not None
+    ]
+    return {
+        "personal_data": {
+            "cases": opened_rows(cases, subject, context.cipher),
+            "coachings": opened_rows(coachings, subject, context.cipher),
+            "programme_participations": opened_rows(participations, subject, context.cipher),
+        },
+        "recipients": recipients,
+    }
+
+
 def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
     """The routes of Jobcenter staff (team leads and case managers)."""
     router = APIRouter(tags=["coaching"])
     Authenticated = Annotated[Principal, Depends(authenticate)]
+    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
     read = _Readers(context)
 
     def known_case(case_id: UUID, principal: Principal) -> KnownCase:
@@ -508,7 +561,9 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return [read.provider(row) for row in context.registry.providers(district)]
 
     @router.get("/providers/{provider_id}/caseload", response_model=ProviderCaseload)
-    def provider_caseload(provider_id: UUID, principal: Authenticated) -> ProviderCaseload:
+    def provider_caseload(
+        provider_id: UUID, principal: Authenticated, reading: Reading
+    ) -> ProviderCaseload:
         """The provider's coaches with their caseload and free places, and its coachings."""
         principal.require(*STAFF)
         row = provider_in_scope(provider_id, principal)
@@ -520,7 +575,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         cases = context.directory.cases([r["case_id"] for r in rows])
         return ProviderCaseload(
             provider=read.provider(row),
-            coachings=[read.packet(r, cases.get(r["case_id"])) for r in rows],
+            coachings=[read.packet(r, cases.get(r["case_id"]), reading) for r in rows],
         )
 
     @router.post(
@@ -573,6 +628,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
     @router.get("/coachings", response_model=CoachingList)
     def coachings(
         principal: Authenticated,
+        reading: Reading,
         district: str,
         status_filter: Annotated[
             Literal["requested", "active", "ended"] | None, Query(alias="status")
@@ -581,33 +637,35 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         principal.require(*STAFF)
         principal.check_district(district, "district")
         rows = context.records.in_district(district, status_filter)
-        return CoachingList(district=district, coachings=read.coachings(rows))
+        return CoachingList(district=district, coachings=read.coachings(rows, reading))
 
     @router.get("/coachings/extension-due", response_model=CoachingList)
-    def extension_due(principal: Authenticated, district: str) -> CoachingList:
+    def extension_due(principal: Authenticated, reading: Reading, district: str) -> CoachingList:
         """Active coachings ending within the configured days (14): decide on an extension."""
         principal.require(*STAFF)
         principal.check_district(district, "district")
         rows = context.records.ending_within(district, dt.date.today(), context.extension_due_days)
-        return CoachingList(district=district, coachings=read.coachings(rows))
+        return CoachingList(district=district, coachings=read.coachings(rows, reading))
 
     @router.get("/coachings/{coaching_id}", response_model=CoachingOut)
-    def coaching_detail(coaching_id: UUID, principal: Authenticated) -> CoachingOut:
+    def coaching_detail(
+        coaching_id: UUID, principal: Authenticated, reading: Reading
+    ) -> CoachingOut:
         principal.require(*STAFF)
         row = context.records.coaching(coaching_id)
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("coaching not found")
-        return read.coaching(row, context.directory.case(row["case_id"]))
+        return read.coaching(row, context.directory.case(row["case_id"]), reading)
 
     @router.get("/cases/{case_id}/coachings", response_model=History)
-    def coaching_history(case_id: UUID, principal: Authenticated) -> History:
+    def coaching_history(case_id: UUID, principal: Authenticated, reading: Reading) -> History:
         """Every coaching of the person of this case (also from earlier cases)."""
         principal.require(*STAFF)
         case = known_case(case_id, principal)
         rows = [
             r for r in context.records.history(case.subject_id) if principal.may_see(r["district"])
         ]
-        return History(case_id=case_id, coachings=read.coachings(rows))
+        return History(case_id=case_id, coachings=read.coachings(rows, reading))
 
     @router.post("/coachings/{coaching_id}/assign", response_model=CoachingState)
     def assign_coach(
@@ -699,13 +757,20 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return [read.programme(row) for row in context.programmes.programmes(district)]
 
     @router.get("/programmes/{programme_id}", response_model=Roster)
-    def roster(programme_id: UUID, principal: Authenticated) -> Roster:
+    def roster(programme_id: UUID, principal: Authenticated, reading: Reading) -> Roster:
         principal.require(*STAFF)
         row = context.programmes.programme(programme_id)
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("programme not found")
         participants = context.programmes.roster(programme_id)
         cases = context.directory.cases([p["case_id"] for p in participants])
+        for p in participants:
+            reading.opened(
+                p["subject_id"],
+                ["programme_participation", *(["name"] if p["case_id"] in cases else [])],
+                district=p["participant_district"],
+                resource=f"programme:{programme_id}",
+            )
         attendance: dict[UUID, list[Attendance]] = {}
         for a in context.programmes.attendance(programme_id):
             attendance.setdefault(a["case_id"], []).append(
@@ -785,6 +850,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
     """The routes of a provider's coaches: their own provider's people, hand-over only."""
     router = APIRouter(prefix="/provider", tags=["provider"])
     Authenticated = Annotated[Principal, Depends(authenticate)]
+    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
     read = _Readers(context)
 
     def coach_of(principal: Principal) -> Coach:
@@ -799,7 +865,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
             raise NotFoundError("coaching not found")
 
     @router.get("/caseload", response_model=ProviderCaseload)
-    def caseload(principal: Authenticated) -> ProviderCaseload:
+    def caseload(principal: Authenticated, reading: Reading) -> ProviderCaseload:
         """The provider's coaches with free places, and the hand-over packets of its people."""
         coach = coach_of(principal)
         row = context.registry.provider(coach.provider_id)
@@ -813,11 +879,13 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
         cases = context.directory.cases([r["case_id"] for r in rows])
         return ProviderCaseload(
             provider=read.provider(row),
-            coachings=[read.packet(r, cases.get(r["case_id"])) for r in rows],
+            coachings=[read.packet(r, cases.get(r["case_id"]), reading) for r in rows],
         )
 
     @router.get("/coachings/{coaching_id}", response_model=HandoverPacket)
-    def handover_packet(coaching_id: UUID, principal: Authenticated) -> HandoverPacket:
+    def handover_packet(
+        coaching_id: UUID, principal: Authenticated, reading: Reading
+    ) -> HandoverPacket:
         coach = coach_of(principal)
         row = context.records.coaching(coaching_id)
         if (
@@ -826,7 +894,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
             or not principal.may_see(row["district"])
         ):
             raise NotFoundError("coaching not found")
-        return read.packet(row, context.directory.case(row["case_id"]))
+        return read.packet(row, context.directory.case(row["case_id"]), reading)
 
     @router.post("/coachings/{coaching_id}/sessions", response_model=CoachingState)
     def record_session(

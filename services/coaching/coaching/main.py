@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
-from coaching.api import build_provider_router, build_router
+from coaching.api import build_provider_router, build_router, subject_export
 from coaching.application import Coachings
 from coaching.consumers import build_consumers
 from coaching.integration import to_integration_event
+from coaching.projections import FORGET as FORGET_COACHINGS
 from coaching.projections import (
     CaseDirectoryView,
     CoachingRecordProjection,
@@ -24,6 +25,7 @@ from coaching.projections import (
     RegistryView,
 )
 from coaching.settings import CoachingSettings
+from shared.access_log import AccessLog
 from shared.auth import Principal
 from shared.consumer import Consumer
 from shared.contracts import coaching as coaching_contracts
@@ -40,11 +42,12 @@ class CoachingContext:
     programmes: ProgrammeView
     directory: CaseDirectoryView
     extension_due_days: int
+    access_log: AccessLog
 
 
 def build_spec(settings: CoachingSettings) -> ServiceSpec:
-    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
-        context = CoachingContext(
+    def context_of(runtime: Runtime) -> CoachingContext:
+        return CoachingContext(
             app=runtime.app,
             cipher=runtime.cipher,
             registry=runtime.view(RegistryView),
@@ -52,7 +55,11 @@ def build_spec(settings: CoachingSettings) -> ServiceSpec:
             programmes=runtime.view(ProgrammeView),
             directory=runtime.view(CaseDirectoryView),
             extension_due_days=settings.extension_due_days,
+            access_log=runtime.access_log,
         )
+
+    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+        context = context_of(runtime)
         return [build_router(context, authenticate), build_provider_router(context, authenticate)]
 
     def consumers(runtime: Runtime) -> Sequence[Consumer]:
@@ -77,6 +84,8 @@ def build_spec(settings: CoachingSettings) -> ServiceSpec:
         consumed_views=[(CaseDirectoryView, "case_directory")],
         consumers=consumers,
         routers=routers,
+        export=lambda runtime, subject: subject_export(context_of(runtime), subject),
+        forget=FORGET_COACHINGS,
     )
 
 

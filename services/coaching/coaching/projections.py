@@ -32,7 +32,9 @@ from psycopg.types.json import Jsonb
 from coaching.domain import Coach, Coaching, CoachingStatus, Programme, Provider
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactDetailsUpdated, ContactLost, OutreachCaseClosed
+from shared.erasure import Forget, blank_tokens, forget_all
 from shared.eventstore import TrackedView
+from shared.privacy import ERASED
 
 
 def _topics(aggregate: type[Any], *names: str) -> tuple[str, ...]:
@@ -541,3 +543,20 @@ class CaseDirectoryView(TrackedView):
     def cases(self, case_ids: list[UUID]) -> dict[UUID, DictRow]:
         rows = self.query("SELECT * FROM case_directory WHERE case_id = ANY(%s)", (case_ids,))
         return {row["case_id"]: row for row in rows}
+
+
+def _blank_household(cursor: Cursor[DictRow], subject_id: UUID) -> None:
+    cursor.execute(
+        b"UPDATE coaching_record SET household = (SELECT coalesce(jsonb_agg(member || "
+        b"jsonb_build_object('name_token', %(erased)s::text)), '[]'::jsonb) "
+        b"FROM jsonb_array_elements(household) AS member) WHERE subject_id = %(subject)s",
+        {"subject": subject_id, "erased": ERASED},
+    )
+
+
+FORGET: Forget = forget_all(
+    blank_tokens("case_directory", "name_token", "address_token", "phone_token"),
+    _blank_household,
+)
+"""What coaching forgets of an erased person: the sealed contact data of the hand-over packet
+and the names of household members become ``[erased]``; the coaching's facts stay."""

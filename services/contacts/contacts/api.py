@@ -3,7 +3,7 @@
 # No "from __future__ import annotations": FastAPI must resolve the route signatures that
 # refer to local dependencies at runtime.
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.projections import CaseDetailView, CaseQueueView
+from shared.access_log import AccessLog, PersonalRead, Purpose, personal_read
 from shared.auth import Principal, Role
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.errors import NotFoundError
+from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext
-from shared.privacy import PersonalDataCipher
+from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
 
 CUSTOMER_NUMBER = r"^\d{3}[A-Z]\d{6}$"
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
@@ -35,6 +36,14 @@ class ContactsContext(Protocol):
     def queue_view(self) -> CaseQueueView: ...
     @property
     def detail_view(self) -> CaseDetailView: ...
+    @property
+    def access_log(self) -> AccessLog: ...
+    @property
+    def break_glass_ttl(self) -> timedelta: ...
+
+
+class BreakGlassNotNeededError(ConflictError):
+    code = "break_glass_not_needed"
 
 
 class Strict(BaseModel):
@@ -105,6 +114,25 @@ class CloseCase(Strict):
     reason: CaseClosedReason
 
 
+class BreakGlass(Strict):
+    reason: str = Field(
+        min_length=10,
+        max_length=500,
+        description="Why this user must open a case of another district (logged, shown to "
+        "the data protection officer).",
+        examples=["Person moved to Kassel on 1 March; hand-over call with the case manager"],
+    )
+
+
+class BreakGlassGrant(BaseModel):
+    grant_id: int
+    case_id: UUID
+    district: str
+    reason: str
+    granted_at: datetime
+    expires_at: datetime
+
+
 class CaseCreated(BaseModel):
     case_id: UUID
 
@@ -166,9 +194,26 @@ class CaseDetail(BaseModel):
     timeline: list[TimelineEntry]
 
 
+def subject_export(context: ContactsContext, subject: UUID) -> dict[str, Any]:
+    """The contacts part of a person's Art. 15 export: their cases with the personal data."""
+    rows = context.detail_view.query(
+        "SELECT * FROM case_detail WHERE subject_id = %s ORDER BY reported_on, case_id",
+        (subject,),
+    )
+    cases = [
+        {
+            **{k: v for k, v in row.items() if k not in ("person", "subject_id")},
+            "person": {k: context.cipher.open_optional(v) for k, v in row["person"].items()},
+        }
+        for row in rows
+    ]
+    return {"personal_data": {"cases": cases}, "recipients": []}
+
+
 def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
     Authenticated = Annotated[Principal, Depends(authenticate)]
+    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
 
     def command_context(principal: Principal, request: Request) -> CommandContext:
         return CommandContext(actor=principal.user, role=principal.role.value)
@@ -240,6 +285,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
     @router.get("", response_model=Queue)
     def lost_contact_queue(
         principal: Authenticated,
+        read: Reading,
         district: str,
         sort: Literal["deadline", "age"] = "deadline",
         status_filter: Annotated[
@@ -256,6 +302,14 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
         cases = [
             QueueEntry(**{**row, "name": context.cipher.open(row["name_token"])}) for row in rows
         ]
+        for row in rows:
+            if row["name_token"].startswith(TOKEN_PREFIX):  # the sealed name carries the subject
+                read.opened(
+                    subject_of(row["name_token"]),
+                    ["name"],
+                    district=district,
+                    resource=f"case:{row['case_id']}",
+                )
         return Queue(
             district=district,
             counts=context.queue_view.counts(district, date.today()),
@@ -263,12 +317,29 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
         )
 
     @router.get("/{case_id}", response_model=CaseDetail)
-    def case_detail(case_id: UUID, principal: Authenticated) -> CaseDetail:
+    def case_detail(case_id: UUID, principal: Authenticated, read: Reading) -> CaseDetail:
+        """The case with the person's data and the timeline. Another district's case exists
+        only for a user holding a break-glass grant for it (read with purpose break_glass)."""
         principal.require(*CASE_STAFF)
         row = context.detail_view.detail(case_id)
-        if row is None or not principal.may_see(row["district"]):
+        if row is None:
             raise NotFoundError("case not found")
+        purpose, note = None, None
+        if not principal.may_see(row["district"]):
+            grant = context.access_log.active_grant(principal.user, f"case:{case_id}")
+            if grant is None:
+                raise NotFoundError("case not found")
+            purpose = Purpose.BREAK_GLASS
+            note = f"grant {grant['grant_id']} ({read.stated.purpose}): {grant['reason']}"
         person = {k: context.cipher.open_optional(v) for k, v in row["person"].items()}
+        read.opened(
+            row["subject_id"],
+            [*(k for k, v in person.items() if v is not None), "timeline"],
+            district=row["district"],
+            resource=f"case:{case_id}",
+            purpose=purpose,
+            note=note,
+        )
         timeline = [
             TimelineEntry(
                 version=t["version"],
@@ -294,6 +365,42 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
             closed_reason=row["closed_reason"],
             person=PersonOut(**person),
             timeline=timeline,
+        )
+
+    @router.post(
+        "/{case_id}/break-glass",
+        status_code=status.HTTP_201_CREATED,
+        response_model=BreakGlassGrant,
+    )
+    def break_glass(case_id: UUID, body: BreakGlass, principal: Authenticated) -> BreakGlassGrant:
+        """Open a case of another district (e.g. the person moved) for a limited time.
+
+        The grant names the user, the case and the reason; it lasts the configured minutes
+        (``OUTREACH_BREAK_GLASS_SECONDS``), is kept append-only and is shown to the data
+        protection officer (``GET /dpo/break-glass``). Each read under it is logged with the
+        purpose ``break_glass``.
+        """
+        principal.require(*CASE_STAFF)
+        row = context.detail_view.detail(case_id)
+        if row is None:
+            raise NotFoundError("case not found")
+        if principal.may_see(row["district"]):
+            raise BreakGlassNotNeededError("the case is of your district; no grant is needed")
+        grant = context.access_log.grant(
+            principal,
+            subject=row["subject_id"],
+            district=row["district"],
+            resource=f"case:{case_id}",
+            reason=body.reason,
+            ttl=context.break_glass_ttl,
+        )
+        return BreakGlassGrant(
+            grant_id=grant["grant_id"],
+            case_id=case_id,
+            district=grant["district"],
+            reason=grant["reason"],
+            granted_at=grant["granted_at"],
+            expires_at=grant["expires_at"],
         )
 
     @router.post("/{case_id}/contact-restored", response_model=CaseState)

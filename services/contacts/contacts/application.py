@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,8 +12,17 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import EnvType
 
-from contacts.domain import CaseStatus, OpenCaseExistsError, OpenCaseIndex, OutreachCase
+from contacts.domain import (
+    CaseStatus,
+    Erasure,
+    LegalHold,
+    NoLegalHoldError,
+    OpenCaseExistsError,
+    OpenCaseIndex,
+    OutreachCase,
+)
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.contracts.erasures import ErasureGround
 from shared.errors import ApplicationError, ConflictError, NotFoundError
 from shared.eventstore import CommandContext, OutreachApplication
 from shared.privacy import PersonalDataCipher
@@ -25,6 +34,10 @@ class CaseNotFoundError(NotFoundError):
 
 class ConcurrentChangeError(ConflictError):
     code = "concurrent_change"
+
+
+class ErasureNotFoundError(NotFoundError):
+    code = "erasure_not_found"
 
 
 @dataclass(frozen=True)
@@ -326,6 +339,103 @@ class Contacts(OutreachApplication):
             index.release(case.id)
         self._save(case, index)
         return case
+
+    # --- data protection: legal holds and erasures -------------------------------------
+
+    def place_legal_hold(
+        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
+    ) -> LegalHold:
+        meta = self._meta(ctx, subject_id, district)
+        hold = self.legal_hold(subject_id)
+        if hold is None:
+            hold = LegalHold.place_for(subject_id=subject_id, reason=reason, meta=meta)
+        else:
+            hold.place(reason=reason, meta=meta)
+        self._save(hold)
+        return hold
+
+    def lift_legal_hold(
+        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
+    ) -> LegalHold:
+        hold = self.legal_hold(subject_id)
+        if hold is None:
+            raise NoLegalHoldError("no legal hold is placed")
+        hold.lift(reason=reason, meta=self._meta(ctx, subject_id, district))
+        self._save(hold)
+        return hold
+
+    def legal_hold(self, subject_id: UUID) -> LegalHold | None:
+        hold: LegalHold | None = self._get_optional(LegalHold, LegalHold.id_for(subject_id))
+        return hold
+
+    def request_erasure(
+        self,
+        subject_id: UUID,
+        *,
+        district: str,
+        ground: ErasureGround,
+        reason: str,
+        destroy_key: Callable[[UUID], None],
+        ctx: CommandContext,
+    ) -> Erasure:
+        """Erase a person by destroying their data key (crypto-shredding).
+
+        Refused while a legal hold is placed. The request is saved before the key is
+        destroyed and ``KeyDestroyed`` after it (its relay publishes the ``SubjectErased``
+        tombstone): after a crash in between, requesting it again completes it.
+        """
+        hold = self.legal_hold(subject_id)
+        if hold is not None:
+            hold.check_not_active()
+        meta = self._meta(ctx, subject_id, district)
+        erasure = self.erasure_of(subject_id)
+        if erasure is None:
+            erasure = Erasure.request(
+                subject_id=subject_id,
+                district=district,
+                ground=ground.value,
+                reason=reason,
+                meta=meta,
+            )
+            self._save(erasure)
+        if erasure.key_destroyed_at is None:
+            destroy_key(subject_id)
+            erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
+            self._save(erasure)
+        return erasure
+
+    def erasure_of(self, subject_id: UUID) -> Erasure | None:
+        erasure: Erasure | None = self._get_optional(Erasure, Erasure.id_for(subject_id))
+        return erasure
+
+    def get_erasure(self, erasure_id: UUID) -> Erasure:
+        erasure: Erasure | None = self._get_optional(Erasure, erasure_id)
+        if erasure is None:
+            raise ErasureNotFoundError(f"erasure {erasure_id} not found")
+        return erasure
+
+    def record_erasure_confirmation(
+        self,
+        erasure_id: UUID,
+        *,
+        service: str,
+        deployment: str,
+        confirmed_at: datetime,
+        tracking: Tracking,
+        ctx: CommandContext,
+    ) -> bool:
+        """A service's ``SubjectErasureConfirmed``, in the erasure's certificate (saved with
+        the consumer's tracking record). Another deployment's erasure is only tracked."""
+        erasure: Erasure | None = self._get_optional(Erasure, erasure_id)
+        if erasure is None:
+            return self.save_tracked(tracking)
+        erasure.confirm(
+            service=service,
+            deployment=deployment,
+            confirmed_at=confirmed_at,
+            meta=self._meta(ctx, erasure.subject_id, erasure.district),
+        )
+        return self.save_tracked(tracking, erasure)
 
     def get_case(self, case_id: UUID) -> OutreachCase:
         try:

@@ -6,7 +6,7 @@ case never sees plaintext. Times, ids and "today" are passed in by the applicati
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -280,3 +280,167 @@ class OpenCaseIndex(Aggregate):
     @event(Released)
     def _released(self, *, case_id: UUID) -> None:
         self.case_id = None
+
+
+# --- data protection: legal holds and erasures (GDPR Art. 17) ------------------------------
+
+DATA_PROTECTION_NAMESPACE = UUID("0e6f3c2a-9d41-4b7e-8f25-6a1d3c9b7e04")
+
+
+class LegalHoldError(ConflictError):
+    """The person's data must be kept (a court case, an objection, an audit)."""
+
+    code = "legal_hold"
+
+
+class LegalHoldAlreadyPlacedError(ConflictError):
+    code = "legal_hold_already_placed"
+
+
+class NoLegalHoldError(ConflictError):
+    code = "no_legal_hold"
+
+
+class LegalHold(Aggregate):
+    """Keeps one person's data from being erased, until the data protection officer lifts it.
+
+    One per person (its id derives from the pseudonym); placed and lifted with a reason. The
+    reasons stay in the audit trail after an erasure: they must not hold personal data.
+    """
+
+    class Placed(Aggregate.Created):
+        subject_id: UUID
+        reason: str
+        meta: Meta
+
+    class PlacedAgain(Aggregate.Event):
+        reason: str
+        meta: Meta
+
+    class Lifted(Aggregate.Event):
+        reason: str
+        meta: Meta
+
+    @staticmethod
+    def id_for(subject_id: UUID) -> UUID:
+        return uuid5(DATA_PROTECTION_NAMESPACE, f"legal-hold:{subject_id}")
+
+    @classmethod
+    def place_for(cls, *, subject_id: UUID, reason: str, meta: Meta) -> LegalHold:
+        return cls(id=cls.id_for(subject_id), subject_id=subject_id, reason=reason, meta=meta)
+
+    @event(Placed)
+    def __init__(self, *, id: UUID, subject_id: UUID, reason: str, meta: Meta) -> None:
+        self.subject_id = subject_id
+        self.active = True
+        self.reason = reason
+
+    def check_not_active(self) -> None:
+        if self.active:
+            raise LegalHoldError(
+                f"a legal hold keeps the data of subject {self.subject_id}: {self.reason}",
+                subject=str(self.subject_id),
+            )
+
+    def place(self, *, reason: str, meta: Meta) -> None:
+        if self.active:
+            raise LegalHoldAlreadyPlacedError("a legal hold is placed already")
+        self._placed_again(reason=reason, meta=meta)
+
+    @event(PlacedAgain)
+    def _placed_again(self, *, reason: str, meta: Meta) -> None:
+        self.active = True
+        self.reason = reason
+
+    def lift(self, *, reason: str, meta: Meta) -> None:
+        if not self.active:
+            raise NoLegalHoldError("no legal hold is placed")
+        self._lifted(reason=reason, meta=meta)
+
+    @event(Lifted)
+    def _lifted(self, *, reason: str, meta: Meta) -> None:
+        self.active = False
+
+
+class Erasure(Aggregate):
+    """The erasure of one person: requested by the data protection officer, the person's
+    data key destroyed, and each service's confirmation that it forgot the person.
+
+    One per person (its id derives from the pseudonym): requesting it again continues an
+    erasure that stopped half-way and otherwise changes nothing. The events are the
+    erasure certificate; they hold no personal data.
+    """
+
+    class Requested(Aggregate.Created):
+        subject_id: UUID
+        district: str
+        ground: str
+        reason: str
+        meta: Meta
+
+    class KeyDestroyed(Aggregate.Event):
+        destroyed_at: datetime
+        ground: str
+        requested_by: str
+        meta: Meta
+
+    class Confirmed(Aggregate.Event):
+        service: str
+        deployment: str
+        confirmed_at: datetime
+        meta: Meta
+
+    @staticmethod
+    def id_for(subject_id: UUID) -> UUID:
+        return uuid5(DATA_PROTECTION_NAMESPACE, f"erasure:{subject_id}")
+
+    @classmethod
+    def request(
+        cls, *, subject_id: UUID, district: str, ground: str, reason: str, meta: Meta
+    ) -> Erasure:
+        return cls(
+            id=cls.id_for(subject_id),
+            subject_id=subject_id,
+            district=district,
+            ground=ground,
+            reason=reason,
+            meta=meta,
+        )
+
+    @event(Requested)
+    def __init__(
+        self, *, id: UUID, subject_id: UUID, district: str, ground: str, reason: str, meta: Meta
+    ) -> None:
+        self.subject_id = subject_id
+        self.district = district
+        self.ground = ground
+        self.reason = reason
+        self.requested_by: str = meta["actor"]
+        self.key_destroyed_at: datetime | None = None
+        self.confirmations: dict[str, tuple[str, datetime]] = {}
+        """deployment -> (service, confirmed at)"""
+
+    def record_key_destroyed(self, *, at: datetime, meta: Meta) -> None:
+        if self.key_destroyed_at is None:
+            self._key_destroyed(
+                destroyed_at=at, ground=self.ground, requested_by=self.requested_by, meta=meta
+            )
+
+    @event(KeyDestroyed)
+    def _key_destroyed(
+        self, *, destroyed_at: datetime, ground: str, requested_by: str, meta: Meta
+    ) -> None:
+        self.key_destroyed_at = destroyed_at
+
+    def confirm(self, *, service: str, deployment: str, confirmed_at: datetime, meta: Meta) -> None:
+        """A service forgot the person; a repeated confirmation changes nothing."""
+        if deployment not in self.confirmations:
+            self._confirmed(
+                service=service, deployment=deployment, confirmed_at=confirmed_at, meta=meta
+            )
+
+    @event(Confirmed)
+    def _confirmed(
+        self, *, service: str, deployment: str, confirmed_at: datetime, meta: Meta
+    ) -> None:
+        self.confirmations[deployment] = (service, confirmed_at)

@@ -9,7 +9,7 @@ from functools import singledispatch
 from typing import Any
 from uuid import UUID
 
-from contacts.domain import OutreachCase
+from contacts.domain import Erasure, OutreachCase
 from shared.contracts import Envelope, Payload, stable_event_id
 from shared.contracts.contacts import (
     ContactDetailsUpdated,
@@ -19,35 +19,14 @@ from shared.contracts.contacts import (
     OutreachCaseClosed,
     SealedPerson,
 )
-from shared.relay import Outgoing
+from shared.contracts.erasures import ErasureGround, SubjectErased
+from shared.relay import Outgoing, outgoing
 
 PRODUCER = "contacts"
 
 
 def to_integration_event(domain_event: Any) -> Outgoing | None:
-    payload = _payload(domain_event)
-    if payload is None:
-        return None
-    meta = domain_event.meta
-    causation = meta.get("causation_id")
-    # Typed by the payload's own contract (as parse_envelope does): an Envelope[Payload]
-    # would serialise its payload as the empty base model with a plain model_dump().
-    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
-    envelope: Envelope[Payload] = contract(
-        event_id=stable_event_id(
-            PRODUCER, domain_event.originator_id, domain_event.originator_version
-        ),
-        event_type=payload.event_type,
-        schema_version=payload.schema_version,
-        occurred_at=domain_event.timestamp,
-        producer=PRODUCER,
-        district=meta["district"],
-        subject=UUID(meta["subject"]),
-        correlation_id=UUID(meta["correlation_id"]),
-        causation_id=UUID(causation) if causation else None,
-        payload=payload,
-    )
-    return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))
+    return outgoing(PRODUCER, domain_event, _payload(domain_event))
 
 
 @singledispatch
@@ -88,3 +67,31 @@ def _(e: OutreachCase.ContactDetailsUpdated) -> Payload:
 @_payload.register
 def _(e: OutreachCase.Closed) -> Payload:
     return OutreachCaseClosed(case_id=e.originator_id, reason=e.reason, closed_by=e.meta["actor"])
+
+
+def to_erasure_event(domain_event: Any) -> Outgoing | None:
+    """The erasure relay's mapping (topic ``outreach.erasures``): a destroyed key becomes
+    the ``SubjectErased`` tombstone every service consumes. Nothing else goes there."""
+    if not isinstance(domain_event, Erasure.KeyDestroyed):
+        return None
+    meta = domain_event.meta
+    envelope = Envelope[SubjectErased](
+        event_id=stable_event_id(
+            PRODUCER, domain_event.originator_id, domain_event.originator_version
+        ),
+        event_type=SubjectErased.event_type,
+        schema_version=SubjectErased.schema_version,
+        occurred_at=domain_event.timestamp,
+        producer=PRODUCER,
+        district=meta["district"],
+        subject=UUID(meta["subject"]),
+        correlation_id=UUID(meta["correlation_id"]),
+        causation_id=None,
+        payload=SubjectErased(
+            erasure_id=domain_event.originator_id,
+            ground=ErasureGround(domain_event.ground),
+            requested_by=domain_event.requested_by,
+            key_destroyed_at=domain_event.destroyed_at,
+        ),
+    )
+    return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))  # type: ignore[arg-type]

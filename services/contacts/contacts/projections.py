@@ -2,6 +2,7 @@
 
 - the lost-contact queue per district (``case_queue``)
 - the case detail with its timeline (``case_detail`` and ``case_timeline``)
+- legal holds and erasures (``legal_holds``, ``erasures``), for the retention job
 
 Personal fields stay sealed in the view rows; the API opens them for authorised readers.
 """
@@ -19,8 +20,10 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from contacts.domain import CaseStatus, OutreachCase
+from contacts.domain import CaseStatus, Erasure, LegalHold, OutreachCase
+from shared.erasure import Forget, blank_tokens, forget_all
 from shared.eventstore import TrackedView
+from shared.privacy import ERASED
 
 CASE_TOPICS = tuple(
     f"contacts.domain:OutreachCase.{name}"
@@ -205,6 +208,14 @@ class CaseDetailView(TrackedView):
         rows = self.query("SELECT * FROM case_detail WHERE case_id = %s", (case_id,))
         return rows[0] if rows else None
 
+    def districts_of(self, subject_id: UUID) -> list[str]:
+        """The districts in which the person (pseudonym) has had a case."""
+        rows = self.query(
+            "SELECT DISTINCT district FROM case_detail WHERE subject_id = %s ORDER BY district",
+            (subject_id,),
+        )
+        return [str(row["district"]) for row in rows]
+
     def timeline(self, case_id: UUID) -> list[DictRow]:
         return self.query(
             "SELECT version, event_type, occurred_at, actor, role, details FROM case_timeline "
@@ -280,3 +291,119 @@ class CaseDetailProjection(Projection[CaseDetailView]):
     @process_event.register
     def _(self, e: OutreachCase.CoachingNoted, tracking: Tracking) -> None:
         self.view.record(e, tracking, {"kind": e.kind, **e.details})
+
+
+# --- data protection ----------------------------------------------------------------------
+
+
+class DataProtectionView(TrackedView):
+    """Legal holds and erasures by person (pseudonym): what the retention job must respect."""
+
+    schema = (
+        """CREATE TABLE IF NOT EXISTS legal_holds (
+            subject_id uuid PRIMARY KEY,
+            active boolean NOT NULL,
+            reason text NOT NULL,
+            changed_at timestamptz NOT NULL,
+            changed_by text NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS erasures (
+            erasure_id uuid PRIMARY KEY,
+            subject_id uuid NOT NULL UNIQUE,
+            district text NOT NULL,
+            ground text NOT NULL,
+            requested_at timestamptz NOT NULL,
+            requested_by text NOT NULL,
+            key_destroyed_at timestamptz
+        )""",
+    )
+
+    def change(self, tracking: Tracking, sql: str, params: dict[str, Any]) -> None:
+        with self.tracked(tracking) as cursor:
+            cursor.execute(sql.encode(), params)
+
+
+class DataProtectionProjection(Projection[DataProtectionView]):
+    name = "data_protection"
+    topics = (
+        *(f"contacts.domain:LegalHold.{name}" for name in ("Placed", "PlacedAgain", "Lifted")),
+        *(f"contacts.domain:Erasure.{name}" for name in ("Requested", "KeyDestroyed")),
+    )
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    def _hold(self, e: Any, tracking: Tracking, active: bool, subject_id: Any) -> None:
+        self.view.change(
+            tracking,
+            "INSERT INTO legal_holds VALUES (%(subject)s, %(active)s, %(reason)s, %(at)s, %(by)s) "
+            "ON CONFLICT (subject_id) DO UPDATE SET active = EXCLUDED.active, "
+            "reason = EXCLUDED.reason, changed_at = EXCLUDED.changed_at, "
+            "changed_by = EXCLUDED.changed_by",
+            {
+                "subject": subject_id,
+                "active": active,
+                "reason": e.reason,
+                "at": e.timestamp,
+                "by": e.meta.get("actor", "system"),
+            },
+        )
+
+    @process_event.register
+    def _(self, e: LegalHold.Placed, tracking: Tracking) -> None:
+        self._hold(e, tracking, True, e.subject_id)
+
+    @process_event.register
+    def _(self, e: LegalHold.PlacedAgain, tracking: Tracking) -> None:
+        self._hold(e, tracking, True, e.meta["subject"])
+
+    @process_event.register
+    def _(self, e: LegalHold.Lifted, tracking: Tracking) -> None:
+        self._hold(e, tracking, False, e.meta["subject"])
+
+    @process_event.register
+    def _(self, e: Erasure.Requested, tracking: Tracking) -> None:
+        self.view.change(
+            tracking,
+            "INSERT INTO erasures VALUES (%(id)s, %(subject)s, %(district)s, %(ground)s, "
+            "%(at)s, %(by)s, NULL) ON CONFLICT DO NOTHING",
+            {
+                "id": e.originator_id,
+                "subject": e.subject_id,
+                "district": e.district,
+                "ground": e.ground,
+                "at": e.timestamp,
+                "by": e.meta.get("actor", "system"),
+            },
+        )
+
+    @process_event.register
+    def _(self, e: Erasure.KeyDestroyed, tracking: Tracking) -> None:
+        self.view.change(
+            tracking,
+            "UPDATE erasures SET key_destroyed_at = %(at)s WHERE erasure_id = %(id)s",
+            {"id": e.originator_id, "at": e.destroyed_at},
+        )
+
+
+def _blank_case_detail_person(cursor: Cursor[DictRow], subject_id: UUID) -> None:
+    cursor.execute(
+        b"UPDATE case_detail SET person = (SELECT jsonb_object_agg(key, CASE WHEN "
+        b"jsonb_typeof(value) = 'null' THEN value ELSE to_jsonb(%(erased)s::text) END) "
+        b"FROM jsonb_each(person)) WHERE subject_id = %(subject)s",
+        {"subject": subject_id, "erased": ERASED},
+    )
+
+
+FORGET: Forget = forget_all(
+    blank_tokens(
+        "case_queue",
+        "name_token",
+        where="case_id IN (SELECT case_id FROM case_detail WHERE subject_id = %(subject)s)",
+    ),
+    _blank_case_detail_person,
+)
+"""What contacts forgets of an erased person: the sealed name in the queue and every sealed
+field of the case detail become ``[erased]``; the case, its status and timeline (no personal
+data) stay as the audit trail."""

@@ -26,6 +26,7 @@ from notifications.settings import NotificationsSettings
 from shared.auth import Principal
 from shared.consumer import Consumer
 from shared.contracts import notifications as notifications_contracts
+from shared.erasure import blank_tokens, forget_all
 from shared.privacy import PersonalDataCipher
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
@@ -117,6 +118,12 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
         consumers=consumers,
         routers=routers,
         background=background,
+        # An erased person: stored letters and directory entries become "[erased]" (queued
+        # ones are given up by the outbox, which cannot open the person's address any more).
+        forget=forget_all(
+            blank_tokens("notifications", "letter_token"),
+            blank_tokens("directory_cases", "name_token", "address_token"),
+        ),
     )
 
 

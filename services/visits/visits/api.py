@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from psycopg.rows import DictRow
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
 from shared.contracts.visits import (
     MeetingPlace,
@@ -20,6 +21,7 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitPurpose,
 )
+from shared.dpo import opened_rows
 from shared.errors import ForbiddenError, NotFoundError
 from shared.eventstore import CommandContext
 from shared.privacy import PersonalDataCipher
@@ -44,6 +46,8 @@ class VisitsContext(Protocol):
     def records(self) -> VisitRecordView: ...
     @property
     def rules(self) -> VisitRules: ...
+    @property
+    def access_log(self) -> AccessLog: ...
 
 
 class CaseNotOnBoardError(NotFoundError):
@@ -205,9 +209,22 @@ def _schedule(row: DictRow) -> ScheduleOut:
     )
 
 
+def subject_export(context: VisitsContext, subject: UUID) -> dict[str, Any]:
+    """The visits part of a person's Art. 15 export: their visits (with notes and places)."""
+    rows = context.records.query(
+        "SELECT * FROM visit_record WHERE subject_id = %s ORDER BY announced_at, visit_id",
+        (subject,),
+    )
+    return {
+        "personal_data": {"visits": opened_rows(rows, subject, context.cipher)},
+        "recipients": [],
+    }
+
+
 def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
     router = APIRouter(tags=["visits"])
     Authenticated = Annotated[Principal, Depends(authenticate)]
+    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
 
     def command_context(principal: Principal) -> CommandContext:
         return CommandContext(actor=principal.user, role=principal.role.value)
@@ -220,11 +237,17 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
     def may_read_note(principal: Principal, row: DictRow) -> bool:
         return principal.role is Role.TEAM_LEAD or principal.user in row["workers"]
 
-    def visit_out(row: DictRow, principal: Principal) -> VisitOut:
+    def visit_out(row: DictRow, principal: Principal, read: PersonalRead) -> VisitOut:
         note = (
             context.cipher.open_optional(row["note_token"])
             if may_read_note(principal, row)
             else None
+        )
+        read.opened(
+            row["subject_id"],
+            ["visit", "note"] if note is not None else ["visit"],
+            district=row["district"],
+            resource=f"case:{row['case_id']}",
         )
         return VisitOut(
             visit_id=row["visit_id"],
@@ -248,11 +271,19 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         )
 
     @router.get("/board", response_model=Board)
-    def planning_board(principal: Authenticated, district: str) -> Board:
+    def planning_board(principal: Authenticated, read: Reading, district: str) -> Board:
         principal.require(*VISIT_STAFF)
         principal.check_district(district, "district")
         max_attempts = context.rules.max_attempts_for(district)
         sections = context.board.board(district, today=dt.date.today(), max_attempts=max_attempts)
+        for name in BOARD_SECTIONS:
+            for row in sections[name]:
+                read.opened(
+                    row["subject_id"],
+                    ["name"],
+                    district=district,
+                    resource=f"case:{row['case_id']}",
+                )
         entries = {
             name: [
                 BoardEntry(**{**row, "name": context.cipher.open(row["name_token"])})
@@ -331,22 +362,26 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
     @router.get("/visits/{visit_id}", response_model=VisitOut)
-    def visit_detail(visit_id: UUID, principal: Authenticated) -> VisitOut:
+    def visit_detail(visit_id: UUID, principal: Authenticated, read: Reading) -> VisitOut:
         principal.require(*VISIT_STAFF)
         row = context.records.visit(visit_id)
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("visit not found")
-        return visit_out(row, principal)
+        return visit_out(row, principal, read)
 
     @router.get("/cases/{case_id}/visits", response_model=History)
-    def visit_history(case_id: UUID, principal: Authenticated) -> History:
+    def visit_history(case_id: UUID, principal: Authenticated, read: Reading) -> History:
         principal.require(*VISIT_STAFF, Role.CASE_MANAGER)
         rows = context.records.history(case_id)
         if any(not principal.may_see(row["district"]) for row in rows):
             raise NotFoundError("case not found")
-        return History(case_id=case_id, visits=[visit_out(row, principal) for row in rows])
+        return History(case_id=case_id, visits=[visit_out(row, principal, read) for row in rows])
 
-    def agenda_items(principal: Principal, worker: str | None, day: dt.date) -> list[AgendaItem]:
+    def agenda_items(
+        principal: Principal, read: PersonalRead, worker: str | None, day: dt.date
+    ) -> list[AgendaItem]:
+        """The day's visits; name, address and place only of the visits the reader makes
+        (the address of the others is opened for the round order, never shown)."""
         principal.require(*VISIT_STAFF)
         who = worker or principal.user
         if who != principal.user and principal.role is not Role.TEAM_LEAD:
@@ -356,6 +391,13 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         for row in rows:
             assigned = principal.user in row["workers"]
             address = context.cipher.open(row["address_token"])
+            if assigned:
+                read.opened(
+                    row["subject_id"],
+                    ["name", "address", "place_description", "visit"],
+                    district=row["district"],
+                    resource=f"case:{row['case_id']}",
+                )
             items.append(
                 AgendaItem(
                     visit_id=row["visit_id"],
@@ -380,10 +422,11 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
     @router.get("/agenda", response_model=Agenda)
     def agenda(
         principal: Authenticated,
+        read: Reading,
         day: Annotated[dt.date, Query(examples=["2026-12-01"])],
         worker: str | None = None,
     ) -> Agenda:
-        items = agenda_items(principal, worker, day)
+        items = agenda_items(principal, read, worker, day)
         return Agenda(
             worker=worker or principal.user,
             day=day,
@@ -414,9 +457,9 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         responses={200: {"content": {"text/calendar": {}}}},
     )
     def agenda_calendar(
-        principal: Authenticated, day: dt.date, worker: str | None = None
+        principal: Authenticated, read: Reading, day: dt.date, worker: str | None = None
     ) -> Response:
-        items = agenda_items(principal, worker, day)
+        items = agenda_items(principal, read, worker, day)
         body = to_icalendar(day, items, now=dt.datetime.now(dt.UTC))
         return Response(
             body,

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
+from shared.access_log import AccessLog
 from shared.auth import Principal
 from shared.consumer import Consumer
 from shared.contracts import visits as visits_contracts
 from shared.privacy import PersonalDataCipher
 from shared.runtime import Runtime, ServiceSpec, create_service_app
-from visits.api import build_router
+from visits.api import build_router, subject_export
 from visits.application import Visits
 from visits.consumers import build_consumers
 from visits.domain import VisitRules
 from visits.integration import to_integration_event
+from visits.projections import FORGET as FORGET_VISITS
 from visits.projections import (
     BoardVisitsProjection,
     BoardVisitsView,
@@ -37,18 +39,22 @@ class VisitsContext:
     board: PlanningBoardView
     records: VisitRecordView
     rules: VisitRules
+    access_log: AccessLog
 
 
 def build_spec(rules: VisitRules) -> ServiceSpec:
-    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
-        context = VisitsContext(
+    def context_of(runtime: Runtime) -> VisitsContext:
+        return VisitsContext(
             app=runtime.app,
             cipher=runtime.cipher,
             board=runtime.view(PlanningBoardView),
             records=runtime.view(VisitRecordView),
             rules=rules,
+            access_log=runtime.access_log,
         )
-        return [build_router(context, authenticate)]
+
+    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+        return [build_router(context_of(runtime), authenticate)]
 
     def consumers(runtime: Runtime) -> Sequence[Consumer]:
         return build_consumers(
@@ -70,6 +76,8 @@ def build_spec(rules: VisitRules) -> ServiceSpec:
         consumed_views=[(PlanningBoardView, "planning_board")],
         consumers=consumers,
         routers=routers,
+        export=lambda runtime, subject: subject_export(context_of(runtime), subject),
+        forget=FORGET_VISITS,
     )
 
 

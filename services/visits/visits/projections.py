@@ -32,6 +32,7 @@ from shared.contracts.contacts import (
     OutreachCaseClosed,
 )
 from shared.contracts.visits import VisitOutcome
+from shared.erasure import Forget, blank_tokens, forget_all
 from shared.eventstore import TrackedView
 from visits.domain import Visit, VisitStatus
 
@@ -335,3 +336,14 @@ class VisitRecordProjection(Projection[VisitRecordView]):
                 "attempt_number": e.attempt_number,
             },
         )
+
+
+FORGET: Forget = forget_all(
+    blank_tokens("planning_board", "name_token", "address_token"),
+    blank_tokens(
+        "visit_record", "name_token", "address_token", "place_description_token", "note_token"
+    ),
+)
+"""What visits forgets of an erased person: every sealed field on the board and in the visit
+records (name, address, place, note) becomes ``[erased]``; dates, outcomes and attempts
+(no personal data) stay."""

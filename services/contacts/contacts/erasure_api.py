@@ -1,0 +1,191 @@
+"""HTTP routes of the data protection officer in contacts: legal holds and erasures.
+
+Contacts owns the person's case, so it holds the erasure process (GDPR Art. 17): the
+person's data key is destroyed (crypto-shredding), the ``SubjectErased`` tombstone goes to
+every service, and the certificate lists each service's confirmation.
+"""
+
+# No "from __future__ import annotations": FastAPI must resolve the route signatures that
+# refer to local dependencies at runtime.
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from contacts.application import Contacts
+from contacts.domain import Erasure, LegalHold
+from contacts.projections import CaseDetailView
+from shared.auth import Principal, Role
+from shared.contracts.erasures import ErasureGround
+from shared.errors import NotFoundError
+from shared.eventstore import CommandContext
+from shared.settings import SERVICE_PORTS
+
+CONFIRMING_SERVICES = tuple(SERVICE_PORTS)
+"""The services whose confirmation completes an erasure certificate."""
+
+REASON = Field(
+    min_length=3,
+    max_length=300,
+    description="Why; it stays in the audit trail after the erasure, so without personal data "
+    "of the person (e.g. a file reference).",
+    examples=["Antrag nach Art. 17 DSGVO, Az. DSB-2026-014"],
+)
+
+
+@dataclass(frozen=True)
+class DataProtectionContext:
+    app: Contacts
+    detail_view: CaseDetailView
+    destroy_key: Callable[[UUID], None]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlaceLegalHold(Strict):
+    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
+    reason: str = REASON
+
+
+class LiftLegalHold(Strict):
+    reason: str = REASON
+
+
+class RequestErasure(Strict):
+    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
+    ground: ErasureGround = ErasureGround.REQUESTED_BY_PERSON
+    reason: str = REASON
+
+
+class LegalHoldOut(BaseModel):
+    subject: UUID
+    active: bool
+    reason: str
+
+
+class Confirmation(BaseModel):
+    service: str
+    deployment: str
+    confirmed_at: datetime
+
+
+class ErasureCertificate(BaseModel):
+    erasure_id: UUID
+    subject: UUID
+    district: str
+    ground: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    key_destroyed_at: datetime | None
+    confirmations: list[Confirmation]
+    pending: list[str] = Field(description="Services that have not confirmed yet.")
+    complete: bool
+
+
+def certificate(erasure: Erasure) -> ErasureCertificate:
+    confirmations = [
+        Confirmation(service=service, deployment=deployment, confirmed_at=at)
+        for deployment, (service, at) in sorted(erasure.confirmations.items())
+    ]
+    confirmed = {c.service for c in confirmations}
+    pending = [s for s in CONFIRMING_SERVICES if s not in confirmed]
+    return ErasureCertificate(
+        erasure_id=erasure.id,
+        subject=erasure.subject_id,
+        district=erasure.district,
+        ground=erasure.ground,
+        reason=erasure.reason,
+        requested_by=erasure.requested_by,
+        requested_at=erasure.created_on,
+        key_destroyed_at=erasure.key_destroyed_at,
+        confirmations=confirmations,
+        pending=pending,
+        complete=erasure.key_destroyed_at is not None and not pending,
+    )
+
+
+def hold_out(hold: LegalHold) -> LegalHoldOut:
+    return LegalHoldOut(subject=hold.subject_id, active=hold.active, reason=hold.reason)
+
+
+def build_data_protection_router(context: DataProtectionContext, authenticate: Any) -> APIRouter:
+    router = APIRouter(prefix="/dpo", tags=["data protection"])
+    Authenticated = Annotated[Principal, Depends(authenticate)]
+
+    def officer(principal: Principal) -> CommandContext:
+        principal.require(Role.DATA_PROTECTION_OFFICER)
+        return CommandContext(actor=principal.user, role=principal.role.value)
+
+    def district_of(subject: UUID, principal: Principal) -> str:
+        """The district of the person's cases the officer may see (404 otherwise)."""
+        visible = [d for d in context.detail_view.districts_of(subject) if principal.may_see(d)]
+        if not visible:
+            raise NotFoundError("subject not found")
+        return visible[0]
+
+    @router.post("/legal-holds", status_code=status.HTTP_201_CREATED, response_model=LegalHoldOut)
+    def place_legal_hold(body: PlaceLegalHold, principal: Authenticated) -> LegalHoldOut:
+        """Keep the person's data: erasure (also by the retention job) answers 409
+        ``legal_hold`` until the hold is lifted."""
+        ctx = officer(principal)
+        district = district_of(body.subject, principal)
+        hold = context.app.place_legal_hold(
+            body.subject, district=district, reason=body.reason, ctx=ctx
+        )
+        return hold_out(hold)
+
+    @router.post("/legal-holds/{subject}/lift", response_model=LegalHoldOut)
+    def lift_legal_hold(
+        subject: UUID, body: LiftLegalHold, principal: Authenticated
+    ) -> LegalHoldOut:
+        ctx = officer(principal)
+        district = district_of(subject, principal)
+        hold = context.app.lift_legal_hold(subject, district=district, reason=body.reason, ctx=ctx)
+        return hold_out(hold)
+
+    @router.get("/legal-holds/{subject}", response_model=LegalHoldOut)
+    def legal_hold(subject: UUID, principal: Authenticated) -> LegalHoldOut:
+        officer(principal)
+        district_of(subject, principal)
+        hold = context.app.legal_hold(subject)
+        if hold is None:
+            raise NotFoundError("no legal hold was ever placed for this subject")
+        return hold_out(hold)
+
+    @router.post(
+        "/erasures", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureCertificate
+    )
+    def request_erasure(body: RequestErasure, principal: Authenticated) -> ErasureCertificate:
+        """Erase the person (crypto-shredding): their key is destroyed at once; the
+        services' confirmations arrive in the certificate (``GET /dpo/erasures/{id}``).
+        409 ``legal_hold`` while a legal hold is placed. Repeating it is harmless."""
+        ctx = officer(principal)
+        district = district_of(body.subject, principal)
+        erasure = context.app.request_erasure(
+            body.subject,
+            district=district,
+            ground=body.ground,
+            reason=body.reason,
+            destroy_key=context.destroy_key,
+            ctx=ctx,
+        )
+        return certificate(erasure)
+
+    @router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
+    def erasure_certificate(erasure_id: UUID, principal: Authenticated) -> ErasureCertificate:
+        """The erasure certificate: who asked and why, when the key was destroyed, and which
+        service confirmed when that it forgot the person."""
+        officer(principal)
+        erasure = context.app.get_erasure(erasure_id)
+        principal.check_district(erasure.district, "erasure")
+        return certificate(erasure)
+
+    return router

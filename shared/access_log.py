@@ -1,0 +1,395 @@
+"""Who opened whose personal data, when, and why: the access log of every service.
+
+Every response that reveals personal data (a decrypted field, or a record about one person)
+writes one entry per person before it is sent: the user, their role and districts, the
+district of the record, the person's pseudonym (subject), the names of the fields revealed,
+the route and the stated purpose. A read that cannot be logged is not answered.
+
+The purpose comes from the request header ``X-Purpose``: one of :class:`Purpose`,
+optionally followed by a colon and a free-text note (up to 200 characters), e.g.
+``X-Purpose: case_work`` or ``X-Purpose: visit_planning: round of 3 December`` (header
+values are ASCII: other characters of the note are sent percent-encoded, UTF-8). A read
+without it is refused with **400** ``purpose_required``; an unknown purpose with **400**
+``invalid_purpose``. ``break_glass`` cannot be claimed in the header: it is recorded by the
+service when a read was allowed only by a break-glass grant (see :class:`BreakGlass`).
+
+The tables are append-only: a statement trigger rejects ``UPDATE``, ``DELETE`` and
+``TRUNCATE`` on ``access_log`` and ``break_glass_grants``. Only the data protection officer
+reads them (``GET /dpo/access-log``, ``GET /dpo/break-glass``).
+"""
+
+# No "from __future__ import annotations": FastAPI resolves the dependency's signature.
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import unquote
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.auth import Principal
+from shared.errors import ApplicationError
+
+PURPOSE_HEADER = "X-Purpose"
+NOTE_MAX = 200
+
+
+class Purpose(StrEnum):
+    """Why personal data is opened (§67c SGB X: data is processed only for its purpose)."""
+
+    CASE_WORK = "case_work"
+    """Working on the outreach case (case managers, team leads)."""
+    VISIT_PLANNING = "visit_planning"
+    """Planning, making or following up a home visit (outreach workers, team leads)."""
+    COACHING = "coaching"
+    """Requesting, assigning or running a coaching; a provider's coach with their people."""
+    AUDIT = "audit"
+    """Data-protection control: the officer, an Art. 15 export."""
+    BREAK_GLASS = "break_glass"
+    """Set by the service, never by the header: a read allowed only by a break-glass grant."""
+
+
+CLAIMABLE = frozenset(Purpose) - {Purpose.BREAK_GLASS}
+
+
+class PurposeRequiredError(ApplicationError):
+    status = 400
+    code = "purpose_required"
+
+
+class InvalidPurposeError(ApplicationError):
+    status = 400
+    code = "invalid_purpose"
+
+
+@dataclass(frozen=True)
+class StatedPurpose:
+    purpose: Purpose
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, header: str | None) -> "StatedPurpose":
+        """``purpose`` or ``purpose: note`` (see the module's docstring)."""
+        if header is None or not header.strip():
+            raise PurposeRequiredError(
+                f"reading personal data needs the header {PURPOSE_HEADER}; one of "
+                + ", ".join(sorted(CLAIMABLE)),
+                header=PURPOSE_HEADER,
+                allowed=sorted(CLAIMABLE),
+            )
+        name, _, note = header.partition(":")
+        name, note = name.strip().lower(), unquote(note.strip())
+        if name not in CLAIMABLE:
+            raise InvalidPurposeError(
+                f"{PURPOSE_HEADER} must start with one of " + ", ".join(sorted(CLAIMABLE)),
+                header=PURPOSE_HEADER,
+                allowed=sorted(CLAIMABLE),
+            )
+        if len(note) > NOTE_MAX:
+            raise InvalidPurposeError(
+                f"the note of {PURPOSE_HEADER} is longer than {NOTE_MAX} characters"
+            )
+        return cls(Purpose(name), note or None)
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One person's data revealed to one user in one response."""
+
+    user: str
+    role: str
+    user_districts: tuple[str, ...]
+    subject: UUID
+    fields: tuple[str, ...]
+    purpose: Purpose
+    route: str
+    note: str | None = None
+    district: str | None = None
+    resource: str | None = None
+
+
+_APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION outreach_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+"""
+
+SCHEMA_SQL = (
+    _APPEND_ONLY
+    + """
+CREATE TABLE IF NOT EXISTS access_log (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    service text NOT NULL,
+    user_id text NOT NULL,
+    role text NOT NULL,
+    user_districts text[] NOT NULL,
+    district text,
+    subject uuid NOT NULL,
+    fields text[] NOT NULL,
+    purpose text NOT NULL,
+    note text,
+    route text NOT NULL,
+    resource text
+);
+CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, at);
+CREATE INDEX IF NOT EXISTS access_log_user ON access_log (user_id, at);
+CREATE TABLE IF NOT EXISTS break_glass_grants (
+    grant_id bigserial PRIMARY KEY,
+    granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at timestamptz NOT NULL,
+    service text NOT NULL,
+    user_id text NOT NULL,
+    role text NOT NULL,
+    user_districts text[] NOT NULL,
+    district text NOT NULL,
+    subject uuid NOT NULL,
+    resource text NOT NULL,
+    reason text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS break_glass_lookup ON break_glass_grants (user_id, resource);
+"""
+)
+
+_TRIGGERS = ("access_log", "break_glass_grants")
+
+
+class AccessLog:
+    """The service's access log and break-glass grants, in the service's own database."""
+
+    def __init__(self, pool: ConnectionPool, service: str) -> None:
+        self._pool = pool
+        self.service = service
+
+    def create_schema(self) -> None:
+        with self._pool.connection() as conn:
+            # One service at a time creates the shared function (CREATE OR REPLACE races).
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('outreach_append_only'))")
+            conn.execute(SCHEMA_SQL)
+            for table in _TRIGGERS:
+                conn.execute(
+                    f"CREATE OR REPLACE TRIGGER {table}_append_only "
+                    f"BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION outreach_append_only()"
+                )
+
+    def record(self, entries: Sequence[AccessEntry]) -> None:
+        if not entries:
+            return
+        with self._pool.connection() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO access_log (service, user_id, role, user_districts, district, "
+                "subject, fields, purpose, note, route, resource) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        self.service,
+                        e.user,
+                        e.role,
+                        list(e.user_districts),
+                        e.district,
+                        e.subject,
+                        list(e.fields),
+                        e.purpose.value,
+                        e.note,
+                        e.route,
+                        e.resource,
+                    )
+                    for e in entries
+                ],
+            )
+
+    def entries(
+        self,
+        *,
+        subject: UUID | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Entries in time order, filtered by person, user and time."""
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(
+                "SELECT id, at, service, user_id AS user, role, user_districts, district, "
+                "subject, fields, purpose, note, route, resource FROM access_log "
+                "WHERE (%(subject)s::uuid IS NULL OR subject = %(subject)s) "
+                "AND (%(user)s::text IS NULL OR user_id = %(user)s) "
+                "AND (%(since)s::timestamptz IS NULL OR at >= %(since)s) "
+                "AND (%(until)s::timestamptz IS NULL OR at < %(until)s) "
+                "ORDER BY at, id LIMIT %(limit)s",
+                {"subject": subject, "user": user, "since": since, "until": until, "limit": limit},
+            )
+            return cursor.fetchall()
+
+    # break-glass grants
+
+    def grant(
+        self,
+        principal: Principal,
+        *,
+        subject: UUID,
+        district: str,
+        resource: str,
+        reason: str,
+        ttl: timedelta,
+    ) -> dict[str, Any]:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(
+                "INSERT INTO break_glass_grants (expires_at, service, user_id, role, "
+                "user_districts, district, subject, resource, reason) "
+                "VALUES (clock_timestamp() + %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "RETURNING grant_id, granted_at, expires_at, user_id AS user, district, "
+                "subject, resource, reason",
+                (
+                    ttl,
+                    self.service,
+                    principal.user,
+                    principal.role.value,
+                    sorted(principal.districts),
+                    district,
+                    subject,
+                    resource,
+                    reason,
+                ),
+            )
+            row = cursor.fetchone()
+        assert row is not None
+        return row
+
+    def active_grant(self, user: str, resource: str) -> dict[str, Any] | None:
+        """The user's latest unexpired grant for ``resource`` (e.g. ``case:<id>``)."""
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(
+                "SELECT grant_id, expires_at, reason FROM break_glass_grants "
+                "WHERE user_id = %s AND resource = %s AND expires_at > clock_timestamp() "
+                "ORDER BY expires_at DESC LIMIT 1",
+                (user, resource),
+            )
+            return cursor.fetchone()
+
+    def grants(
+        self, *, subject: UUID | None = None, user: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(
+                "SELECT grant_id, granted_at, expires_at, service, user_id AS user, role, "
+                "user_districts, district, subject, resource, reason FROM break_glass_grants "
+                "WHERE (%(subject)s::uuid IS NULL OR subject = %(subject)s) "
+                "AND (%(user)s::text IS NULL OR user_id = %(user)s) "
+                "ORDER BY granted_at, grant_id LIMIT %(limit)s",
+                {"subject": subject, "user": user, "limit": limit},
+            )
+            return cursor.fetchall()
+
+
+@dataclass
+class PersonalRead:
+    """The reading of one request: what a route calls when it opens a person's data.
+
+    ``opened`` only collects; :meth:`flush` writes the entries (the dependency calls it
+    after the route returned its data, before the response is sent).
+    """
+
+    principal: Principal
+    stated: StatedPurpose
+    route: str
+    log: AccessLog
+    pending: list[AccessEntry] = field(default_factory=list)
+
+    def opened(
+        self,
+        subject: UUID,
+        fields: Iterable[str],
+        *,
+        district: str | None = None,
+        resource: str | None = None,
+        purpose: Purpose | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Note that ``fields`` of ``subject`` are in this response (logged once per person
+        and resource; the fields of repeated calls are merged)."""
+        names = tuple(sorted(set(fields)))
+        if not names:
+            return
+        stated = purpose or self.stated.purpose
+        for index, entry in enumerate(self.pending):
+            if (entry.subject, entry.resource, entry.purpose) == (subject, resource, stated):
+                merged = tuple(sorted({*entry.fields, *names}))
+                self.pending[index] = replace(entry, fields=merged)
+                return
+        self.pending.append(
+            AccessEntry(
+                user=self.principal.user,
+                role=self.principal.role.value,
+                user_districts=tuple(sorted(self.principal.districts)),
+                subject=subject,
+                fields=names,
+                purpose=stated,
+                note=note if note is not None else self.stated.note,
+                route=self.route,
+                district=district,
+                resource=resource,
+            )
+        )
+
+    def flush(self) -> None:
+        entries, self.pending = self.pending, []
+        self.log.record(entries)
+
+
+def record_access(
+    log: AccessLog,
+    principal: Principal,
+    subject: UUID,
+    fields: Iterable[str],
+    purpose: StatedPurpose,
+    *,
+    route: str,
+    district: str | None = None,
+    resource: str | None = None,
+) -> None:
+    """Log one disclosure right away (for code outside a request's :class:`PersonalRead`)."""
+    read = PersonalRead(principal, purpose, route, log)
+    read.opened(subject, fields, district=district, resource=resource)
+    read.flush()
+
+
+def personal_read(authenticate: Callable[..., Principal], log: AccessLog) -> Any:
+    """The FastAPI dependency of routes that open personal data, for
+    ``Reading = Annotated[PersonalRead, personal_read(authenticate, access_log)]``.
+
+    It authenticates first (a missing token stays 401), then requires the stated purpose
+    (400 ``purpose_required``), hands the route a :class:`PersonalRead`, and after the route
+    returned writes what the route noted with :meth:`PersonalRead.opened`. If writing fails
+    the request fails: nothing is revealed without its log entry.
+    """
+
+    def dependency(
+        request: Request,
+        principal: Annotated[Principal, Depends(authenticate)],
+        x_purpose: Annotated[
+            str | None,
+            Header(
+                alias=PURPOSE_HEADER,
+                description="Why the data is read: case_work, visit_planning, coaching or "
+                "audit, optionally followed by ': ' and a note.",
+            ),
+        ] = None,
+    ) -> Iterator[PersonalRead]:
+        stated = StatedPurpose.parse(x_purpose)
+        route = request.scope.get("route")
+        path = getattr(route, "path", request.url.path)
+        read = PersonalRead(principal, stated, f"{request.method} {path}", log)
+        yield read
+        read.flush()
+
+    # "function": the entries are written when the route returned, before the response goes.
+    return Depends(dependency, scope="function")

@@ -1,0 +1,324 @@
+"""The data protection officer's tools: the Art. 15 GDPR export of one person.
+
+Each service answers ``GET /dpo/subjects/{subject}/export`` (role
+``data_protection_officer``) with its part: the personal data it holds (opened), every
+stored event about the person (personal fields opened, other persons' fields withheld), the
+recipients the data went to, its access-log entries and break-glass grants. Reading the
+export is itself logged (purpose ``audit``).
+
+    python -m shared.dpo export SUBJECT --out DIR
+
+asks every service of ``SERVICE_PORTS`` that is up (on 127.0.0.1, or the URLs given with
+``--service NAME=URL``) with a DPO token minted from the settings, and writes
+``DIR/export.json`` and a readable ``DIR/export.pdf``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from eventsourcing.postgres import PostgresApplicationRecorder
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from psycopg import sql
+from pydantic_core import to_jsonable_python
+
+from shared.auth import Principal, Role, TokenCodec
+from shared.eventstore import OutreachApplication
+from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
+from shared.settings import SERVICE_PORTS, ServiceSettings
+
+WITHHELD = "[another person]"
+"""What stands in an export for a personal field of someone else (e.g. a co-participant)."""
+
+_EVENT_KEYS = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+
+
+def open_for(subject: UUID, cipher: PersonalDataCipher, value: Any) -> Any:
+    """``value`` with every sealed field of ``subject`` opened and others' fields withheld."""
+    if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+        try:
+            owner = subject_of(value)
+        except ValueError:
+            return WITHHELD
+        return cipher.open(value) if owner == subject else WITHHELD
+    if isinstance(value, Mapping):
+        return {str(k): open_for(subject, cipher, v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [open_for(subject, cipher, v) for v in value]
+    return value
+
+
+def opened_rows(rows: list[Any], subject: UUID, cipher: PersonalDataCipher) -> list[dict[str, Any]]:
+    """View rows for an export: sealed columns (``<name>_token``) opened as ``<name>``."""
+    return [
+        to_jsonable_python(
+            {k.removesuffix("_token"): open_for(subject, cipher, v) for k, v in row.items()}
+        )
+        for row in rows
+    ]
+
+
+def subject_events(
+    app: OutreachApplication, cipher: PersonalDataCipher, subject: UUID
+) -> list[dict[str, Any]]:
+    """Every stored event about ``subject``, in the order they were stored.
+
+    An aggregate whose first event names the person (their case, visit, coaching) is theirs:
+    all its events are exported. Of an aggregate of many people (a programme, a coach) only
+    the events that name the person are. Found by the pseudonym in the stored bytes (sealed
+    fields carry it, and so does each event's metadata): a scan of the event table, which
+    suits a request a data protection officer makes now and then.
+    """
+    needles = (subject.hex.encode(), str(subject).encode())
+    matches: list[tuple[UUID, int]]
+    if isinstance(app.recorder, PostgresApplicationRecorder):
+        table = sql.Identifier(app.recorder.events_table_name)
+        with app.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "SELECT originator_id, originator_version FROM {} "
+                    "WHERE position(%s::bytea in state) > 0 OR position(%s::bytea in state) > 0 "
+                    "ORDER BY notification_id"
+                ).format(table),
+                needles,
+            )
+            matches = [
+                (UUID(str(r["originator_id"])), int(r["originator_version"]))
+                for r in cursor.fetchall()
+            ]
+    else:  # in-memory persistence (unit tests)
+        matches = [
+            (UUID(str(n.originator_id)), n.originator_version)
+            for n in app.recorder.select_notifications(start=None, limit=10**9)
+            if any(needle in n.state for needle in needles)
+        ]
+    versions: dict[UUID, set[int]] = {}
+    for aggregate_id, version in matches:
+        versions.setdefault(aggregate_id, set()).add(version)
+    records = []
+    for aggregate_id, named in versions.items():
+        owned = 1 in named
+        for event in app.repository.event_store.get(aggregate_id):
+            if owned or event.originator_version in named:
+                records.append(event_record(event, subject, cipher))
+    records.sort(key=lambda r: (r["occurred_at"], r["aggregate_id"], r["version"]))
+    return records
+
+
+def event_record(event: Any, subject: UUID, cipher: PersonalDataCipher) -> dict[str, Any]:
+    meta = getattr(event, "meta", None) or {}
+    kind = type(event).__qualname__
+    data = {k: v for k, v in vars(event).items() if k not in _EVENT_KEYS}
+    return {
+        "aggregate": kind.rsplit(".", 1)[0],
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "event_type": kind.rsplit(".", 1)[-1],
+        "occurred_at": event.timestamp.isoformat(),
+        "actor": meta.get("actor"),
+        "role": meta.get("role"),
+        "data": to_jsonable_python(open_for(subject, cipher, data)),
+    }
+
+
+# --- gathering from the services ----------------------------------------------------------
+
+
+def gather(
+    subject: UUID,
+    services: Mapping[str, str],
+    token: str,
+    timeout: float = 60.0,
+    get: Callable[..., httpx.Response] = httpx.get,
+) -> dict[str, Any]:
+    """Every reachable service's part of the export; the unreachable ones are named."""
+    parts: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose": "audit: Art. 15 GDPR export"}
+    for name, url in services.items():
+        try:
+            response = get(
+                f"{url.rstrip('/')}/dpo/subjects/{subject}/export", headers=headers, timeout=timeout
+            )
+        except httpx.HTTPError as error:
+            unavailable[name] = f"not reachable: {type(error).__name__}"
+            continue
+        if response.status_code != 200:
+            unavailable[name] = f"answered {response.status_code}: {response.text[:200]}"
+            continue
+        parts[name] = response.json()
+    return {
+        "subject": str(subject),
+        "generated_at": datetime.now(UTC).isoformat(),
+        "legal_basis": "Art. 15 GDPR (right of access), §83 SGB X",
+        "services": parts,
+        "unavailable": unavailable,
+    }
+
+
+# --- the readable PDF ---------------------------------------------------------------------
+
+
+def _latin1(text: Any) -> str:
+    """The PDF core fonts cover Latin-1 (every German letter); anything else becomes '?'."""
+    value = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False, default=str)
+    value = value.replace("\u2014", "-").replace("\u2013", "-").replace("\u2026", "...")
+    return value.encode("latin-1", "replace").decode("latin-1")
+
+
+class _Document(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 7)
+        self.cell(0, 8, f"Auskunft nach Art. 15 DSGVO - Seite {self.page_no()}", align="C")
+
+
+def render_pdf(export: Mapping[str, Any]) -> bytes:
+    """A readable rendering of :func:`gather`'s result: per service, the personal data, the
+    recipients, the events and the accesses."""
+    pdf = _Document(format="A4")
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.set_margins(18, 18, 18)
+    pdf.add_page()
+
+    def heading(text: str, size: int = 14) -> None:
+        pdf.set_font("Helvetica", "B", size)
+        pdf.multi_cell(0, size * 0.5 + 2, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+
+    def line(text: Any, size: int = 9, style: str = "") -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(0, size * 0.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def pairs(values: Mapping[str, Any], indent: str = "") -> None:
+        for key, value in values.items():
+            if isinstance(value, Mapping):
+                line(f"{indent}{key}:")
+                pairs(value, indent + "    ")
+            elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+                line(f"{indent}{key}:")
+                for item in value:
+                    pairs(item, indent + "  - ")
+            else:
+                shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+                line(f"{indent}{key}: {'' if shown is None else shown}")
+
+    heading("Auskunft über gespeicherte Daten (Art. 15 DSGVO)", 16)
+    line(f"Person (Pseudonym): {export.get('subject')}")
+    line(f"Erstellt: {export.get('generated_at')}")
+    line(f"Rechtsgrundlage: {export.get('legal_basis', '')}")
+    unavailable = export.get("unavailable") or {}
+    if unavailable:
+        line(
+            "Nicht erreichbare Dienste: " + "; ".join(f"{k} ({v})" for k, v in unavailable.items())
+        )
+    for service, part in (export.get("services") or {}).items():
+        pdf.ln(4)
+        heading(f"Dienst: {service}")
+        heading("Gespeicherte personenbezogene Daten", 11)
+        personal = part.get("personal_data") or {}
+        if personal:
+            pairs(personal)
+        else:
+            line("keine")
+        heading("Empfänger", 11)
+        recipients = part.get("recipients") or []
+        for recipient in recipients:
+            pairs(recipient, "- ")
+        if not recipients:
+            line("keine")
+        heading(f"Ereignisse ({len(part.get('events') or [])})", 11)
+        for event in part.get("events") or []:
+            line(
+                f"{event['occurred_at']}  {event['aggregate']}.{event['event_type']} "
+                f"(v{event['version']}) - {event.get('actor')} ({event.get('role')})",
+                style="B",
+            )
+            pairs(event.get("data") or {}, "    ")
+        heading(f"Zugriffe ({len(part.get('access_log') or [])})", 11)
+        for entry in part.get("access_log") or []:
+            note = f" - {entry['note']}" if entry.get("note") else ""
+            line(
+                f"{entry['at']}  {entry['user']} ({entry['role']}, "
+                f"{', '.join(entry.get('user_districts') or [])}): "
+                f"{', '.join(entry.get('fields') or [])} - Zweck {entry['purpose']}{note} "
+                f"[{entry['route']}]"
+            )
+        grants = part.get("break_glass") or []
+        if grants:
+            heading(f"Notfallzugriffe (break-glass) ({len(grants)})", 11)
+            for grant in grants:
+                line(
+                    f"{grant['granted_at']} bis {grant['expires_at']}: {grant['user']} "
+                    f"({grant['role']}) - {grant['resource']} - Grund: {grant['reason']}"
+                )
+    return bytes(pdf.output())
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def service_urls(overrides: list[str]) -> dict[str, str]:
+    """``--service NAME=URL`` given: those only; otherwise every service on 127.0.0.1."""
+    if overrides:
+        pairs = [item.split("=", 1) for item in overrides]
+        if any(len(pair) != 2 for pair in pairs):
+            raise SystemExit("--service takes NAME=URL")
+        return {name: url for name, url in pairs}
+    return {name: f"http://127.0.0.1:{port}" for name, port in SERVICE_PORTS.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.dpo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help="gather one person's Art. 15 export")
+    export.add_argument("subject", type=UUID, help="the person's pseudonym (subject)")
+    export.add_argument("--out", type=Path, required=True, help="directory to write into")
+    export.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="ask this service at this URL (repeatable); default: every service locally",
+    )
+    export.add_argument("--user", default="dpo-export", help="the officer's user id")
+    export.add_argument(
+        "--district", action="append", dest="districts", help="the officer's district(s)"
+    )
+    args = parser.parse_args(argv)
+    settings = ServiceSettings()
+    officer = Principal(
+        user=args.user,
+        role=Role.DATA_PROTECTION_OFFICER,
+        districts=frozenset(args.districts or ["all"]),
+    )
+    token = TokenCodec.from_settings(settings).mint(officer, timedelta(minutes=10))
+    result = gather(args.subject, service_urls(args.service), token)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "export.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    (args.out / "export.pdf").write_bytes(render_pdf(result))
+    sys.stdout.write(
+        json.dumps(
+            {
+                "json": str(args.out / "export.json"),
+                "pdf": str(args.out / "export.pdf"),
+                "services": sorted(result["services"]),
+                "unavailable": result["unavailable"],
+            }
+        )
+        + "\n"
+    )
+    return 0 if result["services"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

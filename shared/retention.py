@@ -1,0 +1,242 @@
+"""Retention: erase what is no longer needed once its period after the end of the case ran.
+
+    python -m shared.retention run --dry-run     # the report: what would be erased, what is held
+    python -m shared.retention run               # request those erasures from contacts
+
+Periods per data category start when the person's last outreach case was closed; a person
+with an open case keeps everything. Defaults (``RetentionPeriods``), per district changeable
+with ``OUTREACH_RETENTION_PERIODS`` (JSON, e.g. ``{"kassel": {"case_record_years": 10}}``):
+
+- ``case_record`` — the case, visits, coaching, letters: **5 years** after closing. When it
+  ends, the person is erased (crypto-shredding, ``SubjectErased``; ground
+  ``retention_period_ended``) unless a legal hold is placed: then the report says "held".
+- ``visit_notes`` — free-text notes of home visits: **1 year** after closing. Notes are sealed
+  with the person's one data key like every personal field, so they cannot yet be erased
+  apart from the person: the report lists them as "due, not separately erasable" (see the
+  README, "Erasure, retention, feeds"), and they go with the case record.
+
+The job reads the contacts database's views (cases, their closing, legal holds, erasures)
+and requests each erasure from the contacts service (``POST /dpo/erasures``) as the user
+``retention-job`` with the data protection officer's role, so the legal-hold check and the
+audit trail are the same as for an erasure requested by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from shared.settings import SERVICE_PORTS, ServiceSettings
+
+
+class RetentionPeriods(BaseModel):
+    """Retention periods after the end of the case, in years."""
+
+    case_record_years: int = Field(default=5, ge=1, le=30)
+    visit_notes_years: int = Field(default=1, ge=0, le=30)
+
+
+class RetentionSettings(ServiceSettings):
+    retention_periods: dict[str, RetentionPeriods] = Field(
+        default_factory=dict, description="Periods per district (others: the defaults)."
+    )
+    contacts_url: str = f"http://127.0.0.1:{SERVICE_PORTS['contacts']}"
+    contacts_database: str = "contacts"
+
+    def periods(self, district: str) -> RetentionPeriods:
+        return self.retention_periods.get(district, RetentionPeriods())
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """What the job knows of one person (pseudonym), from the contacts views."""
+
+    subject: UUID
+    districts: tuple[str, ...]
+    open_cases: int
+    last_closed_on: date | None
+    legal_hold: bool
+    erased: bool
+
+
+class Action(StrEnum):
+    ERASE = "erase"
+    HELD = "held"
+    """Due, but a legal hold keeps it."""
+    NOT_SEPARATELY_ERASABLE = "due_not_separately_erasable"
+
+
+@dataclass(frozen=True)
+class Decision:
+    subject: UUID
+    district: str
+    category: str
+    action: Action
+    due_on: date
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def decide(
+    people: Iterable[PersonRecord],
+    periods: Callable[[str], RetentionPeriods],
+    today: date,
+) -> list[Decision]:
+    """What is due today. A person with cases in several districts keeps the longest period."""
+    decisions: list[Decision] = []
+    for person in people:
+        if person.erased or person.open_cases or person.last_closed_on is None:
+            continue
+        district = max(person.districts, key=lambda d: periods(d).case_record_years)
+        record_due = _add_years(person.last_closed_on, periods(district).case_record_years)
+        notes_due = _add_years(
+            person.last_closed_on, max(periods(d).visit_notes_years for d in person.districts)
+        )
+        if record_due <= today:
+            action = Action.HELD if person.legal_hold else Action.ERASE
+            decisions.append(Decision(person.subject, district, "case_record", action, record_due))
+        elif notes_due <= today:
+            decisions.append(
+                Decision(
+                    person.subject,
+                    district,
+                    "visit_notes",
+                    Action.HELD if person.legal_hold else Action.NOT_SEPARATELY_ERASABLE,
+                    notes_due,
+                )
+            )
+    return decisions
+
+
+def report(decisions: Iterable[Decision], *, dry_run: bool) -> str:
+    lines = [f"retention run ({'dry run: nothing changed' if dry_run else 'erasures requested'})"]
+    counts: dict[str, int] = {}
+    for d in decisions:
+        counts[d.action.value] = counts.get(d.action.value, 0) + 1
+        lines.append(
+            f"{d.action.value:<28} {d.category:<12} due {d.due_on.isoformat()}  "
+            f"district {d.district}  subject {d.subject}"
+        )
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing due"
+    lines.append(f"summary: {summary}")
+    return "\n".join(lines)
+
+
+PEOPLE_SQL = """
+SELECT d.subject_id,
+       array_agg(DISTINCT d.district) AS districts,
+       count(DISTINCT d.case_id) FILTER (WHERE d.status <> 'closed') AS open_cases,
+       max(t.occurred_at) AS last_closed_at,
+       coalesce(bool_or(h.active), false) AS legal_hold,
+       coalesce(bool_or(e.key_destroyed_at IS NOT NULL), false) AS erased
+FROM case_detail d
+LEFT JOIN case_timeline t ON t.case_id = d.case_id AND t.event_type = 'Closed'
+LEFT JOIN legal_holds h ON h.subject_id = d.subject_id
+LEFT JOIN erasures e ON e.subject_id = d.subject_id
+GROUP BY d.subject_id
+"""
+
+
+def read_people(dsn: str) -> list[PersonRecord]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        try:
+            rows = conn.execute(PEOPLE_SQL).fetchall()
+        except psycopg.errors.UndefinedTable as error:
+            raise SystemExit(
+                f"the contacts views are not there ({error.diag.message_primary}): "
+                "start the contacts service of this version once"
+            ) from None
+    return [
+        PersonRecord(
+            subject=UUID(str(subject)),
+            districts=tuple(districts),
+            open_cases=int(open_cases),
+            last_closed_on=closed.date() if isinstance(closed, datetime) else None,
+            legal_hold=bool(held),
+            erased=bool(erased),
+        )
+        for subject, districts, open_cases, closed, held, erased in rows
+    ]
+
+
+def request_erasures(
+    decisions: Iterable[Decision], settings: RetentionSettings
+) -> list[tuple[Decision, str]]:
+    """Ask contacts to erase every person due; the outcome of each request."""
+    import httpx
+
+    from shared.auth import Principal, Role, TokenCodec
+
+    codec = TokenCodec.from_settings(settings)
+    outcomes: list[tuple[Decision, str]] = []
+    with httpx.Client(base_url=settings.contacts_url, timeout=30) as client:
+        for decision in decisions:
+            if decision.action is not Action.ERASE:
+                continue
+            token = codec.mint(
+                Principal(
+                    user="retention-job",
+                    role=Role.DATA_PROTECTION_OFFICER,
+                    districts=frozenset({decision.district}),
+                )
+            )
+            response = client.post(
+                "/dpo/erasures",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "subject": str(decision.subject),
+                    "ground": "retention_period_ended",
+                    "reason": f"Aufbewahrungsfrist abgelaufen ({decision.category}, "
+                    f"fällig {decision.due_on.isoformat()})",
+                },
+            )
+            body: Mapping[str, object] = response.json() if response.content else {}
+            outcome = (
+                f"erasure {body.get('erasure_id')}"
+                if response.status_code == 202
+                else f"refused {response.status_code} {body.get('code')}"
+            )
+            outcomes.append((decision, outcome))
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.retention", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="erase what is due (or only report it with --dry-run)")
+    run.add_argument("--dry-run", action="store_true", help="report only; change nothing")
+    run.add_argument("--today", type=date.fromisoformat, default=None)
+    run.add_argument("--json", action="store_true", help="one JSON object per decision")
+    run.add_argument("--database", help="the contacts database, if not OUTREACH_CONTACTS_DATABASE")
+    args = parser.parse_args(argv)
+    settings = RetentionSettings()
+    people = read_people(settings.database_url(args.database or settings.contacts_database))
+    decisions = decide(people, settings.periods, args.today or date.today())
+    if args.json:
+        for decision in decisions:
+            sys.stdout.write(json.dumps(asdict(decision), default=str) + "\n")
+    else:
+        sys.stdout.write(report(decisions, dry_run=args.dry_run) + "\n")
+    if not args.dry_run:
+        for decision, outcome in request_erasures(decisions, settings):
+            sys.stdout.write(f"{decision.subject}: {outcome}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
