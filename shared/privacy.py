@@ -1,10 +1,18 @@
 """Per-person encryption of personal data (crypto-shredding).
 
-Every person (subject) has one random 256-bit data key in the keyring database, stored
-wrapped (AES-GCM) with the keyring's key-encryption key. Personal fields are sealed into
-tokens ``pii:v1:<subject hex>:<base64url(nonce || ciphertext)>`` that can stand in an event
-log, a Kafka payload or a projection row. Destroying the subject's key makes every token of
-that person unreadable everywhere; readers then get :data:`ERASED`, never an exception.
+Every person (subject) has random 256-bit data keys in the keyring database, one per data
+category, stored wrapped (AES-GCM) with the keyring's key-encryption key. Personal fields are
+sealed into tokens that can stand in an event log, a Kafka payload or a projection row:
+
+- ``pii:v1:<subject hex>:<base64url(nonce || ciphertext)>`` — the category ``record`` (the
+  person's case record: name, address, ...; every field that travels between services);
+- ``pii:v2:<subject hex>:<category>:<base64url(nonce || ciphertext)>`` — a category that is
+  erased on its own, earlier than the record (:class:`DataCategory`, e.g. ``visit_note``).
+
+Destroying all of the subject's keys (:meth:`Keyring.destroy` without a category: the
+erasure of the person) makes every token of that person unreadable everywhere; destroying one
+category's key (``destroy(subject, category)``: retention) only the tokens of that category.
+Readers then get :data:`ERASED`, never an exception.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from typing import Annotated, Final, Protocol
 from uuid import UUID, uuid4
 
@@ -30,8 +39,27 @@ from shared.errors import ConflictError
 ERASED: Final = "[erased]"
 """What a reader gets for a personal field whose subject has been erased."""
 
-TOKEN_PREFIX: Final = "pii:v1:"  # noqa: S105 - a format marker, not a secret
+TOKEN_PREFIX: Final = "pii:"  # noqa: S105 - a format marker (of every version), not a secret
+RECORD_TOKEN_PREFIX: Final = "pii:v1:"  # noqa: S105
+CATEGORY_TOKEN_PREFIX: Final = "pii:v2:"  # noqa: S105
 TOKEN_PATTERN: Final = r"^pii:v1:[0-9a-f]{32}:[A-Za-z0-9_-]+={0,2}$"  # noqa: S105
+"""A token of the ``record`` category: what a contract (:data:`Sealed`) carries. Categories
+erased on their own stay in the service that owns them."""
+
+
+class DataCategory(StrEnum):
+    """The data categories of a person, each sealed with a data key of its own."""
+
+    RECORD = "record"
+    """The case record (every personal field unless stated otherwise); its key goes only
+    with the whole person."""
+    VISIT_NOTE = "visit_note"
+    """Free-text notes of home visits (visits service): erased by retention before the
+    record."""
+
+
+RECORD: Final[str] = DataCategory.RECORD.value
+SEPARATELY_ERASABLE: Final = frozenset(DataCategory) - {DataCategory.RECORD}
 
 Sealed = Annotated[
     str,
@@ -55,11 +83,29 @@ class SubjectErasedError(ConflictError):
 
 
 SCHEMA_SQL = """
+SELECT pg_advisory_xact_lock(hashtext('outreach.keyring.schema'));
 CREATE TABLE IF NOT EXISTS subject_keys (
-    subject_id uuid PRIMARY KEY,
+    subject_id uuid NOT NULL,
+    category text NOT NULL DEFAULT 'record',
     wrapped_key bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (subject_id, category)
 );
+-- A keyring of before the data categories: one key per subject, which is its record key.
+-- Checked first, so a current keyring is not locked at every start of a service.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'subject_keys'
+            AND column_name = 'category'
+    ) THEN
+        ALTER TABLE subject_keys ADD COLUMN category text NOT NULL DEFAULT 'record';
+        ALTER TABLE subject_keys DROP CONSTRAINT IF EXISTS subject_keys_pkey;
+        ALTER TABLE subject_keys ADD PRIMARY KEY (subject_id, category);
+    END IF;
+END
+$$;
 CREATE TABLE IF NOT EXISTS subject_index (
     lookup bytea PRIMARY KEY,
     subject_id uuid NOT NULL
@@ -68,19 +114,43 @@ CREATE TABLE IF NOT EXISTS erased_subjects (
     subject_id uuid PRIMARY KEY,
     erased_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS erased_categories (
+    subject_id uuid NOT NULL,
+    category text NOT NULL,
+    erased_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (subject_id, category)
+);
 """
 
 
 class KeyStore(Protocol):
-    """Where the data keys live (the keyring database; an in-memory one in unit tests)."""
+    """Where the data keys live (the keyring database; an in-memory one in unit tests).
+
+    ``data_key`` reads a key (``None``: destroyed or never made); ``sealing_key`` also makes
+    the key of a category other than ``record`` when the person has none (yet, or again
+    after retention destroyed it), unless the person is erased (``None``). ``destroy``
+    without a category erases the person; with one, only that category's key goes.
+    """
 
     def subject_for(self, lookup: bytes) -> UUID: ...
 
     def subjects_for(self, lookups: Sequence[bytes]) -> list[UUID]: ...
 
-    def data_key(self, subject_id: UUID) -> bytes | None: ...
+    def data_key(self, subject_id: UUID, category: str = DataCategory.RECORD) -> bytes | None: ...
 
-    def destroy(self, subject_id: UUID) -> None: ...
+    def sealing_key(
+        self, subject_id: UUID, category: str = DataCategory.RECORD
+    ) -> bytes | None: ...
+
+    def destroy(self, subject_id: UUID, category: str | None = None) -> None: ...
+
+
+def key_context(subject_id: UUID, category: str) -> bytes:
+    """The associated data that binds a wrapped key, and a token, to its subject and
+    category (the ``record`` category: the subject alone, as before the categories)."""
+    if category == DataCategory.RECORD:
+        return subject_id.bytes
+    return subject_id.bytes + b":" + category.encode()
 
 
 class Keyring:
@@ -92,7 +162,7 @@ class Keyring:
         self._pool = pool
         self._kek = AESGCM(kek)
         self._cache_seconds = cache_seconds
-        self._cache: dict[UUID, tuple[float, bytes | None]] = {}
+        self._cache: dict[tuple[UUID, str], tuple[float, bytes | None]] = {}
         self._lock = threading.Lock()
 
     def create_schema(self) -> None:
@@ -121,23 +191,26 @@ class Keyring:
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT i.lookup, i.subject_id, k.wrapped_key FROM subject_index i "
-                "LEFT JOIN subject_keys k USING (subject_id) WHERE i.lookup = ANY(%s)",
+                "LEFT JOIN subject_keys k ON k.subject_id = i.subject_id "
+                "AND k.category = 'record' WHERE i.lookup = ANY(%s)",
                 (unique,),
             ).fetchall()
             known: dict[UUID, bytes | None] = {}
             for lookup, subject, wrapped in rows:
                 subject_id = UUID(str(subject))
                 found[bytes(lookup)] = subject_id
-                known[subject_id] = None if wrapped is None else self._unwrap(subject_id, wrapped)
+                known[subject_id] = (
+                    None if wrapped is None else self._unwrap(subject_id, RECORD, wrapped)
+                )
             missing = [lookup for lookup in unique if lookup not in found]
             if missing:
                 new = {lookup: uuid4() for lookup in missing}
                 keys = {s: AESGCM.generate_key(bit_length=256) for s in new.values()}
                 with conn.cursor() as cursor:
                     cursor.executemany(
-                        "INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (%s, %s) "
-                        "ON CONFLICT (subject_id) DO NOTHING",
-                        [(s, self._wrap(s, key)) for s, key in keys.items()],
+                        "INSERT INTO subject_keys (subject_id, category, wrapped_key) "
+                        "VALUES (%s, 'record', %s) ON CONFLICT DO NOTHING",
+                        [(s, self._wrap(s, RECORD, key)) for s, key in keys.items()],
                     )
                     # A lookup created meanwhile by another writer keeps its subject (the key
                     # stored above for the unused id is never referenced).
@@ -158,36 +231,100 @@ class Keyring:
         now = time.monotonic()
         with self._lock:
             for subject_id, key in (*known.items(), *fresh.items()):
-                self._cache[subject_id] = (now, key)
+                self._cache[(subject_id, RECORD)] = (now, key)
         return [found[lookup] for lookup in lookups]
 
-    def _wrap(self, subject_id: UUID, data_key: bytes) -> bytes:
+    def _wrap(self, subject_id: UUID, category: str, data_key: bytes) -> bytes:
         nonce = os.urandom(12)
-        return nonce + self._kek.encrypt(nonce, data_key, subject_id.bytes)
+        return nonce + self._kek.encrypt(nonce, data_key, key_context(subject_id, category))
 
-    def _unwrap(self, subject_id: UUID, wrapped: bytes) -> bytes:
+    def _unwrap(self, subject_id: UUID, category: str, wrapped: bytes) -> bytes:
         wrapped = bytes(wrapped)
-        return self._kek.decrypt(wrapped[:12], wrapped[12:], subject_id.bytes)
+        return self._kek.decrypt(wrapped[:12], wrapped[12:], key_context(subject_id, category))
 
-    def data_key(self, subject_id: UUID) -> bytes | None:
-        """The subject's data key, or ``None`` when it was destroyed (or never existed)."""
+    def data_key(self, subject_id: UUID, category: str = DataCategory.RECORD) -> bytes | None:
+        """The subject's data key of ``category``, or ``None`` when it was destroyed (or
+        never existed)."""
+        category = str(category)
         now = time.monotonic()
         with self._lock:
-            cached = self._cache.get(subject_id)
+            cached = self._cache.get((subject_id, category))
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT wrapped_key FROM subject_keys WHERE subject_id = %s", (subject_id,)
+                "SELECT wrapped_key FROM subject_keys WHERE subject_id = %s AND category = %s",
+                (subject_id, category),
             ).fetchone()
-        key = None if row is None else self._unwrap(subject_id, row[0])
+        key = None if row is None else self._unwrap(subject_id, category, row[0])
         with self._lock:
-            self._cache[subject_id] = (now, key)
+            self._cache[(subject_id, category)] = (now, key)
         return key
 
-    def destroy(self, subject_id: UUID) -> None:
-        """Hard-delete the subject's key: every token of this person becomes unreadable."""
+    def sealing_key(self, subject_id: UUID, category: str = DataCategory.RECORD) -> bytes | None:
+        """The key to seal new data of ``category`` with: :meth:`data_key`, and for a
+        category other than ``record`` a new key if the person has none (the first note, or
+        the first after retention destroyed the notes' key). ``None`` once the person is
+        erased (their record key is gone)."""
+        category = str(category)
+        key = self.data_key(subject_id, category)
+        if key is not None or category == RECORD:
+            return key
         with self._pool.connection() as conn:
+            # The record key row is share-locked: an erasure of the person (``destroy``)
+            # waits for this insert and then deletes the new key too, or runs first and
+            # nothing is inserted.
+            alive = conn.execute(
+                "SELECT 1 FROM subject_keys WHERE subject_id = %s AND category = 'record' "
+                "FOR SHARE",
+                (subject_id,),
+            ).fetchone()
+            if alive is None:
+                return None
+            conn.execute(
+                "INSERT INTO subject_keys (subject_id, category, wrapped_key) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    subject_id,
+                    category,
+                    self._wrap(subject_id, category, AESGCM.generate_key(bit_length=256)),
+                ),
+            )
+            row = conn.execute(
+                "SELECT wrapped_key FROM subject_keys WHERE subject_id = %s AND category = %s",
+                (subject_id, category),
+            ).fetchone()
+        key = None if row is None else self._unwrap(subject_id, category, row[0])
+        with self._lock:
+            self._cache[(subject_id, category)] = (time.monotonic(), key)
+        return key
+
+    def destroy(self, subject_id: UUID, category: str | None = None) -> None:
+        """Hard-delete keys of the subject. Without a category (or with ``record``, whose
+        key is the person): all of them — every token of this person becomes unreadable (the
+        erasure). With another category: only its key — the tokens of that category read
+        :data:`ERASED`, the rest of the person stays readable (retention)."""
+        if category is not None and category != RECORD:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "DELETE FROM subject_keys WHERE subject_id = %s AND category = %s",
+                    (subject_id, str(category)),
+                )
+                conn.execute(
+                    "INSERT INTO erased_categories (subject_id, category) VALUES (%s, %s) "
+                    "ON CONFLICT (subject_id, category) DO UPDATE SET erased_at = now()",
+                    (subject_id, str(category)),
+                )
+            self.evict(subject_id, category)
+            return
+        with self._pool.connection() as conn:
+            # Locked first, so a category key being made meanwhile (``sealing_key``) is
+            # committed before the delete below looks for the subject's keys.
+            conn.execute(
+                "SELECT 1 FROM subject_keys WHERE subject_id = %s AND category = 'record' "
+                "FOR UPDATE",
+                (subject_id,),
+            )
             conn.execute("DELETE FROM subject_keys WHERE subject_id = %s", (subject_id,))
             # Forget the lookup too: a person who comes back later is a new subject.
             conn.execute("DELETE FROM subject_index WHERE subject_id = %s", (subject_id,))
@@ -197,9 +334,14 @@ class Keyring:
             )
         self.evict(subject_id)
 
-    def evict(self, subject_id: UUID) -> None:
+    def evict(self, subject_id: UUID, category: str | None = None) -> None:
+        """Forget cached keys of the subject (all of them, or one category's)."""
         with self._lock:
-            self._cache.pop(subject_id, None)
+            if category is not None:
+                self._cache.pop((subject_id, str(category)), None)
+                return
+            for cached in [k for k in self._cache if k[0] == subject_id]:
+                del self._cache[cached]
 
 
 class PersonalDataCipher:
@@ -223,17 +365,28 @@ class PersonalDataCipher:
             [self.blind_index("subject", *identity) for identity in identities]
         )
 
-    def seal(self, subject_id: UUID, plaintext: str) -> str:
-        key = self._keyring.data_key(subject_id)
+    def seal(self, subject_id: UUID, plaintext: str, category: str = DataCategory.RECORD) -> str:
+        """A token of ``plaintext`` under the subject's key of ``category`` (``record``: a
+        ``pii:v1`` token; another category: ``pii:v2``, its key made on first use)."""
+        category = str(category)
+        if category not in {c.value for c in DataCategory}:
+            raise ValueError(f"unknown data category {category!r}")
+        key = self._keyring.sealing_key(subject_id, category)
         if key is None:
             raise SubjectErasedError(f"subject {subject_id} has been erased")
         nonce = os.urandom(12)
-        ciphertext = AESGCM(key).encrypt(nonce, plaintext.encode(), subject_id.bytes)
+        ciphertext = AESGCM(key).encrypt(
+            nonce, plaintext.encode(), key_context(subject_id, category)
+        )
         body = base64.urlsafe_b64encode(nonce + ciphertext).decode()
-        return f"{TOKEN_PREFIX}{subject_id.hex}:{body}"
+        if category == RECORD:
+            return f"{RECORD_TOKEN_PREFIX}{subject_id.hex}:{body}"
+        return f"{CATEGORY_TOKEN_PREFIX}{subject_id.hex}:{category}:{body}"
 
-    def seal_optional(self, subject_id: UUID, plaintext: str | None) -> str | None:
-        return None if plaintext is None else self.seal(subject_id, plaintext)
+    def seal_optional(
+        self, subject_id: UUID, plaintext: str | None, category: str = DataCategory.RECORD
+    ) -> str | None:
+        return None if plaintext is None else self.seal(subject_id, plaintext, category)
 
     def open(self, token: str) -> str:
         """The plaintext of a token, or :data:`ERASED` if it can no longer be read (the
@@ -244,14 +397,20 @@ class PersonalDataCipher:
         if not token.startswith(TOKEN_PREFIX):
             raise ValueError("not a sealed personal field")
         try:
-            subject_id, blob = _parse(token)
+            subject_id, category, blob = _parse(token)
         except ValueError:
             return ERASED
-        key = self._keyring.data_key(subject_id)
+        key = self._keyring.data_key(subject_id, category)
         if key is None or len(blob) < 12 + 16:
             return ERASED
         try:
-            return AESGCM(key).decrypt(blob[:12], blob[12:], subject_id.bytes).decode()
+            # A token of a category whose key was destroyed and made anew (a later note)
+            # fails the authentication tag: it reads as erased, as it should.
+            return (
+                AESGCM(key)
+                .decrypt(blob[:12], blob[12:], key_context(subject_id, category))
+                .decode()
+            )
         except (InvalidTag, UnicodeDecodeError):
             return ERASED
 
@@ -262,15 +421,28 @@ class PersonalDataCipher:
         return [self.open(token) for token in tokens]
 
 
-def _parse(token: str) -> tuple[UUID, bytes]:
-    if not token.startswith(TOKEN_PREFIX):
+def _parse(token: str) -> tuple[UUID, str, bytes]:
+    """Subject, category and blob of a token (``ValueError`` if it is not one, or damaged)."""
+    if token.startswith(RECORD_TOKEN_PREFIX):
+        category = RECORD
+        subject_hex, _, body = token[len(RECORD_TOKEN_PREFIX) :].partition(":")
+    elif token.startswith(CATEGORY_TOKEN_PREFIX):
+        subject_hex, _, rest = token[len(CATEGORY_TOKEN_PREFIX) :].partition(":")
+        category, _, body = rest.partition(":")
+        if category not in {c.value for c in DataCategory} or category == RECORD:
+            raise ValueError(f"damaged token: unknown data category {category!r}")
+    else:
         raise ValueError("not a sealed personal field")
-    subject_hex, _, body = token[len(TOKEN_PREFIX) :].partition(":")
     try:
-        return UUID(hex=subject_hex), base64.urlsafe_b64decode(body)
+        return UUID(hex=subject_hex), category, base64.urlsafe_b64decode(body)
     except binascii.Error as error:
         raise ValueError(f"damaged token: {error}") from None
 
 
 def subject_of(token: str) -> UUID:
     return _parse(token)[0]
+
+
+def category_of(token: str) -> str:
+    """The data category of a token (``record`` for a ``pii:v1`` token)."""
+    return _parse(token)[1]

@@ -11,14 +11,17 @@ with ``OUTREACH_RETENTION_PERIODS`` (JSON, e.g. ``{"kassel": {"case_record_years
   ends, the person is erased (crypto-shredding, ``SubjectErased``; ground
   ``retention_period_ended``) unless a legal hold is placed: then the report says "held".
 - ``visit_notes`` — free-text notes of home visits: **1 year** after closing. Notes are sealed
-  with the person's one data key like every personal field, so they cannot yet be erased
-  apart from the person: the report lists them as "due, not separately erasable" (see the
-  README, "Erasure, retention, feeds"), and they go with the case record.
+  with a data key of their own (category ``visit_note``, :mod:`shared.privacy`); when the
+  period ends only that key is destroyed (``POST /dpo/category-erasures``): the notes read
+  ``[erased]`` everywhere, the case record stays. A legal hold keeps them too ("held"). Notes
+  of a later case (sealed with a new key) are due again one year after that case closed.
 
-The job reads the contacts database's views (cases, their closing, legal holds, erasures)
-and requests each erasure from the contacts service (``POST /dpo/erasures``) as the user
-``retention-job`` with the data protection officer's role, so the legal-hold check and the
-audit trail are the same as for an erasure requested by hand.
+The job reads the contacts database's views (cases, their closing, legal holds, erasures of
+persons and of categories) and requests each erasure from the contacts service
+(``POST /dpo/erasures``, ``POST /dpo/category-erasures``) as the user ``retention-job`` with
+the data protection officer's role, so the legal-hold check and the audit trail (the
+``Erasure`` and ``CategoryErasure`` events in contacts' hash-chained event store) are the
+same as for an erasure requested by hand.
 """
 
 from __future__ import annotations
@@ -30,15 +33,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from shared.privacy import DataCategory
 from shared.settings import SERVICE_PORTS, ServiceSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class RetentionPeriods(BaseModel):
-    """Retention periods after the end of the case, in years."""
+    """Retention periods after the end of the case, in years: the case record (the person is
+    erased) and the visit notes (only the key of their category is destroyed)."""
 
     case_record_years: int = Field(default=5, ge=1, le=30)
     visit_notes_years: int = Field(default=1, ge=0, le=30)
@@ -65,13 +74,22 @@ class PersonRecord:
     last_closed_on: date | None
     legal_hold: bool
     erased: bool
+    notes_erased_on: date | None = None
+    """When the key of the person's visit notes was last destroyed (``None``: never)."""
 
 
 class Action(StrEnum):
     ERASE = "erase"
     HELD = "held"
     """Due, but a legal hold keeps it."""
-    NOT_SEPARATELY_ERASABLE = "due_not_separately_erasable"
+
+
+CASE_RECORD = "case_record"
+VISIT_NOTES = "visit_notes"
+
+KEY_CATEGORIES = {VISIT_NOTES: DataCategory.VISIT_NOTE}
+"""The retention categories erased on their own, and the data key each destroys (the case
+record erases the person, every key)."""
 
 
 @dataclass(frozen=True)
@@ -105,20 +123,22 @@ def decide(
         notes_due = _add_years(
             person.last_closed_on, max(periods(d).visit_notes_years for d in person.districts)
         )
-        if record_due <= today:
-            action = Action.HELD if person.legal_hold else Action.ERASE
-            decisions.append(Decision(person.subject, district, "case_record", action, record_due))
-        elif notes_due <= today:
-            decisions.append(
-                Decision(
-                    person.subject,
-                    district,
-                    "visit_notes",
-                    Action.HELD if person.legal_hold else Action.NOT_SEPARATELY_ERASABLE,
-                    notes_due,
-                )
-            )
+        action = Action.HELD if person.legal_hold else Action.ERASE
+        if record_due <= today:  # erasing the person takes the notes with it
+            decisions.append(Decision(person.subject, district, CASE_RECORD, action, record_due))
+        elif notes_due <= today and not _notes_erased_since(person):
+            decisions.append(Decision(person.subject, district, VISIT_NOTES, action, notes_due))
     return decisions
+
+
+def _notes_erased_since(person: PersonRecord) -> bool:
+    """Whether the notes' key was destroyed after the person's last case closed (notes of an
+    earlier case erased, then a new case: its notes have a new key and are due again)."""
+    return (
+        person.notes_erased_on is not None
+        and person.last_closed_on is not None
+        and person.notes_erased_on >= person.last_closed_on
+    )
 
 
 def report(decisions: Iterable[Decision], *, dry_run: bool) -> str:
@@ -141,11 +161,13 @@ SELECT d.subject_id,
        count(DISTINCT d.case_id) FILTER (WHERE d.status <> 'closed') AS open_cases,
        max(t.occurred_at) AS last_closed_at,
        coalesce(bool_or(h.active), false) AS legal_hold,
-       coalesce(bool_or(e.key_destroyed_at IS NOT NULL), false) AS erased
+       coalesce(bool_or(e.key_destroyed_at IS NOT NULL), false) AS erased,
+       max(c.key_destroyed_at) AS notes_erased_at
 FROM case_detail d
 LEFT JOIN case_timeline t ON t.case_id = d.case_id AND t.event_type = 'Closed'
 LEFT JOIN legal_holds h ON h.subject_id = d.subject_id
 LEFT JOIN erasures e ON e.subject_id = d.subject_id
+LEFT JOIN category_erasures c ON c.subject_id = d.subject_id AND c.category = 'visit_note'
 GROUP BY d.subject_id
 """
 
@@ -169,22 +191,45 @@ def read_people(dsn: str) -> list[PersonRecord]:
             last_closed_on=closed.date() if isinstance(closed, datetime) else None,
             legal_hold=bool(held),
             erased=bool(erased),
+            notes_erased_on=notes_erased.date() if isinstance(notes_erased, datetime) else None,
         )
-        for subject, districts, open_cases, closed, held, erased in rows
+        for subject, districts, open_cases, closed, held, erased, notes_erased in rows
     ]
 
 
+def erasure_request(decision: Decision) -> tuple[str, dict[str, str]]:
+    """The contacts route and body that erase what ``decision`` found due: the person (case
+    record) or one data category's key (visit notes)."""
+    body = {
+        "subject": str(decision.subject),
+        "ground": "retention_period_ended",
+        "reason": f"Aufbewahrungsfrist abgelaufen ({decision.category}, "
+        f"fällig {decision.due_on.isoformat()})",
+    }
+    category = KEY_CATEGORIES.get(decision.category)
+    if category is None:
+        return "/dpo/erasures", body
+    return "/dpo/category-erasures", {**body, "category": category.value}
+
+
 def request_erasures(
-    decisions: Iterable[Decision], settings: RetentionSettings
+    decisions: Iterable[Decision],
+    settings: RetentionSettings,
+    client: httpx.Client | None = None,
 ) -> list[tuple[Decision, str]]:
-    """Ask contacts to erase every person due; the outcome of each request."""
+    """Ask contacts to erase everything due (not what is held); the outcome of each request.
+    ``client``: one to contacts (by default one to ``settings.contacts_url``)."""
+    import contextlib
+
     import httpx
 
     from shared.auth import Principal, Role, TokenCodec
 
     codec = TokenCodec.from_settings(settings)
     outcomes: list[tuple[Decision, str]] = []
-    with httpx.Client(base_url=settings.contacts_url, timeout=30) as client:
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(httpx.Client(base_url=settings.contacts_url, timeout=30))
         for decision in decisions:
             if decision.action is not Action.ERASE:
                 continue
@@ -195,16 +240,8 @@ def request_erasures(
                     districts=frozenset({decision.district}),
                 )
             )
-            response = client.post(
-                "/dpo/erasures",
-                headers={"Authorization": f"Bearer {token}"},
-                json={
-                    "subject": str(decision.subject),
-                    "ground": "retention_period_ended",
-                    "reason": f"Aufbewahrungsfrist abgelaufen ({decision.category}, "
-                    f"fällig {decision.due_on.isoformat()})",
-                },
-            )
+            path, request = erasure_request(decision)
+            response = client.post(path, headers={"Authorization": f"Bearer {token}"}, json=request)
             body: Mapping[str, object] = response.json() if response.content else {}
             outcome = (
                 f"erasure {body.get('erasure_id')}"
@@ -234,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(report(decisions, dry_run=args.dry_run) + "\n")
     if not args.dry_run:
         for decision, outcome in request_erasures(decisions, settings):
-            sys.stdout.write(f"{decision.subject}: {outcome}\n")
+            sys.stdout.write(f"{decision.subject} {decision.category}: {outcome}\n")
     return 0
 
 

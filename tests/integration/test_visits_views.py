@@ -260,7 +260,7 @@ def test_the_visit_history_of_a_person_shows_every_visit_and_the_note_to_the_tea
     assert completed["needs"] == ["correspondence", "debt"]
     assert completed["note"] == note
     assert completed["attempt_number"] == 1
-    assert harness.records.visit(UUID(second))["note_token"].startswith("pii:v1:")
+    assert harness.records.visit(UUID(second))["note_token"].startswith("pii:v2:")
 
     for_stranger = client.get(f"/cases/{case_id}/visits", headers=stranger).json()
     assert for_stranger["visits"][1]["note"] is None

@@ -8,7 +8,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from contacts.application import CaseNotFoundError, Contacts, PersonDetails
+from contacts.application import (
+    CaseNotFoundError,
+    CategoryNotErasableError,
+    Contacts,
+    PersonDetails,
+)
 from contacts.domain import (
     CaseClosedError,
     CaseStatus,
@@ -21,8 +26,9 @@ from contacts.domain import (
 from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.contracts.erasures import ErasureGround
 from shared.errors import ConflictError
-from shared.privacy import ERASED, PersonalDataCipher
+from shared.privacy import ERASED, DataCategory, PersonalDataCipher
 
 from .memory_keystore import InMemoryKeyStore
 from .support import ADDRESS, CUSTOMER_NUMBER, NAME, PHONE, TODAY, context
@@ -400,3 +406,68 @@ def test_a_report_racing_another_for_the_same_customer_names_the_winner(
 
     assert raised.value.extra == {"existing_case_id": str(winner)}
     assert len(stored_states(app)) == stored
+
+
+# --- erasing one data category (retention of visit notes) ----------------------------------
+
+
+def erase_notes(app: Contacts, keystore: InMemoryKeyStore, subject: UUID, **kw: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "category": "visit_note",
+        "district": "kassel",
+        "ground": ErasureGround.RETENTION_PERIOD_ENDED,
+        "reason": "Aufbewahrungsfrist abgelaufen",
+        "destroy_key": keystore.destroy,
+        "ctx": context(),
+    }
+    arguments.update(kw)
+    return app.request_category_erasure(subject, **arguments)
+
+
+def test_erasing_the_visit_notes_destroys_only_their_key_and_is_recorded(
+    app: Contacts, cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    case = app.get_case(report(app))
+    note = cipher.seal(case.subject_id, "Notiz", DataCategory.VISIT_NOTE)
+
+    erasure = erase_notes(app, keystore, case.subject_id)
+
+    assert cipher.open(note) == ERASED
+    assert cipher.open(case.person["name"] or "") == NAME
+    assert erasure.category == "visit_note"
+    assert erasure.key_destroyed_at is not None
+    assert app.erasure_of(case.subject_id) is None
+    assert [type(e).__name__ for e in events_of(app, erasure.id)] == ["Requested", "KeyDestroyed"]
+
+    again = erase_notes(app, keystore, case.subject_id)
+
+    assert again.id == erasure.id
+    assert [type(e).__name__ for e in events_of(app, erasure.id)][2:] == [
+        "RequestedAgain",
+        "KeyDestroyed",
+    ]
+
+
+def test_a_legal_hold_refuses_erasing_the_notes(
+    app: Contacts, cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = app.get_case(report(app)).subject_id
+    note = cipher.seal(subject, "Notiz", DataCategory.VISIT_NOTE)
+    app.place_legal_hold(subject, district="kassel", reason="Az. SG-1", ctx=context())
+
+    with pytest.raises(ConflictError) as raised:
+        erase_notes(app, keystore, subject)
+
+    assert raised.value.code == "legal_hold"
+    assert cipher.open(note) == "Notiz"
+
+
+def test_the_record_category_is_not_erased_on_its_own(
+    app: Contacts, cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    case = app.get_case(report(app))
+
+    with pytest.raises(CategoryNotErasableError):
+        erase_notes(app, keystore, case.subject_id, category="record")
+
+    assert cipher.open(case.person["name"] or "") == NAME

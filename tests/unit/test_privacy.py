@@ -10,10 +10,12 @@ import pytest
 
 from shared.privacy import (
     ERASED,
+    RECORD_TOKEN_PREFIX,
     TOKEN_PATTERN,
-    TOKEN_PREFIX,
+    DataCategory,
     PersonalDataCipher,
     SubjectErasedError,
+    category_of,
     subject_of,
 )
 
@@ -48,7 +50,7 @@ def test_token_has_the_published_format_and_hides_the_plaintext(
     token = cipher.seal(subject, NAME)
 
     assert re.fullmatch(TOKEN_PATTERN, token)
-    assert token.startswith(TOKEN_PREFIX + subject.hex + ":")
+    assert token.startswith(RECORD_TOKEN_PREFIX + subject.hex + ":")
     assert subject_of(token) == subject
     assert "Erika" not in token
     assert "Mustermann" not in token
@@ -176,3 +178,113 @@ def test_a_damaged_token_body_reads_as_erased(cipher: PersonalDataCipher, body: 
     damaged = token.rsplit(":", 1)[0] + ":" + body
 
     assert cipher.open(damaged) == ERASED
+
+
+# --- data categories: a key per person and category ----------------------------------------
+
+NOTE = "Wohnung verwahrlost, Nachbarin kümmert sich"
+
+
+def test_a_category_token_opens_and_names_its_category(cipher: PersonalDataCipher) -> None:
+    subject = cipher.subject_for("123D456789")
+
+    token = cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+
+    assert token.startswith(f"pii:v2:{subject.hex}:visit_note:")
+    assert not re.fullmatch(TOKEN_PATTERN, token)  # contracts carry record tokens only
+    assert subject_of(token) == subject
+    assert category_of(token) == "visit_note"
+    assert category_of(cipher.seal(subject, NAME)) == "record"
+    assert "Nachbarin" not in token
+    assert cipher.open(token) == NOTE
+    assert cipher.open_optional(cipher.seal_optional(subject, NOTE, "visit_note")) == NOTE
+
+
+def test_the_category_key_is_its_own(
+    cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+
+    assert keystore.data_key(subject, "visit_note") not in (None, keystore.data_key(subject))
+
+
+def test_destroying_a_category_erases_only_that_category(
+    cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    name = cipher.seal(subject, NAME)
+    notes = [cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE) for _ in range(2)]
+
+    keystore.destroy(subject, DataCategory.VISIT_NOTE)
+
+    assert cipher.open_all(notes) == [ERASED, ERASED]
+    assert cipher.open(name) == NAME
+    assert cipher.subject_for("123D456789") == subject  # the person is still known
+
+
+def test_a_note_after_its_category_was_erased_gets_a_new_key_old_notes_stay_erased(
+    cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    old = cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+    keystore.destroy(subject, DataCategory.VISIT_NOTE)
+
+    new = cipher.seal(subject, "neuer Besuch", DataCategory.VISIT_NOTE)
+
+    assert cipher.open(new) == "neuer Besuch"
+    assert cipher.open(old) == ERASED
+
+
+def test_erasing_the_person_erases_every_category(
+    cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    tokens = [cipher.seal(subject, NAME), cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)]
+
+    keystore.destroy(subject)
+
+    assert cipher.open_all(tokens) == [ERASED, ERASED]
+    with pytest.raises(SubjectErasedError):
+        cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+
+
+def test_a_v1_token_stays_the_record_category(
+    cipher: PersonalDataCipher, keystore: InMemoryKeyStore
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    v1 = cipher.seal(subject, NAME)
+
+    keystore.destroy(subject, DataCategory.VISIT_NOTE)
+
+    assert v1.startswith("pii:v1:")
+    assert cipher.open(v1) == NAME
+
+
+def test_a_token_moved_to_another_category_reads_as_erased(cipher: PersonalDataCipher) -> None:
+    subject = cipher.subject_for("123D456789")
+    cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+    record = cipher.seal(subject, NAME)
+
+    relabelled = record.replace("pii:v1:", "pii:v2:").replace(
+        subject.hex + ":", subject.hex + ":visit_note:", 1
+    )
+
+    assert cipher.open(relabelled) == ERASED
+
+
+@pytest.mark.parametrize("category", ["unknown", "record"])
+def test_a_v2_token_of_an_unknown_or_the_record_category_reads_as_erased(
+    cipher: PersonalDataCipher, category: str
+) -> None:
+    subject = cipher.subject_for("123D456789")
+    token = cipher.seal(subject, NOTE, DataCategory.VISIT_NOTE)
+
+    assert cipher.open(token.replace(":visit_note:", f":{category}:")) == ERASED
+
+
+def test_sealing_into_an_unknown_category_is_an_error(cipher: PersonalDataCipher) -> None:
+    subject = cipher.subject_for("123D456789")
+
+    with pytest.raises(ValueError, match="unknown data category"):
+        cipher.seal(subject, NOTE, "diary")

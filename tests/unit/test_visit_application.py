@@ -115,7 +115,7 @@ def test_a_case_has_one_announced_visit_at_a_time(
     assert early_app.pending_visit_id(case.case_id) == second
 
 
-def test_the_outcome_note_is_sealed_with_the_persons_key(
+def test_the_outcome_note_is_sealed_with_the_persons_visit_note_key(
     early_app: Visits, cipher: PersonalDataCipher
 ) -> None:
     case = planned_case(cipher)
@@ -126,7 +126,8 @@ def test_the_outcome_note_is_sealed_with_the_persons_key(
     assert visit.status is VisitStatus.COMPLETED
     assert early_app.get_visit(visit_id).status is VisitStatus.COMPLETED
     assert NOTE.encode() not in stored_bytes(early_app)
-    assert b"pii:v1:" + case.subject_id.hex.encode() in stored_bytes(early_app)
+    note_token = f"pii:v2:{case.subject_id.hex}:visit_note:".encode()
+    assert note_token in stored_bytes(early_app)
     assert early_app.pending_visit_id(case.case_id) is None
 
 

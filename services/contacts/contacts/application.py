@@ -14,6 +14,7 @@ from eventsourcing.utils import EnvType
 
 from contacts.domain import (
     CaseStatus,
+    CategoryErasure,
     Erasure,
     LegalHold,
     NoLegalHoldError,
@@ -23,9 +24,9 @@ from contacts.domain import (
 )
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
-from shared.errors import ApplicationError, ConflictError, NotFoundError
+from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
 from shared.eventstore import CommandContext, OutreachApplication
-from shared.privacy import PersonalDataCipher
+from shared.privacy import SEPARATELY_ERASABLE, PersonalDataCipher, SubjectErasedError
 
 
 class CaseNotFoundError(NotFoundError):
@@ -38,6 +39,12 @@ class ConcurrentChangeError(ConflictError):
 
 class ErasureNotFoundError(NotFoundError):
     code = "erasure_not_found"
+
+
+class CategoryNotErasableError(InvalidInputError):
+    """Only some data categories are erased on their own; the record goes with the person."""
+
+    code = "category_not_erasable"
 
 
 @dataclass(frozen=True)
@@ -402,6 +409,61 @@ class Contacts(OutreachApplication):
             destroy_key(subject_id)
             erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
             self._save(erasure)
+        return erasure
+
+    def request_category_erasure(
+        self,
+        subject_id: UUID,
+        *,
+        category: str,
+        district: str,
+        ground: ErasureGround,
+        reason: str,
+        destroy_key: Callable[[UUID, str], None],
+        ctx: CommandContext,
+    ) -> CategoryErasure:
+        """Erase one data category of a person (e.g. ``visit_note``) by destroying only that
+        category's data key; the person and the rest of their record stay readable.
+
+        Refused while a legal hold is placed, and for a person who is erased already
+        (nothing left to erase). Recorded like the erasure of the person: the request is
+        saved before the key is destroyed and ``KeyDestroyed`` after it.
+        """
+        if category not in SEPARATELY_ERASABLE:
+            raise CategoryNotErasableError(
+                f"the data category {category!r} is not erased on its own", category=category
+            )
+        hold = self.legal_hold(subject_id)
+        if hold is not None:
+            hold.check_not_active()
+        erased = self.erasure_of(subject_id)
+        if erased is not None:
+            raise SubjectErasedError(f"subject {subject_id} has been erased")
+        meta = self._meta(ctx, subject_id, district)
+        erasure: CategoryErasure | None = self._get_optional(
+            CategoryErasure, CategoryErasure.id_for(subject_id, category)
+        )
+        if erasure is None:
+            erasure = CategoryErasure.request(
+                subject_id=subject_id,
+                category=category,
+                district=district,
+                ground=ground.value,
+                reason=reason,
+                meta=meta,
+            )
+        else:
+            erasure.request_again(district=district, ground=ground.value, reason=reason, meta=meta)
+        self._save(erasure)
+        destroy_key(subject_id, category)
+        erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
+        self._save(erasure)
+        return erasure
+
+    def get_category_erasure(self, erasure_id: UUID) -> CategoryErasure:
+        erasure: CategoryErasure | None = self._get_optional(CategoryErasure, erasure_id)
+        if erasure is None:
+            raise ErasureNotFoundError(f"erasure {erasure_id} not found")
         return erasure
 
     def erasure_of(self, subject_id: UUID) -> Erasure | None:

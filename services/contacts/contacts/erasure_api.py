@@ -2,7 +2,9 @@
 
 Contacts owns the person's case, so it holds the erasure process (GDPR Art. 17): the
 person's data key is destroyed (crypto-shredding), the ``SubjectErased`` tombstone goes to
-every service, and the certificate lists each service's confirmation.
+every service, and the certificate lists each service's confirmation. A data category that
+is erased on its own (visit notes, by the retention job) loses only its key
+(``/dpo/category-erasures``), recorded here the same way.
 """
 
 # No "from __future__ import annotations": FastAPI must resolve the route signatures that
@@ -18,12 +20,13 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from contacts.application import Contacts
-from contacts.domain import Erasure, LegalHold
+from contacts.domain import CategoryErasure, Erasure, LegalHold
 from contacts.projections import CaseDetailView
 from shared.auth import Principal, Role
 from shared.contracts.erasures import ErasureGround
 from shared.errors import NotFoundError
 from shared.eventstore import CommandContext
+from shared.privacy import DataCategory
 from shared.settings import SERVICE_PORTS
 
 CONFIRMING_SERVICES = tuple(SERVICE_PORTS)
@@ -43,6 +46,7 @@ class DataProtectionContext:
     app: Contacts
     detail_view: CaseDetailView
     destroy_key: Callable[[UUID], None]
+    destroy_category_key: Callable[[UUID, str], None]
 
 
 class Strict(BaseModel):
@@ -61,6 +65,17 @@ class LiftLegalHold(Strict):
 class RequestErasure(Strict):
     subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
     ground: ErasureGround = ErasureGround.REQUESTED_BY_PERSON
+    reason: str = REASON
+
+
+class RequestCategoryErasure(Strict):
+    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
+    category: DataCategory = Field(
+        description="The data category whose key is destroyed; ``record`` only goes with "
+        "the person (``POST /dpo/erasures``).",
+        examples=["visit_note"],
+    )
+    ground: ErasureGround = ErasureGround.RETENTION_PERIOD_ENDED
     reason: str = REASON
 
 
@@ -88,6 +103,32 @@ class ErasureCertificate(BaseModel):
     confirmations: list[Confirmation]
     pending: list[str] = Field(description="Services that have not confirmed yet.")
     complete: bool
+
+
+class CategoryErasureOut(BaseModel):
+    erasure_id: UUID
+    subject: UUID
+    category: str
+    district: str
+    ground: str
+    reason: str
+    requested_by: str
+    key_destroyed_at: datetime | None = Field(
+        description="When the category's key was destroyed (the last time)."
+    )
+
+
+def category_erasure_out(erasure: CategoryErasure) -> CategoryErasureOut:
+    return CategoryErasureOut(
+        erasure_id=erasure.id,
+        subject=erasure.subject_id,
+        category=erasure.category,
+        district=erasure.district,
+        ground=erasure.ground,
+        reason=erasure.reason,
+        requested_by=erasure.requested_by,
+        key_destroyed_at=erasure.key_destroyed_at,
+    )
 
 
 def certificate(erasure: Erasure) -> ErasureCertificate:
@@ -178,6 +219,40 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
             ctx=ctx,
         )
         return certificate(erasure)
+
+    @router.post(
+        "/category-erasures",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=CategoryErasureOut,
+    )
+    def request_category_erasure(
+        body: RequestCategoryErasure, principal: Authenticated
+    ) -> CategoryErasureOut:
+        """Erase one data category of the person (``visit_note``) by destroying only its
+        key: those fields read ``[erased]`` everywhere, the rest of the record stays. Used
+        by the retention job. 409 ``legal_hold`` while a legal hold is placed, 409
+        ``subject_erased`` once the person is erased, 422 ``category_not_erasable`` for
+        ``record``. The services' key caches forget the key within
+        ``OUTREACH_KEY_CACHE_SECONDS``; no tombstone is published."""
+        ctx = officer(principal)
+        district = district_of(body.subject, principal)
+        erasure = context.app.request_category_erasure(
+            body.subject,
+            category=body.category.value,
+            district=district,
+            ground=body.ground,
+            reason=body.reason,
+            destroy_key=context.destroy_category_key,
+            ctx=ctx,
+        )
+        return category_erasure_out(erasure)
+
+    @router.get("/category-erasures/{erasure_id}", response_model=CategoryErasureOut)
+    def category_erasure(erasure_id: UUID, principal: Authenticated) -> CategoryErasureOut:
+        officer(principal)
+        erasure = context.app.get_category_erasure(erasure_id)
+        principal.check_district(erasure.district, "erasure")
+        return category_erasure_out(erasure)
 
     @router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
     def erasure_certificate(erasure_id: UUID, principal: Authenticated) -> ErasureCertificate:

@@ -66,6 +66,7 @@ def _routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequen
         app=runtime.app,
         detail_view=runtime.view(CaseDetailView),
         destroy_key=runtime.keyring.destroy,
+        destroy_category_key=runtime.keyring.destroy,
     )
     return [
         build_router(_context(runtime), authenticate),

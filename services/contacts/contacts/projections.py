@@ -20,7 +20,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from contacts.domain import CaseStatus, Erasure, LegalHold, OutreachCase
+from contacts.domain import CaseStatus, CategoryErasure, Erasure, LegalHold, OutreachCase
 from shared.erasure import Forget, blank_tokens, forget_all
 from shared.eventstore import TrackedView
 from shared.privacy import ERASED
@@ -297,7 +297,8 @@ class CaseDetailProjection(Projection[CaseDetailView]):
 
 
 class DataProtectionView(TrackedView):
-    """Legal holds and erasures by person (pseudonym): what the retention job must respect."""
+    """Legal holds and erasures by person (pseudonym): what the retention job must respect
+    (``category_erasures``: the data categories erased on their own, the last time each)."""
 
     schema = (
         """CREATE TABLE IF NOT EXISTS legal_holds (
@@ -316,6 +317,17 @@ class DataProtectionView(TrackedView):
             requested_by text NOT NULL,
             key_destroyed_at timestamptz
         )""",
+        """CREATE TABLE IF NOT EXISTS category_erasures (
+            subject_id uuid NOT NULL,
+            category text NOT NULL,
+            erasure_id uuid NOT NULL,
+            district text NOT NULL,
+            ground text NOT NULL,
+            requested_at timestamptz NOT NULL,
+            requested_by text NOT NULL,
+            key_destroyed_at timestamptz,
+            PRIMARY KEY (subject_id, category)
+        )""",
     )
 
     def change(self, tracking: Tracking, sql: str, params: dict[str, Any]) -> None:
@@ -328,6 +340,10 @@ class DataProtectionProjection(Projection[DataProtectionView]):
     topics = (
         *(f"contacts.domain:LegalHold.{name}" for name in ("Placed", "PlacedAgain", "Lifted")),
         *(f"contacts.domain:Erasure.{name}" for name in ("Requested", "KeyDestroyed")),
+        *(
+            f"contacts.domain:CategoryErasure.{name}"
+            for name in ("Requested", "RequestedAgain", "KeyDestroyed")
+        ),
     )
 
     @singledispatchmethod
@@ -383,6 +399,53 @@ class DataProtectionProjection(Projection[DataProtectionView]):
         self.view.change(
             tracking,
             "UPDATE erasures SET key_destroyed_at = %(at)s WHERE erasure_id = %(id)s",
+            {"id": e.originator_id, "at": e.destroyed_at},
+        )
+
+    def _category_requested(self, e: Any, tracking: Tracking, subject: Any, category: Any) -> None:
+        # ``key_destroyed_at`` keeps the last erasure until this one's key is destroyed.
+        self.view.change(
+            tracking,
+            "INSERT INTO category_erasures VALUES (%(subject)s, %(category)s, %(id)s, "
+            "%(district)s, %(ground)s, %(at)s, %(by)s, NULL) "
+            "ON CONFLICT (subject_id, category) DO UPDATE SET district = EXCLUDED.district, "
+            "ground = EXCLUDED.ground, requested_at = EXCLUDED.requested_at, "
+            "requested_by = EXCLUDED.requested_by",
+            {
+                "subject": subject,
+                "category": category,
+                "id": e.originator_id,
+                "district": e.district,
+                "ground": e.ground,
+                "at": e.timestamp,
+                "by": e.meta.get("actor", "system"),
+            },
+        )
+
+    @process_event.register
+    def _(self, e: CategoryErasure.Requested, tracking: Tracking) -> None:
+        self._category_requested(e, tracking, e.subject_id, e.category)
+
+    @process_event.register
+    def _(self, e: CategoryErasure.RequestedAgain, tracking: Tracking) -> None:
+        self.view.change(
+            tracking,
+            "UPDATE category_erasures SET district = %(district)s, ground = %(ground)s, "
+            "requested_at = %(at)s, requested_by = %(by)s WHERE erasure_id = %(id)s",
+            {
+                "id": e.originator_id,
+                "district": e.district,
+                "ground": e.ground,
+                "at": e.timestamp,
+                "by": e.meta.get("actor", "system"),
+            },
+        )
+
+    @process_event.register
+    def _(self, e: CategoryErasure.KeyDestroyed, tracking: Tracking) -> None:
+        self.view.change(
+            tracking,
+            "UPDATE category_erasures SET key_destroyed_at = %(at)s WHERE erasure_id = %(id)s",
             {"id": e.originator_id, "at": e.destroyed_at},
         )
 

@@ -22,7 +22,7 @@ from shared.contracts.visits import (
 )
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext, OutreachApplication
-from shared.privacy import PersonalDataCipher
+from shared.privacy import DataCategory, PersonalDataCipher
 from visits.domain import CaseVisits, Schedule, Visit, VisitRules
 
 
@@ -145,7 +145,9 @@ class Visits(OutreachApplication):
         visit.complete(
             outcome=outcome,
             needs=needs,
-            note=self.cipher.seal_optional(visit.subject_id, note),
+            # The note has a key of its own: retention erases it before the case record
+            # (shared/retention.py, category ``visit_notes``).
+            note=self.cipher.seal_optional(visit.subject_id, note, DataCategory.VISIT_NOTE),
             coaching_referral_consent=coaching_referral_consent,
             next_step=next_step,
             completed_on=completed_on or today,
