@@ -247,7 +247,10 @@ def show_notifications(notifications: str, contacts: str) -> list[str]:
                 break
             time.sleep(0.5)
         for batch in batches[:1]:
-            pdf = client.get(f"{notifications}{batch['pdf']}", headers=lead)
+            pdf = client.get(
+                f"{notifications}{batch['pdf']}",
+                headers={**lead, "X-Purpose": "visit_planning: demo print batch"},
+            )
             target = ROOT / ".local" / "letters" / Path(batch["pdf"]).name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(pdf.content)

@@ -209,7 +209,7 @@ def test_an_announced_visit_is_a_letter_in_the_print_batch_of_the_running_servic
     day = rows[0]["print_day"]
     batch = httpx.get(
         f"{notifications_service.url}/print-batches/{district}/{day}.pdf",
-        headers=headers,
+        headers={**headers, "X-Purpose": "visit_planning: print run"},
         timeout=10,
     )
     assert batch.status_code == 200

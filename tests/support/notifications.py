@@ -35,10 +35,12 @@ from notifications.settings import NotificationsSettings
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from shared.access_log import AccessLog
 from shared.api import create_app
 from shared.auth import TokenCodec, principal_dependency
 from shared.consumer import DeadLetters, register
 from shared.contracts import Envelope, Payload
+from shared.erasure import ErasureLedgerView
 from shared.eventstore import build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.privacy import PersonalDataCipher
@@ -109,6 +111,8 @@ class NotificationsHarness:
     prefix: str
     database: str
     http: FastAPI
+    access_log: AccessLog
+    ledger: ErasureLedgerView
     runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
 
     def new_outbox(self, app: Notifications | None = None) -> Outbox:
@@ -120,6 +124,7 @@ class NotificationsHarness:
             mailer=self.mailer,
             sms=sms_gateway(None),
             lock_dsn=self.settings.database_url(self.database),
+            forgotten=self.ledger.is_forgotten,
         )
 
     def reminders(self, today: date, lead_days: int = 14) -> ReminderCheck:
@@ -164,9 +169,13 @@ def notifications_harness(
         view_class=NotificationsView,
         env=env,
     ).__enter__()
+    pool = ConnectionPool(stack.database_url(database), min_size=1, max_size=2)
     try:
+        access_log = AccessLog(pool, database)
+        access_log.create_schema()
         view: NotificationsView = runner.projection.view
         directory = build_view(DirectoryView, env, "directory")
+        ledger = build_view(ErasureLedgerView, env, "erasure_ledger")
         templates = Templates(settings.templates_dir)
         composer = Composer(settings, templates, cipher, directory)
         mailer = SmtpMailer("127.0.0.1", smtp_port, settings.smtp_sender, timeout=3)
@@ -177,6 +186,7 @@ def notifications_harness(
             mailer=mailer,
             sms=sms_gateway(None),
             lock_dsn=settings.database_url(database),
+            forgotten=ledger.is_forgotten,
         )
         tag = uuid.uuid4().hex[:8]
         topics = {p: f"test.{p}.{tag}" for p in ("contacts", "visits", "coaching")}
@@ -190,6 +200,7 @@ def notifications_harness(
             templates: Templates
             settings: NotificationsSettings
             outbox: Outbox | None
+            access_log: AccessLog
 
         @contextlib.asynccontextmanager
         async def _no_lifespan(_: FastAPI) -> Any:
@@ -200,7 +211,7 @@ def notifications_harness(
         )
         http.include_router(
             build_router(
-                _Context(app, cipher, view, templates, settings, outbox),
+                _Context(app, cipher, view, templates, settings, outbox, access_log),
                 principal_dependency(TokenCodec.from_settings(stack)),
             )
         )
@@ -218,11 +229,14 @@ def notifications_harness(
             prefix=f"notifications-test-{tag}",
             database=database,
             http=http,
+            access_log=access_log,
+            ledger=ledger,
             runners=[runner],
         )
     finally:
         runner.__exit__(None, None, None)
         app.close()
+        pool.close()
         with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))

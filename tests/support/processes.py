@@ -123,9 +123,11 @@ class ServiceProcess(Process):
         workdir: Path,
         env: Mapping[str, str] | None = None,
         started: Callable[[ServiceProcess], None] | None = None,
+        name: str | None = None,
     ) -> None:
-        """``started`` waits for whatever else must hold after each start (it may fail)."""
-        super().__init__(service, workdir, env)
+        """``started`` waits for whatever else must hold after each start (it may fail);
+        ``name`` names its log and trace file (default: the service's name)."""
+        super().__init__(name or service, workdir, env)
         self.service = service
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -13,15 +13,21 @@ from psycopg.rows import DictRow
 from pydantic import BaseModel, Field
 
 from notifications.application import Notifications
+from notifications.channels import DeliveryError
 from notifications.letters import Letter, batch_pdf, letter_pdf, privacy_notice
 from notifications.outbox import Outbox
-from notifications.projections import NotificationsView
+from notifications.projections import DirectoryView, NotificationsView
 from notifications.rendering import TEMPLATES, Templates
 from notifications.settings import NotificationsSettings
+from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
+from shared.dpo import opened_rows
 from shared.errors import ApplicationError, InvalidInputError, NotFoundError
 from shared.eventstore import CommandContext
 from shared.privacy import ERASED, PersonalDataCipher
+
+LETTER_FIELDS = ("name", "address", "letter")
+"""What a stored letter reveals of its addressee (logged in the access log)."""
 
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER, Role.OUTREACH_WORKER, Role.DATA_PROTECTION_OFFICER)
 PRINT_STAFF = (Role.TEAM_LEAD, Role.OUTREACH_WORKER)
@@ -52,6 +58,8 @@ class NotificationsContext(Protocol):
     def settings(self) -> NotificationsSettings: ...
     @property
     def outbox(self) -> Outbox | None: ...
+    @property
+    def access_log(self) -> AccessLog: ...
 
 
 class NotificationOut(BaseModel):
@@ -123,9 +131,73 @@ def _events(app: Notifications, notification_id: UUID) -> list[Any]:
     return list(app.repository.event_store.get(notification_id))
 
 
+def _letter_of(context: NotificationsContext, row: DictRow) -> dict[str, Any]:
+    """A stored letter for the export: its content opened (``[erased]`` after an erasure)."""
+    text = context.cipher.open_optional(row["letter_token"])
+    opened = Letter.from_json(text).text if text is not None and text != ERASED else text
+    return {
+        "notification_id": str(row["notification_id"]),
+        "template": row["template"],
+        "template_version": row["template_version"],
+        "print_day": row["print_day"].isoformat() if row["print_day"] else None,
+        "status": row["status"],
+        "text": opened,
+    }
+
+
+def _recipient(context: NotificationsContext, row: DictRow) -> dict[str, Any]:
+    """To whom one notification of the person went (or is to go), and when."""
+    sent_at = row["sent_at"].isoformat() if row["sent_at"] else None
+    entry: dict[str, Any] = {
+        "notification_id": str(row["notification_id"]),
+        "channel": row["channel"],
+        "template": row["template"],
+        "status": row["status"],
+        "queued_at": row["queued_at"].isoformat(),
+        "sent_at": sent_at,
+        "recipient_kind": row["recipient_kind"],
+    }
+    if row["channel"] == "letter":
+        return {
+            **entry,
+            "recipient": "the person (letter by post)",
+            "print_day": row["print_day"].isoformat() if row["print_day"] else None,
+        }
+    address = None
+    if context.outbox is not None:
+        try:
+            notification = context.app.get_notification(row["notification_id"])
+            address = context.outbox.composer.recipient_address(notification)
+        except DeliveryError:  # e.g. the case manager is not known (yet)
+            address = None
+    return {**entry, "recipient": row["recipient"], "address": address}
+
+
+def subject_export(
+    context: NotificationsContext, directory: DirectoryView, subject: UUID
+) -> dict[str, Any]:
+    """The notifications part of a person's Art. 15 export: the case data known here
+    (name and address, opened) and the stored letters as personal data; as recipients every
+    letter (to the person: template, date) and every e-mail about the person (the role and
+    address of the recipient, template, date)."""
+    rows = context.view.query(
+        "SELECT * FROM notifications WHERE subject_id = %s ORDER BY queued_at, notification_id",
+        (subject,),
+    )
+    cases = directory.query("SELECT * FROM directory_cases WHERE subject_id = %s", (subject,))
+    return {
+        "personal_data": {
+            "cases": opened_rows(cases, subject, context.cipher),
+            "letters": [_letter_of(context, r) for r in rows if r["letter_token"] is not None],
+        },
+        "recipients": [_recipient(context, row) for row in rows],
+    }
+
+
 def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
     router = APIRouter(tags=["notifications"])
     Authenticated = Annotated[Principal, Depends(authenticate)]
+    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
 
     def row_in_scope(notification_id: UUID, principal: Principal) -> DictRow:
         row = context.view.get(notification_id)
@@ -134,7 +206,8 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         principal.check_district(row["district"], "notification")
         return row
 
-    def open_letter(row: DictRow) -> Letter:
+    def open_letter(row: DictRow, read: PersonalRead) -> Letter:
+        """The stored letter, opened and noted in the access log (name, address, content)."""
         if row["channel"] != "letter" or row["letter_token"] is None:
             raise NotALetterError(f"notification {row['notification_id']} has no stored letter")
         text = context.cipher.open(row["letter_token"])
@@ -143,6 +216,12 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
                 "the person's data was erased; this letter can no longer be read",
                 notification_id=str(row["notification_id"]),
             )
+        read.opened(
+            row["subject_id"],
+            LETTER_FIELDS,
+            district=row["district"],
+            resource=f"notification:{row['notification_id']}",
+        )
         return Letter.from_json(text)
 
     @router.get("/notifications", response_model=list[NotificationOut])
@@ -194,10 +273,11 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         }
 
     @router.get("/notifications/{notification_id}/letter", response_model=LetterOut)
-    def letter_text(notification_id: UUID, principal: Authenticated) -> LetterOut:
+    def letter_text(notification_id: UUID, principal: Authenticated, read: Reading) -> LetterOut:
+        """The stored letter as text (logged: the stated purpose, the person, the fields)."""
         principal.require(*PRINT_STAFF)
         row = row_in_scope(notification_id, principal)
-        letter = open_letter(row)
+        letter = open_letter(row, read)
         return LetterOut(
             notification_id=notification_id,
             print_day=row["print_day"],
@@ -206,9 +286,10 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         )
 
     @router.get("/notifications/{notification_id}/letter.pdf", response_class=Response)
-    def letter_as_pdf(notification_id: UUID, principal: Authenticated) -> Response:
+    def letter_as_pdf(notification_id: UUID, principal: Authenticated, read: Reading) -> Response:
+        """The stored letter as PDF (logged like the text)."""
         principal.require(*PRINT_STAFF)
-        letter = open_letter(row_in_scope(notification_id, principal))
+        letter = open_letter(row_in_scope(notification_id, principal), read)
         return Response(letter_pdf(letter), media_type=PDF)
 
     @router.get("/print-batches", response_model=list[BatchOut])
@@ -225,9 +306,10 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         ]
 
     @router.get("/print-batches/{district}/{day}.pdf", response_class=Response)
-    def print_batch(district: str, day: date, principal: Authenticated) -> Response:
+    def print_batch(district: str, day: date, principal: Authenticated, read: Reading) -> Response:
         """The district's letters of ``day`` as one PDF. Letters of persons erased since are
-        left out (they can no longer be read); ``X-Letters-Omitted`` counts them."""
+        left out (they can no longer be read); ``X-Letters-Omitted`` counts them. Each
+        person whose letter is in it gets an access-log entry."""
         principal.require(*PRINT_STAFF)
         principal.check_district(district, "district")
         letters, omitted = [], 0
@@ -236,6 +318,12 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             if text == ERASED:
                 omitted += 1
                 continue
+            read.opened(
+                row["subject_id"],
+                LETTER_FIELDS,
+                district=district,
+                resource=f"print-batch:{district}:{day.isoformat()}",
+            )
             letters.append(Letter.from_json(text))
         title = f"Druckstapel {district} {day.isoformat()}"
         return Response(

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from notifications.api import build_router
+from notifications.api import build_router, subject_export
 from notifications.application import Notifications
 from notifications.channels import SmtpMailer, sms_gateway
 from notifications.consumers import build_consumers
@@ -23,10 +23,11 @@ from notifications.outbox import BERLIN, Composer, Outbox, ReminderCheck
 from notifications.projections import DirectoryView, NotificationsProjection, NotificationsView
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
+from shared.access_log import AccessLog
 from shared.auth import Principal
 from shared.consumer import Consumer
 from shared.contracts import notifications as notifications_contracts
-from shared.erasure import blank_tokens, forget_all
+from shared.erasure import ErasureLedgerView, blank_tokens, forget_all
 from shared.privacy import PersonalDataCipher
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
@@ -38,6 +39,7 @@ class NotificationsContext:
     view: NotificationsView
     templates: Templates
     settings: NotificationsSettings
+    access_log: AccessLog
     outbox: Outbox | None = None
     workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
@@ -58,6 +60,7 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
                 view=runtime.view(NotificationsView),
                 templates=templates,
                 settings=settings,
+                access_log=runtime.access_log,
             )
             directory = runtime.view(DirectoryView)
             context.outbox = Outbox(
@@ -73,6 +76,7 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
                 sms=sms_gateway(settings.sms_gateway_url),
                 lock_dsn=settings.database_url(settings.database),
                 poll_seconds=settings.outbox_poll_seconds,
+                forgotten=runtime.view(ErasureLedgerView).is_forgotten,
             )
             reminders = ReminderCheck(
                 runtime.app,
@@ -118,8 +122,12 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
         consumers=consumers,
         routers=routers,
         background=background,
-        # An erased person: stored letters and directory entries become "[erased]" (queued
-        # ones are given up by the outbox, which cannot open the person's address any more).
+        export=lambda runtime, subject: subject_export(
+            context_of(runtime), runtime.view(DirectoryView), subject
+        ),
+        # An erased person: stored letters and directory entries become "[erased]"; whatever
+        # is still queued about them (letters, and e-mails to staff too) is given up by the
+        # outbox, which checks the erasure ledger before it composes anything.
         forget=forget_all(
             blank_tokens("notifications", "letter_token"),
             blank_tokens("directory_cases", "name_token", "address_token"),

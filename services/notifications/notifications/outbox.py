@@ -245,8 +245,12 @@ class Outbox:
         sms: SmsGateway,
         lock_dsn: str,
         poll_seconds: float = 0.5,
+        forgotten: Callable[[UUID], bool] = lambda _subject: False,
     ) -> None:
+        """``forgotten`` tells whether a person was erased (the service's erasure ledger):
+        nothing about them is sent any more, not even an e-mail to staff."""
         self.app = app
+        self.forgotten = forgotten
         self.view = view
         self.composer = composer
         self.mailer = mailer
@@ -288,6 +292,11 @@ class Outbox:
             return n.status
         if not n.is_due(self.app.clock()):
             return None
+        if self.forgotten(n.subject_id):
+            self.app.give_up(
+                n, reason=GivenUpReason.SUBJECT_ERASED, error="the person's data was erased"
+            )
+            return n.status
         try:
             composed = self.composer.compose(n, self.today())
         except PersonErasedError as error:
