@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 import jwt
 from fastapi import Depends, Request
@@ -28,6 +29,10 @@ class Role(StrEnum):
     TEAM_LEAD = "team_lead"
     CASE_MANAGER = "case_manager"
     PROVIDER_COACH = "provider_coach"
+    PROVIDER_OUTREACH = "provider_outreach"
+    """An outreach worker of a provider contracted to run the outreach itself: the token
+    names the provider (``provider``); the visits service admits them only to the districts
+    that provider's outreach contract covers."""
     DATA_PROTECTION_OFFICER = "data_protection_officer"
 
 
@@ -39,6 +44,8 @@ class Principal(BaseModel):
     user: str = Field(min_length=1)
     role: Role
     districts: frozenset[str] = Field(min_length=1)
+    provider: UUID | None = None
+    """The provider the user works for (``provider_outreach`` tokens)."""
 
     def may_see(self, district: str) -> bool:
         return district in self.districts
@@ -72,6 +79,7 @@ class TokenCodec:
             "sub": principal.user,
             "role": principal.role.value,
             "districts": sorted(principal.districts),
+            **({"provider": str(principal.provider)} if principal.provider else {}),
             "iss": self._issuer,
             "iat": now,
             "exp": now + ttl,
@@ -88,7 +96,10 @@ class TokenCodec:
                 options={"require": ["sub", "exp", "iss"]},
             )
             return Principal(
-                user=claims["sub"], role=claims["role"], districts=claims.get("districts", [])
+                user=claims["sub"],
+                role=claims["role"],
+                districts=claims.get("districts", []),
+                provider=claims.get("provider"),
             )
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise UnauthorizedError(f"invalid token: {error}") from None
@@ -120,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     mint.add_argument("--user", required=True)
     mint.add_argument("--role", required=True, choices=[r.value for r in Role])
     mint.add_argument("--district", action="append", required=True, dest="districts")
+    mint.add_argument("--provider", type=UUID, help="the provider (provider_outreach tokens)")
     mint.add_argument("--hours", type=float, default=8.0)
     args = parser.parse_args(argv)
     codec = TokenCodec.from_settings(ServiceSettings())
-    principal = Principal(user=args.user, role=Role(args.role), districts=args.districts)
+    principal = Principal(
+        user=args.user, role=Role(args.role), districts=args.districts, provider=args.provider
+    )
     sys.stdout.write(codec.mint(principal, timedelta(hours=args.hours)) + "\n")
     return 0
 

@@ -10,6 +10,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -78,9 +79,16 @@ DEMO_CASES = [
 ]
 
 
-def token(user: str, role: Role, *districts: str) -> str:
+def token(user: str, role: Role, *districts: str, provider: str | None = None) -> str:
     codec = TokenCodec.from_settings(ServiceSettings())
-    return codec.mint(Principal(user=user, role=role, districts=frozenset(districts)))
+    return codec.mint(
+        Principal(
+            user=user,
+            role=role,
+            districts=frozenset(districts),
+            provider=UUID(provider) if provider else None,
+        )
+    )
 
 
 DEMO_VISIT_CUSTOMER = "Erika Beispiel"
@@ -154,6 +162,7 @@ DEMO_PROVIDERS: list[dict[str, Any]] = [
     },
     {
         "provider": {"name": "KuBus e.V.", "districts": ["darmstadt-dieburg"]},
+        "runs_outreach": True,
         "coaches": [
             {
                 "coach": "pc-demo-kubus-1",
@@ -177,13 +186,15 @@ DEMO_PROGRAMME: dict[str, Any] = {
 }
 
 
-def load_coaching(coaching: str) -> str:
-    """Providers with their coaches, and a group programme in Kreis Borken.
+def load_coaching(coaching: str) -> tuple[str, dict[str, str]]:
+    """Providers with their coaches (KuBus also runs the outreach in Darmstadt-Dieburg), and
+    a group programme in Kreis Borken.
 
     Idempotent: a provider or programme of the same name (title) is left as it is, and a
-    coach registered already (409) too. Returns what happened.
+    coach registered already (409) too. Returns what happened, and the providers' ids.
     """
     created: list[str] = []
+    providers: dict[str, str] = {}
     with httpx.Client(base_url=coaching, timeout=10) as client:
         for demo in DEMO_PROVIDERS:
             district = demo["provider"]["districts"][0]
@@ -205,13 +216,18 @@ def load_coaching(coaching: str) -> str:
                 if response.status_code != 409:
                     response.raise_for_status()
                     created.append(coach["coach"])
+            if demo.get("runs_outreach"):
+                client.put(
+                    f"/providers/{provider_id}/outreach/{district}", headers=lead
+                ).raise_for_status()
+            providers[demo["provider"]["name"]] = provider_id
         lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, 'kreis-borken')}"}
         known = client.get("/programmes", params={"district": "kreis-borken"}, headers=lead)
         known.raise_for_status()
         if not any(p["title"] == DEMO_PROGRAMME["title"] for p in known.json()):
             client.post("/programmes", json=DEMO_PROGRAMME, headers=lead).raise_for_status()
             created.append("programme in Bocholt")
-    return ("created " + ", ".join(created)) if created else "there already"
+    return ("created " + ", ".join(created)) if created else "there already", providers
 
 
 def show_notifications(notifications: str, contacts: str) -> list[str]:
@@ -286,7 +302,7 @@ def main() -> int:
                 return 1
     visit = announce_demo_visit(visits)
     coaching = f"http://127.0.0.1:{SERVICE_PORTS['coaching']}"
-    registry = load_coaching(coaching)
+    registry, providers = load_coaching(coaching)
     lead = token("tl-demo-kassel", Role.TEAM_LEAD, "kassel")
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
     print(f"Home visit for {DEMO_VISIT_CUSTOMER}: {visit}.")
@@ -307,6 +323,17 @@ def main() -> int:
     print(
         f'  curl -s -H "Authorization: Bearer $COACH" -H "X-Purpose: coaching" '
         f'"{coaching}/provider/caseload"'
+    )
+    kubus = token(
+        "pw-demo-kubus",
+        Role.PROVIDER_OUTREACH,
+        "darmstadt-dieburg",
+        provider=providers["KuBus e.V."],
+    )
+    print(f"\nAn outreach worker of KuBus, which runs the outreach there: export PW={kubus}")
+    print(
+        f'  curl -s -H "Authorization: Bearer $PW" -H "X-Purpose: visit_planning" '
+        f'"{visits}/board?district=darmstadt-dieburg"'
     )
     officer = token("dpo-demo", Role.DATA_PROTECTION_OFFICER, "kassel")
     print(f"\nThe data protection officer: export DPO={officer}")

@@ -6,8 +6,11 @@ counselling content, never a free-text note. Ending a coaching because the perso
 is an outcome like any other: no event carries a flag or a consequence for it (§16k SGB II:
 refusing or dropping out cannot be sanctioned), and no subscriber may derive one.
 
-The registry of providers and coaches, sessions held, household members, partner referrals
-and group programmes stay inside the coaching service: no other service needs them.
+Of the registry, only a provider's contract to run the outreach itself in a district is
+published (the visits service lets that provider's outreach workers work the district's
+planning board). These two events concern an organisation, not a person: their envelope's
+``subject`` is the provider's id. The coaches, sessions held, household members, partner
+referrals and group programmes stay inside the coaching service: no other service needs them.
 """
 
 from __future__ import annotations
@@ -120,9 +123,39 @@ class CoachingEnded(Payload):
     ended_by: str = Field(examples=["pc-weber"])
 
 
+PROVIDER_ID = Field(
+    description="The provider (Träger) of the coaching service's registry; also the "
+    "envelope's ``subject`` of the provider's own events.",
+    examples=["3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a"],
+)
+
+
+class ProviderOutreachContracted(Payload):
+    """A provider is contracted to run the outreach itself in a district (the envelope's
+    ``district``): its outreach workers (role ``provider_outreach``) may work that
+    district's planning board."""
+
+    event_type = "ProviderOutreachContracted"
+
+    provider_id: UUID = PROVIDER_ID
+    provider_name: str = Field(examples=["Sculpture - Institut für Qualifizierung"])
+    contracted_by: str = Field(examples=["tl-schmidt"])
+
+
+class ProviderOutreachContractEnded(Payload):
+    """The provider no longer runs the outreach in the envelope's district."""
+
+    event_type = "ProviderOutreachContractEnded"
+
+    provider_id: UUID = PROVIDER_ID
+    ended_by: str = Field(examples=["tl-schmidt"])
+
+
 EVENTS: tuple[type[Payload], ...] = (
     CoachingRequested,
     CoachAssigned,
     CoachingExtended,
     CoachingEnded,
+    ProviderOutreachContracted,
+    ProviderOutreachContractEnded,
 )

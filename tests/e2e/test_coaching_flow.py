@@ -2,7 +2,9 @@
 contacts, visited by the outreach team with a consented coaching referral, requested in
 coaching, a coach assigned — and the assignment in the contacts case's timeline. The
 provider's coach sees the hand-over packet, never the visit's note, and another provider's
-coach sees nothing of the person.
+coach sees nothing of the person. A provider contracted to run the outreach itself in a
+district: its outreach workers work that district's planning board in the visits service,
+and only that district, for as long as the contract lasts.
 
 The visits and coaching services run with databases of their own (like the contacts service
 of the session, see ``conftest.py``), and their consumers start at the end of the topics.
@@ -21,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, with_purpose
@@ -80,7 +83,11 @@ def visits_client(
     e2e_dir: Path,
     mint: Callable[..., str],
 ) -> Iterator[httpx.Client]:
-    groups = {"board": topic_of("contacts"), "cancellations": topic_of("contacts")}
+    groups = {
+        "board": topic_of("contacts"),
+        "cancellations": topic_of("contacts"),
+        "outreach-contracts": topic_of("coaching"),
+    }
     process = start_service("visits", databases["visits"], groups, stack, e2e_dir, mint)
     try:
         with httpx.Client(base_url=process.url, timeout=30) as client:
@@ -259,3 +266,96 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
         ).status_code
         == 403
     )
+
+
+def test_a_provider_contracted_for_the_outreach_works_only_the_districts_its_contract_covers(
+    api: ContactsApi,
+    visits_client: httpx.Client,
+    coaching_client: httpx.Client,
+    stack: ServiceSettings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    covered, other = f"test-{tag}-a", f"test-{tag}-b"
+    lead = api.auth("tl-schmidt", "team_lead", covered, other)
+    manager = api.auth("cm-lange", "case_manager", covered, other)
+    provider = coaching_client.post(
+        "/providers", json={"name": f"Träger {tag}", "districts": [covered, other]}, headers=lead
+    )
+    assert provider.status_code == 201, provider.text
+    provider_id = provider.json()["id"]
+    codec = TokenCodec.from_settings(stack)
+
+    def provider_worker(provider: str | None = provider_id) -> dict[str, str]:
+        principal = Principal(
+            user=f"pw-{tag}",
+            role=Role.PROVIDER_OUTREACH,
+            districts=frozenset({covered, other}),
+            provider=uuid.UUID(provider) if provider else None,
+        )
+        return with_purpose({"Authorization": f"Bearer {codec.mint(principal)}"}, "visit_planning")
+
+    def board(headers: dict[str, str], district: str) -> httpx.Response:
+        return visits_client.get("/board", params={"district": district}, headers=headers)
+
+    # Before any contract the provider's outreach worker has no access at all.
+    refused = board(provider_worker(), covered)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "no_outreach_contract"
+
+    # A district the provider does not serve cannot be contracted.
+    unserved = coaching_client.put(
+        f"/providers/{provider_id}/outreach/{covered}-x",
+        headers=api.auth("tl-schmidt", "team_lead", covered, f"{covered}-x"),
+    )
+    assert unserved.status_code == 409, unserved.text
+    assert unserved.json()["code"] == "provider_does_not_serve_district"
+
+    contracted = coaching_client.put(f"/providers/{provider_id}/outreach/{covered}", headers=lead)
+    assert contracted.status_code == 200, contracted.text
+    assert contracted.json()["outreach_districts"] == [covered]
+    listed = coaching_client.get("/providers", params={"district": covered}, headers=lead)
+    assert [p["outreach_districts"] for p in listed.json() if p["provider_id"] == provider_id] == [
+        [covered]
+    ]
+
+    lost = api.report(manager, covered, person())
+    assert lost.status_code == 201, lost.text
+    case_id = lost.json()["case_id"]
+
+    def on_the_board() -> Any:
+        response = board(provider_worker(), covered)
+        if response.status_code != 200:
+            return None
+        entries = response.json()["sections"]["to_plan"]
+        return entries if any(e["case_id"] == case_id for e in entries) else None
+
+    eventually(on_the_board, timeout=60, what="the contracted provider's worker seeing the board")
+    # The token's other district is not under the contract: it does not exist for them.
+    assert board(provider_worker(), other).status_code == 404
+    # A token without its provider, or naming another provider, is refused.
+    assert board(provider_worker(None), covered).status_code == 403
+    assert board(provider_worker(str(uuid.uuid4())), covered).status_code == 403
+
+    # They announce the visit like the Jobcenter's own outreach workers.
+    announced = visits_client.post(
+        "/visits",
+        json={
+            "case_id": case_id,
+            "workers": [f"pw-{tag}"],
+            "purpose": "first_contact",
+            "date": (date.today() + timedelta(days=7)).isoformat(),
+        },
+        headers=provider_worker(),
+    )
+    assert announced.status_code == 201, announced.text
+
+    # Ending the contract ends the access.
+    ended = coaching_client.delete(f"/providers/{provider_id}/outreach/{covered}", headers=lead)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["outreach_districts"] == []
+
+    def refused_again() -> Any:
+        response = board(provider_worker(), covered)
+        return response if response.status_code == 403 else None
+
+    eventually(refused_again, timeout=60, what="the ended contract to end the access")

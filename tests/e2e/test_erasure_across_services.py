@@ -53,7 +53,11 @@ SERVICES = ("contacts", "visits", "coaching", "notifications")
 STARTED_HERE = SERVICES[1:]
 
 CONSUMER_GROUPS: dict[str, dict[str, str]] = {
-    "visits": {"board": topic_of("contacts"), "cancellations": topic_of("contacts")},
+    "visits": {
+        "board": topic_of("contacts"),
+        "cancellations": topic_of("contacts"),
+        "outreach-contracts": topic_of("coaching"),
+    },
     "coaching": {"case-directory": topic_of("contacts"), "visit-referrals": topic_of("visits")},
     "notifications": {
         **{f"directory-{p}": topic_of(p) for p in ("contacts", "visits", "coaching")},

@@ -49,6 +49,7 @@ def visits_service(
     # Its consumers start with what contacts publishes from now on (not the topic's history).
     for consumer in ("board", "cancellations"):
         start_group_at_end(stack, f"{visits_database}-{consumer}", topic_of("contacts"))
+    start_group_at_end(stack, f"{visits_database}-outreach-contracts", topic_of("coaching"))
     headers = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
 
     def relay_active(service: ServiceProcess) -> None:

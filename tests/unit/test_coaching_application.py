@@ -30,6 +30,8 @@ from shared.contracts.coaching import (
     CoachingEndReason,
     CoachingRequested,
     CoachingSource,
+    ProviderOutreachContracted,
+    ProviderOutreachContractEnded,
 )
 from shared.contracts.contacts import ContactLostReason
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
@@ -239,6 +241,30 @@ def test_the_published_events_are_valid_contracts_without_personal_data(
     ended = published[-1].payload
     assert isinstance(ended, CoachingEnded)
     assert ended.sessions_held == 1
+
+
+def test_a_providers_outreach_contract_is_published_per_district_under_the_providers_id(
+    app: Coachings,
+) -> None:
+    provider_id = registry(app, {"pc-one": 2})
+    app.set_outreach_contract(provider_id, "kassel", contracted=True, ctx=context())
+    app.set_outreach_contract(provider_id, "kassel", contracted=True, ctx=context())
+    app.set_outreach_contract(provider_id, "kassel", contracted=False, ctx=context())
+
+    published = [
+        outgoing.envelope
+        for notification in app.recorder.select_notifications(start=None, limit=100)
+        if (outgoing := to_integration_event(app.mapper.to_domain_event(notification)))
+    ]
+
+    assert [type(e.payload) for e in published] == [
+        ProviderOutreachContracted,
+        ProviderOutreachContractEnded,
+    ]
+    for envelope in published:
+        assert envelope.subject == provider_id
+        assert envelope.district == "kassel"
+        assert parse_envelope(envelope.model_dump_json()) == envelope
 
 
 def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(

@@ -149,6 +149,24 @@ def test_a_provider_that_does_not_serve_the_district_gets_no_coaching_there() ->
         coaching.assign_coach(provider=of, coach=coach(of), starts_on=TODAY, meta=META)
 
 
+def test_a_provider_runs_the_outreach_only_in_districts_it_serves_and_until_it_ends() -> None:
+    of = provider(districts=("kassel", "werra-meissner"))
+
+    with pytest.raises(ProviderDoesNotServeDistrictError):
+        of.contract_outreach("darmstadt-dieburg", META)
+    assert of.contract_outreach("kassel", META) is True
+    assert of.contract_outreach("kassel", META) is False  # nothing recorded twice
+    assert of.outreach_districts == ["kassel"]
+    assert of.end_outreach_contract("werra-meissner", META) is False
+    assert of.end_outreach_contract("kassel", META) is True
+    assert of.outreach_districts == []
+    assert [type(e).__name__ for e in of.collect_events()] == [
+        "Registered",
+        "OutreachContracted",
+        "OutreachContractEnded",
+    ]
+
+
 def test_a_coach_of_another_provider_cannot_be_assigned() -> None:
     coaching = requested()
 

@@ -207,6 +207,9 @@ class ProviderOut(BaseModel):
     initial_term_months: int
     extension_months: int
     max_extensions: int
+    outreach_districts: list[str] = Field(
+        description="Districts where the provider is contracted to run the outreach itself."
+    )
     coaches: list[CoachOut]
 
 
@@ -218,6 +221,11 @@ class CoachingState(BaseModel):
     ends_on: dt.date | None
     extensions: int
     sessions_held: int
+
+
+class OutreachContract(BaseModel):
+    provider_id: UUID
+    outreach_districts: list[str]
 
 
 class HouseholdMember(BaseModel):
@@ -367,6 +375,7 @@ class _Readers:
             initial_term_months=row["initial_months"],
             extension_months=row["extension_months"],
             max_extensions=row["max_extensions"],
+            outreach_districts=list(row["outreach_districts"]),
             coaches=[
                 CoachOut(
                     coach=c["coach"],
@@ -576,6 +585,44 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return ProviderCaseload(
             provider=read.provider(row),
             coachings=[read.packet(r, cases.get(r["case_id"]), reading) for r in rows],
+        )
+
+    @router.put(
+        "/providers/{provider_id}/outreach/{district}",
+        response_model=OutreachContract,
+    )
+    def contract_outreach(
+        provider_id: UUID, district: str, principal: Authenticated
+    ) -> OutreachContract:
+        """Contract the provider to run the outreach in one of the districts it serves (team
+        lead of that district). Its outreach workers (``provider_outreach`` tokens naming the
+        provider) may then work the district's planning board in the visits service. 409
+        ``provider_does_not_serve_district`` for a district outside the provider's contract.
+        Idempotent."""
+        return set_outreach(provider_id, district, principal, contracted=True)
+
+    @router.delete(
+        "/providers/{provider_id}/outreach/{district}",
+        response_model=OutreachContract,
+    )
+    def end_outreach_contract(
+        provider_id: UUID, district: str, principal: Authenticated
+    ) -> OutreachContract:
+        """End the provider's outreach in the district; its outreach workers lose access to
+        the district's planning board. Idempotent."""
+        return set_outreach(provider_id, district, principal, contracted=False)
+
+    def set_outreach(
+        provider_id: UUID, district: str, principal: Principal, *, contracted: bool
+    ) -> OutreachContract:
+        principal.require(Role.TEAM_LEAD)
+        provider_in_scope(provider_id, principal)
+        principal.check_district(district, "district")
+        provider = context.app.set_outreach_contract(
+            provider_id, district, contracted=contracted, ctx=_ctx(principal)
+        )
+        return OutreachContract(
+            provider_id=provider.id, outreach_districts=list(provider.outreach_districts)
         )
 
     @router.post(

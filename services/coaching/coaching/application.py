@@ -101,6 +101,23 @@ class Coachings(OutreachApplication):
         self._save(provider)
         return provider.id
 
+    def set_outreach_contract(
+        self, provider_id: UUID, district: str, *, contracted: bool, ctx: CommandContext
+    ) -> Provider:
+        """Contract the provider to run the outreach in ``district``, or end that contract.
+        Published (``ProviderOutreachContracted`` / ``...Ended``) with the provider's id in
+        place of a person's pseudonym: the event is about an organisation, not a person."""
+        provider = self.get_provider(provider_id)
+        meta = {**ctx.as_meta(), "subject": str(provider.id), "district": district}
+        changed = (
+            provider.contract_outreach(district, meta)
+            if contracted
+            else provider.end_outreach_contract(district, meta)
+        )
+        if changed:
+            self._save(provider)
+        return provider
+
     def register_coach(
         self,
         provider_id: UUID,

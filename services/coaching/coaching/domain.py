@@ -5,7 +5,10 @@ person's own key; "today", ids and the deciding user's role are passed in by the
 application.
 
 - A :class:`Provider` (Träger) serves districts under contract terms: an initial coaching
-  term (four months in Kassel), how long one extension lasts, and how many are allowed.
+  term (four months in Kassel), how long one extension lasts, and how many are allowed. A
+  provider can also be contracted to run the outreach itself in some of its districts; its
+  outreach workers then work those districts' planning boards (the visits service learns the
+  contract from ``ProviderOutreachContracted``).
 - A :class:`Coach` works for one provider and has a maximum caseload; the places taken are
   recorded on the coach, so two assignments at the same time cannot both take the last one.
 - A :class:`Coaching` follows one person from the request to its end. Only facts are
@@ -219,6 +222,15 @@ class Provider(Aggregate):
         coach: str
         meta: Meta
 
+    class OutreachContracted(Aggregate.Event):
+        district: str
+        provider_name: str
+        meta: Meta
+
+    class OutreachContractEnded(Aggregate.Event):
+        district: str
+        meta: Meta
+
     @classmethod
     def register(
         cls,
@@ -249,6 +261,7 @@ class Provider(Aggregate):
         self.districts = list(districts)
         self.terms = ContractTerms(**terms)
         self.coaches: list[str] = []
+        self.outreach_districts: list[str] = []
 
     def serves(self, district: str) -> bool:
         return district in self.districts
@@ -268,6 +281,30 @@ class Provider(Aggregate):
     @event(CoachAdded)
     def _coach_added(self, *, coach: str, meta: Meta) -> None:
         self.coaches.append(coach)
+
+    def contract_outreach(self, district: str, meta: Meta) -> bool:
+        """Contract the provider to run the outreach in ``district`` (one it serves).
+        ``False`` if it already does (nothing recorded)."""
+        self.check_serves(district)
+        if district in self.outreach_districts:
+            return False
+        self._outreach_contracted(district=district, provider_name=self.name, meta=meta)
+        return True
+
+    @event(OutreachContracted)
+    def _outreach_contracted(self, *, district: str, provider_name: str, meta: Meta) -> None:
+        self.outreach_districts = sorted({*self.outreach_districts, district})
+
+    def end_outreach_contract(self, district: str, meta: Meta) -> bool:
+        """End the provider's outreach in ``district``. ``False`` if it had none there."""
+        if district not in self.outreach_districts:
+            return False
+        self._outreach_contract_ended(district=district, meta=meta)
+        return True
+
+    @event(OutreachContractEnded)
+    def _outreach_contract_ended(self, *, district: str, meta: Meta) -> None:
+        self.outreach_districts = [d for d in self.outreach_districts if d != district]
 
 
 COACH_NAMESPACE = UUID("4c1f7e2a-9b3d-4a5e-8f6c-2d1e0b9a8c7f")

@@ -2,8 +2,10 @@
 
 A pure mapping: the relay calls :func:`to_integration_event` for every stored event.
 Published: ``CoachingRequested``, ``CoachAssigned``, ``CoachingExtended``,
-``CoachingEnded``. Internal (no other service needs them, and the provider's work stays with
-the provider): the registry of providers and coaches, the places on a coach's caseload,
+``CoachingEnded``, and of the registry a provider's outreach contract per district
+(``ProviderOutreachContracted`` / ``ProviderOutreachContractEnded``). Internal (no other
+service needs them, and the provider's work stays with the provider): the rest of the
+registry of providers and coaches, the places on a coach's caseload,
 sessions held, household members, partner referrals, group programmes.
 """
 
@@ -12,13 +14,15 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from coaching.domain import Coaching
+from coaching.domain import Coaching, Provider
 from shared.contracts import Payload
 from shared.contracts.coaching import (
     CoachAssigned,
     CoachingEnded,
     CoachingExtended,
     CoachingRequested,
+    ProviderOutreachContracted,
+    ProviderOutreachContractEnded,
 )
 from shared.relay import Outgoing, outgoing
 
@@ -82,3 +86,17 @@ def _(e: Coaching.Ended) -> Payload:
         sessions_held=e.sessions_held,
         ended_by=e.meta["actor"],
     )
+
+
+@_payload.register
+def _(e: Provider.OutreachContracted) -> Payload:
+    return ProviderOutreachContracted(
+        provider_id=e.originator_id,
+        provider_name=e.provider_name,
+        contracted_by=e.meta["actor"],
+    )
+
+
+@_payload.register
+def _(e: Provider.OutreachContractEnded) -> Payload:
+    return ProviderOutreachContractEnded(provider_id=e.originator_id, ended_by=e.meta["actor"])

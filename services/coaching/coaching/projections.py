@@ -60,8 +60,12 @@ class RegistryView(_Recording):
             districts jsonb NOT NULL,
             initial_months int NOT NULL,
             extension_months int NOT NULL,
-            max_extensions int NOT NULL
+            max_extensions int NOT NULL,
+            outreach_districts jsonb NOT NULL DEFAULT '[]'
         )""",
+        # views created before providers could run the outreach themselves
+        "ALTER TABLE coaching_providers "
+        "ADD COLUMN IF NOT EXISTS outreach_districts jsonb NOT NULL DEFAULT '[]'",
         """CREATE TABLE IF NOT EXISTS coaching_coaches (
             coach text PRIMARY KEY,
             coach_id uuid NOT NULL UNIQUE,
@@ -96,7 +100,9 @@ class RegistryView(_Recording):
 class RegistryProjection(Projection[RegistryView]):
     name = "coaching_registry"
     topics = (
-        *_topics(Provider, "Registered", "CoachAdded"),
+        *_topics(
+            Provider, "Registered", "CoachAdded", "OutreachContracted", "OutreachContractEnded"
+        ),
         *_topics(Coach, "Registered", "PlaceTaken", "PlaceReleased"),
     )
 
@@ -113,6 +119,32 @@ class RegistryProjection(Projection[RegistryView]):
                 "%(initial_months)s, %(extension_months)s, %(max_extensions)s) "
                 "ON CONFLICT DO NOTHING",
                 {"id": e.originator_id, "name": e.name, "districts": Jsonb(e.districts), **e.terms},
+            ),
+        )
+
+    @process_event.register
+    def _(self, e: Provider.OutreachContracted, tracking: Tracking) -> None:
+        self._outreach(e.originator_id, e.district, tracking, contracted=True)
+
+    @process_event.register
+    def _(self, e: Provider.OutreachContractEnded, tracking: Tracking) -> None:
+        self._outreach(e.originator_id, e.district, tracking, contracted=False)
+
+    def _outreach(
+        self, provider_id: UUID, district: str, tracking: Tracking, *, contracted: bool
+    ) -> None:
+        self.view.record(
+            tracking,
+            (
+                "UPDATE coaching_providers SET outreach_districts = (SELECT "
+                "coalesce(jsonb_agg(DISTINCT d ORDER BY d), '[]') FROM jsonb_array_elements_text("
+                "outreach_districts || %(added)s) AS d WHERE d <> %(removed)s) "
+                "WHERE provider_id = %(id)s",
+                {
+                    "id": provider_id,
+                    "added": Jsonb([district] if contracted else []),
+                    "removed": "" if contracted else district,
+                },
             ),
         )
 

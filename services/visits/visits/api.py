@@ -30,7 +30,9 @@ from visits.application import PlannedCase, Visits
 from visits.domain import Schedule, Visit, VisitRules
 from visits.projections import BOARD_SECTIONS, PlanningBoardView, VisitRecordView
 
-VISIT_STAFF = (Role.OUTREACH_WORKER, Role.TEAM_LEAD)
+VISIT_STAFF = (Role.OUTREACH_WORKER, Role.PROVIDER_OUTREACH, Role.TEAM_LEAD)
+"""``provider_outreach``: only the districts their provider's outreach contract covers
+(``visits.outreach_contracts``)."""
 
 
 class VisitsContext(Protocol):

@@ -21,6 +21,11 @@ from visits.application import Visits
 from visits.consumers import build_consumers
 from visits.domain import VisitRules
 from visits.integration import to_integration_event
+from visits.outreach_contracts import (
+    OutreachContractsView,
+    admit_contracted_providers,
+    outreach_contracts_consumer,
+)
 from visits.projections import FORGET as FORGET_VISITS
 from visits.projections import (
     BoardVisitsProjection,
@@ -54,12 +59,15 @@ def build_spec(rules: VisitRules) -> ServiceSpec:
         )
 
     def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
-        return [build_router(context_of(runtime), authenticate)]
+        admitted = admit_contracted_providers(authenticate, runtime.view(OutreachContractsView))
+        return [build_router(context_of(runtime), admitted)]
 
     def consumers(runtime: Runtime) -> Sequence[Consumer]:
-        return build_consumers(
-            runtime.app, runtime.view(PlanningBoardView), prefix=runtime.settings.service_name
-        )
+        prefix = runtime.settings.service_name
+        return [
+            *build_consumers(runtime.app, runtime.view(PlanningBoardView), prefix=prefix),
+            outreach_contracts_consumer(runtime.view(OutreachContractsView), prefix=prefix),
+        ]
 
     return ServiceSpec(
         name="visits",
@@ -73,7 +81,10 @@ def build_spec(rules: VisitRules) -> ServiceSpec:
             (BoardVisitsProjection, BoardVisitsView),
             (VisitRecordProjection, VisitRecordView),
         ],
-        consumed_views=[(PlanningBoardView, "planning_board")],
+        consumed_views=[
+            (PlanningBoardView, "planning_board"),
+            (OutreachContractsView, "outreach_contracts"),
+        ],
         consumers=consumers,
         routers=routers,
         export=lambda runtime, subject: subject_export(context_of(runtime), subject),
