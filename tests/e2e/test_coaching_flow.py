@@ -313,10 +313,14 @@ def test_a_provider_contracted_for_the_outreach_works_only_the_districts_its_con
     contracted = coaching_client.put(f"/providers/{provider_id}/outreach/{covered}", headers=lead)
     assert contracted.status_code == 200, contracted.text
     assert contracted.json()["outreach_districts"] == [covered]
-    listed = coaching_client.get("/providers", params={"district": covered}, headers=lead)
-    assert [p["outreach_districts"] for p in listed.json() if p["provider_id"] == provider_id] == [
-        [covered]
-    ]
+
+    def listed() -> Any:
+        response = coaching_client.get("/providers", params={"district": covered}, headers=lead)
+        assert response.status_code == 200, response.text
+        mine = [p for p in response.json() if p["provider_id"] == provider_id]
+        return mine if mine and mine[0]["outreach_districts"] == [covered] else None
+
+    eventually(listed, timeout=30, what="the registry listing the outreach contract")
 
     lost = api.report(manager, covered, person())
     assert lost.status_code == 201, lost.text

@@ -80,6 +80,8 @@ def test_every_contract_has_a_schema() -> None:
         "CoachAssigned",
         "CoachingExtended",
         "CoachingEnded",
+        "ProviderOutreachContracted",
+        "ProviderOutreachContractEnded",
         "NotificationQueued",
         "NotificationSent",
         "NotificationFailed",
