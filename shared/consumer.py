@@ -1,29 +1,40 @@
 """The consumer pattern every service uses for integration events.
 
-- Acknowledge only after processing (FastStream ``NACK_ON_ERROR``: success commits the
-  offset, an unhandled error seeks back so the message is delivered again).
+- Messages come in batches (FastStream's batch subscriber: what the partitions hold, up to
+  ``batch_size``). A batch is acknowledged only after every message in it was processed
+  (FastStream ``NACK_ON_ERROR``: success commits the offsets, an unhandled error seeks every
+  partition back to the batch's first message so the batch is delivered again).
 - De-duplicate by event id: the effect is stored together with a tracking record named after
   the consumer and the event id, in the same transaction (see
   :meth:`shared.eventstore.OutreachApplication.save_tracked` and :class:`TrackedView`).
+- The effects on a view's rows (:func:`view_effect`) of a whole batch are applied in one
+  transaction, each event with its own tracking record in it
+  (:meth:`TrackedView.apply_batch`). Other effects (those saving event-sourced aggregates)
+  are applied one event after the other, each in a transaction of its own.
 - A message that cannot be processed (not a valid contract, or rejected by the domain, or
   still failing after retries) is parked in ``<topic>.dlq`` with the error and counted; the
-  partition keeps flowing. While the database is unreachable nothing is parked: the message
-  is retried, because nothing accepted may be lost.
+  partition keeps flowing. When one event of a batch fails, the batch's transaction is
+  rolled back and its events are applied one by one, so only that one is parked. While the
+  database is unreachable nothing is parked: the batch is delivered again, because nothing
+  accepted may be lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
+from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from opentelemetry import propagate, trace
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
@@ -35,9 +46,18 @@ from shared.errors import ApplicationError
 from shared.eventstore import TrackedView
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 Effect = Callable[[Envelope[Payload], Tracking], bool]
 """Applies one event with its tracking record in one transaction; ``False`` if seen before."""
+
+DATABASE_AWAY = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    persistence.OperationalError,  # what the library raises for psycopg's
+    persistence.InterfaceError,
+)
+"""The database is unreachable: deliver again later, park nothing."""
 
 
 @dataclass(frozen=True)
@@ -80,13 +100,10 @@ class DeadLetters:
         with self._pool.connection() as conn:
             conn.execute(DEAD_LETTER_SQL)
 
-    async def park(
-        self, consumer: Consumer, message: KafkaMessage, event_id: str | None, error: str
-    ) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)  # one record per message (no batch subscribers)
+    async def park(self, consumer: Consumer, record: Any, event_id: str | None, error: str) -> None:
+        """Park one Kafka record (an ``aiokafka`` ``ConsumerRecord``) of ``consumer``."""
         await self._broker.publish(
-            message.body,
+            record.value,
             topic=dead_letter_topic(record.topic),
             key=record.key,
             headers={
@@ -117,7 +134,7 @@ class DeadLetters:
         return {str(name): int(n) for name, n in rows}
 
 
-async def _raw_body(message: KafkaMessage) -> bytes:
+async def _raw_bodies(message: KafkaMessage) -> Any:
     return message.body
 
 
@@ -128,18 +145,25 @@ def register(
     *,
     retries: int = 3,
     backoff_seconds: float = 0.5,
+    offset_reset: Literal["earliest", "latest"] = "earliest",
+    batch_size: int = 500,
+    batch_wait_ms: int = 50,
+    retry_seconds: float = 60.0,
 ) -> None:
-    """Subscribe ``consumer`` to its topic on ``broker``."""
+    """Subscribe ``consumer`` to its topic on ``broker``.
 
-    async def handle(body: bytes) -> None:
-        message: KafkaMessage = broker.context.get_local("message")
-        try:
-            envelope = parse_contract(body)
-        except (ValidationError, UnknownEventTypeError, ValueError) as error:
-            await dead_letters.park(consumer, message, None, f"invalid contract: {error}")
-            return
-        if consumer.event_types is not None and envelope.event_type not in consumer.event_types:
-            return
+    Up to ``batch_size`` messages are taken at a time; with none there, the subscriber looks
+    again after ``batch_wait_ms`` (the most an idle consumer adds to an event's latency). A
+    failing event is retried ``retries`` times with backoff, within ``retry_seconds`` for the
+    whole batch (after that, a failing event is parked at once). A consumer group without a
+    committed offset starts at the beginning of the topic (``offset_reset="latest"`` only
+    for benchmark runs that must not replay the topic).
+    """
+
+    async def apply_one(record: Any, envelope: Envelope[Payload], retry_until: float) -> None:
+        """One event in a transaction of its own: retried, parked when it keeps failing (or
+        once the batch's time for retries is up: a batch must finish well within Kafka's
+        ``max_poll_interval_ms``, or the group would take it away and deliver it again)."""
         tracking = consumer.tracking_for(envelope)
         attempt = 0
         while True:
@@ -156,41 +180,130 @@ def register(
                 return
             except ApplicationError as error:
                 await dead_letters.park(
-                    consumer, message, str(envelope.event_id), f"{error.code}: {error.detail}"
+                    consumer, record, str(envelope.event_id), f"{error.code}: {error.detail}"
                 )
                 return
-            except psycopg.OperationalError:
+            except DATABASE_AWAY:
                 await asyncio.sleep(backoff_seconds * 4)
-                raise  # the database is away: deliver again later, park nothing
+                raise  # the database is away: deliver the batch again later, park nothing
             except Exception as error:
                 attempt += 1
-                if attempt > retries:
+                if attempt > retries or time.monotonic() > retry_until:
                     await dead_letters.park(
-                        consumer,
-                        message,
-                        str(envelope.event_id),
-                        f"{type(error).__name__}: {error}",
+                        consumer, record, str(envelope.event_id), f"{type(error).__name__}: {error}"
                     )
                     return
                 await asyncio.sleep(backoff_seconds * 2 ** (attempt - 1))
 
+    async def apply_together(effect: ViewEffect, events: list[Envelope[Payload]]) -> bool:
+        """The whole batch in one transaction; ``False`` if it has to go one by one."""
+        try:
+            applied = await asyncio.to_thread(
+                effect.apply_batch, [(e, consumer.tracking_for(e)) for e in events]
+            )
+        except DATABASE_AWAY:
+            await asyncio.sleep(backoff_seconds * 4)
+            raise
+        except Exception as error:  # one of them is rejected, or was applied meanwhile
+            log.info(
+                "batch not applied together; applying its events one by one",
+                extra={"consumer": consumer.name, "error": type(error).__name__},
+            )
+            return False
+        log.info(
+            "events applied",
+            extra={
+                "consumer": consumer.name,
+                "applied": sum(applied),
+                "duplicates": len(applied) - sum(applied),
+            },
+        )
+        return True
+
+    def span_of(record: Any, envelope: Envelope[Payload]) -> trace.Span:
+        """A span per event, continuing the trace its message carries (the request's)."""
+        carrier = {key: value.decode() for key, value in record.headers or () if value}
+        return _tracer.start_span(
+            f"{record.topic} process",
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": consumer.name,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+                "messaging.message.id": str(envelope.event_id),
+            },
+        )
+
+    async def handle(_bodies: Any) -> None:
+        message: KafkaMessage = broker.context.get_local("message")
+        raw = message.raw_message
+        records: Sequence[Any] = raw if isinstance(raw, tuple) else (raw,)
+        events: list[tuple[Any, Envelope[Payload]]] = []
+        for record in records:
+            try:
+                envelope = parse_contract(record.value or b"")
+            except (ValidationError, UnknownEventTypeError, ValueError) as error:
+                await dead_letters.park(consumer, record, None, f"invalid contract: {error}")
+                continue
+            if consumer.event_types is None or envelope.event_type in consumer.event_types:
+                events.append((record, envelope))
+        if not events:
+            return
+        spans = [span_of(record, envelope) for record, envelope in events]
+        effect = consumer.effect
+        try:
+            if isinstance(effect, ViewEffect) and await apply_together(
+                effect, [envelope for _, envelope in events]
+            ):
+                return
+            retry_until = time.monotonic() + retry_seconds
+            for (record, envelope), span in zip(events, spans, strict=True):
+                with trace.use_span(span, record_exception=False):
+                    await apply_one(record, envelope, retry_until)
+        finally:
+            for span in spans:
+                span.end()
+
     broker.subscriber(
         consumer.topic,
         group_id=consumer.name,
-        auto_offset_reset="earliest",
+        auto_offset_reset=offset_reset,
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_raw_body,
+        batch=True,
+        max_records=batch_size,
+        batch_timeout_ms=batch_wait_ms,
+        decoder=_raw_bodies,
         title=f"{consumer.topic}:{consumer.name}",
         description=consumer.description or None,
     )(handle)
 
 
+@dataclass(frozen=True)
+class ViewEffect:
+    """An effect on a tracked view's rows (see :func:`view_effect`)."""
+
+    view: TrackedView
+    apply: Callable[[Cursor[DictRow], Envelope[Payload]], None]
+
+    def __call__(self, envelope: Envelope[Payload], tracking: Tracking) -> bool:
+        return self.view.apply_once(tracking, lambda cursor: self.apply(cursor, envelope))
+
+    def apply_batch(self, events: Sequence[tuple[Envelope[Payload], Tracking]]) -> list[bool]:
+        """The events in one transaction, each with its tracking record (``False``: seen)."""
+        return self.view.apply_batch(
+            [(tracking, self._applying(envelope)) for envelope, tracking in events]
+        )
+
+    def _applying(self, envelope: Envelope[Payload]) -> Callable[[Cursor[DictRow]], None]:
+        return lambda cursor: self.apply(cursor, envelope)
+
+
 def view_effect(
     view: TrackedView, apply: Callable[[Cursor[DictRow], Envelope[Payload]], None]
 ) -> Effect:
-    """An effect that updates a tracked view's rows and its tracking record in one transaction."""
-
-    def effect(envelope: Envelope[Payload], tracking: Tracking) -> bool:
-        return view.apply_once(tracking, lambda cursor: apply(cursor, envelope))
-
-    return effect
+    """An effect that updates a tracked view's rows and its tracking record in one transaction
+    (and a batch of events, each with its tracking record, in one transaction)."""
+    return ViewEffect(view, apply)

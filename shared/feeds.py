@@ -38,7 +38,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
 from fastapi import APIRouter, Depends, status
 from faststream.kafka import KafkaBroker
 from psycopg import Cursor
@@ -47,7 +46,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import Principal, Role
-from shared.consumer import Consumer
+from shared.consumer import Consumer, view_effect
 from shared.contracts import (
     ERASURE_TOPIC,
     FEED_TOPIC_PREFIX,
@@ -307,11 +306,13 @@ PRODUCT_TOPICS: tuple[str, ...] = (*TOPICS.values(), ERASURE_TOPIC)
 def feed_consumers(
     view: FeedView, *, prefix: str, topics: Sequence[str] = PRODUCT_TOPICS
 ) -> list[Consumer]:
-    """One consumer per product topic (``<prefix>-feeds-<topic>``), filling the outbox."""
+    """One consumer per product topic (``<prefix>-feeds-<topic>``), filling the outbox (a
+    batch of events in one transaction, see ``shared.consumer``)."""
 
-    def effect(envelope: Envelope[Payload], tracking: Tracking) -> bool:
-        return view.apply_once(tracking, lambda cursor: _fan_out(cursor, view, envelope))
+    def fan_out(cursor: Cursor[DictRow], envelope: Envelope[Payload]) -> None:
+        _fan_out(cursor, view, envelope)
 
+    effect = view_effect(view, fan_out)
     return [
         Consumer(
             name=f"{prefix}-feeds-{topic.rsplit('.', 1)[-1]}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -29,6 +30,17 @@ def build_broker(settings: StackSettings, client_id: str) -> KafkaBroker:
         middlewares=[KafkaTelemetryMiddleware()],
         logger=logging.getLogger(f"outreach.kafka.{client_id}"),
     )
+
+
+def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer:
+    """The aiokafka producer of a started broker (its connection, ``acks=all`` and
+    idempotence), for the relay: it sends a whole batch and then awaits the broker's
+    acknowledgements, without FastStream's per-message publishing path."""
+    wrapper = getattr(broker.config.producer, "_producer", None)
+    producer = getattr(wrapper, "producer", None)
+    if not isinstance(producer, AIOKafkaProducer):
+        raise RuntimeError("the broker is not started (or FastStream keeps its producer elsewhere)")
+    return producer
 
 
 def ensure_topics(settings: StackSettings, topics: list[str]) -> None:

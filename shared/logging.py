@@ -35,6 +35,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "kafka", "faststream"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # uvicorn's access log is on only if uvicorn set it up (``--no-access-log`` leaves it
+    # without handlers and not propagating): one JSON line per request is not free.
+    access = logging.getLogger("uvicorn.access")
+    access_on = bool(access.handlers) or access.propagate
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    access.disabled = not access_on

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
@@ -59,6 +60,7 @@ class DataCategory(StrEnum):
 
 
 RECORD: Final[str] = DataCategory.RECORD.value
+_CATEGORIES: Final = frozenset(c.value for c in DataCategory)
 SEPARATELY_ERASABLE: Final = frozenset(DataCategory) - {DataCategory.RECORD}
 
 Sealed = Annotated[
@@ -192,7 +194,7 @@ class Keyring:
             rows = conn.execute(
                 "SELECT i.lookup, i.subject_id, k.wrapped_key FROM subject_index i "
                 "LEFT JOIN subject_keys k ON k.subject_id = i.subject_id "
-                "AND k.category = 'record' WHERE i.lookup = ANY(%s)",
+                "AND k.category = 'record' WHERE i.lookup = ANY(%b)",
                 (unique,),
             ).fetchall()
             known: dict[UUID, bytes | None] = {}
@@ -206,26 +208,25 @@ class Keyring:
             if missing:
                 new = {lookup: uuid4() for lookup in missing}
                 keys = {s: AESGCM.generate_key(bit_length=256) for s in new.values()}
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO subject_keys (subject_id, category, wrapped_key) "
-                        "VALUES (%s, 'record', %s) ON CONFLICT DO NOTHING",
-                        [(s, self._wrap(s, RECORD, key)) for s, key in keys.items()],
-                    )
-                    # A lookup created meanwhile by another writer keeps its subject (the key
-                    # stored above for the unused id is never referenced).
-                    cursor.executemany(
-                        "INSERT INTO subject_index (lookup, subject_id) VALUES (%s, %s) "
-                        "ON CONFLICT (lookup) DO UPDATE SET lookup = EXCLUDED.lookup "
-                        "RETURNING lookup, subject_id",
-                        list(new.items()),
-                        returning=True,
-                    )
-                    while True:
-                        for lookup, subject in cursor.fetchall():
-                            found[bytes(lookup)] = UUID(str(subject))
-                        if not cursor.nextset():
-                            break
+                # One statement for all the new keys, one for all the new lookups (arrays
+                # sent in binary: no escaping of every byte string).
+                conn.execute(
+                    "INSERT INTO subject_keys (subject_id, category, wrapped_key) "
+                    "SELECT s, 'record', k FROM unnest(%b::uuid[], %b::bytea[]) AS n(s, k) "
+                    "ON CONFLICT DO NOTHING",
+                    (list(keys), [self._wrap(s, RECORD, key) for s, key in keys.items()]),
+                )
+                # A lookup created meanwhile by another writer keeps its subject (the key
+                # stored above for the unused id is never referenced).
+                rows = conn.execute(
+                    "INSERT INTO subject_index (lookup, subject_id) "
+                    "SELECT l, s FROM unnest(%b::bytea[], %b::uuid[]) AS n(l, s) "
+                    "ON CONFLICT (lookup) DO UPDATE SET lookup = EXCLUDED.lookup "
+                    "RETURNING lookup, subject_id",
+                    (list(new), list(new.values())),
+                ).fetchall()
+                for lookup, subject in rows:
+                    found[bytes(lookup)] = UUID(str(subject))
                 used = set(found.values())
                 fresh = {s: key for s, key in keys.items() if s in used}
         now = time.monotonic()
@@ -260,6 +261,33 @@ class Keyring:
         with self._lock:
             self._cache[(subject_id, category)] = (now, key)
         return key
+
+    def prefetch(self, wanted: Iterable[tuple[UUID, str]]) -> None:
+        """Bring the keys of (subject, category) pairs that are not cached into the cache with
+        one query (a page of a queue shows dozens of persons: not one query per person)."""
+        now = time.monotonic()
+        with self._lock:
+            missing = []
+            for subject_id, category in dict.fromkeys(wanted):
+                cached = self._cache.get((subject_id, category))
+                if cached is None or now - cached[0] >= self._cache_seconds:
+                    missing.append((subject_id, str(category)))
+        if not missing:
+            return
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT k.subject_id, k.category, k.wrapped_key FROM subject_keys k "
+                "JOIN unnest(%s::uuid[], %s::text[]) AS w(subject_id, category) "
+                "USING (subject_id, category)",
+                ([s for s, _ in missing], [c for _, c in missing]),
+            ).fetchall()
+        found = {
+            (UUID(str(subject)), category): self._unwrap(UUID(str(subject)), category, wrapped)
+            for subject, category, wrapped in rows
+        }
+        with self._lock:
+            for pair in missing:
+                self._cache[pair] = (now, found.get(pair))
 
     def sealing_key(self, subject_id: UUID, category: str = DataCategory.RECORD) -> bytes | None:
         """The key to seal new data of ``category`` with: :meth:`data_key`, and for a
@@ -368,20 +396,38 @@ class PersonalDataCipher:
     def seal(self, subject_id: UUID, plaintext: str, category: str = DataCategory.RECORD) -> str:
         """A token of ``plaintext`` under the subject's key of ``category`` (``record``: a
         ``pii:v1`` token; another category: ``pii:v2``, its key made on first use)."""
+        token = self.seal_all(subject_id, [plaintext], category)[0]
+        assert token is not None
+        return token
+
+    def seal_all(
+        self,
+        subject_id: UUID,
+        plaintexts: Sequence[str | None],
+        category: str = DataCategory.RECORD,
+    ) -> list[str | None]:
+        """:meth:`seal` of several fields of one person (``None`` stays ``None``): the key is
+        looked up once, every field still gets a nonce of its own."""
         category = str(category)
-        if category not in {c.value for c in DataCategory}:
+        if category not in _CATEGORIES:
             raise ValueError(f"unknown data category {category!r}")
         key = self._keyring.sealing_key(subject_id, category)
         if key is None:
             raise SubjectErasedError(f"subject {subject_id} has been erased")
-        nonce = os.urandom(12)
-        ciphertext = AESGCM(key).encrypt(
-            nonce, plaintext.encode(), key_context(subject_id, category)
-        )
-        body = base64.urlsafe_b64encode(nonce + ciphertext).decode()
+        aead, context = AESGCM(key), key_context(subject_id, category)
         if category == RECORD:
-            return f"{RECORD_TOKEN_PREFIX}{subject_id.hex}:{body}"
-        return f"{CATEGORY_TOKEN_PREFIX}{subject_id.hex}:{category}:{body}"
+            prefix = f"{RECORD_TOKEN_PREFIX}{subject_id.hex}:"
+        else:
+            prefix = f"{CATEGORY_TOKEN_PREFIX}{subject_id.hex}:{category}:"
+        sealed: list[str | None] = []
+        for plaintext in plaintexts:
+            if plaintext is None:
+                sealed.append(None)
+                continue
+            nonce = os.urandom(12)
+            ciphertext = aead.encrypt(nonce, plaintext.encode(), context)
+            sealed.append(prefix + base64.urlsafe_b64encode(nonce + ciphertext).decode())
+        return sealed
 
     def seal_optional(
         self, subject_id: UUID, plaintext: str | None, category: str = DataCategory.RECORD
@@ -418,7 +464,23 @@ class PersonalDataCipher:
         return None if token is None else self.open(token)
 
     def open_all(self, tokens: Iterable[str]) -> list[str]:
+        """:meth:`open` of many tokens; the keys the database keyring has not cached are
+        fetched with one query first."""
+        tokens = list(tokens)
+        if isinstance(self._keyring, Keyring):
+            wanted = []
+            for token in tokens:
+                with contextlib.suppress(ValueError):  # not a token, or damaged: open says
+                    subject_id, category, _ = _parse(token)
+                    wanted.append((subject_id, category))
+            self._keyring.prefetch(wanted)
         return [self.open(token) for token in tokens]
+
+    def open_all_optional(self, tokens: Iterable[str | None]) -> list[str | None]:
+        """:meth:`open_all` of tokens some of which are ``None`` (and stay ``None``)."""
+        tokens = list(tokens)
+        opened = iter(self.open_all(t for t in tokens if t is not None))
+        return [None if token is None else next(opened) for token in tokens]
 
 
 def _parse(token: str) -> tuple[UUID, str, bytes]:
@@ -429,7 +491,7 @@ def _parse(token: str) -> tuple[UUID, str, bytes]:
     elif token.startswith(CATEGORY_TOKEN_PREFIX):
         subject_hex, _, rest = token[len(CATEGORY_TOKEN_PREFIX) :].partition(":")
         category, _, body = rest.partition(":")
-        if category not in {c.value for c in DataCategory} or category == RECORD:
+        if category not in _CATEGORIES or category == RECORD:
             raise ValueError(f"damaged token: unknown data category {category!r}")
     else:
         raise ValueError("not a sealed personal field")

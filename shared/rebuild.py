@@ -9,6 +9,7 @@ the notification log's section cap (``select_notifications``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -33,16 +34,25 @@ def notification_batches(
     batch_size: int = 1000,
     topics: Sequence[str] = (),
 ) -> Iterator[Sequence[Notification]]:
-    """The whole log after notification ``start``, ``batch_size`` notifications at a time."""
-    position = start
-    while True:
-        batch = recorder.select_notifications(
-            position, batch_size, topics=topics, inclusive_of_start=False
+    """The whole log after notification ``start``, ``batch_size`` notifications at a time.
+
+    The next batch is read (in a thread of its own) while the caller applies this one, so
+    the database's read overlaps with decoding and applying instead of adding to it.
+    """
+
+    def read(after: int) -> Sequence[Notification]:
+        return recorder.select_notifications(
+            after, batch_size, topics=topics, inclusive_of_start=False
         )
-        if not batch:
-            return
-        yield batch
-        position = batch[-1].id
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+        ahead = reader.submit(read, start)
+        while True:
+            batch = ahead.result()
+            if not batch:
+                return
+            ahead = reader.submit(read, batch[-1].id)
+            yield batch
 
 
 def reset_view(view: TrackedView, tables: Sequence[str], logs: Sequence[str] = ()) -> None:

@@ -15,22 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import Notification, Tracking
 from faststream.kafka import KafkaBroker
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from shared.contracts import Envelope, Payload, stable_event_id
 from shared.eventstore import OutreachApplication
+from shared.kafka import aiokafka_producer
 from shared.telemetry import continued_from
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,9 @@ def outgoing(producer: str, domain_event: Any, payload: Payload | None) -> Outgo
         return None
     meta = domain_event.meta
     causation = meta.get("causation_id")
-    contract: Any = Envelope[type(payload)]  # type: ignore[misc]
+    contract = _envelope_of(type(payload))
+    # The ids in ``meta`` are strings: the envelope's validation parses them (in pydantic's
+    # core, cheaper than ``UUID(...)`` here).
     envelope: Envelope[Payload] = contract(
         event_id=stable_event_id(
             producer, domain_event.originator_id, domain_event.originator_version
@@ -63,16 +70,26 @@ def outgoing(producer: str, domain_event: Any, payload: Payload | None) -> Outgo
         occurred_at=domain_event.timestamp,
         producer=producer,
         district=meta["district"],
-        subject=UUID(meta["subject"]),
-        correlation_id=UUID(meta["correlation_id"]),
-        causation_id=UUID(causation) if causation else None,
+        subject=meta["subject"],
+        correlation_id=meta["correlation_id"],
+        causation_id=causation or None,
         payload=payload,
     )
     return Outgoing(envelope=envelope, trace=dict(meta.get("trace") or {}))
 
 
+@functools.cache
+def _envelope_of(payload_type: type[Payload]) -> Any:
+    """``Envelope[payload_type]``: the parametrised model, made once per payload type."""
+    return Envelope[payload_type]  # type: ignore[valid-type]
+
+
 Mapper = Callable[[Any], Outgoing | None]
-"""Maps a domain event to what is published (``None``: the event stays internal)."""
+"""Maps a domain event to what is published (``None``: the event stays internal).
+
+Whether an event is published depends on its type alone (every mapper dispatches on the
+domain event's class): once the mapper returned ``None`` for an event, the relay skips the
+stored events of that topic without decoding them."""
 
 
 class Relay:
@@ -92,6 +109,7 @@ class Relay:
         self._topic = topic
         self._mapper = mapper
         self._lock_dsn = lock_dsn
+        self._broker = broker
         self._batch_size = batch_size
         self._retry_seconds = retry_seconds
         self.tracking_name = f"relay:{topic}"
@@ -102,6 +120,7 @@ class Relay:
             description=f"Integration events recorded by the {app.name} service.",
             schema=Union[tuple(Envelope[c] for c in contracts)],  # type: ignore[valid-type]  # noqa: UP007
         )
+        self._internal_topics: set[str] = set()
         self.is_active = False
         self.published = 0
 
@@ -136,8 +155,10 @@ class Relay:
         return bool(row and row[0])
 
     async def _pump(self, stopping: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=self._batch_size * 4)
+        # The reader thread hands notifications over through a thread-safe queue (bounded:
+        # the reader waits when the publisher is behind); the loop takes them a batch at a
+        # time, so there is one hop between thread and loop per batch, not per event.
+        handover: queue.Queue[Notification] = queue.Queue(maxsize=self._batch_size * 4)
         subscription = self._app.recorder.subscribe(gt=self.position)
         reader_error: list[BaseException] = []
 
@@ -145,55 +166,127 @@ class Relay:
             try:
                 with subscription:
                     for notification in subscription:
-                        asyncio.run_coroutine_threadsafe(queue.put(notification), loop).result()
+                        while not stopping.is_set():
+                            with contextlib.suppress(queue.Full):
+                                handover.put(notification, timeout=0.5)
+                                break
             except BaseException as error:  # surfaced in the async loop below
                 reader_error.append(error)
 
         reader = threading.Thread(target=read, name=f"relay-reader-{self._topic}", daemon=True)
         reader.start()
+        # While the broker acknowledges one batch, the next one is mapped and sent (at most
+        # two batches unacknowledged); the positions are recorded in order, each as soon as
+        # its batch and every batch before it are acknowledged.
+        confirming: asyncio.Task[None] | None = None
         try:
             while not stopping.is_set():
                 if reader_error:
                     raise reader_error[0]
-                batch = await self._next_batch(queue, stopping)
+                batch = self._take(handover, []) or await asyncio.to_thread(
+                    self._next_batch, handover
+                )
                 if batch:
-                    await self._publish(batch)
+                    sent = await self._send(batch)
+                    previous = confirming
+                    confirming = asyncio.create_task(
+                        self._confirm(sent, batch[-1].id, after=previous)
+                    )
+                    if previous is not None:
+                        await previous
+                elif confirming is not None and confirming.done():
+                    confirming.result()  # raises what went wrong
+                    confirming = None
+            if confirming is not None:
+                await confirming
         finally:
+            if confirming is not None and not confirming.done():
+                confirming.cancel()
             subscription.stop()
             await asyncio.to_thread(reader.join, 5)
 
-    async def _next_batch(
-        self, queue: asyncio.Queue[Notification], stopping: asyncio.Event
-    ) -> list[Notification]:
+    def _next_batch(self, handover: queue.Queue[Notification]) -> list[Notification]:
+        """Up to ``batch_size`` notifications once the first one arrived (waiting at most
+        half a second for it; in a thread, not to block the loop)."""
         try:
-            first = await asyncio.wait_for(queue.get(), 0.5)
-        except TimeoutError:
+            first = handover.get(timeout=0.5)
+        except queue.Empty:
             return []
-        batch = [first]
-        while len(batch) < self._batch_size and not queue.empty():
-            batch.append(queue.get_nowait())
+        return self._take(handover, [first])
+
+    def _take(
+        self, handover: queue.Queue[Notification], batch: list[Notification]
+    ) -> list[Notification]:
+        """``batch`` with what is waiting in ``handover``, up to ``batch_size`` (no waiting)."""
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < self._batch_size:
+                batch.append(handover.get_nowait())
         return batch
 
-    async def _publish(self, batch: list[Notification]) -> None:
-        pending = []
+    async def _send(self, batch: list[Notification]) -> list[asyncio.Future[Any]]:
+        """Send the batch's messages without waiting for each one (the producer batches
+        them per partition); the futures of their acknowledgements."""
+        producer = aiokafka_producer(self._broker)
+        sent = []
         for notification in batch:
+            if notification.topic in self._internal_topics:
+                continue
             outgoing = self._mapper(self._app.mapper.to_domain_event(notification))
             if outgoing is None:
+                self._internal_topics.add(notification.topic)
                 continue
             envelope = outgoing.envelope
-            with continued_from(outgoing.trace):
-                pending.append(
-                    await self.publisher.publish(
-                        envelope.model_dump(mode="json", serialize_as_any=True),
+            headers = {
+                "content-type": "application/json",
+                "correlation_id": str(envelope.correlation_id),
+                "event-type": envelope.event_type,
+            }
+            with self._spans(outgoing.trace, headers):
+                sent.append(
+                    await producer.send(
+                        self._topic,
+                        envelope.model_dump_json(serialize_as_any=True).encode(),
                         key=envelope.subject.bytes,
-                        correlation_id=str(envelope.correlation_id),
-                        headers={"event-type": envelope.event_type},
-                        no_confirm=True,
+                        headers=[(name, value.encode()) for name, value in headers.items()],
                     )
                 )
-        await asyncio.gather(*pending)  # the broker acknowledged every message (acks=all)
-        last = batch[-1].id
+        return sent
+
+    async def _confirm(
+        self, sent: list[asyncio.Future[Any]], last: int, *, after: asyncio.Task[None] | None
+    ) -> None:
+        """Record ``last`` as the position once the broker acknowledged every message sent
+        up to it (acks=all; the batch ``after`` is recorded first): at least once, nothing
+        skipped."""
+        if after is not None:
+            await after
+        await asyncio.gather(*sent)
         await asyncio.to_thread(
             self._app.recorder.insert_tracking, Tracking(self.tracking_name, last)
         )
-        self.published += len(pending)
+        self.published += len(sent)
+
+    @contextlib.contextmanager
+    def _spans(self, carrier: dict[str, str], headers: dict[str, str]) -> Iterator[None]:
+        """The message's producer spans in the trace its event was recorded in (``create``,
+        whose context travels in ``headers`` to the consumers, and ``publish``), as
+        FastStream's telemetry middleware makes them. An event recorded outside any trace
+        starts none."""
+        if not carrier:
+            yield
+            return
+        attributes = {"messaging.system": "kafka", "messaging.destination.name": self._topic}
+        with continued_from(carrier):
+            create = _tracer.start_span(
+                f"{self._topic} create", kind=SpanKind.PRODUCER, attributes=attributes
+            )
+            context = set_span_in_context(create)
+            propagate.inject(headers, context=context)
+            create.end()
+            with _tracer.start_as_current_span(
+                f"{self._topic} publish",
+                kind=SpanKind.PRODUCER,
+                attributes={**attributes, "messaging.operation": "publish"},
+                context=context,
+            ):
+                yield

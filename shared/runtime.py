@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
 from shared.api import create_app
-from shared.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
 from shared.chain import ChainKeeper, EventChain, read_anchors
 from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
@@ -93,9 +93,7 @@ class ServiceSpec:
     """Views fed by Kafka consumers (not by the service's own event log): the view class and
     its name (its tracking table is ``<name>_tracking``). Found with :meth:`Runtime.view`."""
     consumers: Callable[[Runtime], Sequence[Consumer]] = lambda _: ()
-    routers: Callable[[Runtime, Callable[..., Principal]], Sequence[APIRouter]] = (
-        lambda _runtime, _auth: ()
-    )
+    routers: Callable[[Runtime, Authenticator], Sequence[APIRouter]] = lambda _runtime, _auth: ()
     background: Callable[
         [Runtime], Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]
     ] = lambda _: ()
@@ -235,7 +233,13 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
         )
         for consumer in (*spec.consumers(runtime), forgetting):
-            register(broker, consumer, dead_letters, retries=settings.consumer_retries)
+            register(
+                broker,
+                consumer,
+                dead_letters,
+                retries=settings.consumer_retries,
+                offset_reset=settings.consumer_offset_reset,
+            )
         confirmations = ConfirmationOutbox(
             ledger, broker, service=spec.name, deployment=settings.service_name
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,17 @@ class ServiceSettings(StackSettings):
         description="Names this deployment of the service: its database, and the prefix of its "
         "Kafka consumer groups. Two deployments with different names never share state.",
     )
+    database_name: str | None = Field(
+        default=None,
+        description="The service's database, when it is not named like the deployment "
+        "(``service_name``): e.g. a benchmark run whose consumer groups are named after the run "
+        "but whose database is recreated under a fixed name.",
+    )
+    consumer_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a consumer group without a committed offset starts. ``latest`` "
+        "(development mode only, for benchmark runs) skips what the topic held before.",
+    )
     keyring_database: str = Field(
         default=KEYRING_DATABASE,
         description="The database of the data keys (a separate one for benchmarks).",
@@ -93,13 +105,15 @@ class ServiceSettings(StackSettings):
                 if not development:
                     raise ValueError(f"OUTREACH_{name.upper()} must be set outside development")
                 setattr(self, name, SecretStr(dev_value))
+        if self.consumer_offset_reset == "latest" and not development:
+            raise ValueError("OUTREACH_CONSUMER_OFFSET_RESET=latest is for development only")
         if self.http_port is None:
             self.http_port = SERVICE_PORTS.get(self.service_name, 8100)
         return self
 
     @cached_property
     def database(self) -> str:
-        return self.service_name
+        return self.database_name or self.service_name
 
     @property
     def port(self) -> int:

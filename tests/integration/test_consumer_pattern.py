@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import Cursor
@@ -250,3 +251,79 @@ def read_all(settings: ServiceSettings, topic: str) -> list[Any]:
     records = list(consumer)
     consumer.close()
     return records
+
+
+async def test_in_a_batch_only_the_event_the_domain_rejects_is_parked_and_the_others_are_applied(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    count = counting(view, group)
+
+    def apply(cursor: Cursor[DictRow], env: Envelope[Payload]) -> None:
+        if env.district == "rejecting-district":
+            raise InvalidInputError("no such case here")
+        count(cursor, env)
+
+    before = [envelope("test-district") for _ in range(5)]
+    rejected = envelope("rejecting-district")
+    after = [envelope("test-district") for _ in range(5)]
+    for event in [*before, rejected, *after]:  # one partition: delivered as one batch
+        send(producer, topic, as_bytes(event))
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, apply))
+
+    async with Running(stack, pool, consumer) as running:
+        await wait_for(lambda: len(view.applied(group)) == 10, "every other event")
+        await wait_for(lambda: running.dead_letters.counts().get(group), "dead letter")
+        counts = running.dead_letters.counts()
+
+    assert view.applied(group) == {e.event_id: 1 for e in [*before, *after]}
+    assert counts[group] == 1
+    parked = [
+        r for r in read_all(stack, topic + ".dlq") if dict(r.headers)["consumer"] == group.encode()
+    ]
+    assert [r.value for r in parked] == [as_bytes(rejected)]
+
+
+async def test_a_batch_with_events_applied_before_applies_only_the_new_ones(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    """The relay published a stretch again after a crash: the repeated events, in the same
+    batch as new ones, are skipped by their tracking records."""
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, counting(view, group)))
+    seen = [envelope("test-district") for _ in range(3)]
+    for event in seen:
+        send(producer, topic, as_bytes(event))
+    async with Running(stack, pool, consumer):
+        await wait_for(lambda: len(view.applied(group)) == 3, "the first events")
+
+    new = [envelope("test-district") for _ in range(3)]
+    for event in [*seen, *new, *new]:
+        send(producer, topic, as_bytes(event))
+    async with Running(stack, pool, consumer):
+        await wait_for(lambda: len(view.applied(group)) == 6, "the new events")
+
+    assert view.applied(group) == {e.event_id: 1 for e in [*seen, *new]}
+
+
+async def test_while_the_database_is_away_behind_the_library_nothing_is_parked(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    """The library turns psycopg's connection errors into its own ``OperationalError``:
+    that is the database being away too, so the batch comes again instead of being parked."""
+    attempts: list[uuid.UUID] = []
+    apply = counting(view, group)
+
+    def flaky(cursor: Cursor[DictRow], env: Envelope[Payload]) -> None:
+        attempts.append(env.event_id)
+        if len(attempts) <= 3:
+            raise persistence.OperationalError("the connection was closed")
+        apply(cursor, env)
+
+    events = [envelope("test-district") for _ in range(2)]
+    for event in events:
+        send(producer, topic, as_bytes(event))
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, flaky))
+    async with Running(stack, pool, consumer) as running:
+        await wait_for(lambda: len(view.applied(group)) == 2, "redelivered events")
+        assert running.dead_letters.counts().get(group) is None
+
+    assert view.applied(group) == {e.event_id: 1 for e in events}

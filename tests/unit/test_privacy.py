@@ -76,6 +76,19 @@ def test_optional_fields_stay_absent(cipher: PersonalDataCipher) -> None:
     assert cipher.open_optional(cipher.seal_optional(subject, "0561 123456")) == "0561 123456"
 
 
+def test_sealing_several_fields_at_once_seals_each_with_a_nonce_of_its_own(
+    cipher: PersonalDataCipher,
+) -> None:
+    subject = cipher.subject_for("123D456789")
+
+    tokens = cipher.seal_all(subject, [NAME, None, NAME, "0561 123456"])
+
+    assert tokens[1] is None
+    assert tokens[0] != tokens[2]
+    assert [cipher.open_optional(token) for token in tokens] == [NAME, None, NAME, "0561 123456"]
+    assert all(re.match(TOKEN_PATTERN, t) for t in tokens if t is not None)
+
+
 def test_erased_subject_reads_as_erased_and_never_raises(
     cipher: PersonalDataCipher, keystore: InMemoryKeyStore
 ) -> None:

@@ -5,7 +5,7 @@ uvicorn coaching.main:create_app --factory --port 8103
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
@@ -26,7 +26,7 @@ from coaching.projections import (
 )
 from coaching.settings import CoachingSettings
 from shared.access_log import AccessLog
-from shared.auth import Principal
+from shared.auth import Authenticator
 from shared.consumer import Consumer
 from shared.contracts import coaching as coaching_contracts
 from shared.privacy import PersonalDataCipher
@@ -58,7 +58,7 @@ def build_spec(settings: CoachingSettings) -> ServiceSpec:
             access_log=runtime.access_log,
         )
 
-    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+    def routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRouter]:
         context = context_of(runtime)
         return [build_router(context, authenticate), build_provider_router(context, authenticate)]
 

@@ -522,15 +522,16 @@ class Contacts(OutreachApplication):
             raise ConcurrentChangeError("the case changed meanwhile; try again") from None
 
     def _seal(self, subject_id: UUID, person: PersonDetails) -> dict[str, str | None]:
-        seal = self.cipher.seal
         dob = person.date_of_birth.isoformat() if person.date_of_birth else None
-        return {
-            "customer_number": seal(subject_id, person.customer_number),
-            "name": seal(subject_id, person.name),
-            "address": seal(subject_id, person.address),
-            "phone": self.cipher.seal_optional(subject_id, person.phone),
-            "date_of_birth": self.cipher.seal_optional(subject_id, dob),
+        fields = {
+            "customer_number": person.customer_number,
+            "name": person.name,
+            "address": person.address,
+            "phone": person.phone,
+            "date_of_birth": dob,
         }
+        sealed = self.cipher.seal_all(subject_id, list(fields.values()))
+        return dict(zip(fields, sealed, strict=True))
 
     @staticmethod
     def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:

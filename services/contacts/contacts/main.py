@@ -29,7 +29,7 @@ from contacts.projections import (
 )
 from contacts.settings import ContactsSettings
 from shared.access_log import AccessLog
-from shared.auth import Principal
+from shared.auth import Authenticator
 from shared.consumer import Consumer
 from shared.contracts import ERASURE_TOPIC
 from shared.contracts import contacts as contacts_contracts
@@ -61,7 +61,7 @@ def _context(runtime: Runtime) -> ContactsContext:
     )
 
 
-def _routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+def _routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRouter]:
     data_protection = DataProtectionContext(
         app=runtime.app,
         detail_view=runtime.view(CaseDetailView),

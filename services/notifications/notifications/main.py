@@ -24,7 +24,7 @@ from notifications.projections import DirectoryView, NotificationsProjection, No
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
 from shared.access_log import AccessLog
-from shared.auth import Principal
+from shared.auth import Authenticator
 from shared.consumer import Consumer
 from shared.contracts import notifications as notifications_contracts
 from shared.erasure import ErasureLedgerView, blank_tokens, forget_all
@@ -89,7 +89,7 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
             contexts[id(runtime)] = context
         return contexts[id(runtime)]
 
-    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+    def routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRouter]:
         return [build_router(context_of(runtime), authenticate)]
 
     def consumers(runtime: Runtime) -> Sequence[Consumer]:

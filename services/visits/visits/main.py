@@ -5,13 +5,13 @@ uvicorn visits.main:create_app --factory --port 8102
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
 from shared.access_log import AccessLog
-from shared.auth import Principal
+from shared.auth import Authenticator
 from shared.consumer import Consumer
 from shared.contracts import visits as visits_contracts
 from shared.privacy import PersonalDataCipher
@@ -58,7 +58,7 @@ def build_spec(rules: VisitRules) -> ServiceSpec:
             access_log=runtime.access_log,
         )
 
-    def routers(runtime: Runtime, authenticate: Callable[..., Principal]) -> Sequence[APIRouter]:
+    def routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRouter]:
         admitted = admit_contracted_providers(authenticate, runtime.view(OutreachContractsView))
         return [build_router(context_of(runtime), admitted)]
 

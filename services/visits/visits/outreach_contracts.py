@@ -13,15 +13,15 @@ for them (404), and without any covered district every visits route answers 403
 # No "from __future__ import annotations": FastAPI must resolve the dependency's signature,
 # which names the wrapped authentication (a local of the wrapping function).
 
-from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from psycopg import Cursor
 from psycopg.rows import DictRow
+from starlette.concurrency import run_in_threadpool
 
-from shared.auth import Principal, Role
+from shared.auth import Authenticator, Principal, Role
 from shared.consumer import Consumer, view_effect
 from shared.contracts import Envelope, Payload, topic_of
 from shared.contracts.coaching import ProviderOutreachContracted, ProviderOutreachContractEnded
@@ -81,19 +81,21 @@ def outreach_contracts_consumer(view: OutreachContractsView, *, prefix: str) -> 
 
 
 def admit_contracted_providers(
-    authenticate: Callable[..., Principal], contracts: OutreachContractsView
-) -> Callable[..., Principal]:
+    authenticate: Authenticator, contracts: OutreachContractsView
+) -> Authenticator:
     """Wraps the service's authentication: a ``provider_outreach`` principal keeps only the
     districts its provider's outreach contract covers; everyone else passes unchanged."""
 
-    def admitted(
+    async def admitted(
         request: Request, principal: Annotated[Principal, Depends(authenticate)]
     ) -> Principal:
+        # On the event loop: only a provider's principal needs the (blocking) view query.
         if principal.role is not Role.PROVIDER_OUTREACH:
             return principal
         if principal.provider is None:
             raise NoOutreachContractError("a provider_outreach token names its provider")
-        covered = principal.districts & contracts.districts_of(principal.provider)
+        contracted = await run_in_threadpool(contracts.districts_of, principal.provider)
+        covered = principal.districts & contracted
         if not covered:
             raise NoOutreachContractError(
                 "the provider is not contracted to run the outreach in these districts",
