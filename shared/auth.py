@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -63,11 +66,19 @@ class Principal(BaseModel):
             )
 
 
+CHECKED_TOKENS = 4096
+"""How many verified tokens a :class:`TokenCodec` remembers (until each one expires)."""
+
+
 class TokenCodec:
     def __init__(self, secret: str, algorithm: str, issuer: str) -> None:
         self._secret = secret
         self._algorithm = algorithm
         self._issuer = issuer
+        # A client sends the same token with every request: its signature and claims are
+        # checked once, and the principal is reused until the token's expiry.
+        self._checked: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenCodec:
@@ -87,6 +98,20 @@ class TokenCodec:
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
     def decode(self, token: str) -> Principal:
+        """The principal of a valid token (``UnauthorizedError`` otherwise)."""
+        now = time.time()
+        with self._lock:
+            checked = self._checked.get(token)
+        if checked is not None and now < checked[0]:
+            return checked[1]
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._checked[token] = (expires, principal)
+            while len(self._checked) > CHECKED_TOKENS:
+                self._checked.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -95,12 +120,13 @@ class TokenCodec:
                 issuer=self._issuer,
                 options={"require": ["sub", "exp", "iss"]},
             )
-            return Principal(
+            principal = Principal(
                 user=claims["sub"],
                 role=claims["role"],
                 districts=claims.get("districts", []),
                 provider=claims.get("provider"),
             )
+            return principal, float(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise UnauthorizedError(f"invalid token: {error}") from None
 

@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
+    PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment
@@ -60,8 +61,26 @@ def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dic
         # table lock, so concurrent saves commit out of notification-id order and a reader
         # tailing the log (the relay, the projections) passes over an id committed later; and
         # it drops the tracking record of ``save_tracked``.
+        "PROCESS_RECORDER_TOPIC": "shared.eventstore:OutreachRecorder",
         **extra,
     }
+
+
+class OutreachRecorder(PostgresProcessRecorder):
+    """The library's process recorder, sending the new stored events in binary.
+
+    The library's insert statement takes the events as one array of a composite type;
+    psycopg dumps a composite in text by default, escaping every field (the event's bytes
+    too) with regular expressions in Python — a third of the cost of a bulk ``save``. The same
+    statement with the array in binary (``%b``) stores the same rows.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        statement = self.insert_events_statement.as_string()
+        if "unnest(%s::" in statement:  # else the library changed it: keep it as it is
+            binary = statement.replace("unnest(%s::", "unnest(%b::")
+            self.insert_events_statement = SQL(binary).format()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import psycopg
+from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.persistence import Notification, Tracking
 from faststream.kafka import KafkaBroker
 from opentelemetry import propagate, trace
@@ -36,6 +37,9 @@ from shared.telemetry import continued_from
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+_partitioner = DefaultPartitioner()
+"""The producer's own (``build_broker`` keeps aiokafka's default): a subject's events go to
+the partition of its key, as they did when each was sent on its own."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class Relay:
         self._retry_seconds = retry_seconds
         self.tracking_name = f"relay:{topic}"
         self._lock_key = f"outreach-relay:{app.name}:{topic}"
+        # Declares the topic and its contracts (the AsyncAPI schema); the messages are sent
+        # through the broker's producer a batch at a time (``_send``).
         self.publisher = broker.publisher(
             topic,
             title=f"{topic}:publish",
@@ -161,12 +167,14 @@ class Relay:
         handover: queue.Queue[Notification] = queue.Queue(maxsize=self._batch_size * 4)
         subscription = self._app.recorder.subscribe(gt=self.position)
         reader_error: list[BaseException] = []
+        pumping = threading.Event()
+        pumping.set()
 
         def read() -> None:
             try:
                 with subscription:
                     for notification in subscription:
-                        while not stopping.is_set():
+                        while pumping.is_set():
                             with contextlib.suppress(queue.Full):
                                 handover.put(notification, timeout=0.5)
                                 break
@@ -187,10 +195,10 @@ class Relay:
                     self._next_batch, handover
                 )
                 if batch:
-                    sent = await self._send(batch)
+                    sent, count = await self._send(batch)
                     previous = confirming
                     confirming = asyncio.create_task(
-                        self._confirm(sent, batch[-1].id, after=previous)
+                        self._confirm(sent, count, batch[-1].id, after=previous)
                     )
                     if previous is not None:
                         await previous
@@ -201,7 +209,8 @@ class Relay:
                 await confirming
         finally:
             if confirming is not None and not confirming.done():
-                confirming.cancel()
+                confirming.cancel()  # not recorded: published again after the restart
+            pumping.clear()
             subscription.stop()
             await asyncio.to_thread(reader.join, 5)
 
@@ -223,11 +232,16 @@ class Relay:
                 batch.append(handover.get_nowait())
         return batch
 
-    async def _send(self, batch: list[Notification]) -> list[asyncio.Future[Any]]:
-        """Send the batch's messages without waiting for each one (the producer batches
-        them per partition); the futures of their acknowledgements."""
+    async def _send(self, batch: list[Notification]) -> tuple[list[asyncio.Future[Any]], int]:
+        """Send the batch's messages without waiting for them: appended to one producer
+        batch per partition (the partition of the key, as the producer's default
+        partitioner picks it), each submitted when full and at the end. Returns the futures
+        of the brokers' acknowledgements and the number of messages."""
         producer = aiokafka_producer(self._broker)
-        sent = []
+        partitions = sorted(await producer.partitions_for(self._topic))
+        filling: dict[int, Any] = {}
+        sent: list[asyncio.Future[Any]] = []
+        count = 0
         for notification in batch:
             if notification.topic in self._internal_topics:
                 continue
@@ -236,24 +250,40 @@ class Relay:
                 self._internal_topics.add(notification.topic)
                 continue
             envelope = outgoing.envelope
+            key = envelope.subject.bytes
             headers = {
                 "content-type": "application/json",
                 "correlation_id": str(envelope.correlation_id),
                 "event-type": envelope.event_type,
             }
             with self._spans(outgoing.trace, headers):
-                sent.append(
-                    await producer.send(
-                        self._topic,
-                        envelope.model_dump_json(serialize_as_any=True).encode(),
-                        key=envelope.subject.bytes,
-                        headers=[(name, value.encode()) for name, value in headers.items()],
-                    )
-                )
-        return sent
+                record = {
+                    "key": key,
+                    "value": envelope.model_dump_json(serialize_as_any=True).encode(),
+                    "timestamp": None,
+                    "headers": [(name, value.encode()) for name, value in headers.items()],
+                }
+                partition = _partitioner(key, partitions, partitions)
+                builder = filling.get(partition)
+                if builder is None or builder.append(**record) is None:
+                    if builder is not None:  # full: off it goes, the next one takes it
+                        sent.append(
+                            await producer.send_batch(builder, self._topic, partition=partition)
+                        )
+                    builder = filling[partition] = producer.create_batch()
+                    builder.append(**record)  # the first record always fits
+            count += 1
+        for partition, builder in filling.items():
+            sent.append(await producer.send_batch(builder, self._topic, partition=partition))
+        return sent, count
 
     async def _confirm(
-        self, sent: list[asyncio.Future[Any]], last: int, *, after: asyncio.Task[None] | None
+        self,
+        sent: list[asyncio.Future[Any]],
+        count: int,
+        last: int,
+        *,
+        after: asyncio.Task[None] | None,
     ) -> None:
         """Record ``last`` as the position once the broker acknowledged every message sent
         up to it (acks=all; the batch ``after`` is recorded first): at least once, nothing
@@ -264,7 +294,7 @@ class Relay:
         await asyncio.to_thread(
             self._app.recorder.insert_tracking, Tracking(self.tracking_name, last)
         )
-        self.published += len(sent)
+        self.published += count
 
     @contextlib.contextmanager
     def _spans(self, carrier: dict[str, str], headers: dict[str, str]) -> Iterator[None]:
