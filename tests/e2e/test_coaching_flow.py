@@ -26,7 +26,7 @@ from psycopg import sql
 from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
-from tests.support.e2e import ContactsApi, with_purpose
+from tests.support.e2e import ContactsApi, register_provider, with_purpose
 from tests.support.helpers import eventually, person
 from tests.support.processes import ServiceProcess, start_group_at_end
 
@@ -110,28 +110,6 @@ def coaching_client(
             yield client
     finally:
         process.stop()
-
-
-def register_provider(
-    coaching: httpx.Client, lead: dict[str, str], district: str, coach: str
-) -> str:
-    provider = coaching.post(
-        "/providers", json={"name": f"Träger {coach}", "districts": [district]}, headers=lead
-    )
-    assert provider.status_code == 201, provider.text
-    provider_id = str(provider.json()["id"])
-    registered = coaching.post(
-        f"/providers/{provider_id}/coaches",
-        json={
-            "coach": coach,
-            "display_name": "Jana Weber",
-            "max_caseload": 5,
-            "emergency_line": "0561 7654321",
-        },
-        headers=lead,
-    )
-    assert registered.status_code == 201, registered.text
-    return provider_id
 
 
 def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timeline(

@@ -42,7 +42,7 @@ from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.e2e.test_personal_data import table_contents
-from tests.support.e2e import report_body, with_purpose
+from tests.support.e2e import register_provider, report_body, with_purpose
 from tests.support.helpers import eventually, person
 from tests.support.notifications import MailSink
 from tests.support.processes import ROOT, ServiceProcess, read_topic, start_group_at_end
@@ -142,28 +142,6 @@ def clients(system: dict[str, ServiceProcess]) -> Iterator[dict[str, httpx.Clien
     yield opened
     for client in opened.values():
         client.close()
-
-
-def register_provider(
-    coaching: httpx.Client, lead: dict[str, str], district: str, coach: str
-) -> str:
-    provider = coaching.post(
-        "/providers", json={"name": f"Träger {coach}", "districts": [district]}, headers=lead
-    )
-    assert provider.status_code == 201, provider.text
-    provider_id = str(provider.json()["id"])
-    registered = coaching.post(
-        f"/providers/{provider_id}/coaches",
-        json={
-            "coach": coach,
-            "display_name": "Jana Weber",
-            "max_caseload": 5,
-            "emergency_line": "0561 7654321",
-        },
-        headers=lead,
-    )
-    assert registered.status_code == 201, registered.text
-    return provider_id
 
 
 def outreach_topics(stack: ServiceSettings) -> list[str]:

@@ -177,6 +177,24 @@ def contacts_with_views(
         app.close()
 
 
+def report_lost(app: Contacts, district: str, who: dict[str, Any]) -> uuid.UUID:
+    """Report ``who`` as lost to ``app`` (a case manager's report, two missed appointments)."""
+    return app.report_contact_lost(
+        district=district,
+        local_office="mitte",
+        person=PersonDetails(
+            customer_number=who["customer_number"], name=who["name"], address=who["address"]
+        ),
+        reason=ContactLostReason.MISSED_APPOINTMENTS,
+        unanswered_letters=2,
+        missed_appointments=2,
+        last_contact_on=None,
+        deadline=None,
+        case_manager="cm-test",
+        ctx=CTX,
+    )
+
+
 def person_in_views(dsn: str, subject: uuid.UUID, **expected: Any) -> PersonRecord:
     """The person as the retention job reads them, once the views show ``expected``."""
 
@@ -216,20 +234,7 @@ def test_the_retention_job_erases_the_notes_of_a_closed_case_and_keeps_the_recor
     who = person()
     settings = RetentionSettings()
     with contacts_with_views(stack, cipher) as (app, runners):
-        case_id = app.report_contact_lost(
-            district=district,
-            local_office="mitte",
-            person=PersonDetails(
-                customer_number=who["customer_number"], name=who["name"], address=who["address"]
-            ),
-            reason=ContactLostReason.MISSED_APPOINTMENTS,
-            unanswered_letters=2,
-            missed_appointments=2,
-            last_contact_on=None,
-            deadline=None,
-            case_manager="cm-test",
-            ctx=CTX,
-        )
+        case_id = report_lost(app, district, who)
         case = app.get_case(case_id)
         subject = case.subject_id
         note = cipher.seal(subject, "Nachbarin sagt, sie ist oft bei ihrer Tochter", "visit_note")
@@ -272,20 +277,7 @@ def test_a_legal_hold_keeps_the_notes_from_the_retention_job(
     who = person()
     settings = RetentionSettings()
     with contacts_with_views(stack, cipher) as (app, runners):
-        case_id = app.report_contact_lost(
-            district=district,
-            local_office="mitte",
-            person=PersonDetails(
-                customer_number=who["customer_number"], name=who["name"], address=who["address"]
-            ),
-            reason=ContactLostReason.MISSED_APPOINTMENTS,
-            unanswered_letters=2,
-            missed_appointments=2,
-            last_contact_on=None,
-            deadline=None,
-            case_manager="cm-test",
-            ctx=CTX,
-        )
+        case_id = report_lost(app, district, who)
         subject = app.get_case(case_id).subject_id
         note = cipher.seal(subject, "Notiz unter Vorbehalt", DataCategory.VISIT_NOTE)
         app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING, ctx=CTX)

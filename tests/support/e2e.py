@@ -82,6 +82,30 @@ class ContactsApi:
         return eventually(found, timeout=30, what=f"case {case_id} in the detail view")
 
 
+def register_provider(
+    coaching: httpx.Client, lead: dict[str, str], district: str, coach: str
+) -> str:
+    """Register a provider named after ``coach`` in ``district``, with that one coach (five
+    places) — over the coaching service's HTTP API. Returns the provider's id."""
+    provider = coaching.post(
+        "/providers", json={"name": f"Träger {coach}", "districts": [district]}, headers=lead
+    )
+    assert provider.status_code == 201, provider.text
+    provider_id = str(provider.json()["id"])
+    registered = coaching.post(
+        f"/providers/{provider_id}/coaches",
+        json={
+            "coach": coach,
+            "display_name": "Jana Weber",
+            "max_caseload": 5,
+            "emergency_line": "0561 7654321",
+        },
+        headers=lead,
+    )
+    assert registered.status_code == 201, registered.text
+    return provider_id
+
+
 def with_purpose(headers: dict[str, str], purpose: str | None) -> dict[str, str]:
     """``headers`` with ``X-Purpose`` (the purpose every read of personal data states)."""
     return headers if purpose is None else {**headers, "X-Purpose": purpose}
