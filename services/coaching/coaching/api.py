@@ -375,7 +375,7 @@ class _Readers:
             initial_term_months=row["initial_months"],
             extension_months=row["extension_months"],
             max_extensions=row["max_extensions"],
-            outreach_districts=list(row["outreach_districts"]),
+            outreach_districts=sorted(row["outreach_districts"]),
             coaches=[
                 CoachOut(
                     coach=c["coach"],
@@ -544,6 +544,13 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
             raise NotFoundError("provider not found")
         return row
 
+    def provider_to_change(provider_id: UUID, principal: Principal) -> None:
+        """A command's scope check reads the provider itself, not the (eventual) registry
+        view: a provider registered a moment ago can be changed at once."""
+        provider = context.app.get_provider(provider_id)
+        if not any(principal.may_see(d) for d in provider.districts):
+            raise NotFoundError("provider not found")
+
     # registry
 
     @router.post("/providers", status_code=status.HTTP_201_CREATED, response_model=Created)
@@ -616,7 +623,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         provider_id: UUID, district: str, principal: Principal, *, contracted: bool
     ) -> OutreachContract:
         principal.require(Role.TEAM_LEAD)
-        provider_in_scope(provider_id, principal)
+        provider_to_change(provider_id, principal)
         principal.check_district(district, "district")
         provider = context.app.set_outreach_contract(
             provider_id, district, contracted=contracted, ctx=_ctx(principal)
@@ -634,9 +641,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         provider_id: UUID, body: RegisterCoach, principal: Authenticated
     ) -> CoachOut:
         principal.require(Role.TEAM_LEAD)
-        provider = context.app.get_provider(provider_id)
-        if not any(principal.may_see(d) for d in provider.districts):
-            raise NotFoundError("provider not found")
+        provider_to_change(provider_id, principal)
         coach: Coach = context.app.register_coach(
             provider_id,
             user=body.coach,

@@ -124,27 +124,24 @@ class RegistryProjection(Projection[RegistryView]):
 
     @process_event.register
     def _(self, e: Provider.OutreachContracted, tracking: Tracking) -> None:
-        self._outreach(e.originator_id, e.district, tracking, contracted=True)
-
-    @process_event.register
-    def _(self, e: Provider.OutreachContractEnded, tracking: Tracking) -> None:
-        self._outreach(e.originator_id, e.district, tracking, contracted=False)
-
-    def _outreach(
-        self, provider_id: UUID, district: str, tracking: Tracking, *, contracted: bool
-    ) -> None:
         self.view.record(
             tracking,
             (
-                "UPDATE coaching_providers SET outreach_districts = (SELECT "
-                "coalesce(jsonb_agg(DISTINCT d ORDER BY d), '[]') FROM jsonb_array_elements_text("
-                "outreach_districts || %(added)s) AS d WHERE d <> %(removed)s) "
-                "WHERE provider_id = %(id)s",
-                {
-                    "id": provider_id,
-                    "added": Jsonb([district] if contracted else []),
-                    "removed": "" if contracted else district,
-                },
+                "UPDATE coaching_providers "
+                "SET outreach_districts = outreach_districts || to_jsonb(%(district)s::text) "
+                "WHERE provider_id = %(id)s AND NOT outreach_districts ? %(district)s",
+                {"id": e.originator_id, "district": e.district},
+            ),
+        )
+
+    @process_event.register
+    def _(self, e: Provider.OutreachContractEnded, tracking: Tracking) -> None:
+        self.view.record(
+            tracking,
+            (
+                "UPDATE coaching_providers SET outreach_districts = outreach_districts - "
+                "%(district)s::text WHERE provider_id = %(id)s",
+                {"id": e.originator_id, "district": e.district},
             ),
         )
 
