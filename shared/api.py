@@ -35,7 +35,16 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: dict[str, ReadinessCheck],
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="1")
+    # Traced by the OpenTelemetry instrumentation below (one server span per request, the
+    # trace context continued into events and Kafka); FastAPI's own telemetry would only
+    # inspect every request to find that out.
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        version="1",
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
 
     @app.exception_handler(ApplicationError)
     async def _application_error(_: Request, error: ApplicationError) -> JSONResponse:
