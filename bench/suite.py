@@ -3,10 +3,10 @@ the ratio (these machines are noisy; only same-run ratios compare).
 
     python -m bench [--scale smoke|small|full] [--only path,import,rebuild,relay,queries]
 
-Everything runs in databases of its own (``bench_*``, recreated each run), its own keyring
-database, its own consumer groups, districts and topics, so a running ``make up`` or the
-tests are not disturbed. Results: ``bench/results/<stamp>.json`` (+ ``latest.json``),
-``results.md`` and ``results.png``.
+Everything runs in databases of its own (``bench_*``, or ``<prefix>_*`` with ``--databases``,
+recreated each run), its own keyring database, its own consumer groups, districts and topics,
+so a running ``make up`` or the tests are not disturbed. Results:
+``bench/results/<stamp>.json`` (+ ``latest.json``), ``results.md`` and ``results.png``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -105,7 +106,8 @@ TARGETS = {
 }
 TARGET_RATIOS = {"import": 0.5, "rebuild": 0.25, "relay": 0.5}
 
-DATABASES = ("bench_contacts", "bench_visits", "bench_keyring", "bench_import", "bench_raw")
+DATABASES = ("contacts", "visits", "keyring", "import", "raw")
+"""The run's databases, each named ``<prefix>_<name>`` (``--databases``, default ``bench``)."""
 QUERY_DISTRICTS = 50
 """Seeded cases are spread over this many districts; the queries read the first one."""
 
@@ -144,21 +146,31 @@ class Bench:
     cipher: PersonalDataCipher
     keyring_pool: ConnectionPool
     codec: TokenCodec
+    prefix: str = "bench"
+    """Names the run's databases (``<prefix>_contacts`` …): runs with different prefixes can
+    run at the same time without recreating each other's databases."""
 
-    def env(self, dbname: str) -> dict[str, str]:
-        return eventsourcing_env(self.settings, dbname)
+    def db(self, name: str) -> str:
+        return database_name(self.prefix, name)
 
-    def url(self, dbname: str) -> str:
-        return self.settings.database_url(dbname)
+    def env(self, name: str) -> dict[str, str]:
+        return eventsourcing_env(self.settings, self.db(name))
+
+    def url(self, name: str) -> str:
+        return self.settings.database_url(self.db(name))
 
     def token(self, *districts: str) -> str:
         principal = Principal(user="tl-bench", role=Role.TEAM_LEAD, districts=frozenset(districts))
         return self.codec.mint(principal)
 
 
-def recreate_databases(settings: ServiceSettings) -> None:
+def database_name(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}"
+
+
+def recreate_databases(settings: ServiceSettings, prefix: str) -> None:
     with psycopg.connect(settings.database_url("postgres"), autocommit=True) as conn:
-        for name in DATABASES:
+        for name in (database_name(prefix, n) for n in DATABASES):
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
@@ -247,7 +259,7 @@ def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
     processes = {}
     urls = {}
     common = {
-        "OUTREACH_KEYRING_DATABASE": "bench_keyring",
+        "OUTREACH_KEYRING_DATABASE": bench.db("keyring"),
         "OUTREACH_LOG_LEVEL": "WARNING",
         "OUTREACH_CONSUMER_OFFSET_RESET": "latest",
     }
@@ -257,7 +269,7 @@ def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
             env = {
                 **common,
                 "OUTREACH_SERVICE_NAME": deployments[name],
-                "OUTREACH_DATABASE_NAME": f"bench_{name}",
+                "OUTREACH_DATABASE_NAME": bench.db(name),
             }
             processes[name] = (launcher.start_service(name, port, logs / f"{name}.log", env), port)
             urls[name] = f"http://127.0.0.1:{port}"
@@ -311,7 +323,7 @@ class RawStore(Application[uuid.UUID]):
 
 def eventsourcing_one_event_per_save(bench: Bench, saves: int) -> float:
     """Baseline: the library, one event per ``save``."""
-    app = RawStore(bench.env("bench_raw"))
+    app = RawStore(bench.env("raw"))
     try:
         counter = Counter()
         app.save(counter)
@@ -413,9 +425,7 @@ async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[
                     seen[case_id] = now
             await asyncio.sleep(0.01)
 
-    async with await psycopg.AsyncConnection.connect(
-        bench.url("bench_visits"), autocommit=True
-    ) as conn:
+    async with await psycopg.AsyncConnection.connect(bench.url("visits"), autocommit=True) as conn:
         try:
             # Warm-up, not measured: one command per connection, until they are on the
             # board (connections, key cache, prepared statements, the consumers' groups).
@@ -530,7 +540,7 @@ def seed_views(
         return people[(n // QUERY_DISTRICTS + n) % len(people)]
 
     with (
-        psycopg.connect(bench.url("bench_contacts")) as conn,
+        psycopg.connect(bench.url("contacts")) as conn,
         conn.cursor() as cursor,
         cursor.copy("COPY case_queue FROM STDIN") as copy,
     ):
@@ -550,7 +560,7 @@ def seed_views(
                     who(n).name_token,
                 )
             )
-    with psycopg.connect(bench.url("bench_visits")) as conn, conn.cursor() as cursor:
+    with psycopg.connect(bench.url("visits")) as conn, conn.cursor() as cursor:
         now = datetime.now(UTC)
         with cursor.copy(
             "COPY visit_record (visit_id, case_id, subject_id, district, workers, first_day, "
@@ -587,7 +597,7 @@ def seed_views(
                 )
     # What autovacuum does after a bulk load (statistics, and the visibility map that lets
     # the queue's counts come from an index-only scan), not left to chance before measuring.
-    for dbname, table in (("bench_contacts", "case_queue"), ("bench_visits", "visit_record")):
+    for dbname, table in (("contacts", "case_queue"), ("visits", "visit_record")):
         with psycopg.connect(bench.url(dbname), autocommit=True) as conn:
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
 
@@ -697,8 +707,8 @@ def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
     )
     say(f"5. queries at {rate} req/s for {seconds:.0f} s, with {sizes[0]:,} and {sizes[1]:,} cases")
     people = seed_people(bench, 500)
-    build_view(CaseQueueView, bench.env("bench_contacts"), "case_queue")
-    build_view(VisitRecordView, bench.env("bench_visits"), "visit_record")
+    build_view(CaseQueueView, bench.env("contacts"), "case_queue")
+    build_view(VisitRecordView, bench.env("visits"), "visit_record")
     # Reads of personal data state their purpose (and each writes its access-log entries):
     # a team lead reads the district's queue, an outreach worker their own day (names,
     # addresses, places: an entry per visit).
@@ -749,7 +759,7 @@ def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
 
 
 def import_app(bench: Bench) -> Contacts:
-    return Contacts(bench.env("bench_import"), cipher=bench.cipher)
+    return Contacts(bench.env("import"), cipher=bench.cipher)
 
 
 def import_rows(first: int, count: int, tag: str) -> list[CaseImport]:
@@ -787,7 +797,7 @@ def run_import(
 def raw_executemany(bench: Bench, rows: int, size: int) -> float:
     """Baseline: psycopg ``executemany``, 500 rows of ``size`` bytes per transaction."""
     payload = os.urandom(size)
-    with psycopg.connect(bench.url("bench_raw")) as conn:
+    with psycopg.connect(bench.url("raw")) as conn:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS raw_events (id bigserial PRIMARY KEY, originator_id uuid, "
             "originator_version int, topic text, state bytea)"
@@ -811,7 +821,7 @@ def raw_executemany(bench: Bench, rows: int, size: int) -> float:
 def stored_event_size(bench: Bench, app: Contacts) -> int:
     """The average size of a stored event's state (the baseline writes rows of this size)."""
     table = app.recorder.events_table_name  # type: ignore[attr-defined]
-    with psycopg.connect(bench.url("bench_import")) as conn:
+    with psycopg.connect(bench.url("import")) as conn:
         row = conn.execute(
             sql.SQL("SELECT avg(length(state))::int FROM {}").format(sql.Identifier(table))
         ).fetchone()
@@ -875,7 +885,7 @@ def measure_rebuild(bench: Bench) -> dict[str, Any]:
             )
         events = app.recorder.max_notification_id() or 0
         say(f"3. rebuild: the planning board from {events:,} events")
-        board = build_view(PlanningBoardView, bench.env("bench_visits"), "planning_board")
+        board = build_view(PlanningBoardView, bench.env("visits"), "planning_board")
         started = time.perf_counter()
         topics = (
             "contacts.domain:OutreachCase.ContactLost",
@@ -956,7 +966,7 @@ async def _relay(bench: Bench, backlog: int) -> dict[str, Any]:
         topic=topic,
         mapper=to_integration_event,
         contracts=contacts_contracts.EVENTS,
-        lock_dsn=bench.url("bench_import"),
+        lock_dsn=bench.url("import"),
     )
     await broker.start()
     # Both producers learn their new topic's partitions (and leaders) before the clock
@@ -1126,7 +1136,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ",".join(MEASUREMENTS)))
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument(
+        "--databases",
+        default=os.environ.get("BENCH_DATABASES", "bench"),
+        help="prefix of the run's databases (recreated): two runs at once need two prefixes",
+    )
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", args.databases):
+        parser.error("--databases: lower-case letters, digits and _ (at most 31)")
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
@@ -1136,9 +1153,12 @@ def main(argv: list[str] | None = None) -> int:
     say("starting the local stack (idempotent)")
     subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True)
     ensure_topics(settings, all_topics())
-    say(f"recreating databases {', '.join(DATABASES)}")
-    recreate_databases(settings)
-    keyring_pool = ConnectionPool(settings.database_url("bench_keyring"), min_size=1, max_size=4)
+    names = [database_name(args.databases, name) for name in DATABASES]
+    say(f"recreating databases {', '.join(names)}")
+    recreate_databases(settings, args.databases)
+    keyring_pool = ConnectionPool(
+        settings.database_url(database_name(args.databases, "keyring")), min_size=1, max_size=4
+    )
     keyring = Keyring(
         keyring_pool, base64.b64decode(settings.secret("keyring_kek")), cache_seconds=3600
     )
@@ -1150,6 +1170,7 @@ def main(argv: list[str] | None = None) -> int:
         cipher=PersonalDataCipher(keyring, settings.secret("blind_index_key").encode()),
         keyring_pool=keyring_pool,
         codec=TokenCodec.from_settings(settings),
+        prefix=args.databases,
     )
     started = datetime.now(UTC)
     results: dict[str, Any] = {

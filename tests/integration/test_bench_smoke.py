@@ -29,8 +29,10 @@ def numbers(value: object) -> list[float]:
 
 
 def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench", "--scale", "smoke", "--out", str(tmp_path)]
+    command += ["--databases", "bench_smoke"]  # its own databases: a `make bench` may be running
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--scale", "smoke", "--out", str(tmp_path)],
+        command,
         cwd=ROOT,
         capture_output=True,
         text=True,
