@@ -11,7 +11,6 @@ import argparse
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +18,7 @@ from typing import Annotated
 from uuid import UUID
 
 import jwt
+from cachetools import TLRUCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,9 +76,13 @@ class TokenCodec:
         self._algorithm = algorithm
         self._issuer = issuer
         # A client sends the same token with every request: its signature and claims are
-        # checked once, and the principal is reused until the token's expiry.
-        self._checked: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
-        self._lock = threading.Lock()
+        # checked once, and the principal is reused until the token's expiry (``exp``, in
+        # seconds since the epoch, hence the wall-clock timer); the least recently used
+        # token goes first when the cache is full.
+        self._checked: TLRUCache[str, tuple[float, Principal], float] = TLRUCache(
+            maxsize=CHECKED_TOKENS, ttu=lambda _token, checked, _now: checked[0], timer=time.time
+        )
+        self._lock = threading.Lock()  # the cache is not thread-safe
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenCodec:
@@ -99,16 +103,13 @@ class TokenCodec:
 
     def decode(self, token: str) -> Principal:
         """The principal of a valid token (``UnauthorizedError`` otherwise)."""
-        now = time.time()
         with self._lock:
             checked = self._checked.get(token)
-        if checked is not None and now < checked[0]:
+        if checked is not None:
             return checked[1]
         principal, expires = self._verify(token)
         with self._lock:
             self._checked[token] = (expires, principal)
-            while len(self._checked) > CHECKED_TOKENS:
-                self._checked.popitem(last=False)
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -70,6 +71,16 @@ def test_expired_token_is_rejected(codec: TokenCodec) -> None:
 
     assert raised.value.status == 401
     assert raised.value.code == "unauthorized"
+
+
+def test_a_remembered_token_is_rejected_once_it_has_expired(codec: TokenCodec) -> None:
+    token = codec.mint(PRINCIPAL, ttl=timedelta(seconds=1))
+    assert codec.decode(token) == PRINCIPAL  # verified, and remembered until its expiry
+
+    time.sleep(1.1)
+
+    with pytest.raises(UnauthorizedError):
+        codec.decode(token)
 
 
 def test_token_signed_with_another_secret_is_rejected(codec: TokenCodec) -> None:
