@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
     JSONTranscoder,
     ProcessRecorder,
+    Recording,
     Tracking,
     Transcoding,
 )
@@ -107,6 +109,23 @@ class CommandContext:
         }
 
 
+class _Collected(ProcessingEvent[UUID]):
+    """The library's ``ProcessingEvent``, collecting the events of an aggregate without the
+    library's two ``isinstance`` checks against runtime-checkable protocols (on Python 3.11
+    each walks the protocol's members: about a third of a bulk ``save``'s own time). An
+    aggregate class of the library is recognised by a plain class check, with the same
+    outcome; anything else goes through the library's own checks."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            else:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
+
+
 class OutreachApplication(Application[UUID]):
     """Base of every service's application: a process recorder, so effects of consumed
     events can be stored atomically with the consumer's tracking record."""
@@ -119,6 +138,17 @@ class OutreachApplication(Application[UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's ``save`` (9.5), collecting the events through :class:`_Collected`.
+        ``tests/unit/test_eventstore_save.py`` fails when the library's ``save`` changes."""
+        processing = _Collected()
+        processing.collect_events(*objs, **kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, as its save calls it
+        return recordings
 
     def existing_ids(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
         """Which of ``aggregate_ids`` have any stored event: one query on PostgreSQL (for
@@ -139,7 +169,7 @@ class OutreachApplication(Application[UUID]):
         """
         if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
             return False
-        processing = ProcessingEvent[UUID](tracking=tracking)
+        processing = _Collected(tracking=tracking)
         processing.collect_events(*aggregates)
         try:
             recordings = self._record(processing)
@@ -191,18 +221,27 @@ class TrackedView(PostgresTrackingRecorder):
 
     @contextmanager
     def batched(self) -> Iterator[Cursor[DictRow]]:
-        """Apply many events in one transaction, for a rebuild: inside, :meth:`tracked` and
-        :meth:`insert_tracking` share this transaction (statements are pipelined) and only the
-        last tracking record of each log is written, at the end. Only the calling thread's
-        writes join the batch."""
+        """Apply many events in one transaction (a rebuild, a projection runner's batch):
+        inside, :meth:`tracked` and :meth:`insert_tracking` share this transaction and its
+        cursor, and only the last tracking record of each log is written, at the end. Only
+        the calling thread's writes join the batch.
+
+        The statements are pipelined on the one cursor, so inside a batch an effect writes
+        and does not read results: the results of earlier statements arrive at any time and
+        become that cursor's current result."""
         with self.datastore.transaction(commit=True) as cursor:
             batch = _Batch(cursor)
             self._local.batch = batch
             try:
                 with cursor.connection.pipeline():
                     yield cursor
+                    # The library reads back the upserted position (``RETURNING``): on a
+                    # cursor of its own, not one whose earlier statements' results may
+                    # arrive meanwhile (that read a stale result: "the last operation
+                    # didn't produce records").
+                    tracking_cursor = cursor.connection.cursor()
                     for tracking in batch.last.values():
-                        self._insert_tracking(cursor, tracking)
+                        self._insert_tracking(tracking_cursor, tracking)
             finally:
                 self._local.batch = None
 

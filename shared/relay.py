@@ -129,6 +129,9 @@ class Relay:
         self._internal_topics: set[str] = set()
         self.is_active = False
         self.published = 0
+        self.recorded = 0
+        """The last position this relay recorded (in memory: no query, unlike
+        :attr:`position`); 0 until it recorded one."""
 
     @property
     def position(self) -> int:
@@ -294,6 +297,7 @@ class Relay:
         await asyncio.to_thread(
             self._app.recorder.insert_tracking, Tracking(self.tracking_name, last)
         )
+        self.recorded = last
         self.published += count
 
     @contextlib.contextmanager
