@@ -10,9 +10,9 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from faststream.specification import AsyncAPI
 from psycopg_pool import ConnectionPool
 
 from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
-from shared.api import create_app
+from shared.api import ReadinessCheck, create_app
 from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
 from shared.chain import ChainKeeper, EventChain, read_anchors
 from shared.consumer import Consumer, DeadLetters, register
@@ -42,8 +42,9 @@ from shared.eventstore import OutreachApplication, TrackedView, build_view, even
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
 from shared.privacy import Keyring, PersonalDataCipher
+from shared.projection_runner import BatchingProjectionRunner
 from shared.relay import Mapper, Relay
-from shared.settings import ServiceSettings
+from shared.settings import ProcessRole, ServiceSettings
 from shared.telemetry import configure_telemetry
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,17 @@ def _start_runner(
     projection_class: type[Projection[Any]],
     view_class: type[TrackedView],
     env: dict[str, str],
-) -> ProjectionRunner[Any, Any]:
-    runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+) -> Any:
+    """A started :class:`BatchingProjectionRunner` (a batch of events per transaction; it
+    offers what the runtime uses of the library's ``ProjectionRunner``)."""
+    runner: BatchingProjectionRunner[Any, Any] = BatchingProjectionRunner(
         application_class=spec.application_class,
         projection_class=projection_class,
         view_class=view_class,
         env=env,
     )
     # Entered here, so that ``__exit__`` at shutdown (or on a restart by the supervisor)
-    # stops and joins its threads instead of failing with "Not already entered".
+    # stops and joins its threads.
     return runner.__enter__()
 
 
@@ -134,7 +137,8 @@ async def _supervise(
 ) -> None:
     """Restart a projection runner that stopped on an error (e.g. the database went away).
 
-    It resumes from its tracking record, so nothing is skipped or applied twice.
+    It resumes from its tracking record, so nothing is skipped or applied twice: the batch
+    that failed was rolled back as a whole, and the new runner applies it again.
     """
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
@@ -160,10 +164,75 @@ async def _supervise(
             runtime.views[view_class.__name__] = fresh.projection.view
 
 
+API_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "5"}
+"""Connections of each datastore (the application, every view) of an ``api`` process: it
+keeps one open and opens up to six under load (instead of four and ten), as several api
+processes run beside the worker, each with a datastore per view."""
+
+ERASED_KEYS_POLL_SECONDS = 1.0
+"""How often an ``api`` process evicts the keys of persons erased meanwhile from its cache."""
+
+
+@contextlib.contextmanager
+def schema_lock(dsn: str, what: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while creating ``what``'s schema.
+
+    Several processes of one deployment (N api processes, a worker beside them) start
+    at the same time; PostgreSQL can fail concurrent ``CREATE … IF NOT EXISTS`` of the same
+    table, type or index with a unique violation on its catalogue. Under this lock they create
+    the schema one after the other (the later ones find it there). Released when the block
+    ends (or the connection goes).
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outreach-schema:{what}",)
+        )
+        yield
+
+
+async def evict_erased_keys(
+    ledger: ErasureLedgerView, keyring: Keyring, seconds: float, stopping: asyncio.Event
+) -> None:
+    """Evict the keys of persons erased recently from this process's key cache.
+
+    In the split layout the erasure consumer runs in the worker process and evicts the key
+    there only; an ``api`` process reads the persons the worker has forgotten from the
+    erasure ledger every second. Only erasures of the last ``seconds`` (the key cache's
+    lifetime, plus a margin) can still be cached, so only those are read.
+    """
+    while not stopping.is_set():
+        since = datetime.now(UTC) - timedelta(seconds=seconds + 10)
+        try:
+            rows = await asyncio.to_thread(
+                ledger.query,
+                "SELECT DISTINCT subject_id FROM erasure_ledger WHERE forgotten_at > %s",
+                (since,),
+            )
+            for row in rows:
+                keyring.evict(row["subject_id"])
+        except Exception:
+            log.exception("could not read the erasure ledger; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), ERASED_KEYS_POLL_SECONDS)
+
+
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    """The service's HTTP app; what its lifespan starts depends on the process role.
+
+    ``all``: everything. ``api``: the routes and what commands and queries need (pools,
+    keyring, the application, the views opened under the names the projection runners use,
+    the access log); no relay, projection runner, consumer, chain keeper or background work,
+    and the broker is not started. ``worker``: the relays, projection runners, consumers, the
+    chain keeper and the background work; only health, readiness and ``/ops`` are served.
+    """
     configure_logging(spec.name, settings.log_level)
     configure_telemetry(spec.name, settings.otlp_endpoint)
-    env = eventsourcing_env(settings, settings.database)
+    role = settings.process_role
+    serves_api = role is not ProcessRole.WORKER
+    runs_work = role is not ProcessRole.API
+    env = eventsourcing_env(
+        settings, settings.database, **(API_POOL if role is ProcessRole.API else {})
+    )
     keyring_pool = ConnectionPool(
         settings.database_url(settings.keyring_database), min_size=1, max_size=8, open=False
     )
@@ -185,85 +254,109 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         keyring_pool.open(wait=True)
         pool.open(wait=True)
-        keyring.create_schema()
-        application = spec.application(env, cipher)
-        dead_letters = DeadLetters(broker, pool)
-        dead_letters.create_schema()
-        chain = EventChain(pool, application.name, deployment=settings.service_name)
-        chain.create_schema()
-        relay = Relay(
-            app=application,
-            broker=broker,
-            topic=topic_of(spec.name),
-            mapper=spec.mapper,
-            contracts=spec.publishes,
-            lock_dsn=settings.database_url(settings.database),
-        )
-        more_relays = [
-            Relay(
+        with schema_lock(settings.database_url(settings.keyring_database), "keyring"):
+            keyring.create_schema()
+        with schema_lock(settings.database_url(settings.database), settings.database):
+            application = spec.application(env, cipher)
+            dead_letters = DeadLetters(broker, pool)
+            dead_letters.create_schema()
+            chain = EventChain(pool, application.name, deployment=settings.service_name)
+            chain.create_schema()
+            access_log = AccessLog(pool, settings.service_name)
+            access_log.create_schema()
+            relay = Relay(
                 app=application,
                 broker=broker,
-                topic=extra.topic,
-                mapper=extra.mapper,
-                contracts=extra.publishes,
+                topic=topic_of(spec.name),
+                mapper=spec.mapper,
+                contracts=spec.publishes,
                 lock_dsn=settings.database_url(settings.database),
             )
-            for extra in spec.relays
-        ]
-        access_log = AccessLog(pool, settings.service_name)
-        access_log.create_schema()
-        runtime = Runtime(
-            settings, keyring, cipher, application, broker, relay, dead_letters, pool, access_log
-        )
-        runtime.chain = chain
-        for projection_class, view_class in spec.projections:
-            runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
-            runtime.views[view_class.__name__] = runtime.runners[-1].projection.view
-        for view_class, view_name in spec.consumed_views:
-            runtime.views[view_class.__name__] = await asyncio.to_thread(
-                build_view, view_class, env, view_name
-            )
-        ledger = await asyncio.to_thread(build_view, ErasureLedgerView, env, "erasure_ledger")
-        runtime.views[ErasureLedgerView.__name__] = ledger
-        holder["runtime"] = runtime
-        for router in spec.routers(runtime, authenticate):
-            http.include_router(router)
-        await asyncio.to_thread(ensure_topics, settings, all_topics())
-        forgetting = erasure_consumer(
-            prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
-        )
-        for consumer in (*spec.consumers(runtime), forgetting):
-            register(
+            more_relays = [
+                Relay(
+                    app=application,
+                    broker=broker,
+                    topic=extra.topic,
+                    mapper=extra.mapper,
+                    contracts=extra.publishes,
+                    lock_dsn=settings.database_url(settings.database),
+                )
+                for extra in spec.relays
+            ]
+            runtime = Runtime(
+                settings,
+                keyring,
+                cipher,
+                application,
                 broker,
-                consumer,
+                relay,
                 dead_letters,
-                retries=settings.consumer_retries,
-                offset_reset=settings.consumer_offset_reset,
+                pool,
+                access_log,
             )
-        confirmations = ConfirmationOutbox(
-            ledger, broker, service=spec.name, deployment=settings.service_name
-        )
-        await broker.start()
+            runtime.chain = chain
+            for projection_class, view_class in spec.projections:
+                if runs_work:
+                    runtime.runners.append(_start_runner(spec, projection_class, view_class, env))
+                    runtime.views[view_class.__name__] = runtime.runners[-1].projection.view
+                else:  # the same view (and tracking table) the worker's runner writes
+                    runtime.views[view_class.__name__] = await asyncio.to_thread(
+                        build_view, view_class, env, projection_class.name
+                    )
+            for view_class, view_name in spec.consumed_views:
+                runtime.views[view_class.__name__] = await asyncio.to_thread(
+                    build_view, view_class, env, view_name
+                )
+            ledger = await asyncio.to_thread(build_view, ErasureLedgerView, env, "erasure_ledger")
+            runtime.views[ErasureLedgerView.__name__] = ledger
+        holder["runtime"] = runtime
+        if serves_api:
+            for router in spec.routers(runtime, authenticate):
+                http.include_router(router)
         stopping = asyncio.Event()
-        relay_task = asyncio.create_task(relay.run(stopping), name=f"{spec.name}-relay")
-        supervisor = asyncio.create_task(_supervise(runtime, spec, env, stopping))
-        keeper = ChainKeeper(chain, broker, anchor_every=settings.chain_anchor_seconds)
-        keeper_task = asyncio.create_task(keeper.run(stopping), name=f"{spec.name}-chain")
-        workers = [
-            asyncio.create_task(work(stopping))
-            for work in (*spec.background(runtime), confirmations.run)
-        ]
-        workers += [asyncio.create_task(extra.run(stopping)) for extra in more_relays]
-        log.info("service started", extra={"port": settings.port})
+        tasks: list[asyncio.Task[None]] = []
+        if runs_work:
+            await asyncio.to_thread(ensure_topics, settings, all_topics())
+            forgetting = erasure_consumer(
+                prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
+            )
+            for consumer in (*spec.consumers(runtime), forgetting):
+                register(
+                    broker,
+                    consumer,
+                    dead_letters,
+                    retries=settings.consumer_retries,
+                    offset_reset=settings.consumer_offset_reset,
+                )
+            confirmations = ConfirmationOutbox(
+                ledger, broker, service=spec.name, deployment=settings.service_name
+            )
+            await broker.start()
+            keeper = ChainKeeper(chain, broker, anchor_every=settings.chain_anchor_seconds)
+            tasks += [
+                asyncio.create_task(relay.run(stopping), name=f"{spec.name}-relay"),
+                asyncio.create_task(_supervise(runtime, spec, env, stopping)),
+                asyncio.create_task(keeper.run(stopping), name=f"{spec.name}-chain"),
+            ]
+            tasks += [
+                asyncio.create_task(work(stopping))
+                for work in (*spec.background(runtime), confirmations.run)
+            ]
+            tasks += [asyncio.create_task(extra.run(stopping)) for extra in more_relays]
+        else:
+            tasks.append(
+                asyncio.create_task(
+                    evict_erased_keys(ledger, keyring, settings.key_cache_seconds, stopping)
+                )
+            )
+        log.info("service started", extra={"port": settings.port, "process_role": str(role)})
         try:
             yield
         finally:
             stopping.set()
-            await relay_task
-            await supervisor
-            await keeper_task
-            await asyncio.gather(*workers, return_exceptions=True)
-            await broker.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if runs_work:
+                await broker.stop()
             for runner in runtime.runners:
                 runner.stop()
                 await asyncio.to_thread(runner.__exit__, None, None, None)
@@ -293,15 +386,13 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             not runner.is_interrupted.is_set() for runner in runtime.runners
         )
 
+    # Each process reports what it runs: an api process neither uses Kafka nor runs the
+    # projections (the worker does, and reports them on its own port).
+    readiness: dict[str, ReadinessCheck] = {"database": database_ready}
+    if runs_work:
+        readiness |= {"kafka": kafka_ready, "projections": projections_ready}
     http = create_app(
-        title=spec.title,
-        description=spec.description,
-        lifespan=lifespan,
-        readiness={
-            "database": database_ready,
-            "kafka": kafka_ready,
-            "projections": projections_ready,
-        },
+        title=spec.title, description=spec.description, lifespan=lifespan, readiness=readiness
     )
 
     asyncapi = AsyncAPI(
@@ -325,9 +416,22 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     def relay_status(principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
         principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
         relay = holder["runtime"].relay
-        return {"active": relay.is_active, "position": relay.position, "published": relay.published}
+        status = {
+            "process_role": str(role),
+            "active": relay.is_active,
+            "position": relay.position,
+            "published": relay.published,
+        }
+        if not runs_work:
+            # The relay runs in the worker process; its position is the one it recorded.
+            status["runs_in"] = "worker"
+        return status
 
-    @http.get("/dpo/chain", tags=["data protection"])
+    # The data protection routes read the service's data: served by the api processes (and
+    # by a process of role all), not by the worker.
+    dpo = APIRouter()
+
+    @dpo.get("/dpo/chain", tags=["data protection"])
     async def verify_chain(
         principal: Annotated[Principal, Depends(authenticate)],
     ) -> dict[str, Any]:
@@ -339,7 +443,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         result = await asyncio.to_thread(chain.verify, anchors)
         return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
 
-    @http.get("/dpo/access-log", tags=["data protection"])
+    @dpo.get("/dpo/access-log", tags=["data protection"])
     def access_log_entries(
         principal: Annotated[Principal, Depends(authenticate)],
         subject: UUID | None = None,
@@ -355,7 +459,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         )
         return {"service": settings.service_name, "entries": entries}
 
-    @http.get("/dpo/break-glass", tags=["data protection"])
+    @dpo.get("/dpo/break-glass", tags=["data protection"])
     def break_glass_grants(
         principal: Annotated[Principal, Depends(authenticate)],
         subject: UUID | None = None,
@@ -367,7 +471,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         grants = holder["runtime"].access_log.grants(subject=subject, user=user, limit=limit)
         return {"service": settings.service_name, "grants": grants}
 
-    @http.get("/dpo/subjects/{subject}/export", tags=["data protection"])
+    @dpo.get("/dpo/subjects/{subject}/export", tags=["data protection"])
     def subject_export(
         subject: UUID, principal: Annotated[Principal, Depends(authenticate)]
     ) -> dict[str, Any]:
@@ -395,5 +499,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             "break_glass": runtime.access_log.grants(subject=subject),
         }
 
+    if serves_api:
+        http.include_router(dpo)
     http.state.runtime_holder = holder
     return http

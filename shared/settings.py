@@ -21,12 +21,31 @@ SERVICE_PORTS: dict[str, int] = {
 }
 """Default HTTP port of each service (the one place they are set)."""
 
+WORKER_PORT_OFFSET = 100
+WORKER_PORTS: dict[str, int] = {
+    name: port + WORKER_PORT_OFFSET for name, port in SERVICE_PORTS.items()
+}
+"""Default port of each service's worker process (role ``worker``: health, readiness and
+``/ops`` only) when its HTTP API runs in processes of role ``api``."""
+
 KEYRING_DATABASE = "keyring"
 
 
 class Mode(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class ProcessRole(StrEnum):
+    """What one process of a service does (``OUTREACH_PROCESS_ROLE``)."""
+
+    ALL = "all"
+    """Everything in one process: HTTP API and commands, relays, projections, consumers."""
+    API = "api"
+    """HTTP API and commands only (several may serve one port: ``shared.serve``)."""
+    WORKER = "worker"
+    """Relays, projection runners, consumers and background work; serves only health,
+    readiness and ``/ops`` on a port of its own. One per deployment."""
 
 
 class StackSettings(BaseSettings):
@@ -41,6 +60,13 @@ class StackSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:59092"
     kafka_controller_port: int = 59093
     kafka_partitions: int = Field(default=6, ge=1)
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes serving each service's HTTP API (the local launcher). 1: one "
+        "process of role ``all`` per service; N > 1: N processes of role ``api`` on "
+        "the service's port plus one process of role ``worker`` on its worker port.",
+    )
 
     def database_url(self, dbname: str) -> str:
         password = self.pg_password.get_secret_value()
@@ -76,6 +102,11 @@ class ServiceSettings(StackSettings):
         default=KEYRING_DATABASE,
         description="The database of the data keys (a separate one for benchmarks).",
     )
+    process_role: ProcessRole = Field(
+        default=ProcessRole.ALL,
+        description="``all`` (one process does everything), ``api`` (HTTP API and commands "
+        "only) or ``worker`` (relays, projections, consumers, background work).",
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = None
     jwt_secret: SecretStr | None = None
@@ -108,7 +139,8 @@ class ServiceSettings(StackSettings):
         if self.consumer_offset_reset == "latest" and not development:
             raise ValueError("OUTREACH_CONSUMER_OFFSET_RESET=latest is for development only")
         if self.http_port is None:
-            self.http_port = SERVICE_PORTS.get(self.service_name, 8100)
+            ports = WORKER_PORTS if self.process_role is ProcessRole.WORKER else SERVICE_PORTS
+            self.http_port = ports.get(self.service_name, 8100)
         return self
 
     @cached_property

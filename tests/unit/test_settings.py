@@ -1,4 +1,5 @@
-"""The settings of a deployment: its database and where its consumer groups start."""
+"""The settings of a deployment: its database, where its consumer groups start, and what
+each of its processes does."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import ServiceSettings
+from shared.settings import (
+    SERVICE_PORTS,
+    WORKER_PORTS,
+    ProcessRole,
+    ServiceSettings,
+    StackSettings,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +60,53 @@ def test_starting_new_consumer_groups_at_the_end_is_refused_outside_development(
 
     with pytest.raises(ValidationError, match="OUTREACH_CONSUMER_OFFSET_RESET"):
         ServiceSettings(mode="production", consumer_offset_reset="latest")
+
+
+def test_one_process_does_everything_by_default(clean_environment: pytest.MonkeyPatch) -> None:
+    assert ServiceSettings().process_role is ProcessRole.ALL
+
+
+@pytest.mark.parametrize("role", ["all", "api", "worker"])
+def test_the_process_role_is_read_from_the_environment(
+    clean_environment: pytest.MonkeyPatch, role: str
+) -> None:
+    clean_environment.setenv("OUTREACH_PROCESS_ROLE", role)
+
+    assert ServiceSettings().process_role == ProcessRole(role)
+
+
+def test_an_unknown_process_role_is_refused(clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("OUTREACH_PROCESS_ROLE", "relay")
+
+    with pytest.raises(ValidationError, match="process_role"):
+        ServiceSettings()
+
+
+def test_api_processes_serve_on_the_service_port_and_the_worker_on_a_port_of_its_own(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    api = ServiceSettings(service_name="contacts", process_role="api")
+    worker = ServiceSettings(service_name="contacts", process_role="worker")
+
+    assert api.port == SERVICE_PORTS["contacts"]
+    assert worker.port == WORKER_PORTS["contacts"]
+    assert (
+        ServiceSettings(service_name="contacts", process_role="worker", http_port=9000).port == 9000
+    )
+
+
+def test_worker_ports_differ_from_every_service_port() -> None:
+    assert WORKER_PORTS.keys() == SERVICE_PORTS.keys()
+    assert not set(WORKER_PORTS.values()) & set(SERVICE_PORTS.values())
+    assert len(set(WORKER_PORTS.values())) == len(WORKER_PORTS)
+
+
+def test_each_service_is_served_by_one_process_unless_more_api_workers_are_asked_for(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    assert StackSettings().api_workers == 1
+    clean_environment.setenv("OUTREACH_API_WORKERS", "3")
+    assert StackSettings().api_workers == 3
+    clean_environment.setenv("OUTREACH_API_WORKERS", "0")
+    with pytest.raises(ValidationError, match="api_workers"):
+        StackSettings()
