@@ -224,8 +224,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
+def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator[dict[str, str]]:
     """The contacts and visits services as processes, on the bench databases.
+
+    ``api_workers`` > 1: each service in the split layout of ``deploy/local/services.py``
+    (N processes of role ``api`` on the measured port, one process of role
+    ``worker`` beside it); 1: one process of role ``all`` each.
 
     Each run is a deployment of its own (``OUTREACH_SERVICE_NAME=bench_<service>_<run id>``,
     on the databases ``bench_<service>``): its consumer groups are named after the run, so a
@@ -256,7 +260,7 @@ def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
             consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in parts})
         finally:
             consumer.close()
-    processes = {}
+    processes: list[tuple[subprocess.Popen[bytes], int]] = []
     urls = {}
     common = {
         "OUTREACH_KEYRING_DATABASE": bench.db("keyring"),
@@ -271,15 +275,22 @@ def services_running(bench: Bench, logs: Path) -> Iterator[dict[str, str]]:
                 "OUTREACH_SERVICE_NAME": deployments[name],
                 "OUTREACH_DATABASE_NAME": bench.db(name),
             }
-            processes[name] = (launcher.start_service(name, port, logs / f"{name}.log", env), port)
+            if api_workers > 1:
+                worker_port = free_port()
+                api, worker = launcher.start_split(name, port, worker_port, logs, api_workers, env)
+                processes += [(api, port), (worker, worker_port)]
+            else:
+                processes.append(
+                    (launcher.start_service(name, port, logs / f"{name}.log", env), port)
+                )
             urls[name] = f"http://127.0.0.1:{port}"
-        for _name, (process, port) in processes.items():
+        for process, port in processes:
             launcher.wait_ready(port, timeout_s=90, process=process)
         yield urls
     finally:
         stoppers = [
             threading.Thread(target=launcher.stop_process_group, args=(process.pid,))
-            for process, _ in processes.values()
+            for process, _ in processes
         ]
         for stopper in stoppers:
             stopper.start()
@@ -525,16 +536,24 @@ def seed_people(bench: Bench, count: int) -> list[SeededPerson]:
 
 def seed_views(
     bench: Bench, first: int, last: int, people: list[SeededPerson], upcoming: int
-) -> None:
+) -> dict[str, float]:
     """Cases ``first..last-1`` straight into the queue and visit views (COPY): what the
     projections would hold after that many cases, spread over :data:`QUERY_DISTRICTS`.
+    Returns the seconds each step took.
 
-    Every case is open (in the queue). Case ``n`` has one visit: announced within the next
-    30 days for the first ``upcoming`` cases (20 workers), made and completed in the past
-    (up to three years back) for the later ones. A worker's day holds what a worker can
-    visit, however many cases the views hold; the agenda query finds it among all visits.
+    Every case is open (in the queue); within a district every tenth contact is restored
+    and the deadlines spread over 90 days (20 of them passed). The queue's ``COPY`` fires the
+    view's own triggers, so ``case_queue_totals`` (the counts) is kept as the projection
+    keeps it: one statement trigger adds up the copied rows per district, status, deadline.
+
+    Case ``n`` has one visit: announced within the next 30 days for the first ``upcoming``
+    cases (20 workers), made and completed in the past (up to three years back) for the
+    later ones. A worker's day holds what a worker can visit, however many cases the views
+    hold; the agenda query finds it among all visits.
     """
     today = date.today()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
 
     def who(n: int) -> SeededPerson:  # persons vary within a district, too
         return people[(n // QUERY_DISTRICTS + n) % len(people)]
@@ -545,14 +564,15 @@ def seed_views(
         cursor.copy("COPY case_queue FROM STDIN") as copy,
     ):
         for n in range(first, last):
+            k = n // QUERY_DISTRICTS  # the case's number within its district
             copy.write_row(
                 (
                     uuid.UUID(int=n + 1),
                     f"bq-{n % QUERY_DISTRICTS:02d}",
                     "mitte",
-                    "contact_lost",
+                    "contact_restored" if k % 10 == 9 else "contact_lost",
                     "unanswered_invitations",
-                    today + timedelta(days=n % 90),
+                    today + timedelta(days=k % 90 - 20),  # 20 days passed … 69 days ahead
                     today - timedelta(days=n % 60),
                     None,
                     3,
@@ -560,6 +580,8 @@ def seed_views(
                     who(n).name_token,
                 )
             )
+    seconds["case_queue_copy_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     with psycopg.connect(bench.url("visits")) as conn, conn.cursor() as cursor:
         now = datetime.now(UTC)
         with cursor.copy(
@@ -595,11 +617,16 @@ def seed_views(
                         completed_on,
                     )
                 )
-    # What autovacuum does after a bulk load (statistics, and the visibility map that lets
-    # the queue's counts come from an index-only scan), not left to chance before measuring.
-    for dbname, table in (("contacts", "case_queue"), ("visits", "visit_record")):
+    seconds["visit_record_copy_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    # What autovacuum does after a bulk load (statistics, the visibility map), not left to
+    # chance before measuring.
+    tables = (("contacts", "case_queue"), ("contacts", "case_queue_totals"))
+    for dbname, table in (*tables, ("visits", "visit_record")):
         with psycopg.connect(bench.url(dbname), autocommit=True) as conn:
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+    seconds["vacuum_s"] = time.perf_counter() - started
+    return seconds
 
 
 class _KeepAliveClient:
@@ -651,51 +678,99 @@ class _KeepAliveClient:
             writer.close()
 
 
-async def _load(url: str, headers: dict[str, str], rate: float, seconds: float) -> dict[str, Any]:
-    """Open loop: request ``i`` is due at ``i / rate``; latency counts from when it was due."""
+def _backend_cpu_s(conn: psycopg.Connection[Any], dbname: str) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each PostgreSQL backend connected to
+    ``dbname``, from ``/proc`` (the database runs on this machine); {} where unreadable."""
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (dbname,),
+    ).fetchall()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for (pid,) in rows:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return cpu
+
+
+async def _load(
+    url: str,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+    *,
+    warm_up_s: float = 2.0,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Open loop: request ``i`` is due at ``i / rate``; latency counts from when it was due.
+
+    ``warm_up_s`` seconds of the same load go first, not measured (connections, the key
+    cache, the service's thread pool and the database's caches at the measured rate). With
+    ``db_url``, the CPU the database's backends of that database spent during the measured
+    load is reported per request (backends that closed meanwhile are missed: a lower bound).
+    """
     latencies: list[float] = []
     failures = 0
     failed: list[str] = []
     total = int(rate * seconds)
     client = _KeepAliveClient(url, headers)
 
-    async def one(due: float) -> None:
+    async def one(due: float, record: bool) -> None:
         nonlocal failures
         try:
             status = await client.get()
         except (OSError, asyncio.IncompleteReadError) as error:
             status = 0
-            failed.append(repr(error))
+            if record:
+                failed.append(repr(error))
+        if not record:
+            return
         if status != 200:
             failures += 1
             failed.append(str(status))
         latencies.append((time.perf_counter() - due) * 1000)
 
-    try:
-        for _ in range(20):  # warm up: connections, the key cache, prepared statements
-            await client.get()
-        cpu = time.process_time()
+    async def run(count: int, record: bool) -> float:
         start = time.perf_counter()
         tasks = []
-        for i in range(total):
+        for i in range(count):
             due = start + i / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due)))
+            tasks.append(asyncio.create_task(one(due, record)))
         await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+        return time.perf_counter() - start
+
+    db: psycopg.Connection[Any] | None = None
+    if db_url is not None:  # before and after the measured load only
+        db = psycopg.connect(db_url, autocommit=True)
+    try:
+        await run(int(rate * warm_up_s), record=False)
+        dbname = db.info.dbname if db is not None else ""
+        db_before = _backend_cpu_s(db, dbname) if db is not None else {}
+        cpu = time.process_time()
+        elapsed = await run(total, record=True)
         cpu = time.process_time() - cpu
+        db_after = _backend_cpu_s(db, dbname) if db is not None else {}
     finally:
         client.close()
+        if db is not None:
+            db.close()
+    db_cpu = sum(used - db_before.get(pid, 0.0) for pid, used in db_after.items())
     return {
         "requests": total,
+        "warm_up_requests": int(rate * warm_up_s),
         "failures": failures,
         "first_failures": failed[:3],
         "achieved_rate": total / elapsed,
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "client_cpu_ms_per_request": cpu / total * 1000,
+        "db_cpu_ms_per_request": db_cpu / total * 1000 if db_after else None,
     }
 
 
@@ -718,26 +793,36 @@ def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
         "queue": (
             f"{urls['contacts']}/cases?district=bq-00&sort=deadline",
             {"Authorization": f"Bearer {bench.token('bq-00')}", "X-Purpose": "case_work"},
+            bench.url("contacts"),
         ),
         "agenda": (
             f"{urls['visits']}/agenda?day={day}",
             {"Authorization": f"Bearer {bench.codec.mint(worker)}", "X-Purpose": "visit_planning"},
+            bench.url("visits"),
         ),
     }
+    warm_up_s = min(2.0, seconds / 2)
     by_size: dict[str, dict[str, Any]] = {}
+    seeding: dict[str, dict[str, float]] = {}
     seeded = 0
     for size in sizes:
         say(f"   seeding views up to {size:,} cases")
-        seed_views(bench, seeded, size, people, upcoming=sizes[0])
+        seeding[str(size)] = seed_views(bench, seeded, size, people, upcoming=sizes[0])
+        steps = seeding[str(size)].items()
+        say("   seeded in " + ", ".join(f"{step} {s:.1f}" for step, s in steps))
         seeded = size
         by_size[str(size)] = {}
-        for name, (url, headers) in endpoints.items():
-            by_size[str(size)][name] = asyncio.run(_load(url, headers, rate, seconds))
+        for name, (url, headers, db_url) in endpoints.items():
+            by_size[str(size)][name] = asyncio.run(
+                _load(url, headers, rate, seconds, warm_up_s=warm_up_s, db_url=db_url)
+            )
             r = by_size[str(size)][name]
+            db_cpu = r["db_cpu_ms_per_request"]
             say(
                 f"   {name} @ {size:,}: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
                 f"({r['achieved_rate']:.0f} req/s, {r['failures']} failed, load generator "
-                f"{r['client_cpu_ms_per_request']:.2f} ms CPU per request)"
+                f"{r['client_cpu_ms_per_request']:.2f} ms CPU per request, database "
+                f"{'?' if db_cpu is None else f'{db_cpu:.2f}'} ms CPU per request)"
             )
     small, large = by_size[str(sizes[0])], by_size[str(sizes[1])]
     growth = {name: large[name]["p99_ms"] / small[name]["p99_ms"] for name in endpoints}
@@ -746,6 +831,8 @@ def measure_queries(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
         "rate": rate,
         "seconds": seconds,
         "sizes": list(sizes),
+        "warm_up_s": warm_up_s,
+        "seeding_s": seeding,
         "by_size": by_size,
         "p99_growth": growth,
         "ratio": max(growth.values()),
@@ -834,11 +921,11 @@ def measure_import(bench: Bench) -> dict[str, Any]:
     say(f"2. bulk import: {cases:,} cases through Contacts.import_cases (1000 per request)")
     app = import_app(bench)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         imported = run_import(
             app, 0, cases, bench.run_id, every(max(1000, cases // 10), "imported", cases)
         )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         events = app.recorder.max_notification_id() or 0
         size = stored_event_size(bench, app)
     finally:
@@ -855,12 +942,13 @@ def measure_import(bench: Bench) -> dict[str, Any]:
         "baseline": "psycopg executemany, 500 rows per transaction (rows/s)",
         "baseline_per_s": baseline,
         "ratio": per_s / baseline,
+        "cpu_us_per_case": cpu / max(imported, 1) * 1e6,  # this process, all threads
         "target": TARGETS["import"],
     }
     result["met"] = result["ratio"] >= TARGET_RATIOS["import"]
     say(
         f"   {imported / elapsed:.0f} cases/s = {per_s:.0f} events/s; baseline {baseline:.0f} "
-        f"rows/s; ratio {result['ratio']:.2f}"
+        f"rows/s; ratio {result['ratio']:.2f}; CPU {result['cpu_us_per_case']:.0f} µs per case"
     )
     return result
 
@@ -886,7 +974,7 @@ def measure_rebuild(bench: Bench) -> dict[str, Any]:
         events = app.recorder.max_notification_id() or 0
         say(f"3. rebuild: the planning board from {events:,} events")
         board = build_view(PlanningBoardView, bench.env("visits"), "planning_board")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         topics = (
             "contacts.domain:OutreachCase.ContactLost",
             "contacts.domain:OutreachCase.ContactDetailsUpdated",
@@ -906,15 +994,15 @@ def measure_rebuild(bench: Bench) -> dict[str, Any]:
             apply,
             every(max(10_000, events // 10), "applied", events // 2),
         )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         say("   baseline: raw notification log read")
-        started = time.perf_counter()
+        started, raw_cpu = time.perf_counter(), time.process_time()
         read, position = 0, 0
         while batch := app.recorder.select_notifications(  # one call after the other
             position, 1000, inclusive_of_start=False
         ):
             read, position = read + len(batch), batch[-1].id
-        raw_elapsed = time.perf_counter() - started
+        raw_elapsed, raw_cpu = time.perf_counter() - started, time.process_time() - raw_cpu
     finally:
         app.close()
     result: dict[str, Any] = {
@@ -925,12 +1013,17 @@ def measure_rebuild(bench: Bench) -> dict[str, Any]:
         "baseline": "select_notifications, 1000 per call, no decoding (events/s)",
         "baseline_per_s": read / raw_elapsed,
         "ratio": raw_elapsed / elapsed,
+        # CPU of this process (all threads): depends less on the machine's load
+        "cpu_us_per_log_event": cpu / max(events, 1) * 1e6,
+        "cpu_us_per_applied_event": cpu / max(applied, 1) * 1e6,
+        "baseline_cpu_us_per_log_event": raw_cpu / max(read, 1) * 1e6,
         "target": TARGETS["rebuild"],
     }
     result["met"] = result["ratio"] >= TARGET_RATIOS["rebuild"]
     say(
         f"   rebuild {events / elapsed:.0f} log events/s; raw read {read / raw_elapsed:.0f}/s; "
-        f"ratio {result['ratio']:.2f}"
+        f"ratio {result['ratio']:.2f}; CPU {result['cpu_us_per_log_event']:.1f} vs "
+        f"{result['baseline_cpu_us_per_log_event']:.1f} µs per log event"
     )
     return result
 
@@ -975,12 +1068,12 @@ async def _relay(bench: Bench, backlog: int) -> dict[str, Any]:
     stopping = asyncio.Event()
     progress = every(max(1000, target // 10), "relayed", target)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         task = asyncio.create_task(relay.run(stopping))
-        while relay.position < target:
+        while relay.recorded < target:  # in memory: no query on the relay's event loop
             await asyncio.sleep(0.05)
-            progress(relay.position)
-        elapsed = time.perf_counter() - started
+            progress(relay.recorded)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         published = relay.published
         stopping.set()
         await task
@@ -998,14 +1091,14 @@ async def _relay(bench: Bench, backlog: int) -> dict[str, Any]:
     await producer.start()
     try:
         await producer.partitions_for(raw_topic)
-        started = time.perf_counter()
+        started, raw_cpu = time.perf_counter(), time.process_time()
         for first in range(0, len(payloads), 500):
             futures = [
                 await producer.send(raw_topic, value=v, key=k)
                 for v, k in payloads[first : first + 500]
             ]
             await asyncio.gather(*futures)
-        raw_elapsed = time.perf_counter() - started
+        raw_elapsed, raw_cpu = time.perf_counter() - started, time.process_time() - raw_cpu
     finally:
         await producer.stop()
     return {
@@ -1015,6 +1108,9 @@ async def _relay(bench: Bench, backlog: int) -> dict[str, Any]:
         "stored_events_per_s": target / elapsed,
         "baseline_per_s": len(payloads) / raw_elapsed,
         "ratio": (published / elapsed) / (len(payloads) / raw_elapsed),
+        # CPU of this process (all threads) per message: depends less on the machine's load
+        "cpu_us_per_message": cpu / max(published, 1) * 1e6,
+        "baseline_cpu_us_per_message": raw_cpu / max(len(payloads), 1) * 1e6,
     }
 
 
@@ -1029,7 +1125,9 @@ def measure_relay(bench: Bench) -> dict[str, Any]:
     result["met"] = result["ratio"] >= TARGET_RATIOS["relay"]
     say(
         f"   relay {result['messages_per_s']:.0f} messages/s; raw aiokafka "
-        f"{result['baseline_per_s']:.0f}/s; ratio {result['ratio']:.2f}"
+        f"{result['baseline_per_s']:.0f}/s; ratio {result['ratio']:.2f}; CPU "
+        f"{result['cpu_us_per_message']:.0f} vs {result['baseline_cpu_us_per_message']:.0f} "
+        "µs per message"
     )
     return result
 
@@ -1141,7 +1239,16 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_DATABASES", "bench"),
         help="prefix of the run's databases (recreated): two runs at once need two prefixes",
     )
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=int(os.environ.get("BENCH_API_WORKERS", "1")),
+        help="processes serving each measured service's HTTP API (1: one process does "
+        "everything; N > 1: N api processes plus a worker process, as `services.py --api-workers`)",
+    )
     args = parser.parse_args(argv)
+    if args.api_workers < 1:
+        parser.error("--api-workers must be at least 1")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", args.databases):
         parser.error("--databases: lower-case letters, digits and _ (at most 31)")
     only = [m.strip() for m in args.only.split(",") if m.strip()]
@@ -1178,13 +1285,14 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(),
         "scale": args.scale,
         "scale_knobs": {k: list(v) if isinstance(v, tuple) else v for k, v in bench.scale.items()},
+        "api_workers": args.api_workers,
         "targets": TARGETS,
         "measurements": {},
     }
     measured = results["measurements"]
     try:
         if {"path", "queries"} & set(only):
-            with services_running(bench, args.out / "logs") as urls:
+            with services_running(bench, args.out / "logs", args.api_workers) as urls:
                 if "path" in only:
                     measured["path"] = measure_path(bench, urls)
                 if "queries" in only:
