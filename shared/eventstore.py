@@ -28,11 +28,12 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from shared.privacy import PersonalDataCipher
 from shared.settings import StackSettings
 from shared.telemetry import current_trace_carrier
 
@@ -180,6 +181,32 @@ class OutreachApplication(Application[UUID]):
         self._take_snapshots(processing)
         self._notify(recordings)
         return True
+
+
+class SealingApplication(OutreachApplication):
+    """An application that seals personal data: it holds the service's
+    :class:`~shared.privacy.PersonalDataCipher` and the clock its rules read the day from.
+
+    Built without a cipher (e.g. by a projection runner, which only reads the log), it
+    refuses to seal or open anything.
+    """
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        cipher: PersonalDataCipher | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        super().__init__(env)
+        self._cipher = cipher
+        self._today = today
+
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        if self._cipher is None:
+            raise RuntimeError(f"this {type(self).__name__} was built without a cipher")
+        return self._cipher
 
 
 class TrackedView(PostgresTrackingRecorder):

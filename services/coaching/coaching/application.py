@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.utils import EnvType
 
 from coaching.domain import (
     CaseCoaching,
@@ -27,8 +26,7 @@ from coaching.domain import (
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
-from shared.eventstore import CommandContext, OutreachApplication
-from shared.privacy import PersonalDataCipher
+from shared.eventstore import CommandContext, SealingApplication
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -70,25 +68,8 @@ class KnownCase:
     district: str
 
 
-class Coachings(OutreachApplication):
+class Coachings(SealingApplication):
     name = "coaching"
-
-    def __init__(
-        self,
-        env: EnvType | None = None,
-        *,
-        cipher: PersonalDataCipher | None = None,
-        today: Callable[[], date] = date.today,
-    ) -> None:
-        super().__init__(env)
-        self._cipher = cipher
-        self._today = today
-
-    @property
-    def cipher(self) -> PersonalDataCipher:
-        if self._cipher is None:
-            raise RuntimeError("this Coachings instance was built without a cipher")
-        return self._cipher
 
     # --- the registry -------------------------------------------------------------------
 

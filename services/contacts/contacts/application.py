@@ -10,7 +10,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.utils import EnvType
 
 from contacts.domain import (
     CaseStatus,
@@ -25,8 +24,8 @@ from contacts.domain import (
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
 from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
-from shared.eventstore import CommandContext, OutreachApplication
-from shared.privacy import SEPARATELY_ERASABLE, PersonalDataCipher, SubjectErasedError
+from shared.eventstore import CommandContext, SealingApplication
+from shared.privacy import SEPARATELY_ERASABLE, SubjectErasedError
 
 
 class CaseNotFoundError(NotFoundError):
@@ -89,25 +88,8 @@ IMPORT_BATCH_SIZE = 500
 """Cases saved per transaction by :meth:`Contacts.import_cases` (two events each)."""
 
 
-class Contacts(OutreachApplication):
+class Contacts(SealingApplication):
     name = "contacts"
-
-    def __init__(
-        self,
-        env: EnvType | None = None,
-        *,
-        cipher: PersonalDataCipher | None = None,
-        today: Callable[[], date] = date.today,
-    ) -> None:
-        super().__init__(env)
-        self._cipher = cipher
-        self._today = today
-
-    @property
-    def cipher(self) -> PersonalDataCipher:
-        if self._cipher is None:
-            raise RuntimeError("this Contacts instance was built without a cipher")
-        return self._cipher
 
     def report_contact_lost(
         self,

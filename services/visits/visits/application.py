@@ -21,7 +21,7 @@ from shared.contracts.visits import (
     VisitPurpose,
 )
 from shared.errors import ConflictError, NotFoundError
-from shared.eventstore import CommandContext, OutreachApplication
+from shared.eventstore import CommandContext, SealingApplication
 from shared.privacy import DataCategory, PersonalDataCipher
 from visits.domain import CaseVisits, Schedule, Visit, VisitRules
 
@@ -47,7 +47,7 @@ class PlannedCase:
     """Sealed address token."""
 
 
-class Visits(OutreachApplication):
+class Visits(SealingApplication):
     name = "visits"
 
     def __init__(
@@ -58,16 +58,8 @@ class Visits(OutreachApplication):
         rules: VisitRules | None = None,
         today: Callable[[], date] = date.today,
     ) -> None:
-        super().__init__(env)
-        self._cipher = cipher
+        super().__init__(env, cipher=cipher, today=today)
         self.rules = rules or VisitRules()
-        self._today = today
-
-    @property
-    def cipher(self) -> PersonalDataCipher:
-        if self._cipher is None:
-            raise RuntimeError("this Visits instance was built without a cipher")
-        return self._cipher
 
     def announce(
         self,
