@@ -18,15 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from shared.contracts import dead_letter_topic, topic_of
 from shared.kafka import ensure_topics
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, scratch_database
 from tests.support.processes import ProbeProcess, ServiceProcess, start_group_at_end
 
 
@@ -39,14 +37,8 @@ def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def contacts_database(stack: ServiceSettings) -> Iterator[str]:
     """The event store and views of the contacts service under test."""
-    name = f"contacts_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(stack, "contacts_e2e") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

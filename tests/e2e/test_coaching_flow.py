@@ -12,6 +12,7 @@ of the session, see ``conftest.py``), and their consumers start at the end of th
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -19,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, register_provider, with_purpose
-from tests.support.helpers import eventually, person
+from tests.support.helpers import eventually, person, scratch_database
 from tests.support.processes import ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +36,11 @@ NOTE = "Gespräch über Schulden und die Trennung vom Partner"
 
 @pytest.fixture(scope="module")
 def databases(stack: ServiceSettings) -> Iterator[dict[str, str]]:
-    names = {s: f"{s}_e2e_{uuid.uuid4().hex[:8]}" for s in ("visits", "coaching")}
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield names
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with contextlib.ExitStack() as created:
+        yield {
+            s: created.enter_context(scratch_database(stack, f"{s}_e2e"))
+            for s in ("visits", "coaching")
+        }
 
 
 def start_service(

@@ -20,6 +20,7 @@ notifications service sends to a real SMTP server (aiosmtpd) of this module.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import subprocess
@@ -33,17 +34,15 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import psycopg
 import pytest
 from kafka import KafkaConsumer
-from psycopg import sql
 
 from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.e2e.test_personal_data import table_contents
 from tests.support.e2e import register_provider, report_body, with_purpose
-from tests.support.helpers import eventually, person
+from tests.support.helpers import eventually, person, scratch_database
 from tests.support.notifications import MailSink
 from tests.support.processes import ROOT, ServiceProcess, read_topic, start_group_at_end
 
@@ -71,16 +70,11 @@ also has its ``-erasures`` consumer (added below)."""
 
 @pytest.fixture(scope="module")
 def databases(stack: ServiceSettings, contacts_database: str) -> Iterator[dict[str, str]]:
-    names = {s: f"{s}_e2e_{uuid.uuid4().hex[:8]}" for s in STARTED_HERE}
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield {"contacts": contacts_database, **names}
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        for name in names.values():
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with contextlib.ExitStack() as created:
+        names = {
+            s: created.enter_context(scratch_database(stack, f"{s}_e2e")) for s in STARTED_HERE
+        }
+        yield {"contacts": contacts_database, **names}
 
 
 @pytest.fixture(scope="module")

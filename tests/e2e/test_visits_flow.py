@@ -10,21 +10,18 @@ contacts service of the session, see ``conftest.py``), so a visits service start
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, report_body, with_purpose
-from tests.support.helpers import eventually, person
+from tests.support.helpers import eventually, person, scratch_database
 from tests.support.processes import Process, ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.e2e
@@ -32,14 +29,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def visits_database(stack: ServiceSettings) -> Iterator[str]:
-    name = f"visits_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(stack, "visits_e2e") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

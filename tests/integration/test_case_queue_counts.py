@@ -16,13 +16,13 @@ import pytest
 from contacts.application import Contacts, PersonDetails
 from contacts.projections import CaseQueueProjection, CaseQueueView
 from eventsourcing.persistence import Tracking
-from psycopg import sql
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.eventstore import CommandContext, build_view, eventsourcing_env
 from shared.privacy import PersonalDataCipher
 from shared.rebuild import rebuild_projection, reset_view
 from shared.settings import ServiceSettings
+from tests.support.helpers import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +44,8 @@ RECOUNT = (
 
 @pytest.fixture
 def database(stack: ServiceSettings) -> Iterator[str]:
-    name = f"queue_counts_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(stack, "queue_counts") as name:
+        yield name
 
 
 @pytest.fixture

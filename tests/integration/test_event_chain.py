@@ -9,7 +9,6 @@ from datetime import date
 import psycopg
 import pytest
 from contacts.application import Contacts, PersonDetails
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from shared.chain import EventChain
@@ -17,19 +16,15 @@ from shared.contracts.contacts import ContactChannel, ContactLostReason
 from shared.eventstore import CommandContext, eventsourcing_env
 from shared.privacy import ERASED, Keyring, PersonalDataCipher
 from shared.settings import ServiceSettings
-from tests.support.helpers import person
+from tests.support.helpers import person, scratch_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def database(stack: ServiceSettings) -> Iterator[str]:
-    name = f"chain_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(stack, "chain") as name:
+        yield name
 
 
 @pytest.fixture

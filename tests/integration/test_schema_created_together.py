@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from contacts.application import Contacts
 from contacts.projections import CaseDetailView, CaseQueueView
-from psycopg import sql
 
 from shared.eventstore import build_view, eventsourcing_env
 from shared.runtime import schema_lock
 from shared.settings import ServiceSettings
+from tests.support.helpers import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +24,8 @@ STARTING_TOGETHER = 6
 
 @pytest.fixture
 def new_database(stack: ServiceSettings) -> Iterator[str]:
-    name = f"schema_race_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    drop_database(stack, name)
-
-
-def drop_database(stack: ServiceSettings, name: str) -> None:
-    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(stack, "schema_race") as name:
+        yield name
 
 
 def create_together(stack: ServiceSettings, database: str, *, locked: bool) -> list[BaseException]:
@@ -85,11 +74,7 @@ def test_without_the_schema_lock_creating_the_schema_at_once_fails_in_postgresql
     same object with a unique violation on its catalogue (at least once in a few tries)."""
     failures: list[BaseException] = []
     for _ in range(5):
-        with contextlib.ExitStack() as cleanup:
-            name = f"schema_race_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            cleanup.callback(drop_database, stack, name)
+        with scratch_database(stack, "schema_race") as name:
             failures += create_together(stack, name, locked=False)
         if failures:
             break

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from shared.settings import StackSettings
 
 T = TypeVar("T")
 
 TEST_DATABASE = "outreach_test"
 """The database of test-only tables (and of applications that must not meet a running service)."""
+
+
+@contextmanager
+def scratch_database(stack: StackSettings, prefix: str) -> Iterator[str]:
+    """A new, empty database ``<prefix>_<random>`` for one test (or module), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def eventually(
