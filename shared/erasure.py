@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -97,11 +97,21 @@ class ErasureLedgerView(TrackedView):
         "WHERE confirmed_at IS NULL",
     )
 
-    def unconfirmed(self, limit: int = 100) -> list[DictRow]:
+    def unconfirmed(
+        self, limit: int = 100, forgotten_before: datetime | None = None
+    ) -> list[DictRow]:
+        """Erasures applied and not confirmed yet (only those applied before
+        ``forgotten_before``, when given), oldest first."""
+        if forgotten_before is None:
+            return self.query(
+                "SELECT * FROM erasure_ledger WHERE confirmed_at IS NULL "
+                "ORDER BY forgotten_at LIMIT %s",
+                (limit,),
+            )
         return self.query(
-            "SELECT * FROM erasure_ledger WHERE confirmed_at IS NULL "
+            "SELECT * FROM erasure_ledger WHERE confirmed_at IS NULL AND forgotten_at < %s "
             "ORDER BY forgotten_at LIMIT %s",
-            (limit,),
+            (forgotten_before, limit),
         )
 
     def mark_confirmed(self, erasure_id: UUID, at: datetime) -> None:
@@ -158,7 +168,13 @@ def confirmation_event_id(deployment: str, erasure_id: UUID) -> UUID:
 
 
 class ConfirmationOutbox:
-    """Publishes ``SubjectErasureConfirmed`` for the ledger's unconfirmed erasures."""
+    """Publishes ``SubjectErasureConfirmed`` for the ledger's unconfirmed erasures.
+
+    ``settle``: how long an erasure stays in the ledger before it is confirmed. A worker
+    process (``OUTREACH_PROCESS_ROLE=worker``) waits until its api processes, which read the
+    ledger to evict the person's key from their own caches, have done so; a process that does
+    everything itself confirms at once.
+    """
 
     def __init__(
         self,
@@ -168,8 +184,10 @@ class ConfirmationOutbox:
         service: str,
         deployment: str,
         interval: float = 0.5,
+        settle: timedelta = timedelta(0),
     ) -> None:
         self._ledger = ledger
+        self._settle = settle
         self._service = service
         self._deployment = deployment
         self._interval = interval
@@ -200,7 +218,8 @@ class ConfirmationOutbox:
         )
 
     async def publish_pending(self) -> int:
-        rows = await asyncio.to_thread(self._ledger.unconfirmed)
+        settled = datetime.now(UTC) - self._settle if self._settle else None
+        rows = await asyncio.to_thread(self._ledger.unconfirmed, 100, settled)
         for row in rows:
             envelope = self.envelope(row)
             await self.publisher.publish(

@@ -329,7 +329,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                     offset_reset=settings.consumer_offset_reset,
                 )
             confirmations = ConfirmationOutbox(
-                ledger, broker, service=spec.name, deployment=settings.service_name
+                ledger,
+                broker,
+                service=spec.name,
+                deployment=settings.service_name,
+                # In the split layout: after the api processes' next two reads of the ledger.
+                settle=timedelta(
+                    seconds=2 * ERASED_KEYS_POLL_SECONDS if role is ProcessRole.WORKER else 0
+                ),
             )
             await broker.start()
             keeper = ChainKeeper(chain, broker, anchor_every=settings.chain_anchor_seconds)
