@@ -97,17 +97,8 @@ class ErasureLedgerView(TrackedView):
         "WHERE confirmed_at IS NULL",
     )
 
-    def unconfirmed(
-        self, limit: int = 100, forgotten_before: datetime | None = None
-    ) -> list[DictRow]:
-        """Erasures applied and not confirmed yet (only those applied before
-        ``forgotten_before``, when given), oldest first."""
-        if forgotten_before is None:
-            return self.query(
-                "SELECT * FROM erasure_ledger WHERE confirmed_at IS NULL "
-                "ORDER BY forgotten_at LIMIT %s",
-                (limit,),
-            )
+    def unconfirmed(self, forgotten_before: datetime, limit: int = 100) -> list[DictRow]:
+        """Erasures applied before ``forgotten_before`` and not confirmed yet, oldest first."""
         return self.query(
             "SELECT * FROM erasure_ledger WHERE confirmed_at IS NULL AND forgotten_at < %s "
             "ORDER BY forgotten_at LIMIT %s",
@@ -218,8 +209,7 @@ class ConfirmationOutbox:
         )
 
     async def publish_pending(self) -> int:
-        settled = datetime.now(UTC) - self._settle if self._settle else None
-        rows = await asyncio.to_thread(self._ledger.unconfirmed, 100, settled)
+        rows = await asyncio.to_thread(self._ledger.unconfirmed, datetime.now(UTC) - self._settle)
         for row in rows:
             envelope = self.envelope(row)
             await self.publisher.publish(

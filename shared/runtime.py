@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.projection import Projection
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
@@ -65,7 +65,7 @@ class Runtime:
     access_log: AccessLog
     views: dict[str, TrackedView] = field(default_factory=dict)
     chain: EventChain | None = None
-    runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
+    runners: list[BatchingProjectionRunner[Any, Any]] = field(default_factory=list)
 
     def view(self, kind: type[TrackedView]) -> Any:
         return self.views[kind.__name__]
@@ -118,9 +118,8 @@ def _start_runner(
     projection_class: type[Projection[Any]],
     view_class: type[TrackedView],
     env: dict[str, str],
-) -> Any:
-    """A started :class:`BatchingProjectionRunner` (a batch of events per transaction; it
-    offers what the runtime uses of the library's ``ProjectionRunner``)."""
+) -> BatchingProjectionRunner[Any, Any]:
+    """A started :class:`BatchingProjectionRunner` (a batch of events per transaction)."""
     runner: BatchingProjectionRunner[Any, Any] = BatchingProjectionRunner(
         application_class=spec.application_class,
         projection_class=projection_class,
