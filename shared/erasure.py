@@ -112,6 +112,13 @@ class ErasureLedgerView(TrackedView):
                 (at, erasure_id),
             )
 
+    def forgotten_since(self, since: datetime) -> list[UUID]:
+        """The persons this service has forgotten since ``since``."""
+        rows = self.query(
+            "SELECT DISTINCT subject_id FROM erasure_ledger WHERE forgotten_at > %s", (since,)
+        )
+        return [row["subject_id"] for row in rows]
+
     def is_forgotten(self, subject_id: UUID) -> bool:
         return bool(self.query("SELECT 1 FROM erasure_ledger WHERE subject_id = %s", (subject_id,)))
 
@@ -152,6 +159,31 @@ def erasure_consumer(
         event_types=frozenset({SubjectErased.event_type}),
         description="Forgets an erased person: key cache evicted, view rows dropped or blanked.",
     )
+
+
+ERASED_KEYS_POLL_SECONDS = 1.0
+"""How often an ``api`` process evicts the keys of persons erased meanwhile from its cache."""
+
+
+async def evict_erased_keys(
+    ledger: ErasureLedgerView, keyring: Keyring, seconds: float, stopping: asyncio.Event
+) -> None:
+    """Evict the keys of persons erased recently from this process's key cache.
+
+    In the split layout the erasure consumer runs in the worker process and evicts the key
+    there only; an ``api`` process reads the persons the worker has forgotten from the
+    erasure ledger every second. Only erasures of the last ``seconds`` (the key cache's
+    lifetime, plus a margin) can still be cached, so only those are read.
+    """
+    while not stopping.is_set():
+        since = datetime.now(UTC) - timedelta(seconds=seconds + 10)
+        try:
+            for subject_id in await asyncio.to_thread(ledger.forgotten_since, since):
+                keyring.evict(subject_id)
+        except Exception:
+            log.exception("could not read the erasure ledger; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), ERASED_KEYS_POLL_SECONDS)
 
 
 def confirmation_event_id(deployment: str, erasure_id: UUID) -> UUID:

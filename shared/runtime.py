@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -32,10 +32,12 @@ from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
 from shared.dpo import subject_events
 from shared.erasure import (
+    ERASED_KEYS_POLL_SECONDS,
     ConfirmationOutbox,
     ErasureLedgerView,
     Forget,
     erasure_consumer,
+    evict_erased_keys,
     forget_nothing,
 )
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
@@ -168,9 +170,6 @@ API_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "5"}
 keeps one open and opens up to six under load (instead of four and ten), as several api
 processes run beside the worker, each with a datastore per view."""
 
-ERASED_KEYS_POLL_SECONDS = 1.0
-"""How often an ``api`` process evicts the keys of persons erased meanwhile from its cache."""
-
 
 @contextlib.contextmanager
 def schema_lock(dsn: str, what: str) -> Iterator[None]:
@@ -187,32 +186,6 @@ def schema_lock(dsn: str, what: str) -> Iterator[None]:
             "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outreach-schema:{what}",)
         )
         yield
-
-
-async def evict_erased_keys(
-    ledger: ErasureLedgerView, keyring: Keyring, seconds: float, stopping: asyncio.Event
-) -> None:
-    """Evict the keys of persons erased recently from this process's key cache.
-
-    In the split layout the erasure consumer runs in the worker process and evicts the key
-    there only; an ``api`` process reads the persons the worker has forgotten from the
-    erasure ledger every second. Only erasures of the last ``seconds`` (the key cache's
-    lifetime, plus a margin) can still be cached, so only those are read.
-    """
-    while not stopping.is_set():
-        since = datetime.now(UTC) - timedelta(seconds=seconds + 10)
-        try:
-            rows = await asyncio.to_thread(
-                ledger.query,
-                "SELECT DISTINCT subject_id FROM erasure_ledger WHERE forgotten_at > %s",
-                (since,),
-            )
-            for row in rows:
-                keyring.evict(row["subject_id"])
-        except Exception:
-            log.exception("could not read the erasure ledger; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), ERASED_KEYS_POLL_SECONDS)
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:

@@ -75,3 +75,15 @@ def test_a_single_process_confirms_an_erasure_at_once(ledger: ErasureLedgerView)
     just_now = forgotten(ledger, ago=timedelta(milliseconds=100))
 
     assert confirmed_by(ledger, settle=timedelta(0)) == {just_now}
+
+
+def test_the_ledger_names_the_persons_forgotten_since_a_moment(
+    ledger: ErasureLedgerView,
+) -> None:
+    recent = forgotten(ledger, ago=timedelta(seconds=5))
+    forgotten(ledger, ago=timedelta(minutes=5))
+    (row,) = ledger.query("SELECT subject_id FROM erasure_ledger WHERE erasure_id = %s", (recent,))
+
+    since = datetime.now(UTC) - timedelta(seconds=40)
+
+    assert ledger.forgotten_since(since) == [row["subject_id"]]

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from shared.runtime import evict_erased_keys
+from shared.erasure import evict_erased_keys
 
 pytestmark = pytest.mark.unit
 
@@ -20,10 +19,9 @@ class Ledger:
         self.subjects = subjects
         self.since: list[datetime] = []
 
-    def query(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        assert "erasure_ledger" in sql
-        self.since.append(params[0])
-        return [{"subject_id": subject} for subject in self.subjects]
+    def forgotten_since(self, since: datetime) -> list[UUID]:
+        self.since.append(since)
+        return self.subjects
 
 
 class Keyring:
