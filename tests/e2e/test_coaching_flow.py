@@ -25,7 +25,7 @@ import pytest
 from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
-from tests.support.e2e import ContactsApi, register_provider, with_purpose
+from tests.support.e2e import ContactsApi, on_the_board, register_provider, with_purpose
 from tests.support.helpers import eventually, person, scratch_database
 from tests.support.processes import ServiceProcess, start_group_at_end
 
@@ -130,15 +130,7 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
 
     # 2. The outreach team announces a visit and records it: met, a coaching referral with
     #    the person's consent, and a note that must stay with the visits service.
-    def on_the_board() -> Any:
-        response = visits_client.get(
-            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
-        )
-        assert response.status_code == 200, response.text
-        entries = response.json()["sections"]["to_plan"]
-        return entries if any(e["case_id"] == case_id for e in entries) else None
-
-    eventually(on_the_board, timeout=60, what="the person on the planning board")
+    on_the_board(visits_client, worker, district, case_id)
     announced = visits_client.post(
         "/visits",
         json={

@@ -41,7 +41,7 @@ from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.e2e.test_personal_data import table_contents
-from tests.support.e2e import register_provider, report_body, with_purpose
+from tests.support.e2e import on_the_board, register_provider, report_body, with_purpose
 from tests.support.helpers import eventually, person, scratch_database
 from tests.support.notifications import MailSink
 from tests.support.processes import ROOT, ServiceProcess, read_topic, start_group_at_end
@@ -217,14 +217,7 @@ def test_an_erased_person_is_forgotten_by_every_service_and_can_be_read_nowhere(
     subject = UUID(eventually(case_detail, timeout=30, what="the case in contacts")["subject"])
 
     # 2. A visit is announced (the letter goes out) and made: a note, a consented referral.
-    def on_the_board() -> bool:
-        response = visits.get(
-            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
-        )
-        assert response.status_code == 200, response.text
-        return any(e["case_id"] == case_id for e in response.json()["sections"]["to_plan"])
-
-    eventually(on_the_board, timeout=60, what="the person on the planning board")
+    on_the_board(visits, worker, district, case_id)
     announced = visits.post(
         "/visits",
         json={

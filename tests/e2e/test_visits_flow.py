@@ -20,7 +20,7 @@ import pytest
 
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
-from tests.support.e2e import ContactsApi, report_body, with_purpose
+from tests.support.e2e import ContactsApi, on_the_board, report_body, with_purpose
 from tests.support.helpers import eventually, person, scratch_database
 from tests.support.processes import Process, ServiceProcess, start_group_at_end
 
@@ -91,15 +91,7 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
     case_id = created.json()["case_id"]
 
     # 2. The person appears on the district's planning board of the visits service.
-    def on_the_board() -> Any:
-        response = visits_client.get(
-            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
-        )
-        assert response.status_code == 200, response.text
-        entries = response.json()["sections"]["to_plan"]
-        return entries if any(e["case_id"] == case_id for e in entries) else None
-
-    (entry,) = eventually(on_the_board, timeout=60, what="the person on the planning board")
+    (entry,) = on_the_board(visits_client, worker, district, case_id)
     assert entry["name"] == who["name"]
 
     # One trace: the contacts HTTP request, and the visits consumer that read its event.

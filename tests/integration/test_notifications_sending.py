@@ -168,6 +168,29 @@ async def queued(
         )
 
 
+async def letters_sent(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    *people: dict[str, Any],
+) -> list[tuple[Envelope[Payload], Any]]:
+    """A visit announced to each of ``people``, queued and its letter sent: for each, the
+    event and the sent notification's row."""
+    events = [visit_announced(harness.cipher, district, who) for who in people]
+    publish(producer, harness.topics["visits"], *events)
+    async with RunningConsumers(stack, harness):
+        await wait_for(
+            lambda: all(harness.rows_for(e.event_id, district) for e in events), "queued"
+        )
+    harness.outbox.deliver_due()
+    sent = []
+    for e in events:
+        notification_id = harness.rows_for(e.event_id, district)[0]["notification_id"]
+        sent.append((e, eventually_row(harness, notification_id, "sent")))
+    return sent
+
+
 async def test_an_announced_visit_becomes_one_german_letter_in_the_days_print_batch(
     stack: ServiceSettings,
     harness: NotificationsHarness,
@@ -236,25 +259,9 @@ async def test_reading_a_letter_or_a_print_batch_states_its_purpose_and_is_logge
     client: TestClient,
     mint: Callable[..., str],
 ) -> None:
-    who, other = person(), person()
-    event = visit_announced(harness.cipher, district, who)
-    second = visit_announced(harness.cipher, district, other)
-    publish(producer, harness.topics["visits"], event, second)
-    async with RunningConsumers(stack, harness):
-        await wait_for(
-            lambda: (
-                harness.rows_for(event.event_id, district)
-                and harness.rows_for(second.event_id, district)
-            ),
-            "queued",
-        )
-    harness.outbox.deliver_due()
-    row = eventually_row(
-        harness, harness.rows_for(event.event_id, district)[0]["notification_id"], "sent"
-    )
-    eventually_row(
-        harness, harness.rows_for(second.event_id, district)[0]["notification_id"], "sent"
-    )
+    who = person()
+    sent = await letters_sent(stack, harness, producer, district, who, person())
+    (event, row), (second, _) = sent
     notification_id = row["notification_id"]
     worker = "outreach_worker"
 
@@ -502,21 +509,7 @@ async def test_an_erased_persons_letters_answer_410_and_leave_the_print_batch(
     keyring: Keyring,
 ) -> None:
     who, other = person(), person()
-    event = visit_announced(harness.cipher, district, who)
-    kept = visit_announced(harness.cipher, district, other)
-    publish(producer, harness.topics["visits"], event, kept)
-    async with RunningConsumers(stack, harness):
-        await wait_for(
-            lambda: (
-                harness.rows_for(event.event_id, district)
-                and harness.rows_for(kept.event_id, district)
-            ),
-            "queued",
-        )
-    harness.outbox.deliver_due()
-    row = eventually_row(
-        harness, harness.rows_for(event.event_id, district)[0]["notification_id"], "sent"
-    )
+    (event, row), _ = await letters_sent(stack, harness, producer, district, who, other)
     headers = staff(mint, district)
     assert (
         client.get(f"/notifications/{row['notification_id']}/letter", headers=headers).status_code

@@ -106,6 +106,23 @@ def register_provider(
     return provider_id
 
 
+def on_the_board(
+    visits: httpx.Client, worker: dict[str, str], district: str, case_id: str
+) -> list[dict[str, Any]]:
+    """The district's "to plan" entries of the planning board, once ``case_id`` is among
+    them (the visits service's board consumer has caught up with the case)."""
+
+    def entries() -> list[dict[str, Any]] | None:
+        response = visits.get(
+            "/board", params={"district": district}, headers=with_purpose(worker, "visit_planning")
+        )
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["sections"]["to_plan"]
+        return found if any(e["case_id"] == case_id for e in found) else None
+
+    return eventually(entries, timeout=60, what="the person on the planning board")
+
+
 def with_purpose(headers: dict[str, str], purpose: str | None) -> dict[str, str]:
     """``headers`` with ``X-Purpose`` (the purpose every read of personal data states)."""
     return headers if purpose is None else {**headers, "X-Purpose": purpose}
