@@ -331,7 +331,7 @@ class FeedPublisher:
         self,
         view: FeedView,
         broker: KafkaBroker,
-        ensure_topics: Callable[[list[str]], None],
+        ensure_topics: Callable[[list[str]], object],
         interval: float = 0.5,
     ) -> None:
         self._view = view

@@ -48,6 +48,16 @@ class ProcessRole(StrEnum):
     readiness and ``/ops`` on a port of its own. One per deployment."""
 
 
+class KafkaDurability(StrEnum):
+    """How the Kafka cluster replicates the topics (``OUTREACH_KAFKA_DURABILITY``; the
+    replication factor and ``min.insync.replicas`` of each are declared in shared.topics)."""
+
+    SINGLE = "single"
+    """One broker (development, tests): one replica of each partition."""
+    REPLICATED = "replicated"
+    """Three or more brokers (production): three replicas, a write acknowledged by two."""
+
+
 class StackSettings(BaseSettings):
     """Where PostgreSQL and Kafka are. Shared by the services, the tests and the launcher."""
 
@@ -59,7 +69,13 @@ class StackSettings(BaseSettings):
     pg_password: SecretStr = SecretStr("outreach")
     kafka_bootstrap: str = "127.0.0.1:59092"
     kafka_controller_port: int = 59093
-    kafka_partitions: int = Field(default=6, ge=1)
+    kafka_partitions: int = Field(
+        default=6,
+        ge=1,
+        description="Partitions of a topic that shared.topics does not declare (a test's or a "
+        "benchmark's scratch topic), and the local broker's default.",
+    )
+    kafka_durability: KafkaDurability = KafkaDurability.SINGLE
     api_workers: int = Field(
         default=1,
         ge=1,

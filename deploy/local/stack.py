@@ -10,7 +10,7 @@ Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
     python deploy/local/stack.py up                 # PostgreSQL + Kafka, databases created
     python deploy/local/stack.py status             # exit code 0 only if both answer
-    python deploy/local/stack.py create-topics contacts.events visits.events
+    python deploy/local/stack.py create-topics      # the topics declared in shared.topics
     python deploy/local/stack.py down
 
     pg-up / pg-down / kafka-up / kafka-down         # one half of the stack
@@ -42,7 +42,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
@@ -50,11 +50,13 @@ if str(REPO_ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
-from kafka.errors import for_code  # noqa: E402
 from psycopg import sql  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from shared.settings import KEYRING_DATABASE, SERVICE_PORTS, StackSettings  # noqa: E402
+
+if TYPE_CHECKING:
+    from shared.kafka import TopicsEnsured
 
 log = logging.getLogger("outreach.stack")
 
@@ -99,7 +101,6 @@ PG_START_TIMEOUT_S = 60
 KAFKA_START_TIMEOUT_S = 90
 KAFKA_STOP_TIMEOUT_S = 60
 LOG_TAIL_LINES = 40
-TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
 class StackError(RuntimeError):
@@ -551,7 +552,8 @@ def _kafka_properties(settings: StackSettings) -> dict[str, str]:
         "transaction.state.log.min.isr": "1",
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
-        # Topics are created explicitly (create-topics), never by a typo in a producer.
+        # Topics are created explicitly, as declared in shared.topics (create-topics, the
+        # services' ensure_topics), never by a typo in a producer.
         "auto.create.topics.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
     }
@@ -759,51 +761,35 @@ def stop_kafka() -> None:
 
 
 def create_topics(
-    names: Sequence[str],
-    settings: StackSettings | None = None,
-    partitions: int | None = None,
-) -> dict[str, str]:
-    """Create topics (partitions from settings, replication 1); existing ones are left as they are.
+    names: Sequence[str] = (), settings: StackSettings | None = None
+) -> TopicsEnsured:
+    """Create ``names`` (default: every topic declared in shared.topics) with their declared
+    settings, and bring existing ones to their declared configuration
+    (:func:`shared.kafka.ensure_topics`)."""
+    # Imported here: it brings the services' Kafka stack, which the other commands do not need.
+    from shared.kafka import TopicAdministrationError, ensure_topics
 
-    Returns ``{topic: "created" | "exists"}`` once every topic has a leader for each partition.
-    """
     settings = settings or StackSettings()
-    count = partitions or settings.kafka_partitions
-    wanted = list(dict.fromkeys(names))
-    if not wanted:
-        return {}
-    outcome: dict[str, str] = {}
     with _quiet_kafka_client():
         try:
-            admin = _admin(settings, timeout_s=10)
+            outcome = ensure_topics(settings, list(names) or None)
+        except TopicAdministrationError as exc:
+            raise StackError(str(exc)) from exc
         except Exception as exc:
             raise StackError(
                 f"Kafka at {settings.kafka_bootstrap} does not answer ({type(exc).__name__}: "
                 f"{exc}); run `stack.py kafka-up` first"
             ) from exc
-        try:
-            result = admin.create_topics(
-                {name: {"num_partitions": count, "replication_factor": 1} for name in wanted},
-                timeout_ms=30_000,
-                raise_errors=False,
-            )
-            failures = []
-            for topic in result["topics"]:
-                code = int(topic["error_code"])
-                if code == 0:
-                    outcome[topic["name"]] = "created"
-                elif code == TOPIC_ALREADY_EXISTS:
-                    outcome[topic["name"]] = "exists"
-                else:
-                    message = topic.get("error_message") or ""
-                    failures.append(f"{topic['name']}: {for_code(code).__name__} {message}")
-            if failures:
-                raise StackError("creating topics failed: " + "; ".join(failures))
-            admin.wait_for_topics(wanted, timeout_ms=30_000)
-        finally:
-            admin.close()
-    for name in wanted:
-        log.info("kafka: topic %s %s", name, outcome.get(name, "?"))
+    if outcome.unchanged:
+        log.info("kafka: %d topics as declared", len(outcome.unchanged))
+    for name in outcome.created:
+        log.info("kafka: topic %s created", name)
+    for name, changes in outcome.updated.items():
+        log.info("kafka: topic %s set %s", name, changes)
+    for name, differences in outcome.drift.items():
+        log.warning(
+            "kafka: topic %s differs from its declaration: %s", name, "; ".join(differences)
+        )
     return outcome
 
 
@@ -929,11 +915,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("kafka-up", help="start Kafka")
     commands.add_parser("kafka-down", help="stop Kafka")
     commands.add_parser("env", help="print the settings as an env file for deploy/compose.yaml")
-    topics = commands.add_parser("create-topics", help="create topics (idempotent)")
-    topics.add_argument("topics", nargs="+", metavar="TOPIC")
-    topics.add_argument(
-        "--partitions", type=int, default=None, help="default: OUTREACH_KAFKA_PARTITIONS"
+    topics = commands.add_parser(
+        "create-topics", help="create the declared topics (shared.topics) or TOPICs (idempotent)"
     )
+    topics.add_argument("topics", nargs="*", metavar="TOPIC")
     return parser
 
 
@@ -962,7 +947,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "env":
                 sys.stdout.write(compose_env(settings))
             case "create-topics":
-                create_topics(args.topics, settings, partitions=args.partitions)
+                create_topics(args.topics, settings)
             case _:  # pragma: no cover - argparse rejects unknown commands
                 raise AssertionError(args.command)
     except StackError as exc:
