@@ -118,6 +118,12 @@ class ServiceSettings(StackSettings):
         default=KEYRING_DATABASE,
         description="The database of the data keys (a separate one for benchmarks).",
     )
+    keyring_url: SecretStr | None = Field(
+        default=None,
+        description="The keyring database as a URL (``postgresql://user:password@host:port/"
+        "dbname``) when it is on another server than the service's own database, e.g. a "
+        "PostgreSQL cluster of its own. Unset: ``keyring_database`` on OUTREACH_PG_*.",
+    )
     process_role: ProcessRole = Field(
         default=ProcessRole.ALL,
         description="``all`` (one process does everything), ``api`` (HTTP API and commands "
@@ -158,6 +164,11 @@ class ServiceSettings(StackSettings):
             ports = WORKER_PORTS if self.process_role is ProcessRole.WORKER else SERVICE_PORTS
             self.http_port = ports.get(self.service_name, 8100)
         return self
+
+    def database_url(self, dbname: str) -> str:
+        if dbname == self.keyring_database and self.keyring_url is not None:
+            return self.keyring_url.get_secret_value()
+        return super().database_url(dbname)
 
     @cached_property
     def database(self) -> str:

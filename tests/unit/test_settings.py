@@ -110,3 +110,29 @@ def test_each_service_is_served_by_one_process_unless_more_api_workers_are_asked
     clean_environment.setenv("OUTREACH_API_WORKERS", "0")
     with pytest.raises(ValidationError, match="api_workers"):
         StackSettings()
+
+
+def test_the_keyring_may_live_on_a_database_server_of_its_own(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """In a cluster each service's database and the keyring are separate PostgreSQL
+    clusters with their own credentials; the service's own database stays on OUTREACH_PG_*."""
+    keyring = "postgresql://keyring:s3cret@keyring-db-rw.outreach.svc:5432/keyring"
+    clean_environment.setenv("OUTREACH_KEYRING_URL", keyring)
+    clean_environment.setenv("OUTREACH_PG_HOST", "contacts-db-rw.outreach.svc")
+
+    settings = ServiceSettings(service_name="contacts")
+
+    assert settings.database_url(settings.keyring_database) == keyring
+    assert settings.database_url("contacts").startswith("postgresql://outreach:")
+    assert "@contacts-db-rw.outreach.svc:" in settings.database_url("contacts")
+
+
+def test_without_a_keyring_url_the_keyring_is_on_the_services_database_server(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = ServiceSettings(pg_host="db.example", pg_port=5432)
+
+    assert (
+        settings.database_url("keyring") == "postgresql://outreach:outreach@db.example:5432/keyring"
+    )
