@@ -5,7 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv
+.PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv kustomize k8s \
+	k8s-validate image image-digest
+
+# kustomize, pinned, built from the Go module proxy into the git-ignored .local/bin (v5.8.2 is
+# the newest that builds with Go 1.26; v5.8.3 needs Go 1.27).
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE_STAMP := .local/bin/.kustomize-$(KUSTOMIZE_VERSION)
+PYTHON_BASE_TAG := python:3.11-slim-trixie
 
 venv: $(STAMP)
 
@@ -40,7 +47,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy shared services
 
-pytest: venv
+pytest: venv kustomize
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -54,3 +61,27 @@ bench-smoke: venv
 
 schemas: venv
 	$(PY) -m shared.contracts.export
+
+## Kubernetes (deploy/README.md): the base rendered from shared/, then validated offline.
+kustomize: $(KUSTOMIZE_STAMP)
+
+$(KUSTOMIZE_STAMP):
+	@command -v go >/dev/null || { echo "needs go (1.24 or newer) to build kustomize"; exit 1; }
+	mkdir -p .local/bin
+	GOBIN=$(abspath .local/bin) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	rm -f .local/bin/.kustomize-*
+	touch $@
+
+k8s: venv
+	$(PY) deploy/k8s/generate.py
+
+k8s-validate: venv kustomize
+	$(PY) deploy/k8s/generate.py --check
+	$(PY) deploy/k8s/validate.py
+
+## The container image (needs a Docker engine; the tests lint the Dockerfile without one).
+image:
+	docker build -t outreach .
+
+image-digest:
+	docker buildx imagetools inspect $(PYTHON_BASE_TAG) --format '{{json .Manifest.Digest}}'

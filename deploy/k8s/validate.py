@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Validate the Kubernetes manifests offline, as `make test` does.
+
+    python deploy/k8s/validate.py                 # every overlay, and each with every component
+    python deploy/k8s/validate.py overlays/small  # one kustomization (relative to deploy/k8s)
+
+Each kustomization is built with the project's pinned kustomize (``make kustomize``: into
+.local/bin), then every resource is checked:
+
+- core kinds against the Kubernetes API's own schema (``kubernetes-validate``, strict: an
+  unknown field is an error) for :data:`KUBERNETES_VERSION`;
+- custom resources (Strimzi, CloudNativePG, the Barman Cloud plugin) against the
+  ``openAPIV3Schema`` of the CRDs checked in under deploy/k8s/crds/ (see its README), made
+  strict the same way: an object schema that lists its properties admits no others, which is
+  what the API server's strict field validation does;
+- the rules of deploy/README.md: secrets only by reference, never a value in a manifest;
+  every container with requests and limits, every service container with its three probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+K8S = Path(__file__).resolve().parent
+ROOT = K8S.parents[1]
+CRDS = K8S / "crds"
+KUBERNETES_VERSION = "1.33.0"
+SECRET_SUFFIXES = ("SECRET", "PASSWORD", "KEK", "_KEY", "TOKEN")
+SECRET_ENV = {"OUTREACH_KEYRING_URL"}  # a database URL with its password
+"""Environment variables named so take their value from a Secret, never from the manifest."""
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def kustomize() -> str:
+    path = os.environ.get("KUSTOMIZE") or str(ROOT / ".local/bin/kustomize")
+    if not Path(path).exists():
+        raise BuildError(f"{path} is missing: run `make kustomize` (the pinned version)")
+    return path
+
+
+def build(target: Path) -> list[dict[str, Any]]:
+    """The resources of one kustomization."""
+    result = subprocess.run(
+        [kustomize(), "build", str(target)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BuildError(f"kustomize build {target} failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def overlays() -> list[Path]:
+    return sorted(p.parent for p in (K8S / "overlays").glob("*/kustomization.yaml"))
+
+
+def components() -> list[Path]:
+    return sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml"))
+
+
+def build_with(overlay: Path, component: Path) -> list[dict[str, Any]]:
+    """An overlay with a component it does not include (yet): built from a kustomization of
+    its own, outside the tree."""
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "resources": [os.path.relpath(overlay, scratch)],
+                    "components": [os.path.relpath(component, scratch)],
+                }
+            )
+        )
+        return build(Path(scratch))
+
+
+def _strict(schema: Any) -> Any:
+    """``schema`` where every object that lists its properties admits no other."""
+    if isinstance(schema, dict):
+        strict = {key: _strict(value) for key, value in schema.items()}
+        if (
+            "properties" in strict
+            and "additionalProperties" not in strict
+            and not strict.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            strict["additionalProperties"] = False
+        return strict
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    return schema
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the strict openAPIV3Schema of every checked-in CRD."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(CRDS.rglob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = version["schema"]["openAPIV3Schema"]
+                    schemas[(f"{group}/{version['name']}", kind)] = _strict(schema)
+    return schemas
+
+
+def name_of(doc: dict[str, Any]) -> str:
+    return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+def schema_problems(doc: dict[str, Any]) -> list[str]:
+    key = (str(doc.get("apiVersion")), str(doc.get("kind")))
+    schema = crd_schemas().get(key)
+    if schema is not None:
+        validator = jsonschema.Draft4Validator(schema)
+        return [
+            f"{name_of(doc)}: {'.'.join(str(p) for p in error.absolute_path) or '(root)'}: "
+            f"{error.message}"
+            for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        ]
+    group = key[0].rpartition("/")[0]
+    if "." in group and not group.endswith(".k8s.io"):
+        return [f"{name_of(doc)}: no schema for {key[0]} {key[1]} under deploy/k8s/crds"]
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+        return [f"{name_of(doc)}: {path}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [
+            f"{name_of(doc)}: no schema for {key[0]} {key[1]} in Kubernetes {KUBERNETES_VERSION}"
+        ]
+    return []
+
+
+def _containers(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    spec = doc.get("spec", {})
+    if doc.get("kind") == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    pod = spec.get("template", {}).get("spec", {})
+    yield from pod.get("initContainers", [])
+    yield from pod.get("containers", [])
+
+
+def rule_problems(doc: dict[str, Any]) -> list[str]:
+    problems = []
+    if doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
+        problems.append(f"{name_of(doc)}: a secret's value in a manifest (reference it)")
+    for container in _containers(doc):
+        where = f"{name_of(doc)} container {container.get('name')}"
+        for env in container.get("env", []):
+            name = env["name"].upper()
+            secretive = name in SECRET_ENV or name.endswith(SECRET_SUFFIXES)
+            if secretive and "value" in env:
+                problems.append(f"{where}: {env['name']} has a value; take it from a Secret")
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in resources.get(kind, {}):
+                    problems.append(f"{where}: no {resource} {kind[:-1]}")
+        if doc.get("kind") == "Deployment":
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if probe not in container:
+                    problems.append(f"{where}: no {probe}")
+    return problems
+
+
+def problems(docs: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for doc in docs:
+        found += schema_problems(doc)
+        found += rule_problems(doc)
+    return found
+
+
+def targets() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    for overlay in overlays():
+        yield str(overlay.relative_to(K8S)), build(overlay)
+        for component in components():
+            label = f"{overlay.relative_to(K8S)} + {component.relative_to(K8S)}"
+            yield label, build_with(overlay, component)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kustomizations", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    chosen = (
+        [(str(k), build(K8S / k)) for k in args.kustomizations]
+        if args.kustomizations
+        else list(targets())
+    )
+    failed = False
+    for label, docs in chosen:
+        found = problems(docs)
+        print(f"{label}: {len(docs)} resources, {len(found)} problems")
+        for problem in found:
+            print(f"  {problem}")
+        failed = failed or bool(found)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BuildError as exc:
+        print(f"validate: {exc}", file=sys.stderr)
+        sys.exit(2)

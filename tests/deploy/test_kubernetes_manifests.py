@@ -1,0 +1,319 @@
+"""The Kubernetes manifests, validated offline: each overlay builds with the pinned
+kustomize, every resource passes its schema (core kinds: the Kubernetes API's; custom
+resources: the checked-in CRDs of Strimzi and CloudNativePG), and the deployment keeps its
+rules (one declaration of the topics, secrets only by reference, each service reaching only
+its own database and the keyring)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.settings import SERVICE_PORTS, KafkaDurability
+from shared.topics import DECLARED, DURABILITY
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy/k8s"
+Docs = list[dict[str, Any]]
+
+
+def _load(name: str) -> ModuleType:
+    """A script of deploy/k8s (it is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"outreach_k8s_{name}", K8S / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _load("generate")
+validate = _load("validate")
+
+TARGETS: dict[str, Callable[[], Docs]] = {
+    str(overlay.relative_to(K8S)): (lambda overlay=overlay: validate.build(overlay))
+    for overlay in validate.overlays()
+}
+TARGETS.update(
+    {
+        f"{o.relative_to(K8S)} + {c.relative_to(K8S)}": (lambda o=o, c=c: validate.build_with(o, c))
+        for o in validate.overlays()
+        for c in validate.components()
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Docs]:
+    return {label: build() for label, build in TARGETS.items()}
+
+
+@pytest.fixture(scope="module")
+def small(built: dict[str, Docs]) -> Docs:
+    return built["overlays/small"]
+
+
+def one(docs: Docs, kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def env_of(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+# --- one declaration ---------------------------------------------------------------------------
+
+
+def test_the_checked_in_base_is_what_the_generator_renders() -> None:
+    for relative, docs in generate.files().items():
+        assert (K8S / "base" / relative).read_text() == generate.render(docs), relative
+
+
+def test_a_hand_edited_base_is_reported_by_the_check(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(K8S / "base", base)
+    topics = base / "kafka/topics.yaml"
+    topics.write_text(topics.read_text().replace("partitions: 12", "partitions: 24", 1))
+
+    assert generate.main(["--check", "--base", str(base)]) == 1
+    assert generate.main(["--check", "--base", str(K8S / "base")]) == 0
+
+
+def test_the_kafka_topics_are_the_declared_ones_with_their_settings() -> None:
+    durability = DURABILITY[KafkaDurability.REPLICATED]
+    checked_in = [
+        doc for doc in yaml.safe_load_all((K8S / "base/kafka/topics.yaml").read_text()) if doc
+    ]
+    by_name = {doc["spec"]["topicName"]: doc["spec"] for doc in checked_in}
+
+    assert set(by_name) == {spec.name for spec in DECLARED}
+    for spec in DECLARED:
+        topic = by_name[spec.name]
+        assert topic["partitions"] == spec.partitions
+        assert topic["replicas"] == durability.replication_factor
+        assert {k: str(v) for k, v in topic["config"].items()} == spec.configs(durability)
+
+
+def test_the_services_in_the_cluster_declare_the_same_durability_as_the_topics(
+    small: Docs,
+) -> None:
+    """Otherwise a service's start would set other values than the KafkaTopic resources,
+    and the topic operator would set them back."""
+    config = one(small, "ConfigMap", "outreach-config")["data"]
+    assert config["OUTREACH_KAFKA_DURABILITY"] == KafkaDurability.REPLICATED.value
+    assert config["OUTREACH_MODE"] == "production"
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", sorted(TARGETS))
+def test_every_resource_of_the_kustomization_is_valid(built: dict[str, Docs], label: str) -> None:
+    docs = built[label]
+    assert len(docs) > 50
+    assert validate.problems(docs) == []
+
+
+def _typo(doc: dict[str, Any]) -> None:
+    doc["spec"]["instancess"] = doc["spec"].pop("instances")
+
+
+def _string_count(doc: dict[str, Any]) -> None:
+    doc["spec"]["replicas"] = "two"
+
+
+def _zero_partitions(doc: dict[str, Any]) -> None:
+    doc["spec"]["partitions"] = 0
+
+
+def _zookeeper(doc: dict[str, Any]) -> None:
+    doc["spec"]["zookeeper"] = {"replicas": 3}
+
+
+def _container_typo(doc: dict[str, Any]) -> None:
+    doc["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "breakage", "expected"),
+    [
+        ("Cluster", "contacts-db", _typo, "'instancess' was unexpected"),
+        ("Deployment", "visits-api", _string_count, "'two' is not of type 'integer'"),
+        ("KafkaTopic", "outreach-erasures", _zero_partitions, "less than the minimum of 1"),
+        ("Kafka", "outreach", _zookeeper, "'zookeeper' was unexpected"),
+        ("Deployment", "contacts-worker", _container_typo, "'imagePullPolicyy' was unexpected"),
+    ],
+)
+def test_a_broken_resource_is_caught(
+    small: Docs,
+    kind: str,
+    name: str,
+    breakage: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    broken = copy.deepcopy(one(small, kind, name))
+    breakage(broken)
+
+    found = validate.problems([broken])
+
+    assert any(expected in problem for problem in found), found
+
+
+def test_a_custom_resource_without_a_checked_in_schema_is_not_waved_through() -> None:
+    unknown = {"apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "g"}}
+
+    assert validate.problems([unknown]) == [
+        "Gadget/g: no schema for example.org/v1 Gadget under deploy/k8s/crds"
+    ]
+
+
+def test_a_secret_written_into_a_manifest_is_caught(small: Docs) -> None:
+    deployment = copy.deepcopy(one(small, "Deployment", "contacts-api"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    for entry in container["env"]:
+        if entry["name"] == "OUTREACH_KEYRING_KEK":
+            entry.pop("valueFrom")
+            entry["value"] = "c2VjcmV0"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "outreach-secrets"},
+        "stringData": {"jwt-secret": "x"},
+    }
+
+    found = validate.rule_problems(deployment) + validate.rule_problems(secret)
+
+    assert found == [
+        "Deployment/contacts-api container contacts: OUTREACH_KEYRING_KEK has a value; "
+        "take it from a Secret",
+        "Secret/outreach-secrets: a secret's value in a manifest (reference it)",
+    ]
+
+
+# --- what the manifests say ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_each_service_runs_as_api_pods_and_a_worker_with_health_probes(
+    small: Docs, service: str
+) -> None:
+    for role in ("api", "worker"):
+        deployment = one(small, "Deployment", f"{service}-{role}")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == [service]
+        assert env_of(deployment)["OUTREACH_PROCESS_ROLE"]["value"] == role
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+    worker = one(small, "Deployment", f"{service}-worker")
+    assert worker["spec"]["replicas"] == 1
+    assert worker["spec"]["strategy"] == {"type": "Recreate"}
+    autoscaler = one(small, "HorizontalPodAutoscaler", f"{service}-api")
+    assert autoscaler["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_the_secrets_of_a_service_are_references(small: Docs, service: str) -> None:
+    env = env_of(one(small, "Deployment", f"{service}-api"))
+    references = {
+        "OUTREACH_JWT_SECRET": ("outreach-secrets", "jwt-secret"),
+        "OUTREACH_KEYRING_KEK": ("outreach-secrets", "keyring-kek"),
+        "OUTREACH_BLIND_INDEX_KEY": ("outreach-secrets", "blind-index-key"),
+        "OUTREACH_PG_PASSWORD": (f"{service}-db-app", "password"),
+        "OUTREACH_KEYRING_URL": ("keyring-db-app", "uri"),
+    }
+    for name, (secret, key) in references.items():
+        assert env[name] == {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+        }
+    assert not [d for d in small if d["kind"] == "Secret"]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_a_service_reaches_kafka_its_own_database_the_keyring_and_the_identity_provider(
+    small: Docs, service: str
+) -> None:
+    policy = one(small, "NetworkPolicy", service)
+    reached = [
+        peer["podSelector"]["matchLabels"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule["to"]
+    ]
+    databases = {labels["cnpg.io/cluster"] for labels in reached if "cnpg.io/cluster" in labels}
+
+    assert databases == {f"{service}-db", "keyring-db"}
+    assert {"strimzi.io/cluster": "outreach", "strimzi.io/broker-role": "true"} in reached
+    assert {"app.kubernetes.io/name": "keycloak"} in reached
+    assert {"k8s-app": "kube-dns"} in reached
+    assert len(reached) == 5
+    assert one(small, "NetworkPolicy", "default-deny")["spec"]["policyTypes"] == [
+        "Ingress",
+        "Egress",
+    ]
+
+
+def test_a_database_cluster_for_each_service_the_keyring_and_the_identity_provider(
+    small: Docs,
+) -> None:
+    clusters = {d["metadata"]["name"] for d in small if d["kind"] == "Cluster"}
+    assert clusters == {f"{s}-db" for s in SERVICE_PORTS} | {"keyring-db", "keycloak-db"}
+    for name in clusters:
+        backup = one(small, "Cluster", name)["spec"]["plugins"][0]["parameters"]
+        expected = "keyring" if name == "keyring-db" else "event-stores"
+        assert backup == {"barmanObjectName": expected}
+        assert one(small, "ScheduledBackup", f"{name}-daily")["spec"]["cluster"] == {"name": name}
+
+
+def test_the_retention_job_runs_daily_against_contacts(small: Docs) -> None:
+    cron = one(small, "CronJob", "retention")
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["python", "-m", "shared.retention", "run"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["OUTREACH_PG_HOST"]["value"] == "contacts-db-rw"
+    assert env["OUTREACH_CONTACTS_URL"]["value"] == "http://contacts"
+
+
+def test_the_worker_autoscaling_component_scales_workers_on_their_consumer_lag(
+    built: dict[str, Docs],
+) -> None:
+    docs = built["overlays/large + components/worker-autoscaling"]
+    for service in SERVICE_PORTS:
+        autoscaler = one(docs, "HorizontalPodAutoscaler", f"{service}-worker")
+        metric = autoscaler["spec"]["metrics"][0]["external"]["metric"]
+        assert metric == {
+            "name": "outreach_consumer_lag",
+            "selector": {"matchLabels": {"service": service}},
+        }
+        assert autoscaler["spec"]["maxReplicas"] <= max(s.partitions for s in DECLARED)
+        strategy = one(docs, "Deployment", f"{service}-worker")["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+
+
+def test_the_large_network_runs_more_api_pods_and_replicas_than_the_small_one(
+    built: dict[str, Docs],
+) -> None:
+    small, large = built["overlays/small"], built["overlays/large"]
+    for service in SERVICE_PORTS:
+        name = f"{service}-api"
+        assert (
+            one(large, "HorizontalPodAutoscaler", name)["spec"]["maxReplicas"]
+            > one(small, "HorizontalPodAutoscaler", name)["spec"]["maxReplicas"]
+        )
+    assert one(small, "Cluster", "contacts-db")["spec"]["instances"] == 2
+    assert one(large, "Cluster", "contacts-db")["spec"]["instances"] == 3
