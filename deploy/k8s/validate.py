@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Validate the Kubernetes manifests offline, as `make test` does.
 
-    python deploy/k8s/validate.py                 # every overlay, and each with every component
+    python deploy/k8s/validate.py                 # every overlay (also with each component)
+                                                  # and the examples
     python deploy/k8s/validate.py overlays/small  # one kustomization (relative to deploy/k8s)
 
 Each kustomization is built with the project's pinned kustomize (``make kustomize``: into
@@ -189,7 +190,18 @@ def problems(docs: list[dict[str, Any]]) -> list[str]:
     return found
 
 
+def examples() -> list[dict[str, Any]]:
+    """The manifests deploy/README.md tells an operator to apply by hand (restores)."""
+    return [
+        doc
+        for path in sorted((K8S / "examples").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
 def targets() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    yield "examples", examples()
     for overlay in overlays():
         yield str(overlay.relative_to(K8S)), build(overlay)
         for component in components():

@@ -127,6 +127,15 @@ def test_every_resource_of_the_kustomization_is_valid(built: dict[str, Docs], la
     assert validate.problems(docs) == []
 
 
+def test_the_restore_manifests_of_the_guide_are_valid() -> None:
+    restores = validate.examples()
+    assert {doc["metadata"]["name"] for doc in restores} == {
+        "keyring-db-restored",
+        "contacts-db-restored",
+    }
+    assert validate.problems(restores) == []
+
+
 def _typo(doc: dict[str, Any]) -> None:
     doc["spec"]["instancess"] = doc["spec"].pop("instances")
 
