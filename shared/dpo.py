@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,15 @@ def opened_rows(rows: list[Any], subject: UUID, cipher: PersonalDataCipher) -> l
 
 
 def subject_events(
-    app: OutreachApplication, cipher: PersonalDataCipher, subject: UUID
+    app: OutreachApplication,
+    cipher: PersonalDataCipher,
+    subject: UUID,
+    *,
+    districts: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every stored event about ``subject``, in the order they were stored.
+    """Every stored event about ``subject``, in the order they were stored; of ``districts``
+    only, when given (the district an event was recorded for is in its metadata; an event
+    without one, e.g. of a provider's registry, is not any one district's).
 
     An aggregate whose first event names the person (their case, visit, coaching) is theirs:
     all its events are exported. Of an aggregate of many people (a programme, a coach) only
@@ -108,7 +114,10 @@ def subject_events(
     for aggregate_id, named in versions.items():
         owned = 1 in named
         for event in app.repository.event_store.get(aggregate_id):
-            if owned or event.originator_version in named:
+            if not (owned or event.originator_version in named):
+                continue
+            district = (getattr(event, "meta", None) or {}).get("district")
+            if districts is None or district is None or district in districts:
                 records.append(event_record(event, subject, cipher))
     records.sort(key=lambda r: (r["occurred_at"], r["aggregate_id"], r["version"]))
     return records
@@ -124,6 +133,7 @@ def event_record(event: Any, subject: UUID, cipher: PersonalDataCipher) -> dict[
         "version": event.originator_version,
         "event_type": kind.rsplit(".", 1)[-1],
         "occurred_at": event.timestamp.isoformat(),
+        "district": meta.get("district"),
         "actor": meta.get("actor"),
         "role": meta.get("role"),
         "data": to_jsonable_python(open_for(subject, cipher, data)),

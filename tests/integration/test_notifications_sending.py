@@ -275,14 +275,14 @@ async def test_reading_a_letter_or_a_print_batch_states_its_purpose_and_is_logge
         assert refused.status_code == 400, refused.text
         assert refused.json()["code"] == "purpose_required"
         assert client.get(path, headers={"X-Purpose": "visit_planning"}).status_code == 401
-    assert harness.access_log.entries(subject=event.subject) == []
+    assert harness.access_log.entries(districts=None, subject=event.subject) == []
 
     letter = client.get(
         f"/notifications/{notification_id}/letter",
         headers=staff(mint, district, worker, purpose="visit_planning: Brief geprueft"),
     )
     assert letter.status_code == 200, letter.text
-    (entry,) = harness.access_log.entries(subject=event.subject)
+    (entry,) = harness.access_log.entries(districts=None, subject=event.subject)
     assert entry["user"] == "tl-test"
     assert entry["role"] == worker
     assert entry["district"] == district
@@ -297,7 +297,7 @@ async def test_reading_a_letter_or_a_print_batch_states_its_purpose_and_is_logge
     )
     assert batch.status_code == 200, batch.text
     for subject in (event.subject, second.subject):
-        logged = harness.access_log.entries(subject=subject)
+        logged = harness.access_log.entries(districts=None, subject=subject)
         (read,) = [e for e in logged if e["route"] == "GET /print-batches/{district}/{day}.pdf"]
         assert read["fields"] == ["address", "letter", "name"]
         assert read["resource"] == f"print-batch:{district}:{row['print_day'].isoformat()}"

@@ -334,6 +334,12 @@ class Contacts(SealingApplication):
     def place_legal_hold(
         self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
     ) -> LegalHold:
+        """Keep the person's data until the hold is lifted. Refused for a person whose
+        erasure was requested: their data is (being) destroyed, a hold cannot keep it."""
+        if self.erasure_of(subject_id) is not None:
+            raise SubjectErasedError(
+                f"subject {subject_id} has been erased; there is nothing left to hold"
+            )
         meta = self._meta(ctx, subject_id, district)
         hold = self.legal_hold(subject_id)
         if hold is None:

@@ -120,7 +120,9 @@ SPEC = ServiceSpec(
     forget=FORGET_CASES,
     # The erasure tombstones go to the topic every service consumes, by a relay of their own.
     relays=[RelaySpec(topic=ERASURE_TOPIC, mapper=to_erasure_event, publishes=[SubjectErased])],
-    export=lambda runtime, subject: subject_export(_context(runtime), subject),
+    export=lambda runtime, subject, districts: subject_export(
+        _context(runtime), subject, districts
+    ),
 )
 
 

@@ -174,18 +174,26 @@ def _recipient(context: NotificationsContext, row: DictRow) -> dict[str, Any]:
 
 
 def subject_export(
-    context: NotificationsContext, directory: DirectoryView, subject: UUID
+    context: NotificationsContext,
+    directory: DirectoryView,
+    subject: UUID,
+    districts: frozenset[str],
 ) -> dict[str, Any]:
-    """The notifications part of a person's Art. 15 export: the case data known here
-    (name and address, opened) and the stored letters as personal data; as recipients every
-    letter (to the person: template, date) and every e-mail about the person (the role and
-    address of the recipient, template, date)."""
+    """The notifications part of a person's Art. 15 export, of ``districts``: the case data
+    known here (name and address, opened) and the stored letters as personal data; as
+    recipients every letter (to the person: template, date) and every e-mail about the
+    person (the role and address of the recipient, template, date)."""
+    scope = (subject, sorted(districts))
     rows = context.view.query(
-        "SELECT * FROM notifications WHERE subject_id = %s ORDER BY queued_at, notification_id",
-        (subject,),
+        "SELECT * FROM notifications WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY queued_at, notification_id",
+        scope,
     )
-    cases = directory.query("SELECT * FROM directory_cases WHERE subject_id = %s", (subject,))
+    cases = directory.query(
+        "SELECT * FROM directory_cases WHERE subject_id = %s AND district = ANY(%s)", scope
+    )
     return {
+        "districts": sorted({row["district"] for row in (*rows, *cases)}),
         "personal_data": {
             "cases": opened_rows(cases, subject, context.cipher),
             "letters": [_letter_of(context, r) for r in rows if r["letter_token"] is not None],

@@ -122,8 +122,8 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
         consumers=consumers,
         routers=routers,
         background=background,
-        export=lambda runtime, subject: subject_export(
-            context_of(runtime), runtime.view(DirectoryView), subject
+        export=lambda runtime, subject, districts: subject_export(
+            context_of(runtime), runtime.view(DirectoryView), subject, districts
         ),
         # An erased person: stored letters and directory entries become "[erased]"; whatever
         # is still queued about them (letters, and e-mails to staff too) is given up by the

@@ -211,14 +211,28 @@ def _schedule(row: DictRow) -> ScheduleOut:
     )
 
 
-def subject_export(context: VisitsContext, subject: UUID) -> dict[str, Any]:
-    """The visits part of a person's Art. 15 export: their visits (with notes and places)."""
+def subject_export(
+    context: VisitsContext, subject: UUID, districts: frozenset[str]
+) -> dict[str, Any]:
+    """The visits part of a person's Art. 15 export, of ``districts``: their place on the
+    planning board (with their name) and their visits (with notes and places)."""
+    scope = (subject, sorted(districts))
+    board = context.board.query(
+        "SELECT * FROM planning_board WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY case_id",
+        scope,
+    )
     rows = context.records.query(
-        "SELECT * FROM visit_record WHERE subject_id = %s ORDER BY announced_at, visit_id",
-        (subject,),
+        "SELECT * FROM visit_record WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY announced_at, visit_id",
+        scope,
     )
     return {
-        "personal_data": {"visits": opened_rows(rows, subject, context.cipher)},
+        "districts": sorted({row["district"] for row in (*board, *rows)}),
+        "personal_data": {
+            "planning_board": opened_rows(board, subject, context.cipher),
+            "visits": opened_rows(rows, subject, context.cipher),
+        },
         "recipients": [],
     }
 
