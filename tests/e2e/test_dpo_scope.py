@@ -155,10 +155,16 @@ def world(
         return requested.status_code == 201 and bool(requested.json()["id"])
 
     eventually(coaching_knows_the_case, timeout=60, what="the coaching requested")
-    listed = coaching.get(
-        "/coachings", params={"district": b}, headers=with_purpose(manager_b, "coaching")
-    )
-    (coaching_b,) = listed.json()["coachings"]
+
+    def listed() -> list[dict[str, Any]]:
+        response = coaching.get(
+            "/coachings", params={"district": b}, headers=with_purpose(manager_b, "coaching")
+        )
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["coachings"]
+        return found
+
+    (coaching_b,) = eventually(listed, timeout=30, what="the coaching in its view")
     household_member = f"Mitbewohnerin Qxw{uuid.uuid4().hex[:8]}"
     added = coaching.post(
         f"/coachings/{coaching_b['coaching_id']}/household-members",
