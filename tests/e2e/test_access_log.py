@@ -157,7 +157,16 @@ def test_the_export_of_a_person_holds_their_data_events_and_accesses(
     assert api.detail(manager, case_id, purpose=f"case_work: {note}").status_code == 200
 
     code = dpo.main(
-        ["export", subject, "--out", str(tmp_path), "--service", f"contacts={api.client.base_url}"]
+        [
+            "export",
+            subject,
+            "--district",
+            district,
+            "--out",
+            str(tmp_path),
+            "--service",
+            f"contacts={api.client.base_url}",
+        ]
     )
 
     assert code == 0

@@ -267,6 +267,58 @@ def test_a_letter_and_a_batch_are_pdfs_with_the_letters_text() -> None:
     text = PdfReader(io.BytesIO(letter_pdf(letter))).pages[0].extract_text()
     assert "Jürgen Weiß" in text
     assert "Grüner Weg 2" in text
-    assert 'Der Besuch ist "freiwillig".' in text
+    assert "Der Besuch ist „freiwillig“." in text  # typography printed as written
     reader = PdfReader(io.BytesIO(batch_pdf("Druckstapel", [letter, letter])))
     assert len(reader.pages) == 2
+
+
+NAMES_IN_THEIR_SCRIPTS = {
+    "Turkish": "Ayşe Yılmaz",
+    "Polish": "Łódzka Straße 5, Żaneta Wiśniewska",
+    "Romanian": "Ștefan Țurcanu, Strada Mărășești",
+    "Cyrillic": "Жанна Иванова",
+    "Greek": "Γιώργος Παπαδόπουλος",
+}
+
+
+@pytest.mark.parametrize("script", sorted(NAMES_IN_THEIR_SCRIPTS))
+def test_a_letter_prints_names_in_their_own_script(script: str) -> None:
+    name = NAMES_IN_THEIR_SCRIPTS[script]
+    letter = Letter(
+        district="kassel",
+        sender=["Jobcenter Kassel", "Team Aufsuchende Beratung", "Grüner Weg 2", "34117 Kassel"],
+        contact=["Telefon: 0561 1"],
+        recipient=[name, "Łódzka Straße 5", "34117 Kassel"],
+        date="Kassel, 23. November 2026",
+        subject="Ankündigung eines Besuchs",
+        paragraphs=[f"Guten Tag {name},", "Wer kommt: Frau Ayşe Yılmaz und Herr Jonas Becker."],
+        privacy_notice="Datenschutz: §35 SGB I",
+        reference=str(uuid4()),
+    )
+
+    for pdf in (letter_pdf(letter), batch_pdf("Druckstapel", [letter])):
+        text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+        assert name in text
+        assert f"Guten Tag {name}," in text
+        assert "Frau Ayşe Yılmaz und Herr Jonas Becker" in text
+        assert "?" not in text
+
+
+def test_a_letter_prints_an_arabic_name_joined_right_to_left() -> None:
+    letter = Letter(
+        district="kassel",
+        sender=["Jobcenter Kassel", "Team", "Grüner Weg 2", "34117 Kassel"],
+        contact=["Telefon: 0561 1"],
+        recipient=["محمد الأحمد", "Straße 1", "34117 Kassel"],
+        date="Kassel, 23. November 2026",
+        subject="Ankündigung eines Besuchs",
+        paragraphs=["Guten Tag."],
+        privacy_notice="Datenschutz",
+        reference=str(uuid4()),
+    )
+
+    text = PdfReader(io.BytesIO(letter_pdf(letter))).pages[0].extract_text()
+
+    # Shaped and laid out right to left: both words, whole, in visual order.
+    assert "الأحمد محمد" in text
+    assert "?" not in text
