@@ -135,7 +135,7 @@ def test_the_pdf_shows_data_recipients_events_and_accesses() -> None:
     assert "Briefe an Sie" in text  # an unreachable service is named
 
 
-def test_the_pdf_answers_the_person_in_german_with_what_art_15_requires_before_the_annex() -> None:
+def test_the_pdf_answers_in_german_what_art_15_requires_before_the_annex() -> None:
     text = pdf_text(export())
 
     required = [
