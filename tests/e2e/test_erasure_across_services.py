@@ -38,7 +38,13 @@ from shared.contracts import topic_of
 from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.e2e.test_personal_data import table_contents
-from tests.support.e2e import on_the_board, register_provider, report_body, with_purpose
+from tests.support.e2e import (
+    configure_letters,
+    on_the_board,
+    register_provider,
+    report_body,
+    with_purpose,
+)
 from tests.support.helpers import eventually, person
 from tests.support.notifications import MailSink
 from tests.support.processes import ROOT, ServiceProcess, read_topic
@@ -101,6 +107,12 @@ def test_an_erased_person_is_forgotten_by_every_service_and_can_be_read_nowhere(
     )
     coach_user = f"pc-weber-{tag}"
     provider_id = register_provider(coaching, lead, district, coach_user)
+    configure_letters(
+        notifications,
+        lead,
+        district,
+        {"ow-yilmaz": ("Ayşe Yılmaz", "frau"), coach_user: ("Jana Weber", "frau")},
+    )
     born = date(1950, 1, 1) + timedelta(days=random.randrange(365 * 45))
     who = person(date_of_birth=born.isoformat())
     note = f"Schulden und Trennung besprochen, Vermerk {uuid.uuid4().hex[:10]}"

@@ -21,7 +21,7 @@ from notifications.domain import (
 from notifications.letters import Letter, batch_pdf, letter_pdf
 from notifications.policies import reminders_due, requests_for
 from notifications.rendering import TEMPLATES, Templates, describe_schedule
-from notifications.settings import TEMPLATES_DIR, NotificationsSettings
+from notifications.settings import TEMPLATES_DIR, Letterhead
 from pypdf import PdfReader
 
 from shared.contracts import Envelope, Payload
@@ -38,6 +38,13 @@ from shared.contracts.visits import (
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+KASSEL = Letterhead(
+    jobcenter="Jobcenter Stadt Kassel",
+    address=["Grüner Weg 2", "34117 Kassel"],
+    phone="0561 1234-0",
+    email="aufsuchend@jobcenter-kassel.example",
+    data_protection_officer="datenschutz@jobcenter-kassel.example",
+)
 
 
 def meta() -> dict[str, Any]:
@@ -219,7 +226,7 @@ def test_a_coaching_ending_within_the_lead_reminds_once_per_end_date() -> None:
 def test_every_current_template_renders_its_example() -> None:
     templates = Templates(TEMPLATES_DIR)
     templates.check()
-    head = NotificationsSettings().letterhead("kassel")
+    head = KASSEL
     for spec in TEMPLATES.values():
         variables = {**spec.example, **head.model_dump(), "team": head.team}
         rendered = templates.render(spec.name, spec.version, variables)
@@ -230,7 +237,7 @@ def test_every_current_template_renders_its_example() -> None:
 def test_the_announcement_says_voluntary_without_consequence_and_how_to_get_in_touch() -> None:
     templates = Templates(TEMPLATES_DIR)
     spec = TEMPLATES["visit_announcement"]
-    head = NotificationsSettings().letterhead("kassel")
+    head = KASSEL
     text = templates.render(spec.name, 1, {**spec.example, **head.model_dump()}).text
     assert "freiwillig" in text
     assert "keine Nachteile und keine Folgen" in text
