@@ -59,6 +59,9 @@ def contacts_service(
     # Its coaching consumer starts with what coaching publishes from now on (not the topic's
     # history, whose cases this fresh database does not know).
     start_group_at_end(stack, f"{contacts_database}-coaching-notes", topic_of("coaching"))
+    # Likewise its timeline consumers of the visits' and the letters' steps.
+    start_group_at_end(stack, f"{contacts_database}-visit-steps", topic_of("visits"))
+    start_group_at_end(stack, f"{contacts_database}-letters", topic_of("notifications"))
     service = ServiceProcess(
         "contacts", e2e_dir, env, started=lambda started: wait_until_relay_active(started, mint)
     )

@@ -78,7 +78,7 @@ def _routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRoute
 def _consumers(runtime: Runtime) -> Sequence[Consumer]:
     prefix = runtime.settings.service_name
     return [
-        *build_consumers(runtime.app, prefix=prefix),
+        *build_consumers(runtime.app, case_of=runtime.view(CaseDetailView).case_of, prefix=prefix),
         *feed_consumers(runtime.view(FeedView), prefix=prefix),
     ]
 

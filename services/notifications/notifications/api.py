@@ -524,9 +524,7 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             "active": bool(outbox and outbox.is_active),
             "sent": outbox.sent if outbox else 0,
             "districts_without_letterhead": sorted(
-                d
-                for d in set(context.directory.districts()) - configured
-                if principal.may_see(d)
+                d for d in set(context.directory.districts()) - configured if principal.may_see(d)
             ),
             "letters_held": held,
         }

@@ -238,9 +238,7 @@ class FormOfAddress(StrEnum):
 
 def addressed(display_name: str, form: str) -> str:
     """``Frau Ayşe Yılmaz``, ``Herr Jonas Becker`` or ``Alex Schmidt``."""
-    prefix = {FormOfAddress.FRAU: "Frau ", FormOfAddress.HERR: "Herr "}.get(
-        FormOfAddress(form), ""
-    )
+    prefix = {FormOfAddress.FRAU: "Frau ", FormOfAddress.HERR: "Herr "}.get(FormOfAddress(form), "")
     return prefix + display_name
 
 
