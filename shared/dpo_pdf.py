@@ -152,6 +152,21 @@ LABELS = {
 """German names of the fields a person is told about; any other field (ids, internal
 columns) is left to the technical annex."""
 
+READ_FIELDS = {
+    **LABELS,
+    "timeline": "Verlauf",
+    "letter": "Brief",
+    "visit": "Besuch",
+    "coaching": "Begleitung",
+    "programme_participation": "Gruppenangebot",
+    "place_description": "Treffpunkt",
+    "personal_data": "gespeicherte Daten",
+    "events": "Vorgänge",
+    "recipients": "Empfänger",
+    "access_log": "Zugriffe",
+}
+"""German names of what a read revealed (the access log's ``fields``)."""
+
 VALUES = {
     "contact_lost": "Kontakt verloren",
     "contact_restored": "Kontakt wiederhergestellt",
@@ -509,7 +524,7 @@ def _annex(answer: _Answer, part: Mapping[str, Any]) -> None:
     answer.para(f"Zugriffe auf Ihre Daten ({len(entries)})", 9, "B")
     for entry in entries:
         note = f" \u2013 {entry['note']}" if entry.get("note") else ""
-        fields = ", ".join(LABELS.get(f, f) for f in entry.get("fields") or [])
+        fields = ", ".join(READ_FIELDS.get(f, f) for f in entry.get("fields") or [])
         role = ROLES.get(str(entry.get("role")), entry.get("role"))
         purpose = READ_PURPOSES.get(str(entry.get("purpose")), entry.get("purpose"))
         answer.para(
