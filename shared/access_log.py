@@ -15,12 +15,14 @@ service when a read was allowed only by a break-glass grant (see :class:`BreakGl
 
 The tables are append-only: a statement trigger rejects ``UPDATE``, ``DELETE`` and
 ``TRUNCATE`` on ``access_log`` and ``break_glass_grants``. Only the data protection officer
-reads them (``GET /dpo/access-log``, ``GET /dpo/break-glass``).
+reads them (``GET /dpo/access-log``, ``GET /dpo/break-glass``), and only the entries and
+grants of the districts on the officer's token: each entry names the district of the record
+read.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the dependency's signature.
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -143,6 +145,7 @@ CREATE TABLE IF NOT EXISTS access_log (
 );
 CREATE INDEX IF NOT EXISTS access_log_subject ON access_log (subject, at);
 CREATE INDEX IF NOT EXISTS access_log_user ON access_log (user_id, at);
+CREATE INDEX IF NOT EXISTS access_log_district ON access_log (district, at);
 CREATE TABLE IF NOT EXISTS break_glass_grants (
     grant_id bigserial PRIMARY KEY,
     granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -219,13 +222,20 @@ class AccessLog:
     def entries(
         self,
         *,
+        districts: Collection[str] | None,
         subject: UUID | None = None,
         user: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        """Entries in time order, filtered by person, user and time."""
+        """Entries in time order, filtered by person, user and time, of ``districts`` only
+        (``None``: of every district, for the service's own checks, never for a reader).
+
+        An entry belongs to the district of the record read (``district``). An entry that
+        names none (written before every read named it) belongs to the districts of the
+        reader who made it (``user_districts``).
+        """
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(
                 "SELECT id, at, service, user_id AS user, role, user_districts, district, "
@@ -234,8 +244,17 @@ class AccessLog:
                 "AND (%(user)s::text IS NULL OR user_id = %(user)s) "
                 "AND (%(since)s::timestamptz IS NULL OR at >= %(since)s) "
                 "AND (%(until)s::timestamptz IS NULL OR at < %(until)s) "
+                "AND (%(districts)s::text[] IS NULL OR district = ANY(%(districts)s) "
+                "OR (district IS NULL AND user_districts && %(districts)s)) "
                 "ORDER BY at, id LIMIT %(limit)s",
-                {"subject": subject, "user": user, "since": since, "until": until, "limit": limit},
+                {
+                    "subject": subject,
+                    "user": user,
+                    "since": since,
+                    "until": until,
+                    "limit": limit,
+                    "districts": None if districts is None else sorted(districts),
+                },
             )
             return cursor.fetchall()
 
@@ -286,16 +305,28 @@ class AccessLog:
             return cursor.fetchone()
 
     def grants(
-        self, *, subject: UUID | None = None, user: str | None = None, limit: int = 1000
+        self,
+        *,
+        districts: Collection[str] | None,
+        subject: UUID | None = None,
+        user: str | None = None,
+        limit: int = 1000,
     ) -> list[dict[str, Any]]:
+        """Grants in time order, of records of ``districts`` only (``None``: every one)."""
         with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(
                 "SELECT grant_id, granted_at, expires_at, service, user_id AS user, role, "
                 "user_districts, district, subject, resource, reason FROM break_glass_grants "
                 "WHERE (%(subject)s::uuid IS NULL OR subject = %(subject)s) "
                 "AND (%(user)s::text IS NULL OR user_id = %(user)s) "
+                "AND (%(districts)s::text[] IS NULL OR district = ANY(%(districts)s)) "
                 "ORDER BY granted_at, grant_id LIMIT %(limit)s",
-                {"subject": subject, "user": user, "limit": limit},
+                {
+                    "subject": subject,
+                    "user": user,
+                    "limit": limit,
+                    "districts": None if districts is None else sorted(districts),
+                },
             )
             return cursor.fetchall()
 

@@ -6,11 +6,13 @@ stored event about the person (personal fields opened, other persons' fields wit
 recipients the data went to, its access-log entries and break-glass grants. Reading the
 export is itself logged (purpose ``audit``).
 
-    python -m shared.dpo export SUBJECT --out DIR
+    python -m shared.dpo export SUBJECT --district kassel --out DIR
 
 asks every service of ``SERVICE_PORTS`` that is up (on 127.0.0.1, or the URLs given with
 ``--service NAME=URL``) with a DPO token minted from the settings, and writes
-``DIR/export.json`` and a readable ``DIR/export.pdf``.
+``DIR/export.json`` and ``DIR/export.pdf``, the answer to the person in German
+(``shared.dpo_pdf``). ``--district`` (repeatable) names the officer's districts: the export
+holds what those districts hold about the person.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,15 +28,15 @@ from uuid import UUID
 
 import httpx
 from eventsourcing.postgres import PostgresApplicationRecorder
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from psycopg import sql
 from pydantic_core import to_jsonable_python
 
 from shared.auth import Principal, Role, TokenCodec
+from shared.dpo_pdf import render_pdf
 from shared.eventstore import OutreachApplication
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
-from shared.settings import SERVICE_PORTS, ServiceSettings
+from shared.retention import RetentionSettings
+from shared.settings import SERVICE_PORTS
 
 WITHHELD = "[another person]"
 """What stands in an export for a personal field of someone else (e.g. a co-participant)."""
@@ -68,9 +70,15 @@ def opened_rows(rows: list[Any], subject: UUID, cipher: PersonalDataCipher) -> l
 
 
 def subject_events(
-    app: OutreachApplication, cipher: PersonalDataCipher, subject: UUID
+    app: OutreachApplication,
+    cipher: PersonalDataCipher,
+    subject: UUID,
+    *,
+    districts: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every stored event about ``subject``, in the order they were stored.
+    """Every stored event about ``subject``, in the order they were stored; of ``districts``
+    only, when given (the district an event was recorded for is in its metadata; an event
+    without one, e.g. of a provider's registry, is not any one district's).
 
     An aggregate whose first event names the person (their case, visit, coaching) is theirs:
     all its events are exported. Of an aggregate of many people (a programme, a coach) only
@@ -108,7 +116,10 @@ def subject_events(
     for aggregate_id, named in versions.items():
         owned = 1 in named
         for event in app.repository.event_store.get(aggregate_id):
-            if owned or event.originator_version in named:
+            if not (owned or event.originator_version in named):
+                continue
+            district = (getattr(event, "meta", None) or {}).get("district")
+            if districts is None or district is None or district in districts:
                 records.append(event_record(event, subject, cipher))
     records.sort(key=lambda r: (r["occurred_at"], r["aggregate_id"], r["version"]))
     return records
@@ -124,6 +135,7 @@ def event_record(event: Any, subject: UUID, cipher: PersonalDataCipher) -> dict[
         "version": event.originator_version,
         "event_type": kind.rsplit(".", 1)[-1],
         "occurred_at": event.timestamp.isoformat(),
+        "district": meta.get("district"),
         "actor": meta.get("actor"),
         "role": meta.get("role"),
         "data": to_jsonable_python(open_for(subject, cipher, data)),
@@ -140,8 +152,11 @@ def gather(
     timeout: float = 60.0,
     get: Callable[..., httpx.Response] = httpx.get,
 ) -> dict[str, Any]:
-    """Every reachable service's part of the export; the unreachable ones are named."""
+    """Every reachable service's part of the export (of the districts on ``token``); the
+    services that hold nothing about the person there (404) and the unreachable ones are
+    named."""
     parts: dict[str, Any] = {}
+    nothing: list[str] = []
     unavailable: dict[str, str] = {}
     headers = {"Authorization": f"Bearer {token}", "X-Purpose": "audit: Art. 15 GDPR export"}
     for name, url in services.items():
@@ -152,6 +167,9 @@ def gather(
         except httpx.HTTPError as error:
             unavailable[name] = f"not reachable: {type(error).__name__}"
             continue
+        if response.status_code == 404:  # holds nothing about the person in our districts
+            nothing.append(name)
+            continue
         if response.status_code != 200:
             unavailable[name] = f"answered {response.status_code}: {response.text[:200]}"
             continue
@@ -161,107 +179,9 @@ def gather(
         "generated_at": datetime.now(UTC).isoformat(),
         "legal_basis": "Art. 15 GDPR (right of access), §83 SGB X",
         "services": parts,
+        "nothing_held": nothing,
         "unavailable": unavailable,
     }
-
-
-# --- the readable PDF ---------------------------------------------------------------------
-
-
-def _latin1(text: Any) -> str:
-    """The PDF core fonts cover Latin-1 (every German letter); anything else becomes '?'."""
-    value = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False, default=str)
-    value = value.replace("\u2014", "-").replace("\u2013", "-").replace("\u2026", "...")
-    return value.encode("latin-1", "replace").decode("latin-1")
-
-
-class _Document(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", "", 7)
-        self.cell(0, 8, f"Auskunft nach Art. 15 DSGVO - Seite {self.page_no()}", align="C")
-
-
-def render_pdf(export: Mapping[str, Any]) -> bytes:
-    """A readable rendering of :func:`gather`'s result: per service, the personal data, the
-    recipients, the events and the accesses."""
-    pdf = _Document(format="A4")
-    pdf.set_auto_page_break(True, margin=16)
-    pdf.set_margins(18, 18, 18)
-    pdf.add_page()
-
-    def heading(text: str, size: int = 14) -> None:
-        pdf.set_font("Helvetica", "B", size)
-        pdf.multi_cell(0, size * 0.5 + 2, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1)
-
-    def line(text: Any, size: int = 9, style: str = "") -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(0, size * 0.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def pairs(values: Mapping[str, Any], indent: str = "") -> None:
-        for key, value in values.items():
-            if isinstance(value, Mapping):
-                line(f"{indent}{key}:")
-                pairs(value, indent + "    ")
-            elif isinstance(value, list) and value and isinstance(value[0], Mapping):
-                line(f"{indent}{key}:")
-                for item in value:
-                    pairs(item, indent + "  - ")
-            else:
-                shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-                line(f"{indent}{key}: {'' if shown is None else shown}")
-
-    heading("Auskunft über gespeicherte Daten (Art. 15 DSGVO)", 16)
-    line(f"Person (Pseudonym): {export.get('subject')}")
-    line(f"Erstellt: {export.get('generated_at')}")
-    line(f"Rechtsgrundlage: {export.get('legal_basis', '')}")
-    unavailable = export.get("unavailable") or {}
-    if unavailable:
-        line(
-            "Nicht erreichbare Dienste: " + "; ".join(f"{k} ({v})" for k, v in unavailable.items())
-        )
-    for service, part in (export.get("services") or {}).items():
-        pdf.ln(4)
-        heading(f"Dienst: {service}")
-        heading("Gespeicherte personenbezogene Daten", 11)
-        personal = part.get("personal_data") or {}
-        if personal:
-            pairs(personal)
-        else:
-            line("keine")
-        heading("Empfänger", 11)
-        recipients = part.get("recipients") or []
-        for recipient in recipients:
-            pairs(recipient, "- ")
-        if not recipients:
-            line("keine")
-        heading(f"Ereignisse ({len(part.get('events') or [])})", 11)
-        for event in part.get("events") or []:
-            line(
-                f"{event['occurred_at']}  {event['aggregate']}.{event['event_type']} "
-                f"(v{event['version']}) - {event.get('actor')} ({event.get('role')})",
-                style="B",
-            )
-            pairs(event.get("data") or {}, "    ")
-        heading(f"Zugriffe ({len(part.get('access_log') or [])})", 11)
-        for entry in part.get("access_log") or []:
-            note = f" - {entry['note']}" if entry.get("note") else ""
-            line(
-                f"{entry['at']}  {entry['user']} ({entry['role']}, "
-                f"{', '.join(entry.get('user_districts') or [])}): "
-                f"{', '.join(entry.get('fields') or [])} - Zweck {entry['purpose']}{note} "
-                f"[{entry['route']}]"
-            )
-        grants = part.get("break_glass") or []
-        if grants:
-            heading(f"Notfallzugriffe (break-glass) ({len(grants)})", 11)
-            for grant in grants:
-                line(
-                    f"{grant['granted_at']} bis {grant['expires_at']}: {grant['user']} "
-                    f"({grant['role']}) - {grant['resource']} - Grund: {grant['reason']}"
-                )
-    return bytes(pdf.output())
 
 
 # --- the command --------------------------------------------------------------------------
@@ -292,20 +212,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--user", default="dpo-export", help="the officer's user id")
     export.add_argument(
-        "--district", action="append", dest="districts", help="the officer's district(s)"
+        "--district",
+        action="append",
+        dest="districts",
+        required=True,
+        help="the officer's district (repeatable): the export holds what these districts hold",
     )
     args = parser.parse_args(argv)
-    settings = ServiceSettings()
+    settings = RetentionSettings()
     officer = Principal(
-        user=args.user,
-        role=Role.DATA_PROTECTION_OFFICER,
-        districts=frozenset(args.districts or ["all"]),
+        user=args.user, role=Role.DATA_PROTECTION_OFFICER, districts=frozenset(args.districts)
     )
     token = TokenCodec.from_settings(settings).mint(officer, timedelta(minutes=10))
     result = gather(args.subject, service_urls(args.service), token)
+    retention = {
+        district: (periods.case_record_years, periods.visit_notes_years)
+        for district in args.districts
+        if (periods := settings.periods(district))
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "export.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    (args.out / "export.pdf").write_bytes(render_pdf(result))
+    (args.out / "export.pdf").write_bytes(render_pdf(result, retention))
     sys.stdout.write(
         json.dumps(
             {

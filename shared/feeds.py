@@ -1,8 +1,10 @@
 """Pseudonymised, purpose-limited feeds for subscribing teams of other departments.
 
 The data protection officer registers each subscriber (``POST /dpo/feeds`` on contacts):
-a name, the purpose, and an allow-list of event types and payload fields. The feed worker
-then republishes the product events to ``outreach.feed.<subscriber>``, one topic each:
+a name, the purpose, and an allow-list of event types and payload fields. The registration
+covers the districts on the officer's token: the officer of a district passes on that
+district's events only. The feed worker then republishes the product events of those
+districts to ``outreach.feed.<subscriber>``, one topic each:
 
 - only allow-listed event types, and of those only the allow-listed fields. A field that is
   or contains a sealed personal field (names, addresses, phone numbers, notes, ...) can
@@ -12,7 +14,9 @@ then republishes the product events to ``outreach.feed.<subscriber>``, one topic
   per subscriber, and so every id (case, visit, coaching, event): two subscribers cannot
   join their data, nor link it to the product topics;
 - an erasure reaches every subscriber as a tombstone for its own pseudonym of the person
-  (``event_type`` ``SubjectErased``): it must delete what it holds about them.
+  (``event_type`` ``SubjectErased``), whatever the districts: it must delete what it holds
+  about them (a person may have had cases in several districts; a tombstone for a person a
+  subscriber never heard of tells it nothing).
 
 The worker is a consumer of the product topics like any other (tracked by event id): it
 writes the filtered messages of every subscriber, with its tracking record, into
@@ -32,7 +36,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -56,7 +60,7 @@ from shared.contracts import (
     Payload,
 )
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
-from shared.errors import InvalidInputError
+from shared.errors import ConflictError, InvalidInputError
 from shared.eventstore import TrackedView
 from shared.privacy import TOKEN_PATTERN, TOKEN_PREFIX
 
@@ -70,6 +74,12 @@ NOT_FOR_FEEDS = frozenset({SubjectErased.event_type, SubjectErasureConfirmed.eve
 
 class FeedFieldNotAllowedError(InvalidInputError):
     code = "feed_field_not_allowed"
+
+
+class FeedOfOtherDistrictsError(ConflictError):
+    """The name is registered for districts the officer does not hold."""
+
+    code = "feed_of_other_districts"
 
 
 def feed_topic(subscriber: str) -> str:
@@ -146,6 +156,8 @@ class Subscriber:
     allow: Mapping[str, Sequence[str]]
     key: bytes
     """The subscriber's own pseudonymisation key (random, 32 bytes)."""
+    districts: frozenset[str] = frozenset()
+    """Whose events it gets: the districts of the officer who registered it."""
 
     @property
     def topic(self) -> str:
@@ -204,7 +216,7 @@ def feed_message(subscriber: Subscriber, envelope: Mapping[str, Any]) -> dict[st
     event_type = str(envelope["event_type"])
     if event_type == TOMBSTONE:
         data: dict[str, Any] = {}
-    elif event_type in subscriber.allow:
+    elif event_type in subscriber.allow and envelope["district"] in subscriber.districts:
         data = {}
         payload = envelope.get("payload") or {}
         for path in subscriber.allow[event_type]:
@@ -242,6 +254,10 @@ class FeedView(TrackedView):
             registered_by text NOT NULL,
             registered_at timestamptz NOT NULL
         )""",
+        # A registration made before registrations named districts covers none: it passes
+        # nothing on until an officer registers it again for their districts.
+        "ALTER TABLE feed_subscribers ADD COLUMN IF NOT EXISTS districts text[] NOT NULL "
+        "DEFAULT ARRAY[]::text[]",
         """CREATE TABLE IF NOT EXISTS feed_outbox (
             id bigserial PRIMARY KEY,
             subscriber text NOT NULL,
@@ -251,33 +267,65 @@ class FeedView(TrackedView):
     )
 
     def register(
-        self, *, name: str, purpose: str, allow: Mapping[str, Sequence[str]], by: str
+        self,
+        *,
+        name: str,
+        purpose: str,
+        allow: Mapping[str, Sequence[str]],
+        by: str,
+        districts: Collection[str],
     ) -> Subscriber:
-        """Register a subscriber, or change its purpose and allow-list (its key stays)."""
+        """Register a subscriber for ``districts``, or change its purpose, allow-list and
+        districts (its key stays). Registered for districts beyond ``districts`` already:
+        :class:`FeedOfOtherDistrictsError` (another district's officer's registration)."""
         check_allow_list(allow)
         allow_json = {event_type: list(fields) for event_type, fields in allow.items()}
+        covered = sorted(districts)
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                b"INSERT INTO feed_subscribers VALUES (%s, %s, %s, %s, %s, %s) "
+                b"SELECT districts FROM feed_subscribers WHERE name = %s FOR UPDATE", (name,)
+            )
+            existing = cursor.fetchone()
+            if existing is not None and not set(existing["districts"]) <= set(covered):
+                raise FeedOfOtherDistrictsError(
+                    f"the subscriber {name} is registered for other districts", name=name
+                )
+            cursor.execute(
+                b"INSERT INTO feed_subscribers (name, purpose, allow, pseudonym_key, "
+                b"registered_by, registered_at, districts) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 b"ON CONFLICT (name) DO UPDATE SET purpose = EXCLUDED.purpose, "
                 b"allow = EXCLUDED.allow, registered_by = EXCLUDED.registered_by, "
-                b"registered_at = EXCLUDED.registered_at RETURNING pseudonym_key",
-                (name, purpose, Jsonb(allow_json), os.urandom(32), by, datetime.now(UTC)),
+                b"registered_at = EXCLUDED.registered_at, districts = EXCLUDED.districts "
+                b"RETURNING pseudonym_key",
+                (name, purpose, Jsonb(allow_json), os.urandom(32), by, datetime.now(UTC), covered),
             )
             row = cursor.fetchone()
         assert row is not None
-        return Subscriber(name, purpose, allow_json, bytes(row["pseudonym_key"]))
+        return Subscriber(
+            name, purpose, allow_json, bytes(row["pseudonym_key"]), frozenset(covered)
+        )
 
     def subscribers(self) -> list[Subscriber]:
         rows = self.query("SELECT * FROM feed_subscribers ORDER BY name")
         return [
-            Subscriber(r["name"], r["purpose"], r["allow"], bytes(r["pseudonym_key"])) for r in rows
+            Subscriber(
+                r["name"],
+                r["purpose"],
+                r["allow"],
+                bytes(r["pseudonym_key"]),
+                frozenset(r["districts"]),
+            )
+            for r in rows
         ]
 
-    def registrations(self) -> list[DictRow]:
+    def registrations(self, districts: Collection[str]) -> list[DictRow]:
+        """The registrations covering any of ``districts``, and those covering none (made
+        before registrations named districts: any officer may register them again)."""
         return self.query(
-            "SELECT name, purpose, allow, registered_by, registered_at FROM feed_subscribers "
-            "ORDER BY name"
+            "SELECT name, purpose, allow, districts, registered_by, registered_at "
+            "FROM feed_subscribers WHERE districts && %s OR cardinality(districts) = 0 "
+            "ORDER BY name",
+            (sorted(districts),),
         )
 
     def pending(self, limit: int = 500) -> list[DictRow]:
@@ -395,6 +443,7 @@ class Registration(BaseModel):
     topic: str
     purpose: str
     allow: dict[str, list[str]]
+    districts: list[str] = Field(description="Whose events it gets.", examples=[["kassel"]])
     registered_by: str
     registered_at: datetime
 
@@ -408,15 +457,24 @@ def build_feed_router(view: FeedView, authenticate: Any) -> APIRouter:
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=Registration)
     def register_subscriber(body: RegisterSubscriber, principal: Authenticated) -> Registration:
-        """Register a subscribing team (or change its purpose and allow-list)."""
+        """Register a subscribing team for the districts on the officer's token (or change
+        its purpose, allow-list and districts). 409 ``feed_of_other_districts`` when the
+        name is registered for a district the officer does not hold."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
-        view.register(name=body.name, purpose=body.purpose, allow=body.allow, by=principal.user)
-        rows = [r for r in view.registrations() if r["name"] == body.name]
+        view.register(
+            name=body.name,
+            purpose=body.purpose,
+            allow=body.allow,
+            by=principal.user,
+            districts=principal.districts,
+        )
+        rows = [r for r in view.registrations(principal.districts) if r["name"] == body.name]
         return registration(rows[0])
 
     @router.get("", response_model=list[Registration])
     def subscribers(principal: Authenticated) -> list[Registration]:
+        """The subscribers of the officer's districts."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
-        return [registration(row) for row in view.registrations()]
+        return [registration(row) for row in view.registrations(principal.districts)]
 
     return router

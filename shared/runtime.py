@@ -11,26 +11,26 @@ import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from psycopg_pool import ConnectionPool
 
-from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
+from shared.access_log import AccessLog
 from shared.api import ReadinessCheck, create_app
 from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
-from shared.chain import ChainKeeper, EventChain, read_anchors
+from shared.chain import ChainKeeper, EventChain
 from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
-from shared.dpo import subject_events
+from shared.dpo_api import build_dpo_router
 from shared.erasure import (
     ERASED_KEYS_POLL_SECONDS,
     ConfirmationOutbox,
@@ -102,10 +102,13 @@ class ServiceSpec:
     ] = lambda _: ()
     """Long-running workers of the service besides the relay (e.g. an outbox): each is
     started after the broker and runs until the event it is given is set at shutdown."""
-    export: Callable[[Runtime, UUID], dict[str, Any]] = lambda _runtime, _subject: {}
-    """The service's own part of a person's Art. 15 export: ``personal_data`` (opened) and
-    ``recipients`` (who the data went to). The events and the access log are added by
-    ``GET /dpo/subjects/{subject}/export`` for every service."""
+    export: Callable[[Runtime, UUID, frozenset[str]], dict[str, Any]] = (
+        lambda _runtime, _subject, _districts: {}
+    )
+    """The service's own part of a person's Art. 15 export, of the given districts only
+    (the officer's): ``districts`` (those in which it holds something about the person),
+    ``personal_data`` (opened) and ``recipients`` (who the data went to). The events and the
+    access log are added by ``GET /dpo/subjects/{subject}/export`` (``shared.dpo_api``)."""
     forget: Forget = forget_nothing
     """Drops or blanks the service's view rows of an erased person (``shared.erasure``):
     run by the ``SubjectErased`` consumer every service gets, which also evicts the person's
@@ -408,77 +411,17 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 
     # The data protection routes read the service's data: served by the api processes (and
     # by a process of role all), not by the worker.
-    dpo = APIRouter()
-
-    @dpo.get("/dpo/chain", tags=["data protection"])
-    async def verify_chain(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> dict[str, Any]:
-        """Verify the hash chain of this service's stored events against the anchors."""
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        chain = holder["runtime"].chain
-        assert chain is not None
-        anchors = await asyncio.to_thread(read_anchors, settings.kafka_bootstrap, chain.service)
-        result = await asyncio.to_thread(chain.verify, anchors)
-        return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
-
-    @dpo.get("/dpo/access-log", tags=["data protection"])
-    def access_log_entries(
-        principal: Annotated[Principal, Depends(authenticate)],
-        subject: UUID | None = None,
-        user: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    ) -> dict[str, Any]:
-        """Who opened whose personal data, when, which fields and why (oldest first)."""
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        entries = holder["runtime"].access_log.entries(
-            subject=subject, user=user, since=since, until=until, limit=limit
-        )
-        return {"service": settings.service_name, "entries": entries}
-
-    @dpo.get("/dpo/break-glass", tags=["data protection"])
-    def break_glass_grants(
-        principal: Annotated[Principal, Depends(authenticate)],
-        subject: UUID | None = None,
-        user: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    ) -> dict[str, Any]:
-        """Every break-glass grant: who opened another district's record, why, until when."""
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        grants = holder["runtime"].access_log.grants(subject=subject, user=user, limit=limit)
-        return {"service": settings.service_name, "grants": grants}
-
-    @dpo.get("/dpo/subjects/{subject}/export", tags=["data protection"])
-    def subject_export(
-        subject: UUID, principal: Annotated[Principal, Depends(authenticate)]
-    ) -> dict[str, Any]:
-        """This service's part of the person's Art. 15 export (logged with purpose audit)."""
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        runtime = holder["runtime"]
-        own = spec.export(runtime, subject)
-        events = subject_events(runtime.app, runtime.cipher, subject)
-        record_access(
-            runtime.access_log,
-            principal,
-            subject,
-            ["personal_data", "events", "recipients", "access_log"],
-            StatedPurpose(Purpose.AUDIT, "Art. 15 GDPR export"),
-            route="GET /dpo/subjects/{subject}/export",
-            resource=f"subject:{subject}",
-        )
-        return {
-            "service": settings.service_name,
-            "subject": str(subject),
-            "personal_data": own.get("personal_data", {}),
-            "recipients": own.get("recipients", []),
-            "events": events,
-            "access_log": runtime.access_log.entries(subject=subject, limit=100000),
-            "break_glass": runtime.access_log.grants(subject=subject),
-        }
-
     if serves_api:
-        http.include_router(dpo)
+        http.include_router(
+            build_dpo_router(
+                authenticate,
+                service=settings.service_name,
+                kafka_bootstrap=settings.kafka_bootstrap,
+                sources=lambda: holder["runtime"],
+                export=lambda subject, districts: spec.export(
+                    holder["runtime"], subject, districts
+                ),
+            )
+        )
     http.state.runtime_holder = holder
     return http

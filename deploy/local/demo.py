@@ -136,6 +136,58 @@ def announce_demo_visit(visits: str) -> str:
         return f"announced: visit {response.json()['visit_id']}"
 
 
+DEMO_LETTERHEADS: dict[str, dict[str, Any]] = {
+    "kassel": {
+        "jobcenter": "Jobcenter Stadt Kassel",
+        "team": "Team Aufsuchende Beratung",
+        "address": ["Grüner Weg 2", "34117 Kassel"],
+        "phone": "0561 000-7000",
+        "email": "aufsuchend@jobcenter-kassel.example",
+        "hours": "Mo-Fr 8-16 Uhr",
+        "data_protection_officer": "datenschutz@jobcenter-kassel.example",
+    },
+    "darmstadt-dieburg": {
+        "jobcenter": "Kreisagentur für Beschäftigung Darmstadt-Dieburg",
+        "team": "Team Aufsuchende Beratung",
+        "address": ["Albinistraße 23", "64807 Dieburg"],
+        "phone": "06071 000-800",
+        "email": "aufsuchend@kfb-dadi.example",
+        "hours": "Mo-Do 8-16 Uhr, Fr 8-12 Uhr",
+        "data_protection_officer": "datenschutz@kfb-dadi.example",
+    },
+}
+"""How the demo districts sign their letters (invented addresses and numbers)."""
+
+DEMO_STAFF: dict[str, tuple[str, str, str]] = {
+    "ow-demo-kassel": ("Ayşe Yılmaz", "frau", "kassel"),
+    "ow-demo-kassel-2": ("Jonas Becker", "herr", "kassel"),
+    "pc-demo-sculpture-1": ("Jana Beispielcoach", "frau", "kassel"),
+    "pc-demo-sculpture-2": ("Tom Mustercoach", "herr", "kassel"),
+    "pw-demo-kubus": ("Łucja Nowak", "frau", "darmstadt-dieburg"),
+    "pc-demo-kubus-1": ("Sema Probecoach", "frau", "darmstadt-dieburg"),
+}
+"""The staff directory of the demo: user id -> (display name, form of address, district).
+Letters name the staff who come by these names (an identity-provider synchronisation
+would fill it in production)."""
+
+
+def load_staff_directory(notifications: str) -> str:
+    """The demo districts' letterheads and staff, entered by their team leads (idempotent:
+    ``PUT``)."""
+    with httpx.Client(base_url=notifications, timeout=10) as client:
+        for district, letterhead in DEMO_LETTERHEADS.items():
+            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+            client.put(f"/letterheads/{district}", json=letterhead, headers=lead).raise_for_status()
+        for user, (name, form, district) in DEMO_STAFF.items():
+            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+            client.put(
+                f"/staff/{user}",
+                json={"display_name": name, "form_of_address": form, "district": district},
+                headers=lead,
+            ).raise_for_status()
+    return f"{len(DEMO_LETTERHEADS)} letterheads, {len(DEMO_STAFF)} members of staff"
+
+
 DEMO_PROVIDERS: list[dict[str, Any]] = [
     {
         "provider": {
@@ -300,11 +352,14 @@ def main() -> int:
             elif response.status_code != 409:
                 print(f"demo case rejected: {response.status_code} {response.text}")
                 return 1
+    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
+    directory = load_staff_directory(notifications)
     visit = announce_demo_visit(visits)
     coaching = f"http://127.0.0.1:{SERVICE_PORTS['coaching']}"
     registry, providers = load_coaching(coaching)
     lead = token("tl-demo-kassel", Role.TEAM_LEAD, "kassel")
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
+    print(f"Letterheads and staff directory (notifications): {directory}.")
     print(f"Home visit for {DEMO_VISIT_CUSTOMER}: {visit}.")
     print(f"Coaching providers, coaches and a programme: {registry}.")
     print("\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):")
@@ -340,13 +395,12 @@ def main() -> int:
     print(
         f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=tl-demo-kassel"'
     )
-    print("  .venv/bin/python -m shared.dpo export <subject> --out .local/export")
+    print("  .venv/bin/python -m shared.dpo export <subject> --district kassel --out .local/export")
     print(
         f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
         "    AsyncAPI: <service>/asyncapi.json"
     )
     print("Other tokens: .venv/bin/python -m shared.auth mint --user U --role ROLE --district D")
-    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
     if (ROOT / "services" / "notifications").exists():
         print("\nLetters and e-mail (notifications):")
         for line in show_notifications(notifications, contacts):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import date, time
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.contracts.envelope import Payload
 from shared.privacy import Sealed
@@ -82,6 +83,36 @@ class NextStep(StrEnum):
     HANDOVER_TO_CASE_MANAGER = "handover_to_case_manager"
 
 
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
+"""``HH:MM:SS`` (optionally with a fraction of a second), without an offset."""
+
+
+def local_wall_clock(value: time) -> time:
+    """``value`` if it has no offset (a time of a visit in Germany); an error otherwise."""
+    if value.tzinfo is not None:
+        raise ValueError("a local wall-clock time in Germany, without an offset")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(local_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_TIME_PATTERN,
+            "description": "A wall-clock time in Germany (Europe/Berlin, as on the letter), "
+            "HH:MM:SS without an offset. Not an RFC 3339 time: the visit is at this hour on "
+            "the given day whatever the UTC offset of that day is.",
+            "examples": ["09:00:00"],
+        }
+    ),
+]
+"""A local time of day: ``"09:00:00"`` in the JSON, declared by a pattern, not by
+``format: time`` (which, as RFC 3339 ``full-time``, requires an offset and would make every
+strict validator reject the data). The data of v1 has always been written this way."""
+
+
 class Schedule(BaseModel):
     """When the visit takes place: one day (with an optional time slot) or a window of days."""
 
@@ -92,11 +123,15 @@ class Schedule(BaseModel):
         description="Last day of the window (the same as first_day for a single date).",
         examples=["2026-12-03"],
     )
-    time_from: time | None = Field(
-        default=None, description="Start of the time slot (single date only).", examples=[None]
+    time_from: LocalTime | None = Field(
+        default=None,
+        description="Start of the time slot (single date only), local time in Germany.",
+        examples=["09:00:00", None],
     )
-    time_to: time | None = Field(
-        default=None, description="End of the time slot (single date only).", examples=[None]
+    time_to: LocalTime | None = Field(
+        default=None,
+        description="End of the time slot (single date only), local time in Germany.",
+        examples=["11:30:00", None],
     )
 
 

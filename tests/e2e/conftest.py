@@ -13,6 +13,7 @@ advisory lock, and the tests could not tell which process published an event.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,11 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.contracts import dead_letter_topic, topic_of
+from shared.contracts import ERASURE_TOPIC, dead_letter_topic, topic_of
 from shared.kafka import ensure_topics
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView
 from tests.support.helpers import eventually, scratch_database
+from tests.support.notifications import MailSink
 from tests.support.processes import ProbeProcess, ServiceProcess, start_group_at_end
 
 
@@ -57,6 +59,9 @@ def contacts_service(
     # Its coaching consumer starts with what coaching publishes from now on (not the topic's
     # history, whose cases this fresh database does not know).
     start_group_at_end(stack, f"{contacts_database}-coaching-notes", topic_of("coaching"))
+    # Likewise its timeline consumers of the visits' and the letters' steps.
+    start_group_at_end(stack, f"{contacts_database}-visit-steps", topic_of("visits"))
+    start_group_at_end(stack, f"{contacts_database}-letters", topic_of("notifications"))
     service = ServiceProcess(
         "contacts", e2e_dir, env, started=lambda started: wait_until_relay_active(started, mint)
     )
@@ -101,3 +106,96 @@ def api(contacts_service: ServiceProcess, mint: Callable[..., str]) -> Iterator[
 @pytest.fixture(scope="session")
 def probe_view(stack: ServiceSettings) -> ProbeView:
     return ProbeView(stack)
+
+
+# --- the whole system: visits, coaching and notifications beside the session's contacts ---
+
+SERVICES = ("contacts", "visits", "coaching", "notifications")
+"""The whole system (``system``): the session's contacts service and the three started for it."""
+STARTED_HERE = SERVICES[1:]
+
+CONSUMER_GROUPS: dict[str, dict[str, str]] = {
+    "visits": {
+        "board": topic_of("contacts"),
+        "cancellations": topic_of("contacts"),
+        "outreach-contracts": topic_of("coaching"),
+    },
+    "coaching": {"case-directory": topic_of("contacts"), "visit-referrals": topic_of("visits")},
+    "notifications": {
+        **{f"directory-{p}": topic_of(p) for p in ("contacts", "visits", "coaching")},
+        **{p: topic_of(p) for p in ("contacts", "visits", "coaching")},
+    },
+}
+"""Each service's consumer groups (suffix after the database name -> topic), started at the
+end of their topics: the fresh databases know nothing of the topics' history. Every service
+also has its ``-erasures`` consumer (added below)."""
+
+
+@pytest.fixture(scope="session")
+def databases(stack: ServiceSettings, contacts_database: str) -> Iterator[dict[str, str]]:
+    with contextlib.ExitStack() as created:
+        names = {
+            s: created.enter_context(scratch_database(stack, f"{s}_e2e")) for s in STARTED_HERE
+        }
+        yield {"contacts": contacts_database, **names}
+
+
+@pytest.fixture(scope="session")
+def mail() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def system(
+    stack: ServiceSettings,
+    databases: dict[str, str],
+    mail: MailSink,
+    e2e_dir: Path,
+    mint: Callable[..., str],
+    contacts_service: ServiceProcess,
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services, each publishing (its relay active); those started here are
+    stopped at the end."""
+    ops = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
+
+    def relay_active(started: ServiceProcess) -> None:
+        def active() -> bool:
+            response = httpx.get(f"{started.url}/ops/relay", headers=ops, timeout=10)
+            return response.status_code == 200 and bool(response.json()["active"])
+
+        eventually(active, timeout=30, what=f"the {started.service} relay to be active")
+
+    running: dict[str, ServiceProcess] = {}
+    try:
+        for service in STARTED_HERE:
+            database = databases[service]
+            groups = {**CONSUMER_GROUPS[service], "erasures": ERASURE_TOPIC}
+            for suffix, topic in groups.items():
+                start_group_at_end(stack, f"{database}-{suffix}", topic)
+            env = {
+                "OUTREACH_SERVICE_NAME": database,
+                # Anchor each event chain's head on Kafka every second.
+                "OUTREACH_CHAIN_ANCHOR_SECONDS": "1",
+            }
+            if service == "notifications":
+                env |= {"OUTREACH_SMTP_PORT": str(mail.port), "OUTREACH_OUTBOX_POLL_SECONDS": "0.2"}
+            # The default key cache (30 s) stays: the erasure consumer must evict the key.
+            process = ServiceProcess(
+                service, e2e_dir, env, started=relay_active, name=f"{service}-erasure"
+            )
+            running[service] = process
+            process.start()
+        yield {"contacts": contacts_service, **running}
+    finally:
+        for process in running.values():
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def clients(system: dict[str, ServiceProcess]) -> Iterator[dict[str, httpx.Client]]:
+    opened = {name: httpx.Client(base_url=p.url, timeout=30) for name, p in system.items()}
+    yield opened
+    for client in opened.values():
+        client.close()

@@ -12,24 +12,21 @@ deployment confirmed when), every API answers ``[erased]`` or 410 for the person
 the hash chain of all four event logs still verifies against its anchors.
 
 All four services run as processes with databases of their own (``OUTREACH_SERVICE_NAME``):
-the contacts service of the session (``conftest.py``) and visits, coaching and notifications
-started here, whose consumer groups start at the end of the topics (PostgreSQL's connections
-are shared with whatever else runs on the stack: one contacts service fewer). The
-notifications service sends to a real SMTP server (aiosmtpd) of this module.
+the contacts service of the session and visits, coaching and notifications started for the
+session (``system`` in ``conftest.py``), whose consumer groups start at the end of the
+topics. The notifications service sends to a real SMTP server (aiosmtpd) of the session.
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from email.message import Message
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -37,105 +34,24 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
-from shared.contracts import ERASURE_TOPIC, topic_of
+from shared.contracts import topic_of
 from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.e2e.test_personal_data import table_contents
-from tests.support.e2e import on_the_board, register_provider, report_body, with_purpose
-from tests.support.helpers import eventually, person, scratch_database
+from tests.support.e2e import (
+    configure_letters,
+    on_the_board,
+    register_provider,
+    report_body,
+    with_purpose,
+)
+from tests.support.helpers import eventually, person
 from tests.support.notifications import MailSink
-from tests.support.processes import ROOT, ServiceProcess, read_topic, start_group_at_end
+from tests.support.processes import ROOT, ServiceProcess, read_topic
 
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("contacts", "visits", "coaching", "notifications")
-STARTED_HERE = SERVICES[1:]
-
-CONSUMER_GROUPS: dict[str, dict[str, str]] = {
-    "visits": {
-        "board": topic_of("contacts"),
-        "cancellations": topic_of("contacts"),
-        "outreach-contracts": topic_of("coaching"),
-    },
-    "coaching": {"case-directory": topic_of("contacts"), "visit-referrals": topic_of("visits")},
-    "notifications": {
-        **{f"directory-{p}": topic_of(p) for p in ("contacts", "visits", "coaching")},
-        **{p: topic_of(p) for p in ("contacts", "visits", "coaching")},
-    },
-}
-"""Each service's consumer groups (suffix after the database name -> topic), started at the
-end of their topics: the fresh databases know nothing of the topics' history. Every service
-also has its ``-erasures`` consumer (added below)."""
-
-
-@pytest.fixture(scope="module")
-def databases(stack: ServiceSettings, contacts_database: str) -> Iterator[dict[str, str]]:
-    with contextlib.ExitStack() as created:
-        names = {
-            s: created.enter_context(scratch_database(stack, f"{s}_e2e")) for s in STARTED_HERE
-        }
-        yield {"contacts": contacts_database, **names}
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[MailSink]:
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def system(
-    stack: ServiceSettings,
-    databases: dict[str, str],
-    mail: MailSink,
-    e2e_dir: Path,
-    mint: Callable[..., str],
-    contacts_service: ServiceProcess,
-) -> Iterator[dict[str, ServiceProcess]]:
-    """The four services, each publishing (its relay active); those started here are
-    stopped at the end."""
-    ops = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
-
-    def relay_active(started: ServiceProcess) -> None:
-        def active() -> bool:
-            response = httpx.get(f"{started.url}/ops/relay", headers=ops, timeout=10)
-            return response.status_code == 200 and bool(response.json()["active"])
-
-        eventually(active, timeout=30, what=f"the {started.service} relay to be active")
-
-    running: dict[str, ServiceProcess] = {}
-    try:
-        for service in STARTED_HERE:
-            database = databases[service]
-            groups = {**CONSUMER_GROUPS[service], "erasures": ERASURE_TOPIC}
-            for suffix, topic in groups.items():
-                start_group_at_end(stack, f"{database}-{suffix}", topic)
-            env = {
-                "OUTREACH_SERVICE_NAME": database,
-                # Anchor each event chain's head on Kafka every second.
-                "OUTREACH_CHAIN_ANCHOR_SECONDS": "1",
-            }
-            if service == "notifications":
-                env |= {"OUTREACH_SMTP_PORT": str(mail.port), "OUTREACH_OUTBOX_POLL_SECONDS": "0.2"}
-            # The default key cache (30 s) stays: the erasure consumer must evict the key.
-            process = ServiceProcess(
-                service, e2e_dir, env, started=relay_active, name=f"{service}-erasure"
-            )
-            running[service] = process
-            process.start()
-        yield {"contacts": contacts_service, **running}
-    finally:
-        for process in running.values():
-            process.stop()
-
-
-@pytest.fixture(scope="module")
-def clients(system: dict[str, ServiceProcess]) -> Iterator[dict[str, httpx.Client]]:
-    opened = {name: httpx.Client(base_url=p.url, timeout=30) for name, p in system.items()}
-    yield opened
-    for client in opened.values():
-        client.close()
 
 
 def outreach_topics(stack: ServiceSettings) -> list[str]:
@@ -191,6 +107,12 @@ def test_an_erased_person_is_forgotten_by_every_service_and_can_be_read_nowhere(
     )
     coach_user = f"pc-weber-{tag}"
     provider_id = register_provider(coaching, lead, district, coach_user)
+    configure_letters(
+        notifications,
+        lead,
+        district,
+        {"ow-yilmaz": ("Ayşe Yılmaz", "frau"), coach_user: ("Jana Weber", "frau")},
+    )
     born = date(1950, 1, 1) + timedelta(days=random.randrange(365 * 45))
     who = person(date_of_birth=born.isoformat())
     note = f"Schulden und Trennung besprochen, Vermerk {uuid.uuid4().hex[:10]}"

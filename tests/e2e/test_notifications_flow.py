@@ -5,6 +5,7 @@ was sent, and a visit announcement becomes a letter in the print batch."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 import uuid
@@ -20,12 +21,14 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from kafka import KafkaProducer
 from psycopg import sql
+from pypdf import PdfReader
 
 from shared.contracts import Envelope, Payload, topic_of
 from shared.contracts.contacts import ContactRestored
 from shared.contracts.visits import MeetingPlace, Schedule, VisitAnnounced, VisitPurpose
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
+from tests.support.e2e import configure_letters
 from tests.support.helpers import eventually, person
 from tests.support.notifications import MailSink, publish
 from tests.support.processes import ServiceProcess, start_group_at_end
@@ -179,6 +182,8 @@ def test_an_announced_visit_is_a_letter_in_the_print_batch_of_the_running_servic
     cipher: PersonalDataCipher,
 ) -> None:
     headers = {"Authorization": f"Bearer {mint('tl-e2e', 'team_lead', district)}"}
+    with httpx.Client(base_url=notifications_service.url, timeout=10) as client:
+        configure_letters(client, headers, district, {"ow-yilmaz": ("Ayşe Yılmaz", "frau")})
     who = person()
     subject = cipher.subject_for(who["customer_number"])
     first = date.today() + timedelta(days=6)
@@ -215,3 +220,5 @@ def test_an_announced_visit_is_a_letter_in_the_print_batch_of_the_running_servic
     assert batch.status_code == 200
     assert batch.headers["x-letters"] == "1"
     assert batch.content.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(batch.content)).pages)
+    assert "Frau Ayşe Yılmaz" in text

@@ -72,16 +72,17 @@ def test_an_entry_can_be_neither_changed_nor_removed(
     ):
         conn.execute(statement, {"user": user})
 
-    assert [e["user"] for e in access_log.entries(user=user)] == [user]
-    assert [g["reason"] for g in access_log.grants(user=user)] == ["moved to Kassel"]
+    assert [e["user"] for e in access_log.entries(districts=None, user=user)] == [user]
+    grants = access_log.grants(districts=None, user=user)
+    assert [g["reason"] for g in grants] == ["moved to Kassel"]
 
 
 def test_entries_are_found_by_person_and_by_user(access_log: AccessLog) -> None:
     first, second = entry(f"cm-{uuid4().hex[:8]}"), entry(f"cm-{uuid4().hex[:8]}")
     access_log.record([first, second])
 
-    [by_subject] = access_log.entries(subject=first.subject)
-    [by_user] = access_log.entries(user=second.user)
+    [by_subject] = access_log.entries(districts=None, subject=first.subject)
+    [by_user] = access_log.entries(districts=None, user=second.user)
 
     assert (by_subject["user"], by_subject["fields"], by_subject["purpose"]) == (
         first.user,

@@ -68,6 +68,7 @@ async def test_the_worker_republishes_filtered_events_and_the_tombstone_per_subs
         purpose="integration test",
         allow={"ContactRestored": ["channel", "restored_on"]},
         by="dpo-test",
+        districts={"kassel"},
     )
     broker = build_broker(stack, "feed-test")
     dead_letters = DeadLetters(broker, pool)

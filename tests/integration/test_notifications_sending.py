@@ -4,12 +4,14 @@ letters and e-mails are produced once per event, whatever happens on the way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
@@ -37,6 +39,7 @@ from tests.support.notifications import (
     MailSink,
     NotificationsHarness,
     RunningConsumers,
+    letterhead,
     notifications_harness,
     publish,
 )
@@ -73,6 +76,14 @@ def client(harness: NotificationsHarness) -> TestClient:
     return TestClient(harness.http)
 
 
+@pytest.fixture
+def district(harness: NotificationsHarness) -> str:
+    """A district of this test alone, with its letterhead and the staff its letters name."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    harness.configure(name)
+    return name
+
+
 def envelope(payload: Payload, district: str, subject: uuid.UUID) -> Envelope[Payload]:
     contract: Any = Envelope[type(payload)]  # type: ignore[misc]
     built: Envelope[Payload] = contract(
@@ -90,7 +101,10 @@ def envelope(payload: Payload, district: str, subject: uuid.UUID) -> Envelope[Pa
 
 
 def visit_announced(
-    cipher: PersonalDataCipher, district: str, who: dict[str, Any]
+    cipher: PersonalDataCipher,
+    district: str,
+    who: dict[str, Any],
+    workers: tuple[str, ...] = ("ow-yilmaz", "ow-becker"),
 ) -> Envelope[Payload]:
     subject = cipher.subject_for(who["customer_number"])
     first = date.today() + timedelta(days=7)
@@ -98,7 +112,7 @@ def visit_announced(
         VisitAnnounced(
             visit_id=uuid.uuid4(),
             case_id=uuid.uuid4(),
-            workers=["ow-yilmaz", "ow-becker"],
+            workers=list(workers),
             schedule=Schedule(first_day=first, last_day=first + timedelta(days=2)),
             purpose=VisitPurpose.FIRST_CONTACT,
             place=MeetingPlace.HOME,
@@ -226,13 +240,15 @@ async def test_an_announced_visit_becomes_one_german_letter_in_the_days_print_ba
     assert "Ankündigung eines Besuchs" in text
     assert f"{first.day}. " in text
     assert "ohne feste Uhrzeit" in text
-    assert "Yilmaz und Becker" in text
+    assert "Wer kommt: Frau Ayşe Yılmaz und Herr Jonas Becker" in text
+    assert "ow-yilmaz" not in text
     assert "Der Besuch ist freiwillig" in text
     assert "keine Nachteile und keine Folgen für Ihre Leistungen" in text
     assert "einen anderen Termin" in text
     assert "Datenschutz" in text
     assert "Art. 15 DSGVO" in text
-    assert f"Jobcenter {district.replace('-', ' ').title()}" in text
+    assert f"Jobcenter Testkreis {district}" in text
+    assert "0561 7070-0" in text  # the district's phone line
 
     today = rows[0]["print_day"]
     batches = client.get(
@@ -275,14 +291,14 @@ async def test_reading_a_letter_or_a_print_batch_states_its_purpose_and_is_logge
         assert refused.status_code == 400, refused.text
         assert refused.json()["code"] == "purpose_required"
         assert client.get(path, headers={"X-Purpose": "visit_planning"}).status_code == 401
-    assert harness.access_log.entries(subject=event.subject) == []
+    assert harness.access_log.entries(districts=None, subject=event.subject) == []
 
     letter = client.get(
         f"/notifications/{notification_id}/letter",
         headers=staff(mint, district, worker, purpose="visit_planning: Brief geprueft"),
     )
     assert letter.status_code == 200, letter.text
-    (entry,) = harness.access_log.entries(subject=event.subject)
+    (entry,) = harness.access_log.entries(districts=None, subject=event.subject)
     assert entry["user"] == "tl-test"
     assert entry["role"] == worker
     assert entry["district"] == district
@@ -297,7 +313,7 @@ async def test_reading_a_letter_or_a_print_batch_states_its_purpose_and_is_logge
     )
     assert batch.status_code == 200, batch.text
     for subject in (event.subject, second.subject):
-        logged = harness.access_log.entries(subject=subject)
+        logged = harness.access_log.entries(districts=None, subject=subject)
         (read,) = [e for e in logged if e["route"] == "GET /print-batches/{district}/{day}.pdf"]
         assert read["fields"] == ["address", "letter", "name"]
         assert read["resource"] == f"print-batch:{district}:{row['print_day'].isoformat()}"
@@ -632,7 +648,8 @@ async def test_a_coach_assigned_introduces_the_coach_by_letter_and_notifies_the_
     text = letter.json()["text"]
     assert who["name"] in text
     assert "Beispiel-Träger gGmbH" in text
-    assert "Weber" in text
+    assert "Frau Jana Weber" in text
+    assert "pc-weber" not in text
     assert "freiwillig" in text
 
     mails = [m for m in sink.received() if m["To"] == f"traeger-{provider}@jobcenter.example"]
@@ -670,3 +687,124 @@ def eventually_row(harness: NotificationsHarness, notification_id: uuid.UUID, st
         timeout=15,
         what=f"notification {notification_id} {status}",
     )
+
+
+async def held_letter(
+    stack: ServiceSettings, harness: NotificationsHarness, producer: Any, event: Envelope[Payload]
+) -> Any:
+    """The letter of ``event`` after the outbox tried to produce it and could not."""
+    publish(producer, harness.topics["visits"], event)
+    async with RunningConsumers(stack, harness):
+        (row,) = await wait_for(lambda: harness.rows_for(event.event_id, event.district), "queued")
+        await wait_for(
+            lambda: harness.directory.case(event.payload.case_id),  # type: ignore[attr-defined]
+            "the directory",
+        )
+    harness.outbox.deliver_due()
+    return eventually_row(harness, row["notification_id"], "failed")
+
+
+async def test_a_district_without_a_letterhead_gets_no_invented_one_its_letters_wait_visibly(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    client: TestClient,
+    mint: Callable[..., str],
+) -> None:
+    unconfigured = f"test-{uuid.uuid4().hex[:10]}"
+    harness.configure(unconfigured)  # the staff; the letterhead is taken away below
+    with psycopg_connection(harness) as conn:
+        conn.execute("DELETE FROM district_letterheads WHERE district = %s", (unconfigured,))
+    lead = staff(mint, unconfigured, purpose=None)
+    who = person()
+
+    row = await held_letter(
+        stack, harness, producer, visit_announced(harness.cipher, unconfigured, who)
+    )
+
+    assert row["last_error"].startswith("letterhead_missing: ")
+    assert unconfigured in row["last_error"]
+    ops = client.get("/ops/outbox", headers=lead).json()
+    assert unconfigured in ops["districts_without_letterhead"]
+    assert str(row["notification_id"]) in {h["notification_id"] for h in ops["letters_held"]}
+    shown = client.get(f"/letterheads/{unconfigured}", headers=lead)
+    assert (shown.status_code, shown.json()["code"]) == (409, "letterhead_missing")
+
+    configured = client.put(
+        f"/letterheads/{unconfigured}", json=letterhead_of(unconfigured), headers=lead
+    )
+    assert configured.status_code == 200, configured.text
+    retried = client.post(f"/notifications/{row['notification_id']}/retry", headers=lead)
+    assert retried.status_code == 200, retried.text
+    delivered(harness, row["notification_id"])
+    letter = client.get(
+        f"/notifications/{row['notification_id']}/letter", headers=staff(mint, unconfigured)
+    )
+    assert "0561 4711-0" in letter.json()["text"]
+    assert "0800" not in letter.json()["text"]  # never an invented number
+    assert (
+        unconfigured
+        not in client.get("/ops/outbox", headers=lead).json()["districts_without_letterhead"]
+    )
+
+
+async def test_a_letter_naming_staff_not_in_the_directory_waits_until_they_are_entered(
+    stack: ServiceSettings,
+    harness: NotificationsHarness,
+    producer: Any,
+    district: str,
+    client: TestClient,
+    mint: Callable[..., str],
+) -> None:
+    newcomer = f"ow-neu-{uuid.uuid4().hex[:6]}"
+    lead = staff(mint, district, purpose=None)
+    event = visit_announced(harness.cipher, district, person(), workers=(newcomer, "ow-becker"))
+
+    row = await held_letter(stack, harness, producer, event)
+
+    assert row["last_error"].startswith(f"staff_unknown: {newcomer} ")
+    entered = client.put(
+        f"/staff/{newcomer}",
+        json={"display_name": "Łucja Nowak", "form_of_address": "frau", "district": district},
+        headers=lead,
+    )
+    assert entered.status_code == 200, entered.text
+    assert entered.json()["in_letters"] == "Frau Łucja Nowak"
+    elsewhere = client.put(
+        f"/staff/{newcomer}",
+        json={"display_name": "X", "form_of_address": "herr", "district": "elsewhere"},
+        headers=lead,
+    )
+    assert elsewhere.status_code == 404  # another district's staff is not the lead's to set
+    assert (
+        client.post(f"/notifications/{row['notification_id']}/retry", headers=lead).status_code
+        == 200
+    )
+    delivered(harness, row["notification_id"])
+    text = client.get(
+        f"/notifications/{row['notification_id']}/letter", headers=staff(mint, district)
+    ).json()["text"]
+    assert "Wer kommt: Frau Łucja Nowak und Herr Jonas Becker" in text
+    assert newcomer not in text
+    listed = client.get("/staff", params={"district": district}, headers=lead).json()
+    assert newcomer in {entry["user_id"] for entry in listed}
+
+
+def letterhead_of(district: str) -> dict[str, Any]:
+    return {**letterhead(district), "phone": "0561 4711-0"}
+
+
+@contextlib.contextmanager
+def psycopg_connection(harness: NotificationsHarness) -> Iterator[Any]:
+    with psycopg.connect(harness.settings.database_url(harness.database), autocommit=True) as conn:
+        yield conn
+
+
+def delivered(harness: NotificationsHarness, notification_id: uuid.UUID) -> Any:
+    """Run the outbox (as its worker does) until the notification is sent."""
+
+    def sent() -> Any:
+        harness.outbox.deliver_due()
+        return status_of(harness, notification_id) == "sent"
+
+    return eventually(sent, timeout=15, what=f"notification {notification_id} sent")

@@ -106,6 +106,36 @@ def register_provider(
     return provider_id
 
 
+def configure_letters(
+    notifications: httpx.Client,
+    lead: dict[str, str],
+    district: str,
+    staff: dict[str, tuple[str, str]],
+) -> None:
+    """Over the notifications service's HTTP API, as a team lead of ``district``: the
+    district's letterhead, and how letters name ``staff`` (user id -> (display name, form of
+    address)). Without them its letters are held (no invented letterhead, never a user id)."""
+    head = notifications.put(
+        f"/letterheads/{district}",
+        json={
+            "jobcenter": f"Jobcenter Testkreis {district}",
+            "address": ["Probeweg 1", "34117 Kassel"],
+            "phone": "0561 7070-0",
+            "email": f"aufsuchend@{district}.example",
+            "data_protection_officer": f"datenschutz@{district}.example",
+        },
+        headers=lead,
+    )
+    assert head.status_code == 200, head.text
+    for user, (name, form) in staff.items():
+        entered = notifications.put(
+            f"/staff/{user}",
+            json={"display_name": name, "form_of_address": form, "district": district},
+            headers=lead,
+        )
+        assert entered.status_code == 200, entered.text
+
+
 def on_the_board(
     visits: httpx.Client, worker: dict[str, str], district: str, case_id: str
 ) -> list[dict[str, Any]]:

@@ -83,6 +83,27 @@ class MailSink:
         return [m for m in found if message_id is None or m["Message-ID"] == message_id]
 
 
+STAFF = {
+    "ow-yilmaz": ("Ayşe Yılmaz", "frau"),
+    "ow-becker": ("Jonas Becker", "herr"),
+    "pc-weber": ("Jana Weber", "frau"),
+}
+"""The staff named by the tests' letters: user id -> (display name, form of address)."""
+
+
+def letterhead(district: str) -> dict[str, Any]:
+    """A test district's letterhead (its Jobcenter named after the district)."""
+    return {
+        "jobcenter": f"Jobcenter Testkreis {district}",
+        "team": "Team Aufsuchende Beratung",
+        "address": ["Probeweg 1", "34117 Kassel"],
+        "phone": "0561 7070-0",
+        "email": f"aufsuchend@{district}.example",
+        "hours": "Mo-Fr 8-16 Uhr",
+        "data_protection_officer": f"datenschutz@{district}.example",
+    }
+
+
 class Clock:
     """An injectable clock: real time plus an offset the test moves forward."""
 
@@ -126,6 +147,15 @@ class NotificationsHarness:
             lock_dsn=self.settings.database_url(self.database),
             forgotten=self.ledger.is_forgotten,
         )
+
+    def configure(self, district: str) -> None:
+        """The district's letterhead and the staff the tests' letters name (as a team lead
+        enters them over ``PUT /letterheads/...`` and ``PUT /staff/...``)."""
+        self.directory.put_letterhead(district, letterhead(district), by="tl-test")
+        for user, (name, form) in STAFF.items():
+            self.directory.put_staff(
+                user, display_name=name, form_of_address=form, district=district, by="tl-test"
+            )
 
     def reminders(self, today: date, lead_days: int = 14) -> ReminderCheck:
         return ReminderCheck(self.app, self.directory, lead_days=lead_days, today=lambda: today)
@@ -201,6 +231,7 @@ def notifications_harness(
             settings: NotificationsSettings
             outbox: Outbox | None
             access_log: AccessLog
+            directory: DirectoryView
 
         @contextlib.asynccontextmanager
         async def _no_lifespan(_: FastAPI) -> Any:
@@ -211,7 +242,7 @@ def notifications_harness(
         )
         http.include_router(
             build_router(
-                _Context(app, cipher, view, templates, settings, outbox, access_log),
+                _Context(app, cipher, view, templates, settings, outbox, access_log, directory),
                 principal_dependency(TokenCodec.from_settings(stack)),
             )
         )

@@ -36,6 +36,7 @@ from shared.contracts.coaching import (
 from shared.contracts.contacts import ContactLostReason
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
 from shared.privacy import PersonalDataCipher
+from tests.support.contracts import assert_matches_its_schema
 
 from .support import TODAY, context
 
@@ -237,6 +238,7 @@ def test_the_published_events_are_valid_contracts_without_personal_data(
     for envelope in published:
         raw = envelope.model_dump_json()
         assert parse_envelope(raw) == envelope
+        assert_matches_its_schema(envelope)
         assert "Mia Geheim" not in raw
     ended = published[-1].payload
     assert isinstance(ended, CoachingEnded)
@@ -265,6 +267,7 @@ def test_a_providers_outreach_contract_is_published_per_district_under_the_provi
         assert envelope.subject == provider_id
         assert envelope.district == "kassel"
         assert parse_envelope(envelope.model_dump_json()) == envelope
+        assert_matches_its_schema(envelope)
 
 
 def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(

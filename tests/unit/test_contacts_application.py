@@ -462,6 +462,26 @@ def test_a_legal_hold_refuses_erasing_the_notes(
     assert cipher.open(note) == "Notiz"
 
 
+def test_a_legal_hold_on_an_erased_person_is_refused(
+    app: Contacts, keystore: InMemoryKeyStore
+) -> None:
+    subject = app.get_case(report(app)).subject_id
+    app.request_erasure(
+        subject,
+        district="kassel",
+        ground=ErasureGround.REQUESTED_BY_PERSON,
+        reason="Az. DSB-1",
+        destroy_key=keystore.destroy,
+        ctx=context(),
+    )
+
+    with pytest.raises(ConflictError) as raised:
+        app.place_legal_hold(subject, district="kassel", reason="Az. SG-2", ctx=context())
+
+    assert raised.value.code == "subject_erased"
+    assert app.legal_hold(subject) is None
+
+
 def test_the_record_category_is_not_erased_on_its_own(
     app: Contacts, cipher: PersonalDataCipher, keystore: InMemoryKeyStore
 ) -> None:

@@ -21,6 +21,7 @@ from shared.contracts.contacts import (
 )
 from shared.privacy import PersonalDataCipher
 from shared.relay import Outgoing
+from tests.support.contracts import assert_matches_its_schema
 
 from .support import TODAY, meta, report_case
 
@@ -55,6 +56,7 @@ def case_history(cipher: PersonalDataCipher) -> tuple[OutreachCase, list[Any]]:
 def mapped(domain_event: Any) -> Outgoing:
     outgoing = to_integration_event(domain_event)
     assert outgoing is not None
+    assert_matches_its_schema(outgoing.envelope)  # what an integration team validates
     return outgoing
 
 

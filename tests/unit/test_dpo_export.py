@@ -116,18 +116,49 @@ def export() -> dict[str, Any]:
     }
 
 
-def test_the_pdf_shows_data_recipients_events_and_accesses() -> None:
-    pdf = dpo.render_pdf(export())
+def pdf_text(export: dict[str, Any]) -> str:
+    pdf = dpo.render_pdf(export)
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+def test_the_pdf_shows_data_recipients_events_and_accesses() -> None:
+    text = pdf_text(export())
+
     assert "Art. 15 DSGVO" in text
     assert "Erika Größe" in text
     assert "Sculpture gGmbH" in text
-    assert "OutreachCase.ContactLost" in text
-    assert "moved - unknown" in text  # outside Latin-1, rendered readably
+    assert "Kontaktverlust gemeldet (OutreachCase.ContactLost)" in text
+    assert "moved \u2014 unknown" in text  # printed as written
     assert "ow-yilmaz" in text
-    assert "Besuch am" in text  # the stated note (the line wraps before "Dienstag")
-    assert "notifications" in text  # an unreachable service is named
+    assert "Zweck: Planung eines Besuchs" in text  # the stated purpose, in German
+    assert "Dienstag" in text  # and its note
+    assert "Briefe an Sie" in text  # an unreachable service is named
+
+
+def test_the_pdf_answers_in_german_what_art_15_requires_before_the_annex() -> None:
+    text = pdf_text(export())
+
+    required = [
+        "Welche Daten wir über Sie speichern",
+        "Wofür wir Ihre Daten verwenden",
+        "An wen Ihre Daten gegangen sind",
+        "Wie lange wir Ihre Daten aufbewahren",
+        "Woher Ihre Daten stammen",
+        "Ihre Rechte",
+        "Berichtigung",
+        "Löschung",
+        "Einschränkung der Verarbeitung",
+        "Widerspruch",
+        "Beschwerde bei einer Aufsichtsbehörde",
+        "Anhang: technische Angaben",
+    ]
+    positions = [text.find(part) for part in required]
+    assert -1 not in positions, [p for p, at in zip(required, positions, strict=True) if at < 0]
+    assert positions == sorted(positions)  # the answer first, the annex last
+    answer = text[: text.find("Anhang: technische Angaben")]
+    assert "Name: Erika Größe" in answer
+    for technical in ("personal_data", "recipients", "access_log", "Dienst:", "OutreachCase"):
+        assert technical not in answer
 
 
 def test_gather_asks_every_service_and_names_those_that_did_not_answer() -> None:

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.unit
 ALLOW = {"ContactLost": ["reason", "evidence.missed_appointments", "case_id", "deadline"]}
 
 
-def subscriber(name: str = "youth-office", allow: dict[str, list[str]] | None = None) -> Subscriber:
-    return Subscriber(name, "capacity planning", allow or ALLOW, os.urandom(32))
+def subscriber(
+    name: str = "youth-office",
+    allow: dict[str, list[str]] | None = None,
+    districts: frozenset[str] = frozenset({"kassel"}),
+) -> Subscriber:
+    return Subscriber(name, "capacity planning", allow or ALLOW, os.urandom(32), districts)
 
 
 def contact_lost(cipher: PersonalDataCipher) -> dict[str, Any]:
@@ -148,3 +152,29 @@ def test_an_erasure_reaches_every_subscriber_as_a_tombstone_of_its_pseudonym(
     assert tombstone["event_type"] == "SubjectErased"
     assert tombstone["data"] == {}
     assert tombstone["person"] == str(youth.pseudonym(UUID(raw["subject"])))
+
+
+def test_a_subscriber_gets_only_the_events_of_the_districts_it_was_registered_for(
+    cipher: PersonalDataCipher,
+) -> None:
+    raw = contact_lost(cipher)  # of kassel
+
+    elsewhere = subscriber(districts=frozenset({"darmstadt-dieburg"}))
+    here = subscriber(districts=frozenset({"darmstadt-dieburg", "kassel"}))
+
+    assert feed_message(elsewhere, raw) is None
+    assert feed_message(here, raw) is not None
+
+
+def test_a_tombstone_reaches_a_subscriber_of_another_district_too(
+    cipher: PersonalDataCipher,
+) -> None:
+    """The person may have had a case in the subscriber's district as well."""
+    raw = contact_lost(cipher)
+    erased = {**raw, "event_type": "SubjectErased", "event_id": str(uuid4()), "payload": {}}
+    elsewhere = subscriber(districts=frozenset({"darmstadt-dieburg"}))
+
+    tombstone = feed_message(elsewhere, erased)
+
+    assert tombstone is not None
+    assert tombstone["person"] == str(elsewhere.pseudonym(UUID(raw["subject"])))

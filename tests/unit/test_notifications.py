@@ -21,7 +21,7 @@ from notifications.domain import (
 from notifications.letters import Letter, batch_pdf, letter_pdf
 from notifications.policies import reminders_due, requests_for
 from notifications.rendering import TEMPLATES, Templates, describe_schedule
-from notifications.settings import TEMPLATES_DIR, NotificationsSettings
+from notifications.settings import TEMPLATES_DIR, Letterhead
 from pypdf import PdfReader
 
 from shared.contracts import Envelope, Payload
@@ -38,6 +38,13 @@ from shared.contracts.visits import (
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+KASSEL = Letterhead(
+    jobcenter="Jobcenter Stadt Kassel",
+    address=["Grüner Weg 2", "34117 Kassel"],
+    phone="0561 1234-0",
+    email="aufsuchend@jobcenter-kassel.example",
+    data_protection_officer="datenschutz@jobcenter-kassel.example",
+)
 
 
 def meta() -> dict[str, Any]:
@@ -219,7 +226,7 @@ def test_a_coaching_ending_within_the_lead_reminds_once_per_end_date() -> None:
 def test_every_current_template_renders_its_example() -> None:
     templates = Templates(TEMPLATES_DIR)
     templates.check()
-    head = NotificationsSettings().letterhead("kassel")
+    head = KASSEL
     for spec in TEMPLATES.values():
         variables = {**spec.example, **head.model_dump(), "team": head.team}
         rendered = templates.render(spec.name, spec.version, variables)
@@ -230,7 +237,7 @@ def test_every_current_template_renders_its_example() -> None:
 def test_the_announcement_says_voluntary_without_consequence_and_how_to_get_in_touch() -> None:
     templates = Templates(TEMPLATES_DIR)
     spec = TEMPLATES["visit_announcement"]
-    head = NotificationsSettings().letterhead("kassel")
+    head = KASSEL
     text = templates.render(spec.name, 1, {**spec.example, **head.model_dump()}).text
     assert "freiwillig" in text
     assert "keine Nachteile und keine Folgen" in text
@@ -267,6 +274,58 @@ def test_a_letter_and_a_batch_are_pdfs_with_the_letters_text() -> None:
     text = PdfReader(io.BytesIO(letter_pdf(letter))).pages[0].extract_text()
     assert "Jürgen Weiß" in text
     assert "Grüner Weg 2" in text
-    assert 'Der Besuch ist "freiwillig".' in text
+    assert "Der Besuch ist „freiwillig“." in text  # typography printed as written
     reader = PdfReader(io.BytesIO(batch_pdf("Druckstapel", [letter, letter])))
     assert len(reader.pages) == 2
+
+
+NAMES_IN_THEIR_SCRIPTS = {
+    "Turkish": "Ayşe Yılmaz",
+    "Polish": "Łódzka Straße 5, Żaneta Wiśniewska",
+    "Romanian": "Ștefan Țurcanu, Strada Mărășești",
+    "Cyrillic": "Жанна Иванова",
+    "Greek": "Γιώργος Παπαδόπουλος",
+}
+
+
+@pytest.mark.parametrize("script", sorted(NAMES_IN_THEIR_SCRIPTS))
+def test_a_letter_prints_names_in_their_own_script(script: str) -> None:
+    name = NAMES_IN_THEIR_SCRIPTS[script]
+    letter = Letter(
+        district="kassel",
+        sender=["Jobcenter Kassel", "Team Aufsuchende Beratung", "Grüner Weg 2", "34117 Kassel"],
+        contact=["Telefon: 0561 1"],
+        recipient=[name, "Łódzka Straße 5", "34117 Kassel"],
+        date="Kassel, 23. November 2026",
+        subject="Ankündigung eines Besuchs",
+        paragraphs=[f"Guten Tag {name},", "Wer kommt: Frau Ayşe Yılmaz und Herr Jonas Becker."],
+        privacy_notice="Datenschutz: §35 SGB I",
+        reference=str(uuid4()),
+    )
+
+    for pdf in (letter_pdf(letter), batch_pdf("Druckstapel", [letter])):
+        text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+        assert name in text
+        assert f"Guten Tag {name}," in text
+        assert "Frau Ayşe Yılmaz und Herr Jonas Becker" in text
+        assert "?" not in text
+
+
+def test_a_letter_prints_an_arabic_name_joined_right_to_left() -> None:
+    letter = Letter(
+        district="kassel",
+        sender=["Jobcenter Kassel", "Team", "Grüner Weg 2", "34117 Kassel"],
+        contact=["Telefon: 0561 1"],
+        recipient=["محمد الأحمد", "Straße 1", "34117 Kassel"],
+        date="Kassel, 23. November 2026",
+        subject="Ankündigung eines Besuchs",
+        paragraphs=["Guten Tag."],
+        privacy_notice="Datenschutz",
+        reference=str(uuid4()),
+    )
+
+    text = PdfReader(io.BytesIO(letter_pdf(letter))).pages[0].extract_text()
+
+    # Shaped and laid out right to left: both words, whole, in visual order.
+    assert "الأحمد محمد" in text
+    assert "?" not in text

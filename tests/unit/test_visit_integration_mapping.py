@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -37,6 +37,7 @@ from shared.contracts.visits import (
 )
 from shared.eventstore import CommandContext
 from shared.privacy import PersonalDataCipher
+from tests.support.contracts import assert_matches_its_schema
 
 from .visit_support import RULES, TODAY, announce_visit, meta
 
@@ -67,7 +68,23 @@ def published(domain_event: Any) -> Envelope[Payload]:
     outgoing = to_integration_event(domain_event)
     assert outgoing is not None
     wire = outgoing.envelope.model_dump(mode="json", serialize_as_any=True)
+    assert_matches_its_schema(wire)  # what an integration team validates
     return parse_envelope(wire)  # what a consumer reads
+
+
+def test_an_announcement_with_a_time_slot_matches_its_published_schema(
+    cipher: PersonalDataCipher,
+) -> None:
+    visit = announce_visit(
+        cipher, schedule=Schedule.on(TODAY + timedelta(days=7), time(9), time(11, 30))
+    )
+
+    envelope = published(visit.collect_events()[0])
+
+    assert isinstance(envelope.payload, VisitAnnounced)
+    wire = envelope.model_dump(mode="json")
+    assert wire["payload"]["schedule"]["time_from"] == "09:00:00"
+    assert wire["payload"]["schedule"]["time_to"] == "11:30:00"
 
 
 def test_an_announcement_is_published_with_what_the_letter_needs(

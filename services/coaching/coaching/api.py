@@ -484,18 +484,23 @@ class _Readers:
         )
 
 
-def subject_export(context: CoachingContext, subject: UUID) -> dict[str, Any]:
-    """The coaching part of a person's Art. 15 export: their cases as known here, coachings
-    (with household and partner referrals), programme participations, and the providers
-    their data was handed over to (with the fields they consented to share)."""
+def subject_export(
+    context: CoachingContext, subject: UUID, districts: frozenset[str]
+) -> dict[str, Any]:
+    """The coaching part of a person's Art. 15 export, of ``districts``: their cases as
+    known here, coachings (with household and partner referrals), programme participations
+    (of programmes of those districts), and the providers their data was handed over to
+    (with the fields they consented to share)."""
+    scope = (subject, sorted(districts))
     cases = context.directory.query(
-        "SELECT * FROM case_directory WHERE subject_id = %s", (subject,)
+        "SELECT * FROM case_directory WHERE subject_id = %s AND district = ANY(%s)", scope
     )
-    coachings = context.records.history(subject)
+    coachings = [row for row in context.records.history(subject) if row["district"] in districts]
     participations = context.programmes.query(
         "SELECT p.*, g.title, g.district AS programme_district FROM programme_participants p "
-        "JOIN programmes g USING (programme_id) WHERE p.subject_id = %s ORDER BY p.enrolled_on",
-        (subject,),
+        "JOIN programmes g USING (programme_id) WHERE p.subject_id = %s "
+        "AND g.district = ANY(%s) ORDER BY p.enrolled_on",
+        scope,
     )
     recipients = [
         {
@@ -510,7 +515,10 @@ def subject_export(context: CoachingContext, subject: UUID) -> dict[str, Any]:
         for row in coachings
         if row["provider_id"] is not None
     ]
+    found = {row["district"] for row in (*cases, *coachings)}
+    found |= {row["programme_district"] for row in participations}
     return {
+        "districts": sorted(found),
         "personal_data": {
             "cases": opened_rows(cases, subject, context.cipher),
             "coachings": opened_rows(coachings, subject, context.cipher),

@@ -84,7 +84,9 @@ def build_spec(settings: CoachingSettings) -> ServiceSpec:
         consumed_views=[(CaseDirectoryView, "case_directory")],
         consumers=consumers,
         routers=routers,
-        export=lambda runtime, subject: subject_export(context_of(runtime), subject),
+        export=lambda runtime, subject, districts: subject_export(
+            context_of(runtime), subject, districts
+        ),
         forget=FORGET_COACHINGS,
     )
 

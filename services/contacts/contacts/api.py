@@ -194,11 +194,15 @@ class CaseDetail(BaseModel):
     timeline: list[TimelineEntry]
 
 
-def subject_export(context: ContactsContext, subject: UUID) -> dict[str, Any]:
-    """The contacts part of a person's Art. 15 export: their cases with the personal data."""
+def subject_export(
+    context: ContactsContext, subject: UUID, districts: frozenset[str]
+) -> dict[str, Any]:
+    """The contacts part of a person's Art. 15 export: their cases of ``districts`` with
+    the personal data."""
     rows = context.detail_view.query(
-        "SELECT * FROM case_detail WHERE subject_id = %s ORDER BY reported_on, case_id",
-        (subject,),
+        "SELECT * FROM case_detail WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY reported_on, case_id",
+        (subject, sorted(districts)),
     )
     cases = [
         {
@@ -207,7 +211,11 @@ def subject_export(context: ContactsContext, subject: UUID) -> dict[str, Any]:
         }
         for row in rows
     ]
-    return {"personal_data": {"cases": cases}, "recipients": []}
+    return {
+        "districts": sorted({row["district"] for row in rows}),
+        "personal_data": {"cases": cases},
+        "recipients": [],
+    }
 
 
 def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:

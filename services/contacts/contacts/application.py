@@ -12,6 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from contacts.domain import (
+    LETTER_QUEUED,
     CaseStatus,
     CategoryErasure,
     Erasure,
@@ -300,6 +301,49 @@ class Contacts(SealingApplication):
         )
         return self.save_tracked(tracking, case)
 
+    def note_visit(
+        self,
+        case_id: UUID,
+        *,
+        kind: str,
+        details: dict[str, Any],
+        tracking: Tracking,
+        ctx: CommandContext,
+    ) -> bool:
+        """The effect of a consumed visit step: a ``VisitNoted`` event of the case, saved
+        with the consumer's tracking record. A visit of a case this deployment does not hold
+        is not its business: only the tracking is recorded."""
+        case = self._get_optional(OutreachCase, case_id)
+        if not isinstance(case, OutreachCase):
+            return self.save_tracked(tracking)
+        case.note_visit(
+            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
+        )
+        return self.save_tracked(tracking, case)
+
+    def note_letter(
+        self,
+        case_id: UUID | None,
+        *,
+        kind: str,
+        details: dict[str, Any],
+        tracking: Tracking,
+        ctx: CommandContext,
+    ) -> bool:
+        """The effect of a consumed step of a letter to the person: a ``LetterNoted`` event
+        of ``case_id``, saved with the consumer's tracking record. A step after the first
+        (sent, held, given up, retried) is noted only on the case that noted the letter
+        queued (the other notifications are e-mails, or another case's)."""
+        case = None if case_id is None else self._get_optional(OutreachCase, case_id)
+        if not isinstance(case, OutreachCase):
+            return self.save_tracked(tracking)
+        if kind != LETTER_QUEUED and str(details["notification_id"]) not in case.letters:
+            return self.save_tracked(tracking)
+        case.note_letter(
+            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
+        )
+        return self.save_tracked(tracking, case)
+
     def update_contact_details(
         self,
         case_id: UUID,
@@ -334,6 +378,12 @@ class Contacts(SealingApplication):
     def place_legal_hold(
         self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
     ) -> LegalHold:
+        """Keep the person's data until the hold is lifted. Refused for a person whose
+        erasure was requested: their data is (being) destroyed, a hold cannot keep it."""
+        if self.erasure_of(subject_id) is not None:
+            raise SubjectErasedError(
+                f"subject {subject_id} has been erased; there is nothing left to hold"
+            )
         meta = self._meta(ctx, subject_id, district)
         hold = self.legal_hold(subject_id)
         if hold is None:

@@ -93,6 +93,23 @@ class OutreachCase(Aggregate):
         details: dict[str, Any]
         meta: Meta
 
+    class VisitNoted(Aggregate.Event):
+        """A step of a visit from the visits service, for the timeline: announced,
+        rescheduled, cancelled (also automatically, when the person got in touch first),
+        made."""
+
+        kind: str
+        details: dict[str, Any]
+        meta: Meta
+
+    class LetterNoted(Aggregate.Event):
+        """A step of a letter to the person from the notifications service, for the
+        timeline: queued, in the print batch, held (and why), given up, retried."""
+
+        kind: str
+        details: dict[str, Any]
+        meta: Meta
+
     @classmethod
     def report(
         cls,
@@ -230,6 +247,37 @@ class OutreachCase(Aggregate):
     def _coaching_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
         pass
 
+    def note_visit(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        """Record a step of a visit in the timeline. Also on a closed case; it never changes
+        the case's status (a visit that reached the person restores the contact through
+        ``restore_contact``, one that did not marks nothing)."""
+        self._visit_noted(kind=kind, details=details, meta=meta)
+
+    @event(VisitNoted)
+    def _visit_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        pass
+
+    def note_letter(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        """Record a step of a letter to the person in the timeline (never its content)."""
+        self._letter_noted(kind=kind, details=details, meta=meta)
+
+    @event(LetterNoted)
+    def _letter_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+        if kind == LETTER_QUEUED:
+            self.letters = self.letters | {str(details["notification_id"])}
+
+    @property
+    def letters(self) -> frozenset[str]:
+        """The notifications that are letters to the person about this case."""
+        return frozenset(self.__dict__.get("_letters", frozenset()))
+
+    @letters.setter
+    def letters(self, value: frozenset[str]) -> None:
+        self.__dict__["_letters"] = frozenset(value)
+
+
+LETTER_QUEUED = "letter_queued"
+"""The kind of the first step of a letter: from then on the case knows the letter's id."""
 
 OPEN_CASE_INDEX_NAMESPACE = UUID("2d7c1f0e-8b4a-4f3e-9a6d-5c2b1e0f9a8d")
 

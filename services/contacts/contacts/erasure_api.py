@@ -166,16 +166,27 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
         return CommandContext(actor=principal.user, role=principal.role.value)
 
     def district_of(subject: UUID, principal: Principal) -> str:
-        """The district of the person's cases the officer may see (404 otherwise)."""
+        """The district of the person's cases the officer may see (404 otherwise): an
+        officer acts on the persons of their districts, and on a person with cases in
+        several districts as the officer of any of them."""
         visible = [d for d in context.detail_view.districts_of(subject) if principal.may_see(d)]
         if not visible:
             raise NotFoundError("subject not found")
         return visible[0]
 
+    def check_visible(subject: UUID, recorded_in: str, principal: Principal, what: str) -> None:
+        """A record about the person (an erasure, a category erasure) is the officer's when
+        it was recorded for one of their districts or the person has a case in one."""
+        if principal.may_see(recorded_in):
+            return
+        if not any(principal.may_see(d) for d in context.detail_view.districts_of(subject)):
+            raise NotFoundError(f"{what} not found")
+
     @router.post("/legal-holds", status_code=status.HTTP_201_CREATED, response_model=LegalHoldOut)
     def place_legal_hold(body: PlaceLegalHold, principal: Authenticated) -> LegalHoldOut:
         """Keep the person's data: erasure (also by the retention job) answers 409
-        ``legal_hold`` until the hold is lifted."""
+        ``legal_hold`` until the hold is lifted. 409 ``subject_erased`` for a person whose
+        erasure was requested."""
         ctx = officer(principal)
         district = district_of(body.subject, principal)
         hold = context.app.place_legal_hold(
@@ -251,7 +262,7 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
     def category_erasure(erasure_id: UUID, principal: Authenticated) -> CategoryErasureOut:
         officer(principal)
         erasure = context.app.get_category_erasure(erasure_id)
-        principal.check_district(erasure.district, "erasure")
+        check_visible(erasure.subject_id, erasure.district, principal, "erasure")
         return category_erasure_out(erasure)
 
     @router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
@@ -260,7 +271,7 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
         service confirmed when that it forgot the person."""
         officer(principal)
         erasure = context.app.get_erasure(erasure_id)
-        principal.check_district(erasure.district, "erasure")
+        check_visible(erasure.subject_id, erasure.district, principal, "erasure")
         return certificate(erasure)
 
     return router

@@ -78,7 +78,7 @@ def _routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRoute
 def _consumers(runtime: Runtime) -> Sequence[Consumer]:
     prefix = runtime.settings.service_name
     return [
-        *build_consumers(runtime.app, prefix=prefix),
+        *build_consumers(runtime.app, case_of=runtime.view(CaseDetailView).case_of, prefix=prefix),
         *feed_consumers(runtime.view(FeedView), prefix=prefix),
     ]
 
@@ -120,7 +120,9 @@ SPEC = ServiceSpec(
     forget=FORGET_CASES,
     # The erasure tombstones go to the topic every service consumes, by a relay of their own.
     relays=[RelaySpec(topic=ERASURE_TOPIC, mapper=to_erasure_event, publishes=[SubjectErased])],
-    export=lambda runtime, subject: subject_export(_context(runtime), subject),
+    export=lambda runtime, subject, districts: subject_export(
+        _context(runtime), subject, districts
+    ),
 )
 
 

@@ -33,6 +33,8 @@ CASE_TOPICS = tuple(
         "ContactDetailsUpdated",
         "Closed",
         "CoachingNoted",
+        "VisitNoted",
+        "LetterNoted",
     )
 )
 
@@ -312,6 +314,15 @@ class CaseDetailView(TrackedView):
         )
         return [str(row["district"]) for row in rows]
 
+    def case_of(self, subject_id: UUID, district: str) -> UUID | None:
+        """The person's open case in ``district``, else their latest one there."""
+        rows = self.query(
+            "SELECT case_id FROM case_detail WHERE subject_id = %s AND district = %s "
+            "ORDER BY status = 'closed', reported_on DESC, case_id LIMIT 1",
+            (subject_id, district),
+        )
+        return rows[0]["case_id"] if rows else None
+
     def timeline(self, case_id: UUID) -> list[DictRow]:
         return self.query(
             "SELECT version, event_type, occurred_at, actor, role, details FROM case_timeline "
@@ -386,6 +397,14 @@ class CaseDetailProjection(Projection[CaseDetailView]):
 
     @process_event.register
     def _(self, e: OutreachCase.CoachingNoted, tracking: Tracking) -> None:
+        self.view.record(e, tracking, {"kind": e.kind, **e.details})
+
+    @process_event.register
+    def _(self, e: OutreachCase.VisitNoted, tracking: Tracking) -> None:
+        self.view.record(e, tracking, {"kind": e.kind, **e.details})
+
+    @process_event.register
+    def _(self, e: OutreachCase.LetterNoted, tracking: Tracking) -> None:
         self.view.record(e, tracking, {"kind": e.kind, **e.details})
 
 

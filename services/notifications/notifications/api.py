@@ -7,22 +7,22 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from psycopg.rows import DictRow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from notifications.application import Notifications
 from notifications.channels import DeliveryError
 from notifications.letters import Letter, batch_pdf, letter_pdf, privacy_notice
 from notifications.outbox import Outbox
 from notifications.projections import DirectoryView, NotificationsView
-from notifications.rendering import TEMPLATES, Templates
-from notifications.settings import NotificationsSettings
+from notifications.rendering import TEMPLATES, FormOfAddress, Templates, addressed
+from notifications.settings import Letterhead, NotificationsSettings
 from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
 from shared.dpo import opened_rows
-from shared.errors import ApplicationError, InvalidInputError, NotFoundError
+from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
 from shared.eventstore import CommandContext
 from shared.privacy import ERASED, PersonalDataCipher
 
@@ -45,6 +45,12 @@ class NotALetterError(NotFoundError):
     code = "not_a_letter"
 
 
+class NoLetterheadError(ConflictError):
+    """The district has no letterhead: nothing is printed with an invented one."""
+
+    code = "letterhead_missing"
+
+
 class NotificationsContext(Protocol):
     @property
     def app(self) -> Notifications: ...
@@ -60,6 +66,52 @@ class NotificationsContext(Protocol):
     def outbox(self) -> Outbox | None: ...
     @property
     def access_log(self) -> AccessLog: ...
+    @property
+    def directory(self) -> DirectoryView: ...
+
+
+USER_ID = Path(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$",
+    description="The user id (as in the token's ``sub``).",
+    examples=["ow-yilmaz"],
+)
+
+
+class StaffEntryIn(BaseModel):
+    """How letters name a member of staff (Jobcenter or a provider's coach)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str = Field(min_length=1, max_length=200, examples=["Ayşe Yılmaz"])
+    form_of_address: FormOfAddress = Field(
+        description="frau: Frau Ayşe Yılmaz; herr: Herr Jonas Becker; name_only: the name.",
+        examples=["frau"],
+    )
+    district: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The district the member of staff works for.",
+        examples=["kassel"],
+    )
+
+
+class StaffEntryOut(BaseModel):
+    user_id: str
+    display_name: str
+    form_of_address: FormOfAddress
+    district: str
+    in_letters: str = Field(description="As a letter names them.", examples=["Frau Ayşe Yılmaz"])
+    updated_by: str
+    updated_at: datetime
+
+
+def _staff_out(row: DictRow) -> StaffEntryOut:
+    return StaffEntryOut(
+        **{k: row[k] for k in ("user_id", "display_name", "district", "updated_by")},
+        form_of_address=row["form_of_address"],
+        in_letters=addressed(row["display_name"], row["form_of_address"]),
+        updated_at=row["updated_at"],
+    )
 
 
 class NotificationOut(BaseModel):
@@ -174,18 +226,26 @@ def _recipient(context: NotificationsContext, row: DictRow) -> dict[str, Any]:
 
 
 def subject_export(
-    context: NotificationsContext, directory: DirectoryView, subject: UUID
+    context: NotificationsContext,
+    directory: DirectoryView,
+    subject: UUID,
+    districts: frozenset[str],
 ) -> dict[str, Any]:
-    """The notifications part of a person's Art. 15 export: the case data known here
-    (name and address, opened) and the stored letters as personal data; as recipients every
-    letter (to the person: template, date) and every e-mail about the person (the role and
-    address of the recipient, template, date)."""
+    """The notifications part of a person's Art. 15 export, of ``districts``: the case data
+    known here (name and address, opened) and the stored letters as personal data; as
+    recipients every letter (to the person: template, date) and every e-mail about the
+    person (the role and address of the recipient, template, date)."""
+    scope = (subject, sorted(districts))
     rows = context.view.query(
-        "SELECT * FROM notifications WHERE subject_id = %s ORDER BY queued_at, notification_id",
-        (subject,),
+        "SELECT * FROM notifications WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY queued_at, notification_id",
+        scope,
     )
-    cases = directory.query("SELECT * FROM directory_cases WHERE subject_id = %s", (subject,))
+    cases = directory.query(
+        "SELECT * FROM directory_cases WHERE subject_id = %s AND district = ANY(%s)", scope
+    )
     return {
+        "districts": sorted({row["district"] for row in (*rows, *cases)}),
         "personal_data": {
             "cases": opened_rows(cases, subject, context.cipher),
             "letters": [_letter_of(context, r) for r in rows if r["letter_token"] is not None],
@@ -359,7 +419,7 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         spec = TEMPLATES.get(name)
         if spec is None:
             raise NotFoundError(f"template {name} not found")
-        head = context.settings.letterhead(body.district)
+        head = letterhead_of(body.district)
         variables = {
             **spec.example,
             "team": head.team,
@@ -388,13 +448,85 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         )
         return Response(letter_pdf(letter), media_type=PDF)
 
+    @router.put("/staff/{user_id}", response_model=StaffEntryOut, tags=["staff directory"])
+    def put_staff(
+        user_id: Annotated[str, USER_ID], body: StaffEntryIn, principal: Authenticated
+    ) -> StaffEntryOut:
+        """Enter or change how letters name a member of staff of the team lead's district
+        (an identity-provider synchronisation calls the same route)."""
+        principal.require(Role.TEAM_LEAD)
+        principal.check_district(body.district, "district")
+        existing = context.directory.staff([user_id]).get(user_id)
+        if existing is not None:
+            principal.check_district(existing["district"], "staff member")
+        row = context.directory.put_staff(
+            user_id,
+            display_name=body.display_name,
+            form_of_address=body.form_of_address.value,
+            district=body.district,
+            by=principal.user,
+        )
+        return _staff_out(row)
+
+    @router.get("/staff", response_model=list[StaffEntryOut], tags=["staff directory"])
+    def staff_of_district(principal: Authenticated, district: str) -> list[StaffEntryOut]:
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        return [_staff_out(row) for row in context.directory.staff_of([district])]
+
+    @router.put("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
+    def put_letterhead(district: str, body: Letterhead, principal: Authenticated) -> Letterhead:
+        """Set how the district signs its letters: Jobcenter, team, address, phone line,
+        e-mail, hours, data protection contact. Letters held for want of it can then be
+        retried (``POST /notifications/{id}/retry``)."""
+        principal.require(Role.TEAM_LEAD)
+        principal.check_district(district, "district")
+        context.directory.put_letterhead(district, body.model_dump(), by=principal.user)
+        return body
+
+    @router.get("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
+    def letterhead(district: str, principal: Authenticated) -> Letterhead:
+        principal.require(*STAFF)
+        principal.check_district(district, "district")
+        return letterhead_of(district)
+
+    def letterhead_of(district: str) -> Letterhead:
+        configured = context.directory.letterhead(district)
+        if configured is not None:
+            return Letterhead.model_validate(configured)
+        if district in context.settings.letterheads:
+            return context.settings.letterheads[district]
+        raise NoLetterheadError(
+            f"no letterhead is configured for district {district} (PUT /letterheads/{district})",
+            district=district,
+        )
+
     @router.get("/ops/outbox", tags=["ops"])
     def outbox_status(principal: Authenticated) -> dict[str, Any]:
+        """The outbox, and what keeps letters from going out: districts whose persons are
+        known but which have no letterhead, and the letters held (failed or given up, with
+        the reason)."""
         principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
         outbox = context.outbox
+        configured = context.directory.letterhead_districts() | set(context.settings.letterheads)
+        held = [
+            {
+                "notification_id": str(row["notification_id"]),
+                "district": row["district"],
+                "template": row["template"],
+                "status": row["status"],
+                "error": row["last_error"],
+            }
+            for row in context.view.held_letters()
+            if principal.may_see(row["district"])
+        ]
         return {
             "active": bool(outbox and outbox.is_active),
             "sent": outbox.sent if outbox else 0,
+            "districts_without_letterhead": sorted(
+                d for d in set(context.directory.districts()) - configured if principal.may_see(d)
+            ),
+            "letters_held": held,
         }
 
     return router

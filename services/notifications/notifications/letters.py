@@ -4,7 +4,8 @@ What is stored of a letter is its content (:class:`Letter`, sealed with the pers
 the ``Sent`` event); the PDF is produced from it on demand, always the same layout. A print
 batch is simply the day's letters of a district, one after another, each starting on a new
 page (ready for a folding and enveloping machine: the address sits in the window position
-of DIN 5008 form B).
+of DIN 5008 form B). Names and addresses print in their own script (``shared.pdf``: embedded
+Unicode fonts).
 """
 
 from __future__ import annotations
@@ -13,28 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fpdf import FPDF
-
-# The PDF core fonts cover Latin-1 (all German letters); typographic characters outside it
-# are replaced, so a template can never make rendering fail.
-_REPLACEMENTS = str.maketrans(
-    {
-        "\u201e": '"',  # low double quotation mark
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201a": "'",
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2026": "...",
-        "\u20ac": "EUR",
-    }
-)
-
-
-def _latin1(text: str) -> str:
-    return text.translate(_REPLACEMENTS).encode("latin-1", "replace").decode("latin-1")
+from shared.pdf import FAMILY, Document
 
 
 @dataclass(frozen=True)
@@ -93,71 +73,83 @@ def privacy_notice(letterhead_dpo: str, jobcenter: str) -> str:
     )
 
 
-def _write_letter(pdf: FPDF, letter: Letter) -> None:
+def _write_letter(pdf: Document, letter: Letter) -> None:
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FAMILY, "B", 11)
     pdf.set_xy(25, 15)
-    pdf.cell(0, 5, _latin1(letter.sender[0]), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
+    pdf.line_text(0, 5, letter.sender[0], new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "", 9)
     for line in letter.sender[1:]:
         pdf.set_x(25)
-        pdf.cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.line_text(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
     # Contact block on the right.
     pdf.set_xy(125, 15)
     for line in letter.contact:
         pdf.set_x(125)
-        pdf.cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.line_text(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
     # Window address (DIN 5008 form B: 45 mm from the top, 20 mm from the left).
-    pdf.set_font("Helvetica", "", 7)
+    pdf.set_font(FAMILY, "", 7)
     pdf.set_xy(20, 45)
-    pdf.cell(0, 4, _latin1(" - ".join(letter.sender[:1] + letter.sender[2:])))
-    pdf.set_font("Helvetica", "", 11)
+    pdf.line_text(0, 4, " \u2013 ".join(letter.sender[:1] + letter.sender[2:]))
+    pdf.set_font(FAMILY, "", 11)
     pdf.set_xy(20, 52)
     for line in letter.recipient:
         pdf.set_x(20)
-        pdf.cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.line_text(0, 5, line, new_x="LMARGIN", new_y="NEXT")
     pdf.set_xy(125, 95)
-    pdf.cell(0, 5, _latin1(letter.date))
+    pdf.line_text(0, 5, letter.date)
     pdf.set_xy(25, 105)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.multi_cell(160, 5.5, _latin1(letter.subject), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "B", 11)
+    pdf.write_text(160, 5.5, letter.subject)
     pdf.ln(4)
-    pdf.set_font("Helvetica", "", 11)
+    pdf.set_font(FAMILY, "", 11)
     for paragraph in letter.paragraphs:
         pdf.set_x(25)
-        pdf.multi_cell(160, 5.5, _latin1(paragraph), new_x="LMARGIN", new_y="NEXT")
+        pdf.write_text(160, 5.5, paragraph)
         pdf.ln(2.5)
     pdf.ln(3)
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FAMILY, "", 8)
     pdf.set_x(25)
-    pdf.multi_cell(160, 4, _latin1(letter.privacy_notice), new_x="LMARGIN", new_y="NEXT")
+    pdf.write_text(160, 4, letter.privacy_notice)
     pdf.set_x(25)
-    pdf.set_font("Helvetica", "", 6)
-    pdf.cell(0, 4, _latin1(f"Zeichen: {letter.reference}"))
+    pdf.set_font(FAMILY, "", 6)
+    pdf.line_text(0, 4, f"Zeichen: {letter.reference}")
 
 
-def _document(title: str) -> FPDF:
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
+def _texts(letter: Letter) -> list[str]:
+    return [
+        *letter.sender,
+        *letter.contact,
+        *letter.recipient,
+        letter.date,
+        letter.subject,
+        *letter.paragraphs,
+        letter.privacy_notice,
+    ]
+
+
+def _document(title: str, letters: list[Letter]) -> Document:
+    pdf = Document([text for letter in letters for text in _texts(letter)])
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(25, 15, 20)
-    pdf.set_title(_latin1(title))
+    pdf.set_title(title)
     pdf.set_creator("Outreach notifications")
     return pdf
 
 
 def letter_pdf(letter: Letter) -> bytes:
-    pdf = _document(letter.subject)
+    pdf = _document(letter.subject, [letter])
     _write_letter(pdf, letter)
     return bytes(pdf.output())
 
 
 def batch_pdf(title: str, letters: list[Letter]) -> bytes:
     """The print batch: every letter on its own page(s); a cover page when it is empty."""
-    pdf = _document(title)
+    pdf = _document(title, letters)
     if not letters:
         pdf.add_page()
-        pdf.set_font("Helvetica", "", 12)
-        pdf.cell(0, 10, _latin1(f"{title}: keine Briefe"))
+        pdf.set_font(FAMILY, "", 12)
+        pdf.line_text(0, 10, f"{title}: keine Briefe")
     for letter in letters:
         _write_letter(pdf, letter)
     return bytes(pdf.output())

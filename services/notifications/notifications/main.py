@@ -40,6 +40,7 @@ class NotificationsContext:
     templates: Templates
     settings: NotificationsSettings
     access_log: AccessLog
+    directory: DirectoryView
     outbox: Outbox | None = None
     workers: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
@@ -54,6 +55,7 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
     def context_of(runtime: Runtime) -> NotificationsContext:
         """Built once per runtime (the routers and the workers share its outbox)."""
         if id(runtime) not in contexts:
+            directory = runtime.view(DirectoryView)
             context = NotificationsContext(
                 app=runtime.app,
                 cipher=runtime.cipher,
@@ -61,8 +63,8 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
                 templates=templates,
                 settings=settings,
                 access_log=runtime.access_log,
+                directory=directory,
             )
-            directory = runtime.view(DirectoryView)
             context.outbox = Outbox(
                 app=runtime.app,
                 view=context.view,
@@ -122,8 +124,8 @@ def build_spec(settings: NotificationsSettings) -> ServiceSpec:
         consumers=consumers,
         routers=routers,
         background=background,
-        export=lambda runtime, subject: subject_export(
-            context_of(runtime), runtime.view(DirectoryView), subject
+        export=lambda runtime, subject, districts: subject_export(
+            context_of(runtime), runtime.view(DirectoryView), subject, districts
         ),
         # An erased person: stored letters and directory entries become "[erased]"; whatever
         # is still queued about them (letters, and e-mails to staff too) is given up by the

@@ -51,12 +51,12 @@ from notifications.rendering import (
     OUTCOMES,
     PURPOSES,
     Templates,
+    addressed,
     describe_schedule,
-    display_name,
     german_date,
     join_names,
 )
-from notifications.settings import NotificationsSettings
+from notifications.settings import Letterhead, NotificationsSettings
 from shared.contracts.notifications import GivenUpReason, NotificationChannel, RecipientKind
 from shared.privacy import ERASED, PersonalDataCipher, SubjectErasedError
 
@@ -71,6 +71,22 @@ class RecipientUnknownError(TransientDeliveryError):
 
 class PersonErasedError(Exception):
     """The person's key was destroyed: nothing may be sent to them any more."""
+
+
+class LetterNotComposableError(TransientDeliveryError):
+    """Something a letter must say is not configured: the letter is not produced (retried
+    with back-off, then given up; staff retry it once it is configured). The message starts
+    with a code and names what is missing and where to set it."""
+
+
+class LetterheadMissingError(LetterNotComposableError):
+    """The district has no letterhead: no sender, phone line or data-protection contact to
+    print (never an invented one)."""
+
+
+class StaffNotInDirectoryError(LetterNotComposableError):
+    """A member of staff the letter names is not in the staff directory: the person must be
+    told who comes (by name), never a user id."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +136,42 @@ class Composer:
             name, address = row["name_token"], row["address_token"]
         return self._open(name), self._open(address)
 
+    def letterhead(self, district: str) -> Letterhead:
+        """The district's letterhead: configured over HTTP, else in the settings."""
+        configured = self.directory.letterhead(district)
+        if configured is not None:
+            return Letterhead.model_validate(configured)
+        if district in self.settings.letterheads:
+            return self.settings.letterheads[district]
+        raise LetterheadMissingError(
+            f"letterhead_missing: no letterhead is configured for district {district} "
+            f"(PUT /letterheads/{district}); its letters are held until it is"
+        )
+
+    def staff_names(self, users: list[str]) -> str:
+        """``Frau Ayşe Yılmaz und Herr Jonas Becker``, from the staff directory."""
+        found = self.directory.staff(users)
+        missing = [user for user in users if user not in found]
+        if missing:
+            raise StaffNotInDirectoryError(
+                f"staff_unknown: {', '.join(missing)} not in the staff directory "
+                "(PUT /staff/{user_id}); the letter must say by name who comes"
+            )
+        return join_names(
+            [addressed(found[u]["display_name"], found[u]["form_of_address"]) for u in users]
+        )
+
+    def signature(self, district: str) -> tuple[str, str]:
+        """Team and Jobcenter that sign an e-mail to staff (internal: a district without a
+        letterhead signs with its name)."""
+        try:
+            head = self.letterhead(district)
+        except LetterheadMissingError:
+            return "Team Aufsuchende Beratung", f"Jobcenter ({district})"
+        return head.team, head.jobcenter
+
     def letter_variables(self, n: Notification) -> dict[str, Any]:
-        head = self.settings.letterhead(n.district)
-        names = self.settings.staff_names
+        head = self.letterhead(n.district)
         c = n.context
         variables: dict[str, Any] = {
             "team": head.team,
@@ -140,14 +189,14 @@ class Composer:
             visit = self.directory.visit(c["visit_id"])
             variables["when"] = describe_schedule(visit["schedule"]) if visit else None
         if "workers" in c:
-            variables["workers"] = join_names([display_name(w, names) for w in c["workers"]])
+            variables["workers"] = self.staff_names(list(c["workers"]))
         if "purpose" in c:
             variables["purpose"] = PURPOSES.get(c["purpose"], c["purpose"])
         if c.get("place_description"):
             variables["place_description"] = self._open(c["place_description"])
         if "coach" in c:
             variables.update(
-                coach=display_name(c["coach"], names),
+                coach=self.staff_names([c["coach"]]),
                 provider_name=c["provider_name"],
                 starts_on=german_date(date.fromisoformat(c["starts_on"])),
                 ends_on=german_date(date.fromisoformat(c["ends_on"])),
@@ -155,9 +204,10 @@ class Composer:
         return variables
 
     def letter(self, n: Notification, today: date) -> Letter:
+        head = self.letterhead(n.district)
+        variables = self.letter_variables(n)
         name, address = self._person(n)
-        head = self.settings.letterhead(n.district)
-        variables = {**self.letter_variables(n), "salutation": f"Guten Tag {name}"}
+        variables["salutation"] = f"Guten Tag {name}"
         rendered = self.templates.render(n.template, n.template_version, variables)
         city = head.address[-1].split(" ", 1)[-1] if head.address else ""
         return Letter(
@@ -198,10 +248,10 @@ class Composer:
         raise PermanentDeliveryError("no e-mail address for the person")
 
     def email_variables(self, n: Notification, today: date) -> dict[str, Any]:
-        head = self.settings.letterhead(n.district)
+        team, jobcenter = self.signature(n.district)
         base = self.settings.public_base_url.rstrip("/")
         c = n.context
-        variables: dict[str, Any] = {**c, "team": head.team, "jobcenter": head.jobcenter}
+        variables: dict[str, Any] = {**c, "team": team, "jobcenter": jobcenter}
         if "case_id" in c:
             variables["case_url"] = f"{base}:8101/cases/{c['case_id']}"
         for key in ("restored_on", "completed_on", "starts_on", "ends_on"):

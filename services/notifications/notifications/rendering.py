@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,13 @@ class TemplateSpec:
 _LETTER_EXAMPLE: dict[str, Any] = {
     "salutation": "Guten Tag Erika Mustermann",
     "when": "zwischen Dienstag, 1. Dezember 2026 und Donnerstag, 3. Dezember 2026",
-    "workers": "Yilmaz und Becker",
+    "workers": "Frau Ayşe Yılmaz und Herr Jonas Becker",
     "purpose": PURPOSES["first_contact"],
     "place": "home",
     "place_description": None,
     "reason": "contact_restored_before_visit",
     "provider_name": "Beispiel-Träger gGmbH",
-    "coach": "Weber",
+    "coach": "Frau Jana Weber",
     "starts_on": "7. Dezember 2026",
     "ends_on": "7. April 2027",
 }
@@ -226,13 +227,19 @@ def describe_schedule(schedule: dict[str, Any]) -> str:
     return text
 
 
-def display_name(user: str, names: dict[str, str]) -> str:
-    """A staff member's name in a letter: from settings, else the id without its role prefix
-    (``ow-yilmaz`` -> ``Yilmaz``)."""
-    if user in names:
-        return names[user]
-    _, _, rest = user.partition("-")
-    return (rest or user).replace("-", " ").title()
+class FormOfAddress(StrEnum):
+    """How a letter names a member of staff: "Frau Ayşe Yılmaz", "Herr Jonas Becker", or
+    the name alone (for whoever prefers no salutation)."""
+
+    FRAU = "frau"
+    HERR = "herr"
+    NAME_ONLY = "name_only"
+
+
+def addressed(display_name: str, form: str) -> str:
+    """``Frau Ayşe Yılmaz``, ``Herr Jonas Becker`` or ``Alex Schmidt``."""
+    prefix = {FormOfAddress.FRAU: "Frau ", FormOfAddress.HERR: "Herr "}.get(FormOfAddress(form), "")
+    return prefix + display_name
 
 
 def join_names(names: list[str]) -> str:

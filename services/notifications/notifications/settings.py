@@ -1,8 +1,9 @@
 """Settings of the notifications service (environment prefix ``OUTREACH_``).
 
 Mappings are JSON, e.g. ``OUTREACH_LETTERHEADS='{"kassel": {"jobcenter": "Jobcenter
-Stadt Kassel", "phone": "0561 1234-0", ...}}'``; a district without an entry gets a
-letterhead built from its name.
+Stadt Kassel", "phone": "0561 1234-0", ...}}'``. A district's letterhead is set over HTTP
+(``PUT /letterheads/{district}``, kept in the service's database) or here; a district with
+neither gets no letters: they fail visibly (``letterhead_missing``) until it is configured.
 """
 
 from __future__ import annotations
@@ -28,18 +29,6 @@ class Letterhead(BaseModel):
     email: str = Field(examples=["aufsuchend@jobcenter-kassel.example"])
     hours: str = Field(default="Mo-Fr 8-16 Uhr")
     data_protection_officer: str = Field(examples=["datenschutz@jobcenter-kassel.example"])
-
-
-def default_letterhead(district: str) -> Letterhead:
-    place = district.replace("-", " ").title()
-    slug = district.lower()
-    return Letterhead(
-        jobcenter=f"Jobcenter {place}",
-        address=["Geschäftsstelle Mitte", f"{place}"],
-        phone="0800 4 5555 00",
-        email=f"aufsuchend@jobcenter-{slug}.example",
-        data_protection_officer=f"datenschutz@jobcenter-{slug}.example",
-    )
 
 
 class NotificationsSettings(ServiceSettings):
@@ -70,11 +59,10 @@ class NotificationsSettings(ServiceSettings):
         default_factory=dict, description="District -> address of the team lead(s)."
     )
     team_lead_email_pattern: str = "teamleitung-{district}@jobcenter.example"
-    staff_names: dict[str, str] = Field(
+    letterheads: dict[str, Letterhead] = Field(
         default_factory=dict,
-        description="User id -> name in letters (default: the id without its role prefix).",
+        description="District -> letterhead, for districts not configured over HTTP.",
     )
-    letterheads: dict[str, Letterhead] = Field(default_factory=dict)
     public_base_url: str = Field(
         default="http://127.0.0.1", description="Where staff open cases (links in e-mails)."
     )
@@ -87,6 +75,3 @@ class NotificationsSettings(ServiceSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     reminder_days: int = Field(default=14, ge=1, description="Coaching end reminder lead.")
     reminder_check_seconds: float = Field(default=3600.0, gt=0)
-
-    def letterhead(self, district: str) -> Letterhead:
-        return self.letterheads.get(district) or default_letterhead(district)

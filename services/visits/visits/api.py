@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from psycopg.rows import DictRow
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
@@ -20,6 +20,7 @@ from shared.contracts.visits import (
     VisitCancelledReason,
     VisitOutcome,
     VisitPurpose,
+    local_wall_clock,
 )
 from shared.dpo import opened_rows
 from shared.errors import ForbiddenError, NotFoundError
@@ -60,9 +61,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+WallClock = Annotated[dt.time, AfterValidator(local_wall_clock)]
+"""A time of day in Germany, as the letter prints it: ``09:00``, never with an offset."""
+
+
 class TimeSlot(Strict):
-    start: dt.time = Field(examples=["09:00"])
-    end: dt.time = Field(examples=["11:00"])
+    start: WallClock = Field(examples=["09:00"])
+    end: WallClock = Field(examples=["11:00"])
 
 
 class Window(Strict):
@@ -211,14 +216,28 @@ def _schedule(row: DictRow) -> ScheduleOut:
     )
 
 
-def subject_export(context: VisitsContext, subject: UUID) -> dict[str, Any]:
-    """The visits part of a person's Art. 15 export: their visits (with notes and places)."""
+def subject_export(
+    context: VisitsContext, subject: UUID, districts: frozenset[str]
+) -> dict[str, Any]:
+    """The visits part of a person's Art. 15 export, of ``districts``: their place on the
+    planning board (with their name) and their visits (with notes and places)."""
+    scope = (subject, sorted(districts))
+    board = context.board.query(
+        "SELECT * FROM planning_board WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY case_id",
+        scope,
+    )
     rows = context.records.query(
-        "SELECT * FROM visit_record WHERE subject_id = %s ORDER BY announced_at, visit_id",
-        (subject,),
+        "SELECT * FROM visit_record WHERE subject_id = %s AND district = ANY(%s) "
+        "ORDER BY announced_at, visit_id",
+        scope,
     )
     return {
-        "personal_data": {"visits": opened_rows(rows, subject, context.cipher)},
+        "districts": sorted({row["district"] for row in (*board, *rows)}),
+        "personal_data": {
+            "planning_board": opened_rows(board, subject, context.cipher),
+            "visits": opened_rows(rows, subject, context.cipher),
+        },
         "recipients": [],
     }
 

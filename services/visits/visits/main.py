@@ -87,7 +87,9 @@ def build_spec(rules: VisitRules) -> ServiceSpec:
         ],
         consumers=consumers,
         routers=routers,
-        export=lambda runtime, subject: subject_export(context_of(runtime), subject),
+        export=lambda runtime, subject, districts: subject_export(
+            context_of(runtime), subject, districts
+        ),
         forget=FORGET_VISITS,
     )
 
