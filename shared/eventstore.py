@@ -217,6 +217,10 @@ class TrackedView(PostgresTrackingRecorder):
     """
 
     schema: tuple[str, ...] = ()
+    rebuild_tables: tuple[str, ...] | None = None
+    """The tables a rebuild empties (:mod:`shared.rebuild`); ``None``: every table of
+    ``schema``, ``()``: the view shares its tables with other writers and is not rebuilt
+    on its own."""
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
