@@ -42,6 +42,8 @@ class AppliedView(TrackedView):
             log text NOT NULL,
             notification_id bigint NOT NULL
         )""",
+        # The order rows were written in (to tell the order events were applied in).
+        "ALTER TABLE projection_runner_applied ADD COLUMN IF NOT EXISTS seq bigserial",
     )
 
     def add(self, tracking: Tracking) -> None:
@@ -60,9 +62,9 @@ class AppliedView(TrackedView):
         return [row["notification_id"] for row in rows]
 
     def applied_in_order(self, log: str) -> list[int]:
-        """In the order the rows were written (the table has no key to sort by)."""
+        """In the order the rows were written."""
         rows = self.query(
-            "SELECT notification_id FROM projection_runner_applied WHERE log = %s ORDER BY ctid",
+            "SELECT notification_id FROM projection_runner_applied WHERE log = %s ORDER BY seq",
             (log,),
         )
         return [row["notification_id"] for row in rows]
