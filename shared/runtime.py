@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -18,17 +19,21 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict, Field
 
+from shared import parking
 from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
-from shared.api import ReadinessCheck, create_app
+from shared.api import ReadinessCheck, ReadinessReport, create_app
 from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
 from shared.chain import ChainKeeper, EventChain, read_anchors
-from shared.consumer import Consumer, DeadLetters, register
+from shared.consumer import Consumer, ConsumerProgress, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
 from shared.dpo import subject_events
 from shared.erasure import (
@@ -40,11 +45,12 @@ from shared.erasure import (
     evict_erased_keys,
     forget_nothing,
 )
+from shared.errors import NotFoundError
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
 from shared.privacy import Keyring, PersonalDataCipher
-from shared.projection_runner import BatchingProjectionRunner
+from shared.projection_runner import BatchingProjectionRunner, ViewMoved
 from shared.relay import Mapper, Relay
 from shared.settings import ProcessRole, ServiceSettings
 from shared.telemetry import configure_telemetry
@@ -68,6 +74,7 @@ class Runtime:
     views: dict[str, TrackedView] = field(default_factory=dict)
     chain: EventChain | None = None
     runners: list[BatchingProjectionRunner[Any, Any]] = field(default_factory=list)
+    consumers: list[ConsumerProgress] = field(default_factory=list)
 
     def view(self, kind: type[TrackedView]) -> Any:
         return self.views[kind.__name__]
@@ -136,33 +143,58 @@ def _start_runner(
 async def _supervise(
     runtime: Runtime, spec: ServiceSpec, env: dict[str, str], stopping: asyncio.Event
 ) -> None:
-    """Restart a projection runner that stopped on an error (e.g. the database went away).
+    """Restart a projection runner that stopped: the database went away, or its tracking
+    record moved (a rebuild ended).
 
     It resumes from its tracking record, so nothing is skipped or applied twice: the batch
-    that failed was rolled back as a whole, and the new runner applies it again.
+    that failed was rolled back as a whole, and the new runner applies it again. While the
+    database stays away, the restarts back off (up to ``RESTART_BACKOFF_SECONDS``) and only
+    the first failure of a streak is logged with its stack trace.
     """
+    streaks: dict[int, int] = {}
+    not_before: dict[int, float] = {}
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), 1.0)
+            await asyncio.wait_for(stopping.wait(), 0.5)
         for index, runner in enumerate(runtime.runners):
             if stopping.is_set() or not runner.is_interrupted.is_set():
                 continue
+            if time.monotonic() < not_before.get(index, 0.0):
+                continue
+            name = runner.projection.name
+            streak = 0 if runner.status()["last_progress_at"] else streaks.get(index, 0)
             try:
                 runner.run_forever(timeout=0)
-            except Exception:
-                log.exception("projection stopped; restarting it", extra={"index": index})
+            except ViewMoved:
+                streak = -1  # not a failure: start again from the record at once
+            except Exception as error:
+                if streak == 0:
+                    log.exception("projection stopped; restarting it", extra={"projection": name})
+                else:
+                    log.warning(
+                        "projection stopped again",
+                        extra={"projection": name, "error_class": type(error).__name__},
+                    )
             projection_class, view_class = spec.projections[index]
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(runner.__exit__, None, None, None)
+            streaks[index] = streak + 1
+            not_before[index] = time.monotonic() + min(RESTART_BACKOFF_SECONDS, 2.0**streak / 2)
             try:
                 fresh = await asyncio.to_thread(
                     _start_runner, spec, projection_class, view_class, env
                 )
-            except Exception:
-                log.exception("projection could not be restarted yet")
+            except Exception as error:
+                log.warning(
+                    "projection could not be restarted yet",
+                    extra={"projection": name, "error_class": type(error).__name__},
+                )
                 continue
             runtime.runners[index] = fresh
             runtime.views[view_class.__name__] = fresh.projection.view
+
+
+RESTART_BACKOFF_SECONDS = 30.0
 
 
 API_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "5"}
@@ -186,6 +218,25 @@ def schema_lock(dsn: str, what: str) -> Iterator[None]:
             "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outreach-schema:{what}",)
         )
         yield
+
+
+class ParkedRetry(BaseModel):
+    """Which parked events of a projection to apply again (all of them if neither list is
+    given; else the aggregates named, and the aggregates of the notifications named)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    projection: str = Field(max_length=100, examples=["case_queue"])
+    aggregate_ids: list[UUID] | None = Field(default=None, max_length=1000)
+    notification_ids: list[int] | None = Field(default=None, max_length=1000)
+
+
+def _projection_named(spec: ServiceSpec, runtime: Runtime, name: str) -> Projection[Any]:
+    """The service's projection ``name`` over the view this process has open."""
+    for projection_class, view_class in spec.projections:
+        if projection_class.name == name:
+            return projection_class(view=runtime.views[view_class.__name__])
+    raise NotFoundError(f"no projection {name!r} in this service")
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -232,6 +283,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             application = spec.application(env, cipher)
             dead_letters = DeadLetters(broker, pool)
             dead_letters.create_schema()
+            with pool.connection() as conn:
+                parking.create_schema(conn.cursor())
             chain = EventChain(pool, application.name, deployment=settings.service_name)
             chain.create_schema()
             access_log = AccessLog(pool, settings.service_name)
@@ -293,12 +346,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
             )
             for consumer in (*spec.consumers(runtime), forgetting):
-                register(
-                    broker,
-                    consumer,
-                    dead_letters,
-                    retries=settings.consumer_retries,
-                    offset_reset=settings.consumer_offset_reset,
+                runtime.consumers.append(
+                    register(
+                        broker,
+                        consumer,
+                        dead_letters,
+                        retries=settings.consumer_retries,
+                        offset_reset=settings.consumer_offset_reset,
+                    )
                 )
             confirmations = ConfirmationOutbox(
                 ledger,
@@ -365,13 +420,41 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             not runner.is_interrupted.is_set() for runner in runtime.runners
         )
 
+    async def projections_report() -> dict[str, Any]:
+        """Each runner's state; parked events do not make the service unready (the view is
+        served, the rest of the log flows), they are shown here and under ``/ops/parked``."""
+        runtime = holder.get("runtime")
+        runners = runtime.runners if runtime is not None else []
+        return {runner.projection.name: runner.status() for runner in runners}
+
+    async def parked_report() -> int:
+        runtime = holder.get("runtime")
+        return sum(r.status()["parked"] for r in runtime.runners) if runtime is not None else 0
+
+    async def consumers_report() -> dict[str, Any]:
+        """Per consumer group: lag, last progress, and whether it is stalled (messages wait
+        and nothing was processed for a while) — shown, not failing the whole service."""
+        runtime = holder.get("runtime")
+        consumers = runtime.consumers if runtime is not None else []
+        return {consumer.name: await consumer.status() for consumer in consumers}
+
     # Each process reports what it runs: an api process neither uses Kafka nor runs the
     # projections (the worker does, and reports them on its own port).
     readiness: dict[str, ReadinessCheck] = {"database": database_ready}
+    reports: dict[str, ReadinessReport] = {}
     if runs_work:
         readiness |= {"kafka": kafka_ready, "projections": projections_ready}
+        reports = {
+            "parked_events": parked_report,
+            "projections": projections_report,
+            "consumers": consumers_report,
+        }
     http = create_app(
-        title=spec.title, description=spec.description, lifespan=lifespan, readiness=readiness
+        title=spec.title,
+        description=spec.description,
+        lifespan=lifespan,
+        readiness=readiness,
+        reports=reports,
     )
 
     asyncapi = AsyncAPI(
@@ -405,6 +488,94 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             # The relay runs in the worker process; its position is the one it recorded.
             status["runs_in"] = "worker"
         return status
+
+    @http.get("/ops/projections", tags=["ops"])
+    def projection_status(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> dict[str, Any]:
+        """Each projection runner: running, position, how far behind the log's head, parked
+        events, last progress, and whether a rebuild or retry holds its view."""
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        runtime = holder["runtime"]
+        if not runs_work:
+            return {"process_role": str(role), "runs_in": "worker"}
+        head = runtime.app.recorder.max_notification_id() or 0
+        return {
+            "process_role": str(role),
+            "log_head": head,
+            "projections": {
+                runner.projection.name: {
+                    **runner.status(),
+                    "behind_log_head": head - runner.applier.position,
+                }
+                for runner in runtime.runners
+            },
+        }
+
+    @http.get("/ops/consumers", tags=["ops"])
+    async def consumer_status(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> dict[str, Any]:
+        """Each Kafka consumer group: lag per partition, processed and parked messages, last
+        progress, stalled (messages wait and nothing moved for a while)."""
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        if not runs_work:
+            return {"process_role": str(role), "runs_in": "worker"}
+        consumers = holder["runtime"].consumers
+        return {"consumers": {c.name: await c.status() for c in consumers}}
+
+    @http.get("/ops/parked", tags=["ops"])
+    def parked_events(
+        principal: Annotated[Principal, Depends(authenticate)],
+        projection: str | None = None,
+        include_resolved: bool = False,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+    ) -> JSONResponse:
+        """Stored events a projection could not apply (oldest first): what, why, where in
+        the log. No event data: the error's class and a message without values."""
+        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
+        with holder["runtime"].pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            events = parking.listing(
+                cursor, projection=projection, include_resolved=include_resolved, limit=limit
+            )
+            by_projection = parking.counts(cursor)
+        body = {
+            "total": sum(by_projection.values()),
+            "by_projection": by_projection,
+            "events": events,
+        }
+        return JSONResponse(jsonable_encoder(body))
+
+    @http.post("/ops/parked/retry", tags=["ops"])
+    def retry_parked_events(
+        principal: Annotated[Principal, Depends(authenticate)],
+        request: Annotated[ParkedRetry, Body()],
+    ) -> dict[str, Any]:
+        """Apply a projection's parked events again after a fix: per aggregate in log order,
+        each once; one that fails again stays parked (and its aggregate's later ones)."""
+        principal.require(Role.TEAM_LEAD)
+        runtime = holder["runtime"]
+        projection = _projection_named(spec, runtime, request.projection)
+        recorder = runtime.app.recorder
+
+        def read(notification_id: int) -> Any:
+            found = recorder.select_notifications(notification_id, 1)
+            return found[0] if found and found[0].id == notification_id else None
+
+        result = parking.retry_parked(
+            projection,
+            runtime.app.name,
+            read,
+            runtime.app.mapper.to_domain_event,
+            originator_ids=request.aggregate_ids,
+            notification_ids=request.notification_ids,
+        )
+        log.info(
+            "parked events retried by request",
+            extra={"projection": request.projection, "user": principal.user},
+        )
+        return {"projection": request.projection, **result.as_dict()}
 
     # The data protection routes read the service's data: served by the api processes (and
     # by a process of role all), not by the worker.
