@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -107,8 +109,11 @@ def queue_rows(view: CaseQueueView) -> list[dict[str, Any]]:
 
 
 def test_a_stored_poison_event_is_parked_and_the_contacts_views_keep_following_the_log(
-    app: Contacts, env: dict[str, str], district: str
+    app: Contacts, env: dict[str, str], district: str, database: str
 ) -> None:
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_module(database, *args)
+
     before = report(app, district)
     poisoned = report(app, district, local_office="mitte\u0000nord")
     with (
@@ -165,6 +170,19 @@ def test_a_stored_poison_event_is_parked_and_the_contacts_views_keep_following_t
         assert result.still_parked == [lost["notification_id"], restored["notification_id"]]
         assert queue.status()["parked"] == 2
         assert poisoned not in {row["case_id"] for row in queue_rows(queue.view)}
+
+        # The same from the command line.
+        listed = command("shared.parked", "contacts", "list", "--projection", "case_queue")
+        assert listed.returncode == 0, listed.stderr
+        assert [json.loads(line)["notification_id"] for line in listed.stdout.splitlines()] == [
+            lost["notification_id"],
+            restored["notification_id"],
+        ]
+        retried = command(
+            "shared.parked", "contacts", "retry", "case_queue", "--aggregate", str(poisoned)
+        )
+        assert retried.returncode == 1, retried.stderr  # still parked
+        assert json.loads(retried.stdout)["still_parked"] == result.still_parked
 
 
 def test_a_rebuild_under_traffic_ends_with_the_view_a_rebuild_from_scratch_gives(
@@ -327,36 +345,26 @@ def test_the_rebuild_command_rebuilds_a_projection_and_reports_its_progress(
     app: Contacts, env: dict[str, str], database: str, district: str
 ) -> None:
     cases = [report(app, district) for _ in range(12)]
-    command = [sys.executable, "-m", "shared.rebuild", "contacts", "case_queue"]
-    done = subprocess.run(
-        [*command, "--batch-size", "5"],
-        env={**_environ(), "OUTREACH_SERVICE_NAME": database},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        check=False,
-    )
+    done = run_module(database, "shared.rebuild", "contacts", "case_queue", "--batch-size", "5")
     assert done.returncode == 0, done.stderr
     assert "case_queue: 10 events" in done.stdout  # progress after each batch
     assert "done, 12 events" in done.stdout
     view = build_view(CaseQueueView, env, CaseQueueProjection.name)
     assert {row["case_id"] for row in queue_rows(view)} == set(cases)
 
-    refused = subprocess.run(
-        [sys.executable, "-m", "shared.rebuild", "visits", "planning_board_visits"],
-        env={**_environ(), "OUTREACH_SERVICE_NAME": database},
+    refused = run_module(database, "shared.rebuild", "visits", "planning_board_visits")
+    assert refused.returncode == 2
+    assert "cannot be rebuilt on its own" in refused.stderr
+
+
+def run_module(database: str, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` against the service database ``database``."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, "OUTREACH_SERVICE_NAME": database},
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
         check=False,
     )
-    assert refused.returncode == 2
-    assert "cannot be rebuilt on its own" in refused.stderr
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
