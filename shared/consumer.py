@@ -39,8 +39,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import psycopg
-from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -55,21 +53,13 @@ from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_lett
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
 from shared.eventstore import TrackedView
-from shared.parking import describe
+from shared.parking import database_away, describe
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 Effect = Callable[[Envelope[Payload], Tracking], bool]
 """Applies one event with its tracking record in one transaction; ``False`` if seen before."""
-
-DATABASE_AWAY = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    persistence.OperationalError,  # what the library raises for psycopg's
-    persistence.InterfaceError,
-)
-"""The database is unreachable: deliver again later, park nothing."""
 
 MAX_MESSAGE_BYTES = 256 * 1024
 """A message larger than this is parked unread (an envelope is a few kilobytes)."""
@@ -315,10 +305,10 @@ def register(
             except ApplicationError as error:
                 await park(record, str(envelope.event_id), f"{error.code}: {error.detail}")
                 return
-            except DATABASE_AWAY:
-                await asyncio.sleep(backoff_seconds * 4)
-                raise  # the database is away: deliver the batch again later, park nothing
             except Exception as error:
+                if database_away(error):
+                    await asyncio.sleep(backoff_seconds * 4)
+                    raise  # deliver the batch again later, park nothing
                 attempt += 1
                 if attempt > retries or time.monotonic() > retry_until:
                     error_class, message = describe(error)
@@ -332,10 +322,10 @@ def register(
             applied = await asyncio.to_thread(
                 effect.apply_batch, [(e, consumer.tracking_for(e)) for e in events]
             )
-        except DATABASE_AWAY:
-            await asyncio.sleep(backoff_seconds * 4)
-            raise
         except Exception as error:  # one of them is rejected, or was applied meanwhile
+            if database_away(error):
+                await asyncio.sleep(backoff_seconds * 4)
+                raise
             log.info(
                 "batch not applied together; applying its events one by one",
                 extra={"consumer": consumer.name, "error": type(error).__name__},

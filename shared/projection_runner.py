@@ -189,24 +189,36 @@ class ViewApplier:
 
     def _enter(self, cursor: Cursor[DictRow]) -> None:
         """First in each transaction: the view's lock (or :class:`ViewLocked`), and the
-        tracking record where this applier left it (or :class:`ViewMoved`)."""
+        tracking record where this applier left it (or :class:`ViewMoved`). One round trip:
+        both statements pipelined, the position read by the second, after the lock."""
+        position, parked = self.position, self.open_parked
         if self.locking:
-            cursor.execute(
-                b"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS locked",
-                (self._lock,),
-            )
-            row = cursor.fetchone()
+            locking = cursor.connection.cursor()
+            with cursor.connection.pipeline():
+                locking.execute(
+                    b"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0)) AS locked",
+                    (self._lock,),
+                )
+                self._execute_position(cursor)
+            row = locking.fetchone()
             if row is None or not row["locked"]:
                 raise ViewLocked(self.name)
-        position, parked = self.position, self.open_parked
-        self._read_position(cursor)
+        else:
+            self._execute_position(cursor)
+        self._fetch_position(cursor)
         if self.position != position:
             raise ViewMoved(f"{self.name}: at {self.position}, not {position}")
         if self.open_parked != parked:  # a retry applied some: which aggregates still wait
             self._held = parking.open_heads(cursor, self.name, self.app_name)
 
     def _read_position(self, cursor: Cursor[DictRow]) -> None:
+        self._execute_position(cursor)
+        self._fetch_position(cursor)
+
+    def _execute_position(self, cursor: Cursor[DictRow]) -> None:
         cursor.execute(self._position_sql, (self.app_name, self.name, self.app_name))
+
+    def _fetch_position(self, cursor: Cursor[DictRow]) -> None:
         row = cursor.fetchone()
         assert row is not None
         self.position = int(row["position"] or 0)

@@ -153,6 +153,7 @@ async def _supervise(
     """
     streaks: dict[int, int] = {}
     not_before: dict[int, float] = {}
+    closed: dict[int, BatchingProjectionRunner[Any, Any]] = {}
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), 0.5)
@@ -162,22 +163,28 @@ async def _supervise(
             if time.monotonic() < not_before.get(index, 0.0):
                 continue
             name = runner.projection.name
-            streak = 0 if runner.status()["last_progress_at"] else streaks.get(index, 0)
-            try:
-                runner.run_forever(timeout=0)
-            except ViewMoved:
-                streak = -1  # not a failure: start again from the record at once
-            except Exception as error:
-                if streak == 0:
-                    log.exception("projection stopped; restarting it", extra={"projection": name})
-                else:
-                    log.warning(
-                        "projection stopped again",
-                        extra={"projection": name, "error_class": type(error).__name__},
-                    )
             projection_class, view_class = spec.projections[index]
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(runner.__exit__, None, None, None)
+            streak = streaks.get(index, 0)
+            if closed.get(index) is not runner:  # else: its restart failed, try again
+                if runner.status()["last_progress_at"]:
+                    streak = 0  # it worked for a while: not the same failure again
+                try:
+                    runner.run_forever(timeout=0)
+                except ViewMoved:
+                    streak = -1  # not a failure: start again from the record at once
+                except Exception as error:
+                    if streak == 0:
+                        log.exception(
+                            "projection stopped; restarting it", extra={"projection": name}
+                        )
+                    else:
+                        log.warning(
+                            "projection stopped again",
+                            extra={"projection": name, "error_class": type(error).__name__},
+                        )
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(runner.__exit__, None, None, None)
+                closed[index] = runner
             streaks[index] = streak + 1
             not_before[index] = time.monotonic() + min(RESTART_BACKOFF_SECONDS, 2.0**streak / 2)
             try:
