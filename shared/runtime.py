@@ -19,14 +19,11 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Body, Depends, FastAPI, Query
-from fastapi.encoders import jsonable_encoder
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ConfigDict, Field
 
 from shared import parking
 from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
@@ -45,10 +42,10 @@ from shared.erasure import (
     evict_erased_keys,
     forget_nothing,
 )
-from shared.errors import NotFoundError
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
+from shared.ops import read_side_router
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.projection_runner import BatchingProjectionRunner, ViewMoved
 from shared.relay import Mapper, Relay
@@ -225,25 +222,6 @@ def schema_lock(dsn: str, what: str) -> Iterator[None]:
             "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outreach-schema:{what}",)
         )
         yield
-
-
-class ParkedRetry(BaseModel):
-    """Which parked events of a projection to apply again (all of them if neither list is
-    given; else the aggregates named, and the aggregates of the notifications named)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    projection: str = Field(max_length=100, examples=["case_queue"])
-    aggregate_ids: list[UUID] | None = Field(default=None, max_length=1000)
-    notification_ids: list[int] | None = Field(default=None, max_length=1000)
-
-
-def _projection_named(spec: ServiceSpec, runtime: Runtime, name: str) -> Projection[Any]:
-    """The service's projection ``name`` over the view this process has open."""
-    for projection_class, view_class in spec.projections:
-        if projection_class.name == name:
-            return projection_class(view=runtime.views[view_class.__name__])
-    raise NotFoundError(f"no projection {name!r} in this service")
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -496,93 +474,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             status["runs_in"] = "worker"
         return status
 
-    @http.get("/ops/projections", tags=["ops"])
-    def projection_status(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> dict[str, Any]:
-        """Each projection runner: running, position, how far behind the log's head, parked
-        events, last progress, and whether a rebuild or retry holds its view."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        runtime = holder["runtime"]
-        if not runs_work:
-            return {"process_role": str(role), "runs_in": "worker"}
-        head = runtime.app.recorder.max_notification_id() or 0
-        return {
-            "process_role": str(role),
-            "log_head": head,
-            "projections": {
-                runner.projection.name: {
-                    **runner.status(),
-                    "behind_log_head": head - runner.applier.position,
-                }
-                for runner in runtime.runners
-            },
-        }
-
-    @http.get("/ops/consumers", tags=["ops"])
-    async def consumer_status(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> dict[str, Any]:
-        """Each Kafka consumer group: lag per partition, processed and parked messages, last
-        progress, stalled (messages wait and nothing moved for a while)."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        if not runs_work:
-            return {"process_role": str(role), "runs_in": "worker"}
-        consumers = holder["runtime"].consumers
-        return {"consumers": {c.name: await c.status() for c in consumers}}
-
-    @http.get("/ops/parked", tags=["ops"])
-    def parked_events(
-        principal: Annotated[Principal, Depends(authenticate)],
-        projection: str | None = None,
-        include_resolved: bool = False,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-    ) -> JSONResponse:
-        """Stored events a projection could not apply (oldest first): what, why, where in
-        the log. No event data: the error's class and a message without values."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        with holder["runtime"].pool.connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            events = parking.listing(
-                cursor, projection=projection, include_resolved=include_resolved, limit=limit
-            )
-            by_projection = parking.counts(cursor)
-        body = {
-            "total": sum(by_projection.values()),
-            "by_projection": by_projection,
-            "events": events,
-        }
-        return JSONResponse(jsonable_encoder(body))
-
-    @http.post("/ops/parked/retry", tags=["ops"])
-    def retry_parked_events(
-        principal: Annotated[Principal, Depends(authenticate)],
-        request: Annotated[ParkedRetry, Body()],
-    ) -> dict[str, Any]:
-        """Apply a projection's parked events again after a fix: per aggregate in log order,
-        each once; one that fails again stays parked (and its aggregate's later ones)."""
-        principal.require(Role.TEAM_LEAD)
-        runtime = holder["runtime"]
-        projection = _projection_named(spec, runtime, request.projection)
-        recorder = runtime.app.recorder
-
-        def read(notification_id: int) -> Any:
-            found = recorder.select_notifications(notification_id, 1)
-            return found[0] if found and found[0].id == notification_id else None
-
-        result = parking.retry_parked(
-            projection,
-            runtime.app.name,
-            read,
-            runtime.app.mapper.to_domain_event,
-            originator_ids=request.aggregate_ids,
-            notification_ids=request.notification_ids,
-        )
-        log.info(
-            "parked events retried by request",
-            extra={"projection": request.projection, "user": principal.user},
-        )
-        return {"projection": request.projection, **result.as_dict()}
+    http.include_router(read_side_router(spec, holder, authenticate, role))
 
     # The data protection routes read the service's data: served by the api processes (and
     # by a process of role all), not by the worker.
