@@ -421,7 +421,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         and nothing was processed for a while) — shown, not failing the whole service."""
         runtime = holder.get("runtime")
         consumers = runtime.consumers if runtime is not None else []
-        return {consumer.name: await consumer.status() for consumer in consumers}
+        statuses = await asyncio.gather(*(consumer.status() for consumer in consumers))
+        return {consumer.name: status for consumer, status in zip(consumers, statuses, strict=True)}
 
     # Each process reports what it runs: an api process neither uses Kafka nor runs the
     # projections (the worker does, and reports them on its own port).
