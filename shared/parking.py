@@ -125,12 +125,17 @@ def describe(error: BaseException) -> tuple[str, str]:
     return name, f"{type(cause).__name__} raised at {_where(cause)}"
 
 
+def _own_code(path: Path) -> bool:
+    """A file of this project (not of an installed library, wherever it is installed)."""
+    return _PROJECT_ROOT in path.parents and "site-packages" not in path.parts
+
+
 def _where(error: BaseException) -> str:
     """The innermost frame of the traceback in the project's own code (else the innermost)."""
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return "an unknown place"
-    own = [f for f in frames if _PROJECT_ROOT in Path(f.filename).resolve().parents]
+    own = [f for f in frames if _own_code(Path(f.filename).resolve())]
     frame = (own or frames)[-1]
     path = Path(frame.filename).resolve()
     shown = path.relative_to(_PROJECT_ROOT) if _PROJECT_ROOT in path.parents else path.name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from eventsourcing import persistence
+from eventsourcing.utils import resolve_topic
 from psycopg import errors
 
 from shared.parking import database_away, describe
@@ -97,3 +98,13 @@ def raised_from(function: object) -> BaseException:
     except BaseException as caught:
         return caught
     raise AssertionError("nothing raised")
+
+
+def test_an_error_raised_in_a_library_is_placed_at_the_project_code_that_called_it() -> None:
+    def handler() -> None:
+        resolve_topic("no_such_module_zyx:Thing")  # raises in the installed library
+
+    name, message = describe(raised_from(handler))
+    assert name == "eventsourcing.utils.TopicError"
+    assert message.startswith("TopicError raised at tests/unit/test_parking.py:")
+    assert message.endswith("in handler")
