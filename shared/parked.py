@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             originator_ids=args.aggregates,
             notification_ids=args.events,
         )
+    except parking.ViewBusyError as busy:
+        print(f"refused: {busy.detail}", file=sys.stderr)
+        return 3
     finally:
         app.close()
     print(json.dumps(result.as_dict()))

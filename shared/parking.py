@@ -38,6 +38,7 @@ from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
+from shared.errors import ConflictError
 from shared.eventstore import TrackedView
 
 log = logging.getLogger(__name__)
@@ -382,6 +383,10 @@ def _retry_one(
     except _NoLongerParked:
         return None
     except Exception as error:
+        if isinstance(_database_error(error), psycopg.errors.LockNotAvailable):
+            raise ViewBusyError(
+                f"the view of {name} is held by a rebuild or another retry; try again later"
+            ) from None
         if database_away(error):
             raise
         with view.datastore.transaction(commit=True) as cursor:
@@ -401,6 +406,12 @@ def _hold_behind(
             b"AND resolved_at IS NULL",
             (head, projection, application_name, originator, head),
         )
+
+
+class ViewBusyError(ConflictError):
+    """A rebuild (or another retry) holds the view longer than a retry waits for it."""
+
+    code = "view_busy"
 
 
 class _NoLongerParked(Exception):

@@ -415,3 +415,34 @@ def test_the_batch_records_its_position_while_results_of_its_statements_arrive(
             time.sleep(0.2)  # they arrive before the position is recorded
     assert view.max_tracking_id(log) == 3 * 10_000 + 1999
     assert len(view.applied(log)) == 3 * 2000
+
+
+def test_a_retry_while_a_rebuild_holds_the_view_is_refused_and_changes_nothing(
+    env: dict[str, str], stack: ServiceSettings
+) -> None:
+    app_type = app_class()
+    app = app_type(env)
+    ids = store(app_type, env, 3)
+    fail(app_type.name, ids[1], lambda _: ValueError("not yet"))
+    try:
+        with runner(app_type, env, batch_size=10) as running:
+            running.wait(ids[-1], timeout=20)
+            heal(app_type.name)
+            with psycopg.connect(stack.database_url(TEST_DATABASE), autocommit=True) as lock:
+                lock.execute(
+                    "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                    (parking.lock_key(AppliedProjection.name),),
+                )
+                with pytest.raises(parking.ViewBusyError, match="held by a rebuild"):
+                    parking.retry_parked(
+                        running.projection,
+                        app_type.name,
+                        lambda n: read_notification(app, n),
+                        app.mapper.to_domain_event,
+                        lock_timeout_seconds=0.3,
+                    )
+            assert [p["notification_id"] for p in running.view.parked(app_type.name)] == [ids[1]]
+            assert running.view.applied(app_type.name) == [ids[0], ids[2]]
+    finally:
+        heal(app_type.name)
+        app.close()
