@@ -142,13 +142,15 @@ def holding_view(view: TrackedView, projection: str, wait_seconds: float) -> Ite
                 f"events (waited {wait_seconds:g} s); try again when it has finished"
             ) from None
         finally:
-            conn.execute(b"SET lock_timeout = 0")
+            conn.execute(b"RESET lock_timeout")
         try:
             yield
         finally:
-            conn.execute(
-                b"SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key(projection),)
-            )
+            # A broken connection took the lock with it (its session ended).
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(
+                    b"SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key(projection),)
+                )
 
 
 def rebuild_projection(
