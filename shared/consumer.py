@@ -19,10 +19,11 @@
   accepted may be lost.
 - Whatever a record holds, only that record leaves the batch: headers that are not UTF-8
   (FastStream's batch parser would fail the whole batch on them, and its acknowledgement
-  with it, so the batch was skipped: :func:`_tolerant_batch_parser` sets them aside for the
-  handler to park), no value, more than ``MAX_MESSAGE_BYTES``, bytes that are not JSON or
-  JSON nested too deep, any contract violation, and an exception of any class while applying
-  it (after retries). The reasons stored name the fault, never a value of the message.
+  with it, so the batch would be skipped unprocessed: :func:`_tolerant_batch_parser` sets
+  them aside for the handler to park), no value, more than ``MAX_MESSAGE_BYTES``, bytes that
+  are not JSON or JSON nested too deep, any contract violation, and an exception of any class
+  while applying it (after retries). The reasons stored name the fault, never a value of the
+  message.
 - :class:`ConsumerProgress` keeps each consumer group's progress for readiness and
   ``/ops/consumers``: processed and parked messages, lag per partition, last progress, and
   ``stalled`` when messages wait and nothing moved for ``stall_seconds``.

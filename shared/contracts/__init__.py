@@ -59,7 +59,7 @@ def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope[Payload]:
     """Validate an incoming message against the envelope and its payload contract.
 
     JSON is read by pydantic's parser, which refuses nesting deeper than its limit with a
-    ``ValueError`` (Python's ``json`` recursed until ``RecursionError``)."""
+    ``ValueError`` (Python's ``json`` would recurse until ``RecursionError``)."""
     from pydantic_core import from_json
 
     data = from_json(raw) if isinstance(raw, bytes | str) else raw
