@@ -18,6 +18,8 @@ PROBLEM_JSON = "application/problem+json"
 _PROBLEM_KEYS = frozenset({"type", "title", "status", "code", "detail"})
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+ReadinessReport = Callable[[], Awaitable[Any]]
+"""Shown by ``/readyz`` beside the checks, without deciding readiness (e.g. parked events)."""
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -34,6 +36,7 @@ def create_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: dict[str, ReadinessCheck],
+    reports: dict[str, ReadinessReport] | None = None,
 ) -> FastAPI:
     # Traced by the OpenTelemetry instrumentation below (one server span per request, the
     # trace context continued into events and Kafka); FastAPI's own telemetry would only
@@ -72,10 +75,10 @@ def create_app(
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in readiness.items()}
         ready = all(results.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": results},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": results}
+        for name, report in (reports or {}).items():
+            body[name] = await report()
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     app.include_router(health)
     # A span per request and per query; not three more per request for the ASGI messages.

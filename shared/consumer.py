@@ -17,19 +17,29 @@
   rolled back and its events are applied one by one, so only that one is parked. While the
   database is unreachable nothing is parked: the batch is delivered again, because nothing
   accepted may be lost.
+- Whatever a record holds, only that record leaves the batch: headers that are not UTF-8
+  (FastStream's batch parser would fail the whole batch on them, and its acknowledgement
+  with it, so the batch would be skipped unprocessed: :func:`_tolerant_batch_parser` sets
+  them aside for the handler to park), no value, more than ``MAX_MESSAGE_BYTES``, bytes that
+  are not JSON or JSON nested too deep, any contract violation, and an exception of any class
+  while applying it (after retries). The reasons stored name the fault, never a value of the
+  message.
+- :class:`ConsumerProgress` keeps each consumer group's progress for readiness and
+  ``/ops/consumers``: processed and parked messages, lag per partition, last progress, and
+  ``stalled`` when messages wait and nothing moved for ``stall_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-import psycopg
-from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -44,6 +54,7 @@ from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_lett
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
 from shared.eventstore import TrackedView
+from shared.parking import database_away, describe
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -51,13 +62,128 @@ _tracer = trace.get_tracer(__name__)
 Effect = Callable[[Envelope[Payload], Tracking], bool]
 """Applies one event with its tracking record in one transaction; ``False`` if seen before."""
 
-DATABASE_AWAY = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    persistence.OperationalError,  # what the library raises for psycopg's
-    persistence.InterfaceError,
-)
-"""The database is unreachable: deliver again later, park nothing."""
+MAX_MESSAGE_BYTES = 256 * 1024
+"""A message larger than this is parked unread (an envelope is a few kilobytes)."""
+
+
+UNREADABLE_HEADER = "outreach-unreadable-header"
+"""Put in place of each header whose value is not UTF-8 (the value: that header's name), so
+the batch parser can decode the rest and the handler parks the record."""
+
+
+def _decodable(record: Any) -> Any:
+    """``record``, or a copy of it whose headers that are not UTF-8 are named instead."""
+    headers = record.headers or ()
+    bad: list[str] = []
+    for name, value in headers:
+        try:
+            value.decode()
+        except (UnicodeDecodeError, AttributeError):
+            bad.append(name)
+    if not bad:
+        return record
+    kept = [(n, v) for n, v in headers if n not in bad]
+    return replace(record, headers=(*kept, *((UNREADABLE_HEADER, n.encode()) for n in bad)))
+
+
+async def _tolerant_batch_parser(
+    records: tuple[Any, ...], parse: Callable[[tuple[Any, ...]], Awaitable[Any]]
+) -> Any:
+    """FastStream's batch parser, given the records without headers it cannot decode."""
+    return await parse(tuple(_decodable(record) for record in records))
+
+
+def _unreadable(record: Any) -> str | None:
+    """Why ``record`` cannot be read as a message at all (``None``: it can be)."""
+    bad = [value.decode() for name, value in record.headers or () if name == UNREADABLE_HEADER]
+    if bad:
+        return f"unreadable headers: not UTF-8: {', '.join(bad)}"
+    if record.value is None:
+        return "invalid contract: the message has no value"
+    if len(record.value) > MAX_MESSAGE_BYTES:
+        return (
+            f"invalid contract: the message has {len(record.value)} bytes, "
+            f"more than {MAX_MESSAGE_BYTES}"
+        )
+    return None
+
+
+def _contract_error(error: Exception) -> str:
+    """What is wrong with a message, without its values."""
+    if isinstance(error, ValidationError):
+        problems = [
+            f"{'.'.join(str(part) for part in e['loc']) or '(message)'}: {e['type']}"
+            for e in error.errors(include_url=False, include_input=False)[:10]
+        ]
+        return "; ".join(problems)
+    if isinstance(error, UnknownEventTypeError | ValueError):
+        return str(error)[:200]  # names the event type or where the JSON breaks
+    return type(error).__name__
+
+
+class ConsumerProgress:
+    """How far a consumer group got: kept by its handler, shown by readiness and ``/ops``."""
+
+    def __init__(self, consumer: Consumer, stall_seconds: float = 60.0) -> None:
+        self.name = consumer.name
+        self.topic = consumer.topic
+        self.stall_seconds = stall_seconds
+        self.processed = 0
+        self.parked = 0
+        self.started = time.time()
+        self.last_progress: float | None = None
+        self.subscriber: Any = None
+        self._next: dict[int, int] = {}
+
+    def advanced(self, records: Sequence[Any]) -> None:
+        for record in records:
+            self._next[record.partition] = max(
+                self._next.get(record.partition, 0), record.offset + 1
+            )
+        self.processed += len(records)
+        self.last_progress = time.time()
+
+    async def lag(self) -> dict[int, int]:
+        """Messages waiting per assigned partition (from the last fetch's high watermark):
+        behind what was processed, or, before the first one, behind the fetch position (asked
+        of the client for all such partitions at once, for at most a tenth of a second)."""
+        consumer = getattr(self.subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+
+        async def fetch_position(tp: Any) -> int | None:
+            with contextlib.suppress(Exception):
+                return int(await asyncio.wait_for(consumer.position(tp), 0.1))
+            return None
+
+        assigned = list(consumer.assignment())
+        unknown = [tp for tp in assigned if tp.partition not in self._next]
+        fetched = await asyncio.gather(*(fetch_position(tp) for tp in unknown))
+        positions = dict(zip(unknown, fetched, strict=True))
+        waiting: dict[int, int] = {}
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            position = self._next.get(tp.partition, positions.get(tp))
+            if highwater is not None and position is not None:
+                waiting[tp.partition] = max(0, highwater - position)
+        return waiting
+
+    async def status(self) -> dict[str, Any]:
+        waiting = await self.lag()
+        since = self.last_progress or self.started
+        return {
+            "topic": self.topic,
+            "processed": self.processed,
+            "parked": self.parked,
+            "lag": sum(waiting.values()),
+            "lag_by_partition": waiting,
+            "last_progress_at": (
+                None
+                if self.last_progress is None
+                else datetime.fromtimestamp(self.last_progress, UTC).isoformat()
+            ),
+            "stalled": sum(waiting.values()) > 0 and time.time() - since > self.stall_seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -149,16 +275,23 @@ def register(
     batch_size: int = 500,
     batch_wait_ms: int = 50,
     retry_seconds: float = 60.0,
-) -> None:
-    """Subscribe ``consumer`` to its topic on ``broker``.
+    stall_seconds: float = 60.0,
+) -> ConsumerProgress:
+    """Subscribe ``consumer`` to its topic on ``broker``; returns its progress.
 
     Up to ``batch_size`` messages are taken at a time; with none there, the subscriber looks
     again after ``batch_wait_ms`` (the most an idle consumer adds to an event's latency). A
     failing event is retried ``retries`` times with backoff, within ``retry_seconds`` for the
     whole batch (after that, a failing event is parked at once). A consumer group without a
     committed offset starts at the beginning of the topic (``offset_reset="latest"`` only
-    for benchmark runs that must not replay the topic).
+    for benchmark runs that must not replay the topic). The consumer is ``stalled`` in its
+    progress when messages wait and none was processed for ``stall_seconds``.
     """
+    progress = ConsumerProgress(consumer, stall_seconds)
+
+    async def park(record: Any, event_id: str | None, error: str) -> None:
+        await dead_letters.park(consumer, record, event_id, error)
+        progress.parked += 1
 
     async def apply_one(record: Any, envelope: Envelope[Payload], retry_until: float) -> None:
         """One event in a transaction of its own: retried, parked when it keeps failing (or
@@ -179,19 +312,16 @@ def register(
                 )
                 return
             except ApplicationError as error:
-                await dead_letters.park(
-                    consumer, record, str(envelope.event_id), f"{error.code}: {error.detail}"
-                )
+                await park(record, str(envelope.event_id), f"{error.code}: {error.detail}")
                 return
-            except DATABASE_AWAY:
-                await asyncio.sleep(backoff_seconds * 4)
-                raise  # the database is away: deliver the batch again later, park nothing
             except Exception as error:
+                if database_away(error):
+                    await asyncio.sleep(backoff_seconds * 4)
+                    raise  # deliver the batch again later, park nothing
                 attempt += 1
                 if attempt > retries or time.monotonic() > retry_until:
-                    await dead_letters.park(
-                        consumer, record, str(envelope.event_id), f"{type(error).__name__}: {error}"
-                    )
+                    error_class, message = describe(error)
+                    await park(record, str(envelope.event_id), f"{error_class}: {message}")
                     return
                 await asyncio.sleep(backoff_seconds * 2 ** (attempt - 1))
 
@@ -201,10 +331,10 @@ def register(
             applied = await asyncio.to_thread(
                 effect.apply_batch, [(e, consumer.tracking_for(e)) for e in events]
             )
-        except DATABASE_AWAY:
-            await asyncio.sleep(backoff_seconds * 4)
-            raise
         except Exception as error:  # one of them is rejected, or was applied meanwhile
+            if database_away(error):
+                await asyncio.sleep(backoff_seconds * 4)
+                raise
             log.info(
                 "batch not applied together; applying its events one by one",
                 extra={"consumer": consumer.name, "error": type(error).__name__},
@@ -243,15 +373,22 @@ def register(
         records: Sequence[Any] = raw if isinstance(raw, tuple) else (raw,)
         events: list[tuple[Any, Envelope[Payload]]] = []
         for record in records:
+            unreadable = _unreadable(record)
+            if unreadable is not None:
+                await park(record, None, unreadable)
+                continue
             try:
-                envelope = parse_contract(record.value or b"")
-            except (ValidationError, UnknownEventTypeError, ValueError) as error:
-                await dead_letters.park(consumer, record, None, f"invalid contract: {error}")
+                envelope = parse_contract(record.value)
+            except Exception as error:  # whatever the bytes hold, only this record leaves
+                await park(record, None, f"invalid contract: {_contract_error(error)}")
                 continue
             if consumer.event_types is None or envelope.event_type in consumer.event_types:
                 events.append((record, envelope))
-        if not events:
-            return
+        if events:
+            await apply(events)
+        progress.advanced(records)
+
+    async def apply(events: list[tuple[Any, Envelope[Payload]]]) -> None:
         spans = [span_of(record, envelope) for record, envelope in events]
         effect = consumer.effect
         try:
@@ -267,7 +404,7 @@ def register(
             for span in spans:
                 span.end()
 
-    broker.subscriber(
+    progress.subscriber = broker.subscriber(
         consumer.topic,
         group_id=consumer.name,
         auto_offset_reset=offset_reset,
@@ -275,10 +412,13 @@ def register(
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=batch_wait_ms,
+        parser=_tolerant_batch_parser,
         decoder=_raw_bodies,
         title=f"{consumer.topic}:{consumer.name}",
         description=consumer.description or None,
-    )(handle)
+    )
+    progress.subscriber(handle)
+    return progress
 
 
 @dataclass(frozen=True)

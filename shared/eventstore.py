@@ -217,6 +217,10 @@ class TrackedView(PostgresTrackingRecorder):
     """
 
     schema: tuple[str, ...] = ()
+    rebuild_tables: tuple[str, ...] | None = None
+    """The tables a rebuild empties (:mod:`shared.rebuild`); ``None``: every table of
+    ``schema``, ``()``: the view shares its tables with other writers and is not rebuilt
+    on its own."""
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -247,16 +251,27 @@ class TrackedView(PostgresTrackingRecorder):
         return batch
 
     @contextmanager
-    def batched(self) -> Iterator[Cursor[DictRow]]:
+    def batched(
+        self,
+        *,
+        prepare: Callable[[Cursor[DictRow]], None] | None = None,
+        track: bool = True,
+    ) -> Iterator[Cursor[DictRow]]:
         """Apply many events in one transaction (a rebuild, a projection runner's batch):
         inside, :meth:`tracked` and :meth:`insert_tracking` share this transaction and its
-        cursor, and only the last tracking record of each log is written, at the end. Only
-        the calling thread's writes join the batch.
+        cursor, and only the last tracking record of each log is written, at the end (not
+        at all with ``track=False``: a parked event applied again, behind the position).
+        Only the calling thread's writes join the batch.
+
+        ``prepare`` runs first in the transaction, before the pipeline (it may read results:
+        take a lock, check the position); an exception from it rolls the transaction back.
 
         The statements are pipelined on the one cursor, so inside a batch an effect writes
         and does not read results: the results of earlier statements arrive at any time and
         become that cursor's current result."""
         with self.datastore.transaction(commit=True) as cursor:
+            if prepare is not None:
+                prepare(cursor)
             batch = _Batch(cursor)
             self._local.batch = batch
             try:
@@ -267,7 +282,7 @@ class TrackedView(PostgresTrackingRecorder):
                     # arrive meanwhile (that read a stale result: "the last operation
                     # didn't produce records").
                     tracking_cursor = cursor.connection.cursor()
-                    for tracking in batch.last.values():
+                    for tracking in batch.last.values() if track else ():
                         self._insert_tracking(tracking_cursor, tracking)
             finally:
                 self._local.batch = None

@@ -1,26 +1,49 @@
-"""Rebuilding a tracked view from scratch: delete its rows and tracking, then apply the
-event log again — in batches of one transaction each, not one transaction per event.
+"""Rebuilding a tracked view from scratch: empty its tables and tracking record, then apply
+the event log again — in batches of one transaction each, not one transaction per event.
 
-Run it while the view's own runner (or consumer) is stopped, e.g. after a change of a
-projection's logic or to repair a view. :func:`notification_batches` reads a log without
-the notification log's section cap (``select_notifications``).
+A rebuild takes over the view safely while its service runs: it holds the view's advisory
+lock (:func:`shared.parking.lock_key`) from the start to the end, so the projection runner
+applies nothing meanwhile (each of its batches needs the lock; it waits, and afterwards
+starts again from the tracking record the rebuild left). The tracking record always says
+how far the rows go: a rebuild that stops half-way (killed, the database gone) leaves a view
+that is behind, never one marked current, and the runner (or the next rebuild with
+``--resume``) goes on from there. An event that cannot be applied is parked, as by the
+runner. While it runs the view shows what was rebuilt so far.
+
+    python -m shared.rebuild <service> <projection> [--batch-size N] [--resume]
+
+:func:`notification_batches` reads a log without the notification log's section cap
+(``select_notifications``).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib
+import re
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from shared.eventstore import TrackedView
+from shared import parking
+from shared.eventstore import TrackedView, build_view, eventsourcing_env
+from shared.parking import lock_key
+from shared.projection_runner import ViewApplier
+from shared.runtime import ServiceSpec
+from shared.settings import ServiceSettings
 
 T = TypeVar("T")
 Progress = Callable[[int], None]
@@ -55,9 +78,15 @@ def notification_batches(
             yield batch
 
 
-def reset_view(view: TrackedView, tables: Sequence[str], logs: Sequence[str] = ()) -> None:
-    """Empty ``tables`` and forget the view's tracking records of ``logs`` (application names),
-    in one transaction."""
+def reset_view(
+    view: TrackedView,
+    tables: Sequence[str],
+    logs: Sequence[str] = (),
+    *,
+    projection: str | None = None,
+) -> None:
+    """Empty ``tables`` and forget the view's tracking records of ``logs`` (application names)
+    and the ``projection``'s parked events of them, in one transaction."""
     with view.datastore.transaction(commit=True) as cursor:
         for table in tables:
             cursor.execute(SQL("TRUNCATE {}").format(Identifier(table)))
@@ -68,6 +97,10 @@ def reset_view(view: TrackedView, tables: Sequence[str], logs: Sequence[str] = (
                 ),
                 (list(logs),),
             )
+        if projection is not None:
+            parking.create_schema(cursor)
+            for log in logs:
+                parking.resolve_all(cursor, projection, log)
 
 
 def replay(
@@ -88,6 +121,38 @@ def replay(
     return done
 
 
+class RebuildRefusedError(Exception):
+    """The view cannot be rebuilt now (another rebuild or a retry holds it)."""
+
+
+@contextlib.contextmanager
+def holding_view(view: TrackedView, projection: str, wait_seconds: float) -> Iterator[None]:
+    """Hold the view's advisory lock (a session lock, on a connection of its own) while the
+    block runs; :class:`RebuildRefusedError` if it is not free within ``wait_seconds`` (a
+    runner holds it only for one batch at a time)."""
+    with view.datastore.get_connection() as conn:
+        conn.execute(f"SET lock_timeout = '{int(wait_seconds * 1000)}ms'".encode())
+        try:
+            conn.execute(
+                b"SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key(projection),)
+            )
+        except psycopg.errors.LockNotAvailable:
+            raise RebuildRefusedError(
+                f"the view of {projection} is held by another rebuild or a retry of its parked "
+                f"events (waited {wait_seconds:g} s); try again when it has finished"
+            ) from None
+        finally:
+            conn.execute(b"RESET lock_timeout")
+        try:
+            yield
+        finally:
+            # A broken connection took the lock with it (its session ended).
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(
+                    b"SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key(projection),)
+                )
+
+
 def rebuild_projection(
     projection: Projection[Any],
     app: Application[UUID],
@@ -96,20 +161,150 @@ def rebuild_projection(
     batch_size: int = 1000,
     reset: bool = True,
     progress: Progress | None = None,
+    wait_seconds: float = 30.0,
 ) -> int:
-    """Rebuild ``projection``'s view from ``app``'s whole log; returns the events applied.
+    """Rebuild ``projection``'s view from ``app``'s whole log (``reset=False``: go on from
+    its tracking record); returns the events applied or parked.
 
-    The projection's own ``process_event`` is used unchanged: inside the view's batch its
-    writes share one transaction, and the tracking record ends at the last event applied.
+    The projection's own ``process_event`` is used unchanged (:class:`ViewApplier`, as by
+    the runner): inside a batch its writes share one transaction with the tracking record.
+    With ``reset``, the tables, the tracking record and the projection's parked events
+    (they are met again) go in one transaction.
     """
     view = projection.view
     assert isinstance(view, TrackedView)
-    if reset:
-        reset_view(view, tables, [app.name])
+    with holding_view(view, projection.name, wait_seconds):
+        if reset:
+            reset_view(view, tables, [app.name], projection=projection.name)
+        applier = ViewApplier(projection, app.name, app.mapper.to_domain_event, locking=False)
+        applier.load()
+        done = 0
+        for batch in notification_batches(
+            app.recorder, start=applier.position, batch_size=batch_size, topics=projection.topics
+        ):
+            applier.apply(batch)
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+        return done
 
-    def apply(_: Cursor[DictRow], notification: Notification) -> None:
-        domain_event = app.mapper.to_domain_event(notification)
-        projection.process_event(domain_event, Tracking(app.name, notification.id))
 
-    batches = notification_batches(app.recorder, batch_size=batch_size, topics=projection.topics)
-    return replay(view, batches, apply, progress)
+@dataclass(frozen=True)
+class Rebuildable:
+    """A projection of a service that can be rebuilt, with the tables it empties."""
+
+    projection: type[Projection[Any]]
+    view: type[TrackedView]
+    tables: tuple[str, ...]
+
+
+_CREATED = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
+
+
+def tables_of(view: type[TrackedView]) -> tuple[str, ...]:
+    """The tables a rebuild of ``view`` empties: its ``rebuild_tables``, else every table its
+    schema creates."""
+    if view.rebuild_tables is not None:
+        return view.rebuild_tables
+    return tuple(dict.fromkeys(m.group(1) for s in view.schema for m in _CREATED.finditer(s)))
+
+
+def rebuildable(spec: ServiceSpec) -> dict[str, Rebuildable]:
+    """The service's projections by name (those whose view has tables of its own)."""
+    return {
+        projection.name: Rebuildable(projection, view, tables_of(view))
+        for projection, view in spec.projections
+    }
+
+
+def service_spec(service: str) -> tuple[ServiceSpec, ServiceSettings]:
+    """The composition of ``service`` (its spec and settings from the environment)."""
+    module = importlib.import_module(f"{service}.main")
+    settings_class = {
+        "contacts": "ContactsSettings",
+        "visits": "VisitsSettings",
+        "coaching": "CoachingSettings",
+        "notifications": "NotificationsSettings",
+    }[service]
+    settings = getattr(importlib.import_module(f"{service}.settings"), settings_class)()
+    if service == "contacts":
+        return module.SPEC, settings
+    if service == "visits":
+        return module.build_spec(settings.rules), settings
+    return module.build_spec(settings), settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.rebuild",
+        description="Rebuild a projection's view from its service's event log, while the "
+        "service runs (its runner waits meanwhile and goes on from where the rebuild ended).",
+    )
+    parser.add_argument("service", choices=["contacts", "visits", "coaching", "notifications"])
+    parser.add_argument("projection", nargs="?", help="the projection's name (omit to list)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the view's tracking record instead of starting from scratch "
+        "(after a rebuild that stopped half-way)",
+    )
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the view")
+    args = parser.parse_args(argv)
+    spec, settings = service_spec(args.service)
+    known = rebuildable(spec)
+    if args.projection is None or args.projection not in known:
+        if args.projection is not None:
+            print(f"no projection {args.projection!r} in {args.service}", file=sys.stderr)
+        for name, what in known.items():
+            print(f"{name}: {', '.join(what.tables) or '(shares its tables: not rebuildable)'}")
+        return 0 if args.projection is None else 2
+    chosen = known[args.projection]
+    if not chosen.tables:
+        print(
+            f"{args.projection} writes into tables that other writers share; it cannot be "
+            "rebuilt on its own",
+            file=sys.stderr,
+        )
+        return 2
+    env = eventsourcing_env(settings, settings.database)
+    view = build_view(chosen.view, env, chosen.projection.name)
+    app = spec.application_class(env)
+    try:
+        total = app.recorder.max_notification_id() or 0
+        started = time.monotonic()
+
+        def report(done: int) -> None:
+            rate = done / max(time.monotonic() - started, 1e-6)
+            print(f"{args.projection}: {done:,} events ({rate:,.0f}/s; log head {total:,})")
+
+        print(
+            f"{args.projection}: rebuilding {', '.join(chosen.tables)} of {settings.database} "
+            f"from its log ({total:,} notifications)"
+            + (" from its tracking record" if args.resume else "")
+        )
+        done = rebuild_projection(
+            chosen.projection(view=view),
+            app,
+            tables=chosen.tables,
+            batch_size=args.batch_size,
+            reset=not args.resume,
+            progress=report,
+            wait_seconds=args.wait,
+        )
+    except RebuildRefusedError as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 3
+    finally:
+        app.close()
+    with view.datastore.transaction(commit=False) as cursor:
+        parked = parking.count_open(cursor, args.projection, app.name)
+    print(
+        f"{args.projection}: done, {done:,} events in {time.monotonic() - started:.1f} s; "
+        f"at {view.max_tracking_id(app.name) or 0:,}; {parked} parked"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,11 +25,12 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from psycopg_pool import ConnectionPool
 
+from shared import parking
 from shared.access_log import AccessLog
-from shared.api import ReadinessCheck, create_app
+from shared.api import ReadinessCheck, ReadinessReport, create_app
 from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
 from shared.chain import ChainKeeper, EventChain
-from shared.consumer import Consumer, DeadLetters, register
+from shared.consumer import Consumer, ConsumerProgress, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
 from shared.dpo_api import build_dpo_router
 from shared.erasure import (
@@ -43,8 +45,9 @@ from shared.erasure import (
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
+from shared.ops import read_side_router
 from shared.privacy import Keyring, PersonalDataCipher
-from shared.projection_runner import BatchingProjectionRunner
+from shared.projection_runner import BatchingProjectionRunner, ViewMoved
 from shared.relay import Mapper, Relay
 from shared.settings import ProcessRole, ServiceSettings
 from shared.telemetry import configure_telemetry
@@ -68,6 +71,7 @@ class Runtime:
     views: dict[str, TrackedView] = field(default_factory=dict)
     chain: EventChain | None = None
     runners: list[BatchingProjectionRunner[Any, Any]] = field(default_factory=list)
+    consumers: list[ConsumerProgress] = field(default_factory=list)
 
     def view(self, kind: type[TrackedView]) -> Any:
         return self.views[kind.__name__]
@@ -139,33 +143,65 @@ def _start_runner(
 async def _supervise(
     runtime: Runtime, spec: ServiceSpec, env: dict[str, str], stopping: asyncio.Event
 ) -> None:
-    """Restart a projection runner that stopped on an error (e.g. the database went away).
+    """Restart a projection runner that stopped: the database went away, or its tracking
+    record moved (a rebuild ended).
 
     It resumes from its tracking record, so nothing is skipped or applied twice: the batch
-    that failed was rolled back as a whole, and the new runner applies it again.
+    that failed was rolled back as a whole, and the new runner applies it again. While the
+    database stays away, the restarts back off (up to ``RESTART_BACKOFF_SECONDS``) and only
+    the first failure of a streak is logged with its stack trace.
     """
+    streaks: dict[int, int] = {}
+    not_before: dict[int, float] = {}
+    closed: dict[int, BatchingProjectionRunner[Any, Any]] = {}
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), 1.0)
+            await asyncio.wait_for(stopping.wait(), 0.5)
         for index, runner in enumerate(runtime.runners):
             if stopping.is_set() or not runner.is_interrupted.is_set():
                 continue
-            try:
-                runner.run_forever(timeout=0)
-            except Exception:
-                log.exception("projection stopped; restarting it", extra={"index": index})
+            if time.monotonic() < not_before.get(index, 0.0):
+                continue
+            name = runner.projection.name
             projection_class, view_class = spec.projections[index]
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(runner.__exit__, None, None, None)
+            streak = streaks.get(index, 0)
+            if closed.get(index) is not runner:  # else: its restart failed, try again
+                if runner.status()["last_progress_at"]:
+                    streak = 0  # it worked for a while: not the same failure again
+                try:
+                    runner.run_forever(timeout=0)
+                except ViewMoved:
+                    streak = -1  # not a failure: start again from the record at once
+                except Exception as error:
+                    if streak == 0:
+                        log.exception(
+                            "projection stopped; restarting it", extra={"projection": name}
+                        )
+                    else:
+                        log.warning(
+                            "projection stopped again",
+                            extra={"projection": name, "error_class": type(error).__name__},
+                        )
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(runner.__exit__, None, None, None)
+                closed[index] = runner
+            streaks[index] = streak + 1
+            not_before[index] = time.monotonic() + min(RESTART_BACKOFF_SECONDS, 2.0**streak / 2)
             try:
                 fresh = await asyncio.to_thread(
                     _start_runner, spec, projection_class, view_class, env
                 )
-            except Exception:
-                log.exception("projection could not be restarted yet")
+            except Exception as error:
+                log.warning(
+                    "projection could not be restarted yet",
+                    extra={"projection": name, "error_class": type(error).__name__},
+                )
                 continue
             runtime.runners[index] = fresh
             runtime.views[view_class.__name__] = fresh.projection.view
+
+
+RESTART_BACKOFF_SECONDS = 30.0
 
 
 API_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "5"}
@@ -235,6 +271,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             application = spec.application(env, cipher)
             dead_letters = DeadLetters(broker, pool)
             dead_letters.create_schema()
+            with pool.connection() as conn:
+                parking.create_schema(conn.cursor())
             chain = EventChain(pool, application.name, deployment=settings.service_name)
             chain.create_schema()
             access_log = AccessLog(pool, settings.service_name)
@@ -296,12 +334,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 prefix=settings.service_name, ledger=ledger, keyring=keyring, forget=spec.forget
             )
             for consumer in (*spec.consumers(runtime), forgetting):
-                register(
-                    broker,
-                    consumer,
-                    dead_letters,
-                    retries=settings.consumer_retries,
-                    offset_reset=settings.consumer_offset_reset,
+                runtime.consumers.append(
+                    register(
+                        broker,
+                        consumer,
+                        dead_letters,
+                        retries=settings.consumer_retries,
+                        offset_reset=settings.consumer_offset_reset,
+                    )
                 )
             confirmations = ConfirmationOutbox(
                 ledger,
@@ -368,13 +408,42 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             not runner.is_interrupted.is_set() for runner in runtime.runners
         )
 
+    async def projections_report() -> dict[str, Any]:
+        """Each runner's state; parked events do not make the service unready (the view is
+        served, the rest of the log flows), they are shown here and under ``/ops/parked``."""
+        runtime = holder.get("runtime")
+        runners = runtime.runners if runtime is not None else []
+        return {runner.projection.name: runner.status() for runner in runners}
+
+    async def parked_report() -> int:
+        runtime = holder.get("runtime")
+        return sum(r.status()["parked"] for r in runtime.runners) if runtime is not None else 0
+
+    async def consumers_report() -> dict[str, Any]:
+        """Per consumer group: lag, last progress, and whether it is stalled (messages wait
+        and nothing was processed for a while) — shown, not failing the whole service."""
+        runtime = holder.get("runtime")
+        consumers = runtime.consumers if runtime is not None else []
+        statuses = await asyncio.gather(*(consumer.status() for consumer in consumers))
+        return {consumer.name: status for consumer, status in zip(consumers, statuses, strict=True)}
+
     # Each process reports what it runs: an api process neither uses Kafka nor runs the
     # projections (the worker does, and reports them on its own port).
     readiness: dict[str, ReadinessCheck] = {"database": database_ready}
+    reports: dict[str, ReadinessReport] = {}
     if runs_work:
         readiness |= {"kafka": kafka_ready, "projections": projections_ready}
+        reports = {
+            "parked_events": parked_report,
+            "projections": projections_report,
+            "consumers": consumers_report,
+        }
     http = create_app(
-        title=spec.title, description=spec.description, lifespan=lifespan, readiness=readiness
+        title=spec.title,
+        description=spec.description,
+        lifespan=lifespan,
+        readiness=readiness,
+        reports=reports,
     )
 
     asyncapi = AsyncAPI(
@@ -408,6 +477,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             # The relay runs in the worker process; its position is the one it recorded.
             status["runs_in"] = "worker"
         return status
+
+    http.include_router(read_side_router(spec, holder, authenticate, role))
 
     # The data protection routes read the service's data: served by the api processes (and
     # by a process of role all), not by the worker.

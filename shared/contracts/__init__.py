@@ -56,10 +56,13 @@ def all_topics() -> list[str]:
 
 
 def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope[Payload]:
-    """Validate an incoming message against the envelope and its payload contract."""
-    import json
+    """Validate an incoming message against the envelope and its payload contract.
 
-    data = json.loads(raw) if isinstance(raw, bytes | str) else raw
+    JSON is read by pydantic's parser, which refuses nesting deeper than its limit with a
+    ``ValueError`` (Python's ``json`` would recurse until ``RecursionError``)."""
+    from pydantic_core import from_json
+
+    data = from_json(raw) if isinstance(raw, bytes | str) else raw
     event_type = data.get("event_type") if isinstance(data, dict) else None
     payload_type = PAYLOADS.get(str(event_type))
     if payload_type is None:

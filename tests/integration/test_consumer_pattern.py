@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -85,8 +86,14 @@ def producer(stack: ServiceSettings) -> Any:
     producer.close()
 
 
-def send(producer: Any, topic: str, value: bytes, key: bytes = b"same-partition") -> None:
-    producer.send(topic, value=value, key=key).get(timeout=10)
+def send(
+    producer: Any,
+    topic: str,
+    value: bytes,
+    key: bytes = b"same-partition",
+    headers: list[tuple[str, bytes]] | None = None,
+) -> Any:
+    return producer.send(topic, value=value, key=key, headers=headers or []).get(timeout=10)
 
 
 def as_bytes(env: Envelope[Any]) -> bytes:
@@ -107,11 +114,24 @@ def counting(view: AppliedView, group: str) -> Callable[[Cursor[DictRow], Envelo
 class Running:
     """A consumer registered on its own broker, started and stopped by the test."""
 
-    def __init__(self, settings: ServiceSettings, pool: Any, consumer: Consumer) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        pool: Any,
+        consumer: Consumer,
+        stall_seconds: float = 60.0,
+    ) -> None:
         self.broker = build_broker(settings, f"consumer-test-{uuid.uuid4().hex[:6]}")
         self.dead_letters = DeadLetters(self.broker, pool)
         self.dead_letters.create_schema()
-        register(self.broker, consumer, self.dead_letters, retries=1, backoff_seconds=0.05)
+        self.progress = register(
+            self.broker,
+            consumer,
+            self.dead_letters,
+            retries=1,
+            backoff_seconds=0.05,
+            stall_seconds=stall_seconds,
+        )
 
     async def __aenter__(self) -> Running:
         await self.broker.start()
@@ -327,3 +347,88 @@ async def test_while_the_database_is_away_behind_the_library_nothing_is_parked(
         assert running.dead_letters.counts().get(group) is None
 
     assert view.applied(group) == {e.event_id: 1 for e in events}
+
+
+async def test_whatever_a_message_holds_only_it_is_parked_and_every_valid_event_arrives_once(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    count = counting(view, group)
+
+    def apply(cursor: Cursor[DictRow], env: Envelope[Payload]) -> None:
+        if env.district == "raising-district":
+            raise KeyError("an exception of no expected class")
+        count(cursor, env)
+
+    wrong_type = json.loads(as_bytes(envelope("test-district")))
+    wrong_type["payload"]["case_id"] = {"nested": [1, 2, 3]}
+    too_large = json.loads(as_bytes(envelope("test-district")))
+    too_large["payload"]["recorded_by"] = "x" * 300_000
+    poison: dict[str, tuple[bytes, list[tuple[str, bytes]]]] = {
+        "unreadable headers: not UTF-8: traceparent": (
+            as_bytes(envelope("test-district")),
+            [("traceparent", b"\xff\xfe\xfd")],
+        ),
+        "invalid contract: expected value": (b"\xff\xfe\xfd not UTF-8", []),
+        "invalid contract: recursion limit exceeded": (b"[" * 200_000, []),
+        "invalid contract: the message has": (json.dumps(too_large).encode(), []),
+        "invalid contract: payload.case_id: uuid_type": (json.dumps(wrong_type).encode(), []),
+        "invalid contract: unknown event type: None": (b"42", []),
+        "KeyError: KeyError raised at tests/": (
+            as_bytes(envelope("raising-district")),
+            [],
+        ),
+    }
+    valid = [envelope("test-district") for _ in range(40)]
+    sources: dict[str, str] = {}
+    keys = [uuid.uuid4().bytes for _ in range(6)]  # spread over the topic's partitions
+    for index, event in enumerate(valid):
+        send(producer, topic, as_bytes(event), key=keys[index % len(keys)])
+        if index % 5 == 2 and poison.keys() - sources.keys():
+            reason = sorted(poison.keys() - sources.keys())[0]
+            value, headers = poison[reason]
+            sent = send(producer, topic, value, key=keys[index % len(keys)], headers=headers)
+            sources[reason] = f"{topic}/{sent.partition}/{sent.offset}"
+    assert sources.keys() == poison.keys()
+
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, apply))
+    async with Running(stack, pool, consumer) as running:
+        await wait_for(lambda: len(view.applied(group)) == len(valid), "every valid event")
+        await wait_for(
+            lambda: running.dead_letters.counts().get(group) == len(poison), "every bad one"
+        )
+        status = await running.progress.status()
+
+    assert view.applied(group) == {e.event_id: 1 for e in valid}
+    assert status["parked"] == len(poison)
+    assert status["processed"] >= len(valid) + len(poison)
+    parked = {
+        dict(r.headers)["source"].decode(): dict(r.headers)["error"].decode()
+        for r in read_all(stack, topic + ".dlq")
+        if dict(r.headers).get("consumer") == group.encode()
+    }
+    assert set(parked) == set(sources.values())
+    for reason, source in sources.items():
+        assert parked[source].startswith(reason), (reason, parked[source])
+    assert not any("xxxx" in error for error in parked.values())  # no value of a message
+
+
+async def test_a_consumer_that_makes_no_progress_while_messages_wait_shows_as_stalled(
+    stack: ServiceSettings, pool: Any, producer: Any, topic: str, group: str
+) -> None:
+    def away(env: Envelope[Payload], tracking: Tracking) -> bool:
+        raise psycopg.OperationalError("connection refused")
+
+    send(producer, topic, as_bytes(envelope("test-district")))
+    consumer = Consumer(name=group, topic=topic, effect=away)
+    async with Running(stack, pool, consumer, stall_seconds=1.0) as running:
+
+        async def stalled() -> dict[str, Any]:
+            return await running.progress.status()
+
+        async with asyncio.timeout(30):
+            while not (status := await stalled())["stalled"]:
+                await asyncio.sleep(0.2)
+    assert status["lag"] >= 1
+    assert status["processed"] == 0
+    assert status["parked"] == 0
+    assert status["last_progress_at"] is None

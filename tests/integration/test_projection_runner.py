@@ -1,5 +1,6 @@
 """The batching projection runner: a batch of events per transaction of the view, every
-event applied exactly once, also across a failure in the middle of a batch and a restart."""
+event applied exactly once or parked exactly once, also across a failure in the middle of a
+batch, a poison event, the database going away and a restart."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
-from eventsourcing.domain import Aggregate
+from eventsourcing import persistence
+from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from shared import parking
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
-from shared.projection_runner import BatchingProjectionRunner
+from shared.projection_runner import BatchingProjectionRunner, ViewMoved
 from shared.runtime import Runtime, ServiceSpec, _start_runner, _supervise
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
@@ -25,7 +29,9 @@ pytestmark = pytest.mark.integration
 
 
 class Item(Aggregate):
-    pass
+    @event("Touched")
+    def touch(self) -> None:
+        pass
 
 
 class AppliedView(TrackedView):
@@ -36,6 +42,8 @@ class AppliedView(TrackedView):
             log text NOT NULL,
             notification_id bigint NOT NULL
         )""",
+        # The order rows were written in (to tell the order events were applied in).
+        "ALTER TABLE projection_runner_applied ADD COLUMN IF NOT EXISTS seq bigserial",
     )
 
     def add(self, tracking: Tracking) -> None:
@@ -53,6 +61,14 @@ class AppliedView(TrackedView):
         )
         return [row["notification_id"] for row in rows]
 
+    def applied_in_order(self, log: str) -> list[int]:
+        """In the order the rows were written."""
+        rows = self.query(
+            "SELECT notification_id FROM projection_runner_applied WHERE log = %s ORDER BY seq",
+            (log,),
+        )
+        return [row["notification_id"] for row in rows]
+
     def tracking_records(self, log: str) -> int:
         rows = self.query(
             f"SELECT count(*) AS n FROM {self.tracking_table_name} WHERE application_name = %s",
@@ -60,18 +76,45 @@ class AppliedView(TrackedView):
         )
         return int(rows[0]["n"])
 
+    def parked(self, log: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            rows = parking.listing(
+                cursor,
+                projection=AppliedProjection.name,
+                include_resolved=include_resolved,
+                limit=10_000,
+            )
+        return [row for row in rows if row["application_name"] == log]
+
+
+Failure = Callable[[int], BaseException]
+
 
 class AppliedProjection(Projection[AppliedView]):
     name = "projection_runner_test"
-    fail_once_at: dict[str, int] = {}
-    """Per log: the notification id whose first application fails."""
+    failures: dict[tuple[str, int], tuple[Failure, int]] = {}
+    """Per (log, notification id): what its application raises, and how many times more."""
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        failing = self.fail_once_at.get(tracking.application_name)
+        key = (tracking.application_name, tracking.notification_id)
         self.view.add(tracking)  # written before the failure: must be rolled back with it
-        if failing == tracking.notification_id:
-            del self.fail_once_at[tracking.application_name]
-            raise RuntimeError(f"failing at {failing}")
+        failure = self.failures.get(key)
+        if failure is not None:
+            make, times = failure
+            if times <= 1:
+                del self.failures[key]
+            else:
+                self.failures[key] = (make, times - 1)
+            raise make(tracking.notification_id)
+
+
+def fail(log: str, notification_id: int, make: Failure, times: int = 1_000_000) -> None:
+    AppliedProjection.failures[(log, notification_id)] = (make, times)
+
+
+def heal(log: str) -> None:
+    for key in [k for k in AppliedProjection.failures if k[0] == log]:
+        del AppliedProjection.failures[key]
 
 
 def app_class() -> type[OutreachApplication]:
@@ -100,15 +143,19 @@ def runner(
 
 
 def store(app_type: type[OutreachApplication], env: dict[str, str], count: int) -> list[int]:
-    """``count`` new events, saved one by one; their notification ids."""
+    """``count`` new events, saved one by one; the notification ids of the whole log."""
     app = app_type(env)
     try:
         for _ in range(count):
             app.save(Item())
-        last = app.recorder.max_notification_id() or 0
-        return [n.id for n in app.recorder.select_notifications(0, limit=10_000) if n.id <= last]
+        return log_of(app)
     finally:
         app.close()
+
+
+def log_of(app: OutreachApplication) -> list[int]:
+    last = app.recorder.max_notification_id() or 0
+    return [n.id for n in app.recorder.select_notifications(0, limit=10_000) if n.id <= last]
 
 
 def test_every_event_is_applied_once_across_batch_boundaries(env: dict[str, str]) -> None:
@@ -126,30 +173,194 @@ def test_every_event_is_applied_once_across_batch_boundaries(env: dict[str, str]
         assert view.max_tracking_id(app.name) == everything[-1]
 
 
-def test_a_failure_mid_batch_rolls_the_batch_back_and_a_new_runner_resumes(
+def test_an_event_failing_once_mid_batch_is_applied_alone_and_nothing_is_parked(
     env: dict[str, str],
 ) -> None:
     app = app_class()
     ids = store(app, env, 30)
-    AppliedProjection.fail_once_at[app.name] = ids[13]
-    with pytest.raises(RuntimeError, match="failing at"), runner(app, env, batch_size=10) as r:
+    fail(app.name, ids[13], lambda n: RuntimeError(f"failing at {n}"), times=1)
+    with runner(app, env, batch_size=10) as running:
+        view = running.view
+        eventually(lambda: view.applied(app.name) == ids, what="the log applied")
+        assert not running.is_interrupted.is_set()
+        assert running.applied == len(ids)
+    # The failed batch was rolled back (its rows too) and applied again one by one.
+    assert view.applied(app.name) == ids
+    assert view.parked(app.name) == []
+
+
+def test_a_poison_event_is_parked_and_every_other_event_is_applied_once(
+    env: dict[str, str],
+) -> None:
+    app = app_class()
+    ids = store(app, env, 30)
+    poison = ids[13]
+    fail(app.name, poison, lambda _: ZeroDivisionError("a value 4711 of the event"))
+    try:
+        with runner(app, env, batch_size=10) as running:
+            view = running.view
+            later = store(app, env, 5)  # and the log goes on
+            eventually(
+                lambda: view.applied(app.name) == [i for i in later if i != poison],
+                what="every event but the poison applied",
+            )
+            running.wait(later[-1])
+            assert not running.is_interrupted.is_set()
+            assert running.status()["parked"] == 1
+            assert running.status()["position"] == later[-1]
+    finally:
+        heal(app.name)
+    [parked] = view.parked(app.name)
+    assert parked["notification_id"] == poison
+    assert parked["topic"].endswith("Item.Created")
+    assert parked["error_class"] == "ZeroDivisionError"
+    assert parked["held_behind"] is None
+    assert (
+        "ZeroDivisionError raised at tests/integration/test_projection_runner.py"
+        in (parked["error"])
+    )
+    assert "4711" not in parked["error"]  # the error's text may quote the event's data
+
+
+def test_later_events_of_a_parked_events_aggregate_wait_behind_it_and_a_retry_applies_them_in_order(
+    env: dict[str, str],
+) -> None:
+    app_type = app_class()
+    app = app_type(env)
+    poisoned, other = Item(), Item()
+    app.save(poisoned, other)
+    first = log_of(app)
+    fail(app_type.name, first[0], lambda _: ValueError("not yet"))
+    try:
+        with runner(app_type, env, batch_size=10) as running:
+            view = running.view
+            eventually(lambda: view.applied(app_type.name) == [first[1]], what="the other one")
+            poisoned.touch()
+            other.touch()
+            app.save(poisoned)
+            app.save(other)
+            poisoned.touch()
+            app.save(poisoned)
+            everything = log_of(app)
+            running.wait(everything[-1], timeout=20)
+            # The other aggregate flows; the poisoned one's later events wait behind it.
+            held = [everything[2], everything[4]]
+            assert view.applied(app_type.name) == [first[1], everything[3]]
+            parked = view.parked(app_type.name)
+            assert [p["notification_id"] for p in parked] == [first[0], *held]
+            assert [p["held_behind"] for p in parked] == [None, first[0], first[0]]
+            assert [p["error_class"] for p in parked] == ["ValueError", None, None]
+
+            # Retried while the failure persists: nothing is applied, nothing moves.
+            again = parking.retry_parked(
+                running.projection,
+                app_type.name,
+                lambda n: read_notification(app, n),
+                app.mapper.to_domain_event,
+            )
+            assert again.applied == []
+            assert again.still_parked == [first[0], *held]
+            assert view.applied(app_type.name) == [first[1], everything[3]]
+
+            heal(app_type.name)  # the fix
+            result = parking.retry_parked(
+                running.projection,
+                app_type.name,
+                lambda n: read_notification(app, n),
+                app.mapper.to_domain_event,
+                originator_ids=[poisoned.id],
+            )
+            assert result.applied == [first[0], *held]
+            assert result.still_parked == []
+            # In log order, each once, after what the view had applied meanwhile.
+            assert view.applied_in_order(app_type.name) == [
+                first[1],
+                everything[3],
+                first[0],
+                *held,
+            ]
+            # The aggregate flows again: its next event is applied, not held.
+            poisoned.touch()
+            app.save(poisoned)
+            last = log_of(app)[-1]
+            eventually(lambda: last in view.applied(app_type.name), what="the next event")
+            assert running.status()["parked"] == 0
+            # A second retry finds nothing to do: nothing is applied twice.
+            assert (
+                parking.retry_parked(
+                    running.projection,
+                    app_type.name,
+                    lambda n: read_notification(app, n),
+                    app.mapper.to_domain_event,
+                ).applied
+                == []
+            )
+            assert sorted(view.applied(app_type.name)) == log_of(app)
+    finally:
+        heal(app_type.name)
+        app.close()
+    resolved = view.parked(app_type.name, include_resolved=True)
+    assert {p["resolution"] for p in resolved} == {"applied"}
+
+
+def read_notification(app: OutreachApplication, notification_id: int) -> Any:
+    found = app.recorder.select_notifications(notification_id, limit=1)
+    return found[0] if found and found[0].id == notification_id else None
+
+
+def test_while_the_database_is_away_nothing_is_parked_and_a_new_runner_resumes(
+    env: dict[str, str],
+) -> None:
+    app = app_class()
+    ids = store(app, env, 30)
+    fail(app.name, ids[13], lambda _: psycopg.OperationalError("connection refused"), times=1)
+    # (the library raises its own error for psycopg's)
+    with pytest.raises(persistence.OperationalError), runner(app, env, batch_size=10) as r:
         r.run_forever(timeout=20)
     view = r.view
     position = view.max_tracking_id(app.name) or 0
     assert position < ids[13]
     # Nothing of the failed batch is in the view: only what its tracking record covers.
     assert view.applied(app.name) == [i for i in ids if i <= position]
+    assert view.parked(app.name) == []
 
     with runner(app, env, batch_size=10) as again:  # as the supervisor does
         eventually(lambda: view.applied(app.name) == ids, what="the log applied after restart")
         assert again.applied == len([i for i in ids if i > position])
     assert view.applied(app.name) == ids  # each event exactly once
+    assert view.parked(app.name) == []
+
+
+def test_a_runner_waits_while_the_view_is_locked_and_restarts_when_its_record_moved(
+    env: dict[str, str], stack: ServiceSettings
+) -> None:
+    """A rebuild holds the view's lock: the runner applies nothing meanwhile; afterwards its
+    tracking record has moved and it stops, to be started again from there."""
+    app = app_class()
+    ids = store(app, env, 5)
+    with runner(app, env, batch_size=10) as running:
+        view = running.view
+        eventually(lambda: view.applied(app.name) == ids, what="the log applied")
+        with psycopg.connect(stack.database_url(TEST_DATABASE), autocommit=True) as lock:
+            lock.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                (parking.lock_key(AppliedProjection.name),),
+            )
+            more = store(app, env, 3)
+            eventually(lambda: running.status()["locked_out_since"], what="the runner waiting")
+            time.sleep(0.5)
+            assert view.applied(app.name) == ids
+            view.insert_tracking(Tracking(app.name, more[-1]))  # as a rebuild would
+        with pytest.raises(ViewMoved):
+            running.run_forever(timeout=10)
+    assert running.is_interrupted.is_set()
+    assert view.applied(app.name) == ids  # nothing applied twice or over the moved record
 
 
 def test_the_supervisor_restarts_a_failed_runner(env: dict[str, str]) -> None:
     app = app_class()
     ids = store(app, env, 12)
-    AppliedProjection.fail_once_at[app.name] = ids[6]
+    fail(app.name, ids[6], lambda _: psycopg.OperationalError("server closed"), times=1)
     spec = ServiceSpec(
         name="runner-test",
         title="runner test",
@@ -204,3 +415,34 @@ def test_the_batch_records_its_position_while_results_of_its_statements_arrive(
             time.sleep(0.2)  # they arrive before the position is recorded
     assert view.max_tracking_id(log) == 3 * 10_000 + 1999
     assert len(view.applied(log)) == 3 * 2000
+
+
+def test_a_retry_while_a_rebuild_holds_the_view_is_refused_and_changes_nothing(
+    env: dict[str, str], stack: ServiceSettings
+) -> None:
+    app_type = app_class()
+    app = app_type(env)
+    ids = store(app_type, env, 3)
+    fail(app_type.name, ids[1], lambda _: ValueError("not yet"))
+    try:
+        with runner(app_type, env, batch_size=10) as running:
+            running.wait(ids[-1], timeout=20)
+            heal(app_type.name)
+            with psycopg.connect(stack.database_url(TEST_DATABASE), autocommit=True) as lock:
+                lock.execute(
+                    "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                    (parking.lock_key(AppliedProjection.name),),
+                )
+                with pytest.raises(parking.ViewBusyError, match="held by a rebuild"):
+                    parking.retry_parked(
+                        running.projection,
+                        app_type.name,
+                        lambda n: read_notification(app, n),
+                        app.mapper.to_domain_event,
+                        lock_timeout_seconds=0.3,
+                    )
+            assert [p["notification_id"] for p in running.view.parked(app_type.name)] == [ids[1]]
+            assert running.view.applied(app_type.name) == [ids[0], ids[2]]
+    finally:
+        heal(app_type.name)
+        app.close()

@@ -125,6 +125,8 @@ class PlanningBoardView(TrackedView):
 class BoardVisitsView(PlanningBoardView):
     """The same board, as written by the projection of the visits event log."""
 
+    rebuild_tables = ()  # the board's rows come from the contacts consumer too
+
     def change(self, tracking: Tracking, sql: str, params: dict[str, Any]) -> None:
         with self.tracked(tracking) as cursor:
             cursor.execute(sql.encode(), params)

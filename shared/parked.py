@@ -1,0 +1,85 @@
+"""Parked events of a service's projections, from the command line (as ``/ops/parked``).
+
+    python -m shared.parked <service> list [--projection NAME] [--all]
+    python -m shared.parked <service> retry <projection> [--aggregate ID ...] [--event N ...]
+
+``retry`` applies the projection's parked events again after a fix (all of them, or those of
+the aggregates named, or the aggregates of the notification ids named): per aggregate in log
+order, each once, while the service runs (its runner waits for each event's transaction). See
+:mod:`shared.parking` for what is parked and the order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from shared import parking
+from shared.eventstore import build_view, eventsourcing_env
+from shared.rebuild import service_spec
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.parked", description=__doc__)
+    parser.add_argument("service", choices=["contacts", "visits", "coaching", "notifications"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="the parked events, oldest first")
+    listing.add_argument("--projection")
+    listing.add_argument("--all", action="store_true", help="also those applied since")
+    listing.add_argument("--limit", type=int, default=1000)
+    retry = commands.add_parser("retry", help="apply parked events again, each once")
+    retry.add_argument("projection")
+    retry.add_argument("--aggregate", type=UUID, action="append", dest="aggregates")
+    retry.add_argument("--event", type=int, action="append", dest="events", metavar="N")
+    args = parser.parse_args(argv)
+
+    spec, settings = service_spec(args.service)
+    env = eventsourcing_env(settings, settings.database)
+    projections = {p.name: (p, v) for p, v in spec.projections}
+    if args.command == "list":
+        some_view = build_view(spec.projections[0][1], env, spec.projections[0][0].name)
+        with some_view.datastore.transaction(commit=False) as cursor:
+            parking.create_schema(cursor)
+            rows = parking.listing(
+                cursor, projection=args.projection, include_resolved=args.all, limit=args.limit
+            )
+        for row in rows:
+            print(json.dumps(row, default=str))
+        print(f"{len(rows)} parked event(s)", file=sys.stderr)
+        return 0
+
+    if args.projection not in projections:
+        print(f"no projection {args.projection!r} in {args.service}", file=sys.stderr)
+        return 2
+    projection_class, view_class = projections[args.projection]
+    view = build_view(view_class, env, projection_class.name)
+    app = spec.application_class(env)
+    try:
+
+        def read(notification_id: int) -> Any:
+            found = app.recorder.select_notifications(notification_id, 1)
+            return found[0] if found and found[0].id == notification_id else None
+
+        result = parking.retry_parked(
+            projection_class(view=view),
+            app.name,
+            read,
+            app.mapper.to_domain_event,
+            originator_ids=args.aggregates,
+            notification_ids=args.events,
+        )
+    except parking.ViewBusyError as busy:
+        print(f"refused: {busy.detail}", file=sys.stderr)
+        return 3
+    finally:
+        app.close()
+    print(json.dumps(result.as_dict()))
+    return 0 if not result.still_parked else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
