@@ -12,13 +12,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -41,6 +41,7 @@ from shared.erasure import (
     forget_nothing,
 )
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
+from shared.inputs import Key, Moment, QueryInt, Uuid
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
 from shared.privacy import Keyring, PersonalDataCipher
@@ -425,11 +426,11 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     @dpo.get("/dpo/access-log", tags=["data protection"])
     def access_log_entries(
         principal: Annotated[Principal, Depends(authenticate)],
-        subject: UUID | None = None,
-        user: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        subject: Uuid | None = None,
+        user: Key | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
     ) -> dict[str, Any]:
         """Who opened whose personal data, when, which fields and why (oldest first)."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
@@ -441,9 +442,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     @dpo.get("/dpo/break-glass", tags=["data protection"])
     def break_glass_grants(
         principal: Annotated[Principal, Depends(authenticate)],
-        subject: UUID | None = None,
-        user: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        subject: Uuid | None = None,
+        user: Key | None = None,
+        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
     ) -> dict[str, Any]:
         """Every break-glass grant: who opened another district's record, why, until when."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
@@ -452,7 +453,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 
     @dpo.get("/dpo/subjects/{subject}/export", tags=["data protection"])
     def subject_export(
-        subject: UUID, principal: Annotated[Principal, Depends(authenticate)]
+        subject: Uuid, principal: Annotated[Principal, Depends(authenticate)]
     ) -> dict[str, Any]:
         """This service's part of the person's Art. 15 export (logged with purpose audit)."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
