@@ -88,11 +88,17 @@ def _invalid_input(error: RequestValidationError) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at the request's path (routes of one path are separate
-    objects in the router, so the one that answered 405 does not know the others)."""
+    objects in the router, so the one that answered 405 does not know the others; an
+    included router keeps its routes in ``original_router``)."""
+    scope = {**request.scope, "method": "\x00"}  # no route has it: a path match is PARTIAL
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE:
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            routes.extend(included.routes)
+        elif route.matches(scope)[0] is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 

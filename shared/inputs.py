@@ -5,7 +5,8 @@ Text. ``Line`` is one line of text (1 to 200 characters; another length is
 ``Annotated[str, Text(300)]``), ``Key`` an identifier without spaces (a district, a user id),
 and ``Note`` free text over several lines (newline, carriage return and tab allowed; 4000
 characters). None of them accepts a control character (U+0000 to U+001F, U+007F to U+009F) beyond
-what a note allows, nor a lone surrogate: PostgreSQL cannot store NUL, a line break in a
+what a note allows (a lone surrogate, which JSON can carry as an escape, is no text to
+pydantic either): PostgreSQL cannot store NUL, a line break in a
 name or an address ends up in a letter's address block, and the rest is invisible noise. A
 refused value is a 422 ``invalid_input`` naming the field (``control_character``). Every
 type writes its rule into the OpenAPI document as a ``pattern``, so a generated client and
@@ -49,9 +50,6 @@ _WHITESPACE = " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000
 LINE_PATTERN = f"^[^{_CONTROL}]*$"
 NOTE_PATTERN = f"^[^{_NOTE_CONTROL}]*$"
 KEY_PATTERN = f"^[^{_CONTROL}{_WHITESPACE}]*$"
-_SURROGATE = re.compile("[\\ud800-\\udfff]")
-"""A lone surrogate half is no character (JSON can carry one as an escape; UTF-8 cannot);
-not in the published patterns, whose regex dialects have no such code points."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ class Text:
         kind = "string_pattern_mismatch" if self.form is not None else "control_character"
 
         def check(value: str) -> str:
-            if not allowed.fullmatch(value) or _SURROGATE.search(value):
+            if not allowed.fullmatch(value):
                 raise PydanticCustomError(kind, self.message)
             return value
 

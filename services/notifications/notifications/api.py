@@ -25,7 +25,7 @@ from shared.auth import Principal, Role
 from shared.dpo import opened_rows
 from shared.errors import ApplicationError, InvalidInputError, NotFoundError
 from shared.eventstore import CommandContext
-from shared.inputs import Integer, IsoDate, Key, QueryInt, StrictModel, Text, Uuid
+from shared.inputs import IsoDate, Key, QueryInt, StrictModel, Text, Uuid
 from shared.privacy import ERASED, PersonalDataCipher
 
 LETTER_FIELDS = ("name", "address", "letter")
@@ -127,7 +127,7 @@ class TemplateOut(BaseModel):
 VariableName = Annotated[
     str, Text(40, form=r"^[a-z][a-z0-9_]{0,39}$", form_message="must be a variable's name")
 ]
-VariableValue = Annotated[str, Text(500)] | Annotated[int, Integer(-(10**9), 10**9)] | None
+VariableValue = Annotated[str, Text(500)] | None
 District = Annotated[Key, Query(examples=["kassel"])]
 NotificationId = Annotated[Uuid, Path()]
 
@@ -136,7 +136,7 @@ class PreviewIn(StrictModel):
     variables: dict[VariableName, VariableValue] = Field(
         default_factory=dict,
         max_length=50,
-        description="Overrides of the template's example variables (text, whole numbers or null).",
+        description="Overrides of the template's example variables (text or null).",
         examples=[{"salutation": "Guten Tag Erika Mustermann"}],
     )
     district: Annotated[Key, Field(description="Whose letterhead to use.")] = "kassel"
