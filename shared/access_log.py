@@ -449,7 +449,8 @@ def personal_read(authenticate: Authenticator, log: AccessLog) -> Any:
         # On the event loop (no I/O before the route): no thread-pool hop of its own.
         stated = StatedPurpose.parse(x_purpose)
         route = request.scope.get("route")
-        path = getattr(route, "path", request.url.path)
+        # The template as documented (``/cases/{case_id}``, not ``{case_id:uuid}``).
+        path = getattr(route, "path_format", None) or getattr(route, "path", request.url.path)
         read = PersonalRead(principal, stated, f"{request.method} {path}", log)
         yield read
         if read.pending:  # not yet written by the route itself
