@@ -25,6 +25,7 @@ from visits.api import AnnounceVisit, RecordOutcome
 from shared.access_log import PURPOSE_HEADER, PersonalRead, personal_read
 from shared.api import PROBLEM_JSON, create_app
 from shared.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.errors import ConflictError
 from shared.inputs import (
     ClockTime,
     Integer,
@@ -203,6 +204,10 @@ def app() -> FastAPI:
     def thing(thing_id: Uuid, principal: Authenticated, read: Reading) -> dict[str, str]:
         return {"id": str(thing_id)}
 
+    @router.post("/things/{thing_id}/retry")
+    def retry(thing_id: Uuid, principal: Authenticated) -> None:
+        raise ConflictError("only failed things can be retried", status="queued", code="x")
+
     http.include_router(router)
     return http
 
@@ -348,3 +353,13 @@ def test_a_template_preview_error_names_the_problem_not_the_servers_files() -> N
         )
         assert control.status_code == 422
         assert ["body", "variables", "salutation"] in [e["loc"] for e in control.json()["errors"]]
+
+
+def test_a_problem_whose_details_repeat_a_member_name_keeps_its_own_status_and_code(
+    client: TestClient,
+) -> None:
+    """A domain error with a detail named ``status`` was a 500 (a retry of a queued
+    notification)."""
+    answer = client.post("/things/9b2e6a10-3c4d-4e5f-8a9b-0c1d2e3f4a5b/retry", headers=bearer())
+    assert answer.status_code == 409
+    assert (answer.json()["status"], answer.json()["code"]) == (409, "conflict")
