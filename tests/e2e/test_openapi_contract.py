@@ -101,6 +101,10 @@ def _config(services: ContractServices) -> str:
     return f"""
 hooks = "tests.support.schemathesis_hooks"
 
+[cache]
+# Every run stands on its own (its seed reproduces it); nothing is kept in the work tree.
+enabled = false
+
 [checks.positive_data_acceptance]
 # 422 besides schemathesis' defaults: a rule of the domain (a date relative to today, the
 # state of other records) can refuse a schema-valid request; the hook
