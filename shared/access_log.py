@@ -6,12 +6,15 @@ district of the record, the person's pseudonym (subject), the names of the field
 the route and the stated purpose. A read that cannot be logged is not answered.
 
 The purpose comes from the request header ``X-Purpose``: one of :class:`Purpose`,
-optionally followed by a colon and a free-text note (up to 200 characters), e.g.
-``X-Purpose: case_work`` or ``X-Purpose: visit_planning: round of 3 December`` (header
-values are ASCII: other characters of the note are sent percent-encoded, UTF-8). A read
-without it is refused with **400** ``purpose_required``; an unknown purpose with **400**
-``invalid_purpose``. ``break_glass`` cannot be claimed in the header: it is recorded by the
-service when a read was allowed only by a break-glass grant (see :class:`BreakGlass`).
+optionally followed by a colon, an optional space and a free-text note of up to 200
+characters, e.g. ``X-Purpose: case_work`` or ``X-Purpose: visit_planning: round of 3
+December``. Header values are ASCII: other characters of the note are sent percent-encoded
+(UTF-8); a control character is refused, encoded or not. A read without the header is
+refused with **400** ``purpose_required``; anything else that is not :data:`PURPOSE_PATTERN`
+(an unknown purpose, a longer note, a control character, broken UTF-8) with **400**
+``invalid_purpose``. The pattern is published in the OpenAPI document and is the parser.
+``break_glass`` cannot be claimed in the header: it is recorded by the service when a read
+was allowed only by a break-glass grant (see :class:`BreakGlass`).
 
 The tables are append-only: a statement trigger rejects ``UPDATE``, ``DELETE`` and
 ``TRUNCATE`` on ``access_log`` and ``break_glass_grants``. Only the data protection officer
@@ -22,6 +25,7 @@ read.
 
 # No "from __future__ import annotations": FastAPI resolves the dependency's signature.
 
+import re
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -61,6 +65,34 @@ class Purpose(StrEnum):
 CLAIMABLE = frozenset(Purpose) - {Purpose.BREAK_GLASS}
 
 
+def _note_character() -> str:
+    """One character of the note as sent: printable ASCII other than ``%``, or one
+    percent-encoded UTF-8 character that is not a control character (no C0, DEL or C1, no
+    overlong form, no surrogate)."""
+    cont = "%[89ABab][0-9A-Fa-f]"
+    return "|".join(
+        (
+            "[ -$&-~]",
+            "%(?:[2-6][0-9A-Fa-f]|7[0-9A-Ea-e])",
+            "%[Cc]2%[ABab][0-9A-Fa-f]",
+            f"%(?:[Cc][3-9A-Fa-f]|[Dd][0-9A-Fa-f]){cont}",
+            f"%[Ee]0%[ABab][0-9A-Fa-f]{cont}",
+            f"%(?:[Ee][1-9A-Ca-cEeFf]){cont}{cont}",
+            f"%[Ee][Dd]%[89][0-9A-Fa-f]{cont}",
+            f"%[Ff]0%[9ABab][0-9A-Fa-f]{cont}{cont}",
+            f"%[Ff][1-3]{cont}{cont}{cont}",
+            f"%[Ff]4%8[0-9A-Fa-f]{cont}{cont}",
+        )
+    )
+
+
+PURPOSE_PATTERN = (
+    "^(" + "|".join(sorted(CLAIMABLE)) + f")(?::[ ]?(?:{_note_character()}){{0,{NOTE_MAX}}})?$"
+)
+"""What ``X-Purpose`` may be, exactly (the parser and the OpenAPI document use it)."""
+_PURPOSE = re.compile(PURPOSE_PATTERN)
+
+
 class PurposeRequiredError(ApplicationError):
     status = 400
     code = "purpose_required"
@@ -80,25 +112,28 @@ class StatedPurpose:
     def parse(cls, header: str | None) -> "StatedPurpose":
         """``purpose`` or ``purpose: note`` (see the module's docstring)."""
         if header is None or not header.strip():
-            raise PurposeRequiredError(
-                f"reading personal data needs the header {PURPOSE_HEADER}; one of "
-                + ", ".join(sorted(CLAIMABLE)),
+            raise purpose_required()
+        if not _PURPOSE.fullmatch(header):
+            raise InvalidPurposeError(
+                f"{PURPOSE_HEADER} must be one of " + ", ".join(sorted(CLAIMABLE)) + ", "
+                f"optionally followed by ':' and a note of up to {NOTE_MAX} characters "
+                "without control characters (percent-encoded UTF-8 beyond ASCII)",
                 header=PURPOSE_HEADER,
                 allowed=sorted(CLAIMABLE),
             )
         name, _, note = header.partition(":")
-        name, note = name.strip().lower(), unquote(note.strip())
-        if name not in CLAIMABLE:
-            raise InvalidPurposeError(
-                f"{PURPOSE_HEADER} must start with one of " + ", ".join(sorted(CLAIMABLE)),
-                header=PURPOSE_HEADER,
-                allowed=sorted(CLAIMABLE),
-            )
-        if len(note) > NOTE_MAX:
-            raise InvalidPurposeError(
-                f"the note of {PURPOSE_HEADER} is longer than {NOTE_MAX} characters"
-            )
-        return cls(Purpose(name), note or None)
+        # The pattern admits only well-formed UTF-8 escapes: decoding cannot fail.
+        return cls(Purpose(name), unquote(note, errors="strict").strip() or None)
+
+
+def purpose_required() -> PurposeRequiredError:
+    """The answer to a read of personal data without ``X-Purpose``."""
+    return PurposeRequiredError(
+        f"reading personal data needs the header {PURPOSE_HEADER}; one of "
+        + ", ".join(sorted(CLAIMABLE)),
+        header=PURPOSE_HEADER,
+        allowed=sorted(CLAIMABLE),
+    )
 
 
 @dataclass(frozen=True)
@@ -427,19 +462,26 @@ def personal_read(authenticate: Authenticator, log: AccessLog) -> Any:
     async def dependency(
         request: Request,
         principal: Annotated[Principal, Depends(authenticate)],
+        # Required: a request without it is answered 400 ``purpose_required`` (see
+        # ``shared.api``), after the token was checked.
         x_purpose: Annotated[
-            str | None,
+            str,
             Header(
                 alias=PURPOSE_HEADER,
                 description="Why the data is read: case_work, visit_planning, coaching or "
-                "audit, optionally followed by ': ' and a note.",
+                f"audit, optionally followed by ':' and a note of up to {NOTE_MAX} "
+                "characters (percent-encoded UTF-8 beyond ASCII). Without it: 400 "
+                "purpose_required; not of this form: 400 invalid_purpose.",
+                json_schema_extra={"pattern": PURPOSE_PATTERN},
+                examples=["case_work", "visit_planning: round of 3 December"],
             ),
-        ] = None,
+        ],
     ) -> AsyncIterator[PersonalRead]:
         # On the event loop (no I/O before the route): no thread-pool hop of its own.
         stated = StatedPurpose.parse(x_purpose)
         route = request.scope.get("route")
-        path = getattr(route, "path", request.url.path)
+        # The template as documented (``/cases/{case_id}``, not ``{case_id:uuid}``).
+        path = getattr(route, "path_format", None) or getattr(route, "path", request.url.path)
         read = PersonalRead(principal, stated, f"{request.method} {path}", log)
         yield read
         if read.pending:  # not yet written by the route itself

@@ -128,8 +128,12 @@ class TokenCodec:
                 provider=claims.get("provider"),
             )
             return principal, float(claims["exp"])
-        except (jwt.PyJWTError, KeyError, ValueError) as error:
-            raise UnauthorizedError(f"invalid token: {error}") from None
+        except jwt.ExpiredSignatureError:
+            raise UnauthorizedError("the bearer token has expired") from None
+        except (jwt.PyJWTError, KeyError, ValueError):
+            # The library's message describes its decoding (padding, segments, codecs):
+            # nothing a caller needs, and nothing to show of the service's internals.
+            raise UnauthorizedError("the bearer token is not valid") from None
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -23,11 +23,10 @@ officer of each of them, and each officer's export holds what their districts ho
 import asyncio
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
 from shared.auth import Authenticator, Principal, Role
@@ -35,6 +34,7 @@ from shared.chain import EventChain, read_anchors
 from shared.dpo import subject_events
 from shared.errors import NotFoundError
 from shared.eventstore import OutreachApplication
+from shared.inputs import Key, Moment, QueryInt, Uuid
 from shared.privacy import PersonalDataCipher
 
 EXPORT_ROUTE = "GET /dpo/subjects/{subject}/export"
@@ -87,11 +87,11 @@ def build_dpo_router(
     @router.get("/access-log")
     def access_log_entries(
         principal: Officer,
-        subject: UUID | None = None,
-        user: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        subject: Uuid | None = None,
+        user: Key | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
     ) -> dict[str, Any]:
         """Who opened whose personal data, when, which fields and why (oldest first): the
         reads of records of the districts on the officer's token."""
@@ -104,9 +104,9 @@ def build_dpo_router(
     @router.get("/break-glass")
     def break_glass_grants(
         principal: Officer,
-        subject: UUID | None = None,
-        user: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        subject: Uuid | None = None,
+        user: Key | None = None,
+        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
     ) -> dict[str, Any]:
         """Every break-glass grant to a record of the officer's districts: who opened it,
         why, until when."""
@@ -117,7 +117,7 @@ def build_dpo_router(
         return {"service": service, "districts": sorted(districts), "grants": grants}
 
     @router.get("/subjects/{subject}/export")
-    def subject_export(subject: UUID, principal: Officer) -> dict[str, Any]:
+    def subject_export(subject: Uuid, principal: Officer) -> dict[str, Any]:
         """This service's part of the person's Art. 15 export, of the officer's districts
         (404 when it holds nothing about the person there). Logged with purpose audit, one
         entry per district read."""

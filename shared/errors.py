@@ -6,12 +6,15 @@ Domain errors of a service subclass :class:`ApplicationError`; the API turns the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
 class ApplicationError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+    headers: ClassVar[Mapping[str, str]] = {}
+    """Response headers that go with the problem (e.g. ``Retry-After``)."""
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -42,3 +45,9 @@ class NotFoundError(ApplicationError):
 class ConflictError(ApplicationError):
     status = 409
     code = "conflict"
+
+
+class ServiceUnavailableError(ApplicationError):
+    status = 503
+    code = "service_unavailable"
+    headers = {"Retry-After": "1"}

@@ -47,7 +47,7 @@ from faststream.kafka import KafkaBroker
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role
 from shared.consumer import Consumer, view_effect
@@ -62,6 +62,7 @@ from shared.contracts import (
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
 from shared.errors import ConflictError, InvalidInputError
 from shared.eventstore import TrackedView
+from shared.inputs import Key, StrictModel, Text
 from shared.privacy import TOKEN_PATTERN, TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
@@ -421,17 +422,22 @@ class FeedPublisher:
 # --- the data protection officer's registry ------------------------------------------------
 
 
-class RegisterSubscriber(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=SUBSCRIBER_NAME, examples=["youth-office-kassel"])
-    purpose: str = Field(
-        min_length=3,
-        max_length=500,
-        examples=["Planning of youth-office capacity per district (§ 16k SGB II)"],
-    )
-    allow: dict[str, list[str]] = Field(
+class RegisterSubscriber(StrictModel):
+    name: Annotated[
+        str,
+        Text(40, form=SUBSCRIBER_NAME, form_message="must be 2 to 40 of a-z, 0-9 and -"),
+        Field(examples=["youth-office-kassel"]),
+    ]
+    purpose: Annotated[
+        str,
+        Text(500, min_length=3),
+        Field(
+            examples=["Planning of youth-office capacity per district (§ 16k SGB II)"],
+        ),
+    ]
+    allow: dict[Key, Annotated[list[Key], Field(max_length=100)]] = Field(
         min_length=1,
+        max_length=50,
         description="Event type -> payload fields (dotted for nested ones). Sealed personal "
         "fields are refused.",
         examples=[{"ContactLost": ["reason", "evidence.missed_appointments", "deadline"]}],

@@ -181,6 +181,8 @@ def system(
             }
             if service == "notifications":
                 env |= {"OUTREACH_SMTP_PORT": str(mail.port), "OUTREACH_OUTBOX_POLL_SECONDS": "0.2"}
+            if service == "visits":  # a visit for today is made, and recorded, today
+                env |= {"OUTREACH_DEFAULT_MIN_LEAD_DAYS": "0"}
             # The default key cache (30 s) stays: the erasure consumer must evict the key.
             process = ServiceProcess(
                 service, e2e_dir, env, started=relay_active, name=f"{service}-erasure"

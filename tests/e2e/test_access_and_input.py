@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -123,3 +124,65 @@ def test_rejected_commands_answer_with_a_problem_code_and_leave_the_queue_unchan
         what="the sentinel case in its queue",
     )
     assert api.queue(manager, district).json() == before
+
+
+def test_a_nul_byte_in_the_local_office_is_refused_naming_the_field_and_stores_nothing(
+    api: ContactsApi, district: str
+) -> None:
+    """PostgreSQL cannot store NUL: a case taken with one broke the projections."""
+    manager = api.auth("cm-lange", "case_manager", district)
+    refused = problem(
+        api.report(manager, district, local_office="mitte\u0000nord"), 422, "invalid_input"
+    )
+    assert ["body", "local_office"] in [error["loc"] for error in refused["errors"]]
+    named = problem(
+        api.report(manager, district, person(name="Erika\nMustermann")), 422, "invalid_input"
+    )
+    assert ["body", "person", "name"] in [error["loc"] for error in named["errors"]]
+
+    # The next case of the district is the only one: nothing of the refused ones was stored,
+    # and the projections go on.
+    accepted = api.report(manager, district)
+    assert accepted.status_code == 201, accepted.text
+    queue = eventually(
+        lambda: api.queue(manager, district).json()["cases"], timeout=30, what="the queue"
+    )
+    assert [case["case_id"] for case in queue] == [accepted.json()["case_id"]]
+
+
+def test_a_deadline_already_passed_is_accepted_and_flagged(api: ContactsApi, district: str) -> None:
+    """An overdue benefit-reduction decision is information for the case manager, not an
+    error: the case is taken, flagged, and first in the queue by deadline."""
+    manager = api.auth("cm-lange", "case_manager", district)
+    passed = (date.today() - timedelta(days=3)).isoformat()
+    ahead = (date.today() + timedelta(days=30)).isoformat()
+    later = api.report(manager, district, deadline=ahead)
+    overdue = api.report(manager, district, deadline=passed)
+    assert (later.status_code, overdue.status_code) == (201, 201), overdue.text
+    assert later.json()["deadline_passed"] is False
+    assert overdue.json()["deadline_passed"] is True
+
+    detail = api.detail(manager, overdue.json()["case_id"])
+    assert detail.status_code == 200, detail.text
+    assert (detail.json()["deadline"], detail.json()["deadline_passed"]) == (passed, True)
+
+    def both_queued() -> list[dict[str, Any]] | None:
+        cases: list[dict[str, Any]] = api.queue(manager, district).json()["cases"]
+        return cases if len(cases) == 2 else None
+
+    first, second = eventually(both_queued, timeout=30, what="both cases in the queue")
+    assert (first["case_id"], first["deadline_passed"]) == (overdue.json()["case_id"], True)
+    assert second["deadline_passed"] is False
+
+
+def test_a_case_just_reported_can_be_read_at_once(api: ContactsApi, district: str) -> None:
+    """The detail view follows the event log a few milliseconds behind the 201; the reader
+    who just reported the case is not told it does not exist."""
+    manager = api.auth("cm-lange", "case_manager", district)
+    for _ in range(5):
+        created = api.report(manager, district)
+        assert created.status_code == 201, created.text
+        detail = api.detail(manager, created.json()["case_id"])
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["case_id"] == created.json()["case_id"]
+    assert problem(api.detail(manager, uuid4()), 404, "not_found")

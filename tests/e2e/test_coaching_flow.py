@@ -63,9 +63,11 @@ def start_service(
 
         eventually(active, timeout=30, what=f"the {service} relay to be active")
 
-    process = ServiceProcess(
-        service, e2e_dir, {"OUTREACH_SERVICE_NAME": database}, started=relay_active
-    )
+    env = {"OUTREACH_SERVICE_NAME": database}
+    if service == "visits":
+        # No lead time here: a visit announced for today is made, and recorded, today.
+        env["OUTREACH_DEFAULT_MIN_LEAD_DAYS"] = "0"
+    process = ServiceProcess(service, e2e_dir, env, started=relay_active)
     process.start()
     return process
 
@@ -137,7 +139,7 @@ def test_a_consented_referral_after_a_visit_reaches_a_coach_and_the_case_timelin
             "case_id": case_id,
             "workers": ["ow-yilmaz"],
             "purpose": "first_contact",
-            "date": (date.today() + timedelta(days=7)).isoformat(),
+            "date": date.today().isoformat(),
         },
         headers=worker,
     )
@@ -327,3 +329,36 @@ def test_a_provider_contracted_for_the_outreach_works_only_the_districts_its_con
         return response if response.status_code == 403 else None
 
     eventually(refused_again, timeout=60, what="the ended contract to end the access")
+
+
+def test_a_provider_and_a_programme_just_created_can_be_read_at_once(
+    api: ContactsApi, coaching_client: httpx.Client, district: str
+) -> None:
+    """Their views follow the event log a few milliseconds behind the 201; the team lead
+    who just created them is not told they do not exist."""
+    lead = with_purpose(api.auth("tl-anna", "team_lead", district), "coaching")
+    for _ in range(3):
+        provider = coaching_client.post(
+            "/providers", json={"name": "Träger am Start", "districts": [district]}, headers=lead
+        )
+        assert provider.status_code == 201, provider.text
+        caseload = coaching_client.get(f"/providers/{provider.json()['id']}/caseload", headers=lead)
+        assert caseload.status_code == 200, caseload.text
+        assert caseload.json()["provider"]["name"] == "Träger am Start"
+
+        programme = coaching_client.post(
+            "/programmes",
+            json={
+                "district": district,
+                "local_office": "mitte",
+                "title": "Lebensgeschichten schreiben",
+                "target_group": "Alleinerziehende",
+                "dates": [(date.today() + timedelta(days=14)).isoformat()],
+                "capacity": 12,
+            },
+            headers=lead,
+        )
+        assert programme.status_code == 201, programme.text
+        roster = coaching_client.get(f"/programmes/{programme.json()['id']}", headers=lead)
+        assert roster.status_code == 200, roster.text
+        assert roster.json()["participants"] == []

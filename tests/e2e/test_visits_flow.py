@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,10 @@ def visits_service(
 
         eventually(active, timeout=30, what="the visits relay to be active")
 
-    service = ServiceProcess(
-        "visits", e2e_dir, {"OUTREACH_SERVICE_NAME": visits_database}, started=relay_active
-    )
+    # No lead time in this deployment: a visit announced for today is made, and its outcome
+    # recorded, today (an outcome needs the visit to have begun).
+    env = {"OUTREACH_SERVICE_NAME": visits_database, "OUTREACH_DEFAULT_MIN_LEAD_DAYS": "0"}
+    service = ServiceProcess("visits", e2e_dir, env, started=relay_active)
     service.start()
     yield service
     service.stop()
@@ -112,8 +113,8 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
     )
     assert {span["resource"]["attributes"]["service.name"] for span in consumed} == {"visits"}
 
-    # 3. A visit is announced (a week ahead: the letter's lead time) and made.
-    day = date.today() + timedelta(days=7)
+    # 3. A visit is announced (for today: this deployment has no lead time) and made.
+    day = date.today()
     announced = visits_client.post(
         "/visits",
         json={
@@ -127,6 +128,12 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
     )
     assert announced.status_code == 201, announced.text
     visit_id = announced.json()["visit_id"]
+    # Read right after the 201, while the visit record view may still be a few ms behind.
+    just_announced = visits_client.get(
+        f"/visits/{visit_id}", headers=with_purpose(worker, "visit_planning")
+    )
+    assert just_announced.status_code == 200, just_announced.text
+    assert just_announced.json()["status"] == "announced"
 
     agenda = eventually(
         lambda: visits_client.get(

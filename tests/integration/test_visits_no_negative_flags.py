@@ -18,7 +18,7 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
-from visits.domain import Visit
+from visits.domain import Visit, VisitRules
 from visits.integration import to_integration_event
 
 from shared.contracts.contacts import ContactLost
@@ -104,7 +104,9 @@ def test_no_published_contract_has_a_field_that_marks_a_person() -> None:
 
 @pytest.fixture(scope="module")
 def harness(stack: ServiceSettings, cipher: PersonalDataCipher) -> Iterator[VisitsHarness]:
-    with visits_harness(stack, cipher) as running:
+    # No lead time: a visit announced for today can be made, and its outcome recorded, today.
+    rules = VisitRules(default_min_lead_days=0)
+    with visits_harness(stack, cipher, rules=rules) as running:
         yield running
 
 
@@ -123,7 +125,7 @@ def test_refused_entry_does_not_mark_the_client_as_uncooperative(
         **purpose,
     }
     lead = {"Authorization": f"Bearer {mint('tl-anna', 'team_lead', district)}", **purpose}
-    day = date.today() + timedelta(days=7)
+    day = date.today()
     cases: dict[str, UUID] = {}
     visits: dict[str, str] = {}
     for outcome in ("not_met", "entry_refused"):

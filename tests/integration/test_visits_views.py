@@ -5,6 +5,7 @@ the API's problem codes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,10 @@ pytestmark = pytest.mark.integration
 TODAY = date.today()
 
 
+VISIT_DAY = TODAY + timedelta(days=7)
+"""The day ``announce`` announces a visit for."""
+
+
 class Clock:
     """The application's "today": real, unless a test moves it."""
 
@@ -32,6 +37,15 @@ class Clock:
 
     def __call__(self) -> date:
         return self.day
+
+    @contextmanager
+    def on(self, day: date) -> Iterator[None]:
+        """Today is ``day`` (e.g. the day of the visit, to record its outcome)."""
+        self.day = day
+        try:
+            yield
+        finally:
+            self.day = TODAY
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +115,7 @@ def outcome(
 
 
 def test_the_board_moves_a_person_from_to_plan_to_announced_to_revisits_to_flagged(
-    harness: VisitsHarness, client: TestClient, as_user: Any, district: str
+    harness: VisitsHarness, client: TestClient, clock: Clock, as_user: Any, district: str
 ) -> None:
     worker = as_user("ow-yilmaz", "outreach_worker", district)
     lost, who = put_on_board(harness, district, deadline=TODAY + timedelta(days=30))
@@ -116,7 +130,8 @@ def test_the_board_moves_a_person_from_to_plan_to_announced_to_revisits_to_flagg
         assert created.status_code == 201, created.text
         visit_id = created.json()["visit_id"]
         board_when(client, worker, district, lambda b: b["counts"]["announced"] == 1)
-        done = outcome(client, worker, visit_id, "not_met", next_step="revisit")
+        with clock.on(VISIT_DAY):
+            done = outcome(client, worker, visit_id, "not_met", next_step="revisit")
         assert done.status_code == 200, done.text
         section = "revisits" if attempt == 1 else "flagged"
         board = board_when(client, worker, district, lambda b, s=section: b["counts"][s] == 1)
@@ -225,7 +240,7 @@ def test_the_agenda_lists_the_day_in_round_order_with_addresses_for_the_assigned
 
 
 def test_the_visit_history_of_a_person_shows_every_visit_and_the_note_to_the_team(
-    harness: VisitsHarness, client: TestClient, as_user: Any, district: str
+    harness: VisitsHarness, client: TestClient, clock: Clock, as_user: Any, district: str
 ) -> None:
     worker = as_user("ow-yilmaz", "outreach_worker", district)
     stranger = as_user("ow-stranger", "outreach_worker", district)
@@ -237,16 +252,17 @@ def test_the_visit_history_of_a_person_shows_every_visit_and_the_note_to_the_tea
     assert cancelled.json()["status"] == "cancelled"
     second = announce(client, worker, case_id).json()["visit_id"]
     note = "Mietschulden, Hilfe beim Antrag Zyxhist"
-    done = outcome(
-        client,
-        worker,
-        second,
-        "met_and_talked",
-        needs=["debt", "correspondence"],
-        note=note,
-        coaching_referral_consent=True,
-        next_step="coaching_referral",
-    )
+    with clock.on(VISIT_DAY):
+        done = outcome(
+            client,
+            worker,
+            second,
+            "met_and_talked",
+            needs=["debt", "correspondence"],
+            note=note,
+            coaching_referral_consent=True,
+            next_step="coaching_referral",
+        )
     assert done.status_code == 200, done.text
 
     def both_visits() -> Any:
@@ -269,7 +285,7 @@ def test_the_visit_history_of_a_person_shows_every_visit_and_the_note_to_the_tea
 
 
 def test_the_api_answers_broken_rules_with_clear_problem_codes(
-    harness: VisitsHarness, client: TestClient, as_user: Any, district: str
+    harness: VisitsHarness, client: TestClient, clock: Clock, as_user: Any, district: str
 ) -> None:
     worker = as_user("ow-yilmaz", "outreach_worker", district)
     lost, _ = put_on_board(harness, district)
@@ -295,12 +311,18 @@ def test_the_api_answers_broken_rules_with_clear_problem_codes(
     assert problem(past) == (422, "window_in_past")
     three = announce(client, worker, case_id, workers=["a", "b", "c"])
     assert problem(three) == (422, "invalid_input")
+    twice = announce(client, worker, case_id, workers=["ow-yilmaz", "ow-yilmaz"])
+    assert problem(twice) == (422, "invalid_input")
+    assert ["body", "workers"] in [e["loc"] for e in twice.json()["errors"]]
 
     elsewhere = as_user("ow-elsewhere", "outreach_worker", "another-district")
     assert problem(announce(client, elsewhere, case_id)) == (404, "case_not_on_board")
 
     visit_id = announce(client, worker, case_id).json()["visit_id"]
     assert problem(announce(client, worker, case_id)) == (409, "visit_already_announced")
+    not_yet = outcome(client, worker, visit_id, "not_met")  # the visit begins in a week
+    assert problem(not_yet) == (409, "visit_not_begun")
+    assert not_yet.json()["first_day"] == VISIT_DAY.isoformat()
     not_assigned = as_user("ow-other", "outreach_worker", district)
     assert problem(outcome(client, not_assigned, visit_id, "met_and_talked")) == (
         403,
@@ -322,5 +344,9 @@ def test_the_api_answers_broken_rules_with_clear_problem_codes(
 
     again = announce(client, worker, case_id).json()["visit_id"]
     lead = as_user("tl-anna", "team_lead", district)
-    assert outcome(client, lead, again, "talked_at_door").status_code == 200
-    assert problem(outcome(client, worker, again, "not_met")) == (409, "visit_already_completed")
+    with clock.on(VISIT_DAY):
+        assert outcome(client, lead, again, "talked_at_door").status_code == 200
+        assert problem(outcome(client, worker, again, "not_met")) == (
+            409,
+            "visit_already_completed",
+        )

@@ -3,6 +3,8 @@ refuses a read without a purpose and writes the entries after the route returned
 
 # No "from __future__ import annotations": FastAPI must resolve the test route's signature.
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -11,8 +13,11 @@ from uuid import UUID, uuid4
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.access_log import (
+    PURPOSE_PATTERN,
     AccessEntry,
     InvalidPurposeError,
     PersonalRead,
@@ -44,8 +49,10 @@ class RecordingLog:
     ("header", "purpose", "note"),
     [
         ("case_work", Purpose.CASE_WORK, None),
-        ("  Visit_Planning ", Purpose.VISIT_PLANNING, None),
+        ("visit_planning:", Purpose.VISIT_PLANNING, None),
         ("coaching: hand-over call", Purpose.COACHING, "hand-over call"),
+        ("coaching:Anruf", Purpose.COACHING, "Anruf"),
+        ("audit: %C2%A7 35 SGB I", Purpose.AUDIT, "§ 35 SGB I"),
         ("audit: Akte%20pr%C3%BCfen", Purpose.AUDIT, "Akte prüfen"),
         ("case_work: ratio: 1:2", Purpose.CASE_WORK, "ratio: 1:2"),
     ],
@@ -64,15 +71,61 @@ def test_a_missing_purpose_is_required(header: str | None) -> None:
     assert "case_work" in raised.value.extra["allowed"]
 
 
-@pytest.mark.parametrize("header", ["curiosity", "break_glass", "break_glass: moved", ": x"])
+@pytest.mark.parametrize(
+    "header",
+    ["curiosity", "break_glass", "break_glass: moved", ": x", "Visit_Planning", "audit : x"],
+)
 def test_an_unknown_or_reserved_purpose_is_invalid(header: str) -> None:
     with pytest.raises(InvalidPurposeError):
         StatedPurpose.parse(header)
 
 
 def test_a_note_longer_than_two_hundred_characters_is_invalid() -> None:
+    assert StatedPurpose.parse("case_work: " + "x" * 200).note == "x" * 200
     with pytest.raises(InvalidPurposeError):
         StatedPurpose.parse("case_work: " + "x" * 201)
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["%00", "a%0Ab", "%7F", "%C2%85", "%1b[31m", "%C3", "%ED%A0%80", "%C0%80", "100%", "%zz"],
+    ids=[
+        "nul",
+        "newline",
+        "del",
+        "c1-nel",
+        "escape",
+        "cut-utf8",
+        "surrogate",
+        "overlong",
+        "lone-percent",
+        "not-hex",
+    ],
+)
+def test_a_note_with_an_encoded_control_character_or_broken_utf8_is_invalid(note: str) -> None:
+    """A NUL in the note would reach the access log (PostgreSQL cannot store it)."""
+    with pytest.raises(InvalidPurposeError):
+        StatedPurpose.parse(f"case_work: {note}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(PURPOSE_PATTERN, fullmatch=True))
+def test_every_header_the_published_pattern_allows_is_accepted(header: str) -> None:
+    """The pattern in the OpenAPI document and the parser agree: a client that follows the
+    document is never refused."""
+    stated = StatedPurpose.parse(header)
+    assert stated.note is None or not any(unicodedata.category(c) == "Cc" for c in stated.note)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=40))
+def test_a_header_the_published_pattern_refuses_is_refused(text: str) -> None:
+    header = "audit:" + text
+    if re.fullmatch(PURPOSE_PATTERN, header):
+        assert StatedPurpose.parse(header).purpose is Purpose.AUDIT
+    else:
+        with pytest.raises(InvalidPurposeError):
+            StatedPurpose.parse(header)
 
 
 def test_a_person_opened_twice_in_one_response_is_one_entry_with_all_fields() -> None:

@@ -68,7 +68,9 @@ def test_report_with_a_malformed_customer_number_is_rejected(customer_number: st
     with pytest.raises(ValidationError) as raised:
         ReportContactLost.model_validate(body)
 
-    assert error_types(raised.value) == {(("person", "customer_number"), "string_pattern_mismatch")}
+    ((where, kind),) = error_types(raised.value)
+    assert where == ("person", "customer_number")
+    assert kind in {"string_pattern_mismatch", "string_too_long", "string_too_short"}
 
 
 def test_report_with_an_unknown_reason_is_rejected() -> None:
@@ -117,10 +119,12 @@ def test_other_commands_reject_unknown_values_and_extra_fields() -> None:
         UpdateContactDetails.model_validate({"email": "erika@example.org"})
     with pytest.raises(ValidationError):
         UpdateContactDetails.model_validate({"phone": ""})
-    assert UpdateContactDetails.model_validate({}).model_dump() == {
+    with pytest.raises(ValidationError):  # nothing to update
+        UpdateContactDetails.model_validate({})
+    assert UpdateContactDetails.model_validate({"phone": "0561 1"}).model_dump() == {
         "name": None,
         "address": None,
-        "phone": None,
+        "phone": "0561 1",
     }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,6 +16,7 @@ from visits.domain import (
     Visit,
     VisitAlreadyAnnouncedError,
     VisitCancelledError,
+    VisitNotBegunError,
     VisitStatus,
 )
 
@@ -50,14 +54,37 @@ def app(cipher: PersonalDataCipher) -> Visits:
     )
 
 
+class Clock:
+    """The application's "today": the day of the announcement, until a test moves it."""
+
+    def __init__(self) -> None:
+        self.day = TODAY
+
+    def __call__(self) -> date:
+        return self.day
+
+    @contextmanager
+    def on(self, day: date) -> Iterator[None]:
+        self.day = day
+        try:
+            yield
+        finally:
+            self.day = TODAY
+
+
 @pytest.fixture
-def early_app(cipher: PersonalDataCipher) -> Visits:
-    """The same persistence seen on the day of the announcement."""
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def early_app(cipher: PersonalDataCipher, clock: Clock) -> Visits:
+    """Announcing on the day of the announcement; ``clock.on(day)`` moves it."""
     return Visits(
         env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
         cipher=cipher,
         rules=RULES,
-        today=lambda: TODAY,
+        today=clock,
     )
 
 
@@ -116,12 +143,15 @@ def test_a_case_has_one_announced_visit_at_a_time(
 
 
 def test_the_outcome_note_is_sealed_with_the_persons_visit_note_key(
-    early_app: Visits, cipher: PersonalDataCipher
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
 ) -> None:
     case = planned_case(cipher)
     visit_id = announce_with_app(early_app, case)
 
-    visit = complete(early_app, visit_id, VisitOutcome.MET_AND_TALKED, note=NOTE, needs=[Need.DEBT])
+    with clock.on(IN_A_WEEK):
+        visit = complete(
+            early_app, visit_id, VisitOutcome.MET_AND_TALKED, note=NOTE, needs=[Need.DEBT]
+        )
 
     assert visit.status is VisitStatus.COMPLETED
     assert early_app.get_visit(visit_id).status is VisitStatus.COMPLETED
@@ -132,35 +162,58 @@ def test_the_outcome_note_is_sealed_with_the_persons_visit_note_key(
 
 
 def test_only_the_assigned_workers_or_a_team_lead_record_an_outcome(
-    early_app: Visits, cipher: PersonalDataCipher
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
 ) -> None:
     visit_id = announce_with_app(early_app, planned_case(cipher))
 
-    with pytest.raises(NotAssignedToVisitError):
-        complete(early_app, visit_id, VisitOutcome.NOT_MET, ctx=worker("ow-someone-else"))
-    visit = complete(
-        early_app,
-        visit_id,
-        VisitOutcome.NOT_MET,
-        ctx=worker("tl-anna", "team_lead"),
-        is_team_lead=True,
-    )
+    with clock.on(IN_A_WEEK):
+        with pytest.raises(NotAssignedToVisitError):
+            complete(early_app, visit_id, VisitOutcome.NOT_MET, ctx=worker("ow-someone-else"))
+        visit = complete(
+            early_app,
+            visit_id,
+            VisitOutcome.NOT_MET,
+            ctx=worker("tl-anna", "team_lead"),
+            is_team_lead=True,
+        )
     assert visit.status is VisitStatus.COMPLETED
 
 
+def test_an_outcome_before_the_visits_first_day_is_refused_and_changes_nothing(
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
+) -> None:
+    """Not met on the day of the announcement: nobody could have gone yet."""
+    case = planned_case(cipher)
+    visit_id = announce_with_app(early_app, case)  # a window from IN_A_WEEK
+
+    with pytest.raises(VisitNotBegunError) as raised:
+        complete(early_app, visit_id, VisitOutcome.NOT_MET)
+    assert raised.value.status == 409
+    assert raised.value.extra["first_day"] == IN_A_WEEK.isoformat()
+    with clock.on(IN_A_WEEK + timedelta(days=1)), pytest.raises(VisitNotBegunError):
+        complete(early_app, visit_id, VisitOutcome.NOT_MET, completed_on=TODAY)
+
+    assert early_app.get_visit(visit_id).status is VisitStatus.ANNOUNCED
+    assert early_app.pending_visit_id(case.case_id) == visit_id
+    with clock.on(IN_A_WEEK):
+        assert complete(early_app, visit_id, VisitOutcome.NOT_MET).status is (VisitStatus.COMPLETED)
+
+
 def test_each_completed_visit_of_a_case_counts_as_one_more_attempt(
-    early_app: Visits, cipher: PersonalDataCipher
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
 ) -> None:
     case = planned_case(cipher)
     numbers = []
     for outcome in (VisitOutcome.NOT_MET, VisitOutcome.ENTRY_REFUSED, VisitOutcome.NOT_MET):
         visit_id = announce_with_app(early_app, case)
-        complete(early_app, visit_id, outcome)
+        with clock.on(IN_A_WEEK):
+            complete(early_app, visit_id, outcome)
         numbers.append(_attempt_of(early_app, visit_id))
     cancelled = announce_with_app(early_app, case)
     early_app.cancel(cancelled, reason=VisitCancelledReason.OTHER, ctx=worker())  # no attempt
     last = announce_with_app(early_app, case)
-    complete(early_app, last, VisitOutcome.MET_ELSEWHERE)
+    with clock.on(IN_A_WEEK):
+        complete(early_app, last, VisitOutcome.MET_ELSEWHERE)
 
     assert [*numbers, _attempt_of(early_app, last)] == [1, 2, 3, 4]
 

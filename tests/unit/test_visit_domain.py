@@ -18,6 +18,7 @@ from visits.domain import (
     VisitAlreadyAnnouncedError,
     VisitAlreadyCompletedError,
     VisitCancelledError,
+    VisitNotBegunError,
     VisitStatus,
     WindowInPastError,
     address_sort_key,
@@ -162,10 +163,35 @@ def test_one_or_two_named_workers_go_on_a_visit(
         announce_visit(cipher, workers=workers)
 
 
-def test_the_same_worker_named_twice_counts_once(cipher: PersonalDataCipher) -> None:
-    visit = announce_visit(cipher, workers=["ow-a", "ow-a", " ow-b"])
+def test_the_same_worker_named_twice_is_refused(cipher: PersonalDataCipher) -> None:
+    """Two people were meant, one was named twice: the letter would say the wrong thing."""
+    with pytest.raises(InvalidWorkersError) as raised:
+        announce_visit(cipher, workers=["ow-a", "ow-a"])
 
-    assert visit.workers == ["ow-a", "ow-b"]
+    assert raised.value.status == 422
+    assert raised.value.extra["field"] == "workers"
+    assert announce_visit(cipher, workers=[" ow-a", "ow-b"]).workers == ["ow-a", "ow-b"]
+
+
+def test_no_outcome_is_recorded_before_the_visits_first_day(cipher: PersonalDataCipher) -> None:
+    visit = announce_visit(cipher)  # on IN_A_WEEK
+    with pytest.raises(VisitNotBegunError) as raised:
+        visit.complete(
+            outcome=VisitOutcome.NOT_MET,
+            needs=[],
+            note=None,
+            coaching_referral_consent=False,
+            next_step=NextStep.REVISIT,
+            completed_on=TODAY + timedelta(days=6),
+            attempt_number=1,
+            today=TODAY + timedelta(days=6),
+            meta=meta(visit.subject_id),
+        )
+
+    assert raised.value.status == 409
+    assert raised.value.code == "visit_not_begun"
+    assert visit.status is VisitStatus.ANNOUNCED
+    assert len(visit.collect_events()) == 1  # only the announcement
 
 
 def test_a_neutral_place_needs_a_description_and_a_home_visit_none(

@@ -17,9 +17,9 @@ import datetime as dt
 from typing import Annotated, Any, Literal, Protocol, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from psycopg.rows import DictRow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from coaching.application import Coachings, KnownCase
 from coaching.domain import (
@@ -43,7 +43,9 @@ from shared.contracts.visits import Need
 from shared.dpo import opened_rows
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext
+from shared.inputs import Bool, Integer, IsoDate, Key, Line, StrictModel, Text, UniqueItems, Uuid
 from shared.privacy import PersonalDataCipher
+from shared.read_your_writes import projected
 
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER)
 
@@ -80,108 +82,117 @@ class CaseClosedError(ConflictError):
     code = "case_closed"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+District = Annotated[Key, Query(examples=["kassel"])]
+DistrictInPath = Annotated[Key, Path(examples=["kassel"])]
+ProviderId = Annotated[Uuid, Path()]
+CoachingId = Annotated[Uuid, Path()]
+CaseId = Annotated[Uuid, Path()]
+ProgrammeId = Annotated[Uuid, Path()]
+Today = Annotated[IsoDate | None, Field(description="Today if not given.")]
 
 
 # --- requests -----------------------------------------------------------------------------
 
 
-class RegisterProvider(Strict):
-    name: str = Field(
-        min_length=1, max_length=200, examples=["Sculpture - Institut für Qualifizierung"]
-    )
-    districts: list[str] = Field(min_length=1, max_length=20, examples=[["kassel"]])
-    initial_term_months: int = Field(default=4, ge=1, le=24)
-    extension_months: int = Field(default=2, ge=1, le=12)
-    max_extensions: int = Field(default=2, ge=0, le=6)
+class RegisterProvider(StrictModel):
+    name: Annotated[Line, Field(examples=["Sculpture - Institut für Qualifizierung"])]
+    districts: Annotated[
+        list[Key], UniqueItems(), Field(min_length=1, max_length=20, examples=[["kassel"]])
+    ]
+    initial_term_months: Annotated[int, Integer(1, 24)] = ContractTerms().initial_months
+    extension_months: Annotated[int, Integer(1, 12)] = ContractTerms().extension_months
+    max_extensions: Annotated[int, Integer(0, 6)] = ContractTerms().max_extensions
 
 
-class RegisterCoach(Strict):
-    coach: str = Field(
-        min_length=1,
-        max_length=100,
-        description="User id of the coach's provider_coach token.",
-        examples=["pc-weber"],
-    )
-    display_name: str = Field(min_length=1, max_length=200, examples=["Jana Weber"])
-    max_caseload: int = Field(ge=1, le=100, examples=[12])
-    emergency_line: str = Field(
-        min_length=1,
-        max_length=50,
-        description="The provider's emergency contact line for this coach.",
-        examples=["0561 7654321"],
-    )
+class RegisterCoach(StrictModel):
+    coach: Annotated[
+        Key,
+        Field(description="User id of the coach's provider_coach token.", examples=["pc-weber"]),
+    ]
+    display_name: Annotated[Line, Field(examples=["Jana Weber"])]
+    max_caseload: Annotated[int, Integer(1, 100), Field(examples=[12])]
+    emergency_line: Annotated[
+        str,
+        Text(50),
+        Field(
+            description="The provider's emergency contact line for this coach.",
+            examples=["0561 7654321"],
+        ),
+    ]
 
 
-class RequestCoaching(Strict):
-    case_id: UUID
-    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
-    shared_fields: list[HandoverField] = Field(
-        description="What the person consented to share with the provider.",
-        examples=[["name", "phone", "needs"]],
-    )
+class RequestCoaching(StrictModel):
+    case_id: Uuid
+    needs: Annotated[list[Need], UniqueItems(), Field(max_length=len(Need))] = []
+    shared_fields: Annotated[
+        list[HandoverField],
+        UniqueItems(),
+        Field(
+            max_length=len(HANDOVER_FIELDS),
+            description="What the person consented to share with the provider.",
+            examples=[["name", "phone", "needs"]],
+        ),
+    ]
 
 
-class AssignCoach(Strict):
-    provider_id: UUID
-    coach: str = Field(min_length=1, max_length=100, examples=["pc-weber"])
-    starts_on: dt.date | None = Field(default=None, description="Today if not given.")
+class AssignCoach(StrictModel):
+    provider_id: Uuid
+    coach: Annotated[Key, Field(examples=["pc-weber"])]
+    starts_on: Today = None
 
 
-class ExtendCoaching(Strict):
+class ExtendCoaching(StrictModel):
     reason: ExtensionReason
-    until: dt.date | None = Field(
-        default=None, description="The new end; one extension term (contract) if not given."
-    )
+    until: Annotated[
+        IsoDate | None,
+        Field(description="The new end; one extension term (contract) if not given."),
+    ] = None
 
 
-class EndCoaching(Strict):
+class EndCoaching(StrictModel):
     reason: CoachingEndReason
-    ended_on: dt.date | None = Field(default=None, description="Today if not given.")
+    ended_on: Today = None
 
 
-class RecordSession(Strict):
-    held_on: dt.date | None = Field(default=None, description="Today if not given.")
+class RecordSession(StrictModel):
+    held_on: Today = None
 
 
-class AddHouseholdMember(Strict):
-    name: str = Field(min_length=1, max_length=200, examples=["Mia Beispiel"])
+class AddHouseholdMember(StrictModel):
+    name: Annotated[Line, Field(examples=["Mia Beispiel"])]
     relation: HouseholdRelation
 
 
-class RecordPartnerReferral(Strict):
+class RecordPartnerReferral(StrictModel):
     partner: PartnerKind
-    referred_on: dt.date | None = Field(default=None, description="Today if not given.")
+    referred_on: Today = None
 
 
-class PlanProgramme(Strict):
-    district: str = Field(min_length=1, examples=["kreis-borken"])
-    local_office: str = Field(min_length=1, examples=["bocholt"])
-    title: str = Field(min_length=1, max_length=200, examples=["Lebensgeschichten schreiben"])
-    target_group: str = Field(
-        min_length=1, max_length=200, examples=["Alleinerziehende mit Berufserfahrung"]
-    )
-    dates: list[dt.date] = Field(min_length=1, max_length=100)
-    capacity: int = Field(ge=1, le=100, examples=[12])
-    open_to_neighbouring: bool = Field(
-        default=False, description="Open to people from the neighbouring municipalities."
-    )
-    mobile: bool = Field(default=False, description="Run as a mobile variant by the Kreis.")
+class PlanProgramme(StrictModel):
+    district: Annotated[Key, Field(examples=["kreis-borken"])]
+    local_office: Annotated[str, Text(100), Field(examples=["bocholt"])]
+    title: Annotated[Line, Field(examples=["Lebensgeschichten schreiben"])]
+    target_group: Annotated[Line, Field(examples=["Alleinerziehende mit Berufserfahrung"])]
+    dates: list[IsoDate] = Field(min_length=1, max_length=100)
+    capacity: Annotated[int, Integer(1, 100), Field(examples=[12])]
+    open_to_neighbouring: Annotated[
+        Bool, Field(description="Open to people from the neighbouring municipalities.")
+    ] = False
+    mobile: Annotated[Bool, Field(description="Run as a mobile variant by the Kreis.")] = False
 
 
-class Enrol(Strict):
-    case_id: UUID
+class Enrol(StrictModel):
+    case_id: Uuid
 
 
-class RecordAttendance(Strict):
-    case_id: UUID
-    session_on: dt.date
-    present: bool
+class RecordAttendance(StrictModel):
+    case_id: Uuid
+    session_on: IsoDate
+    present: Bool
 
 
-class CompleteParticipation(Strict):
-    completed_on: dt.date | None = Field(default=None, description="Today if not given.")
+class CompleteParticipation(StrictModel):
+    completed_on: Today = None
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -547,7 +558,10 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return coaching
 
     def provider_in_scope(provider_id: UUID, principal: Principal) -> DictRow:
-        row = context.registry.provider(provider_id)
+        row = projected(
+            lambda: context.registry.provider(provider_id),
+            lambda: context.app.get_provider(provider_id),
+        )
         if row is None or not any(principal.may_see(d) for d in row["districts"]):
             raise NotFoundError("provider not found")
         return row
@@ -579,14 +593,14 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return Created(id=provider_id)
 
     @router.get("/providers", response_model=list[ProviderOut])
-    def providers(principal: Authenticated, district: str) -> list[ProviderOut]:
+    def providers(principal: Authenticated, district: District) -> list[ProviderOut]:
         principal.require(*STAFF)
         principal.check_district(district, "district")
         return [read.provider(row) for row in context.registry.providers(district)]
 
     @router.get("/providers/{provider_id}/caseload", response_model=ProviderCaseload)
     def provider_caseload(
-        provider_id: UUID, principal: Authenticated, reading: Reading
+        provider_id: ProviderId, principal: Authenticated, reading: Reading
     ) -> ProviderCaseload:
         """The provider's coaches with their caseload and free places, and its coachings."""
         principal.require(*STAFF)
@@ -607,7 +621,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         response_model=OutreachContract,
     )
     def contract_outreach(
-        provider_id: UUID, district: str, principal: Authenticated
+        provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
     ) -> OutreachContract:
         """Contract the provider to run the outreach in one of the districts it serves (team
         lead of that district). Its outreach workers (``provider_outreach`` tokens naming the
@@ -621,7 +635,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         response_model=OutreachContract,
     )
     def end_outreach_contract(
-        provider_id: UUID, district: str, principal: Authenticated
+        provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
     ) -> OutreachContract:
         """End the provider's outreach in the district; its outreach workers lose access to
         the district's planning board. Idempotent."""
@@ -646,7 +660,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         response_model=CoachOut,
     )
     def register_coach(
-        provider_id: UUID, body: RegisterCoach, principal: Authenticated
+        provider_id: ProviderId, body: RegisterCoach, principal: Authenticated
     ) -> CoachOut:
         principal.require(Role.TEAM_LEAD)
         provider_to_change(provider_id, principal)
@@ -689,7 +703,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
     def coachings(
         principal: Authenticated,
         reading: Reading,
-        district: str,
+        district: District,
         status_filter: Annotated[
             Literal["requested", "active", "ended"] | None, Query(alias="status")
         ] = None,
@@ -700,25 +714,31 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return CoachingList(district=district, coachings=read.coachings(rows, reading))
 
     @router.get("/coachings/extension-due", response_model=CoachingList)
-    def extension_due(principal: Authenticated, reading: Reading, district: str) -> CoachingList:
+    def extension_due(
+        principal: Authenticated, reading: Reading, district: District
+    ) -> CoachingList:
         """Active coachings ending within the configured days (14): decide on an extension."""
         principal.require(*STAFF)
         principal.check_district(district, "district")
         rows = context.records.ending_within(district, dt.date.today(), context.extension_due_days)
         return CoachingList(district=district, coachings=read.coachings(rows, reading))
 
-    @router.get("/coachings/{coaching_id}", response_model=CoachingOut)
+    # Only a UUID names a coaching: ``/coachings/extension-due`` is its own route.
+    @router.get("/coachings/{coaching_id:uuid}", response_model=CoachingOut)
     def coaching_detail(
-        coaching_id: UUID, principal: Authenticated, reading: Reading
+        coaching_id: CoachingId, principal: Authenticated, reading: Reading
     ) -> CoachingOut:
         principal.require(*STAFF)
-        row = context.records.coaching(coaching_id)
+        row = projected(
+            lambda: context.records.coaching(coaching_id),
+            lambda: context.app.get_coaching(coaching_id),
+        )
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("coaching not found")
         return read.coaching(row, context.directory.case(row["case_id"]), reading)
 
     @router.get("/cases/{case_id}/coachings", response_model=History)
-    def coaching_history(case_id: UUID, principal: Authenticated, reading: Reading) -> History:
+    def coaching_history(case_id: CaseId, principal: Authenticated, reading: Reading) -> History:
         """Every coaching of the person of this case (also from earlier cases)."""
         principal.require(*STAFF)
         case = known_case(case_id, principal)
@@ -729,7 +749,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
 
     @router.post("/coachings/{coaching_id}/assign", response_model=CoachingState)
     def assign_coach(
-        coaching_id: UUID, body: AssignCoach, principal: Authenticated
+        coaching_id: CoachingId, body: AssignCoach, principal: Authenticated
     ) -> CoachingState:
         principal.require(*STAFF)
         coaching_in_scope(coaching_id, principal)
@@ -743,7 +763,9 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return _state(coaching)
 
     @router.post("/coachings/{coaching_id}/extend", response_model=CoachingState)
-    def extend(coaching_id: UUID, body: ExtendCoaching, principal: Authenticated) -> CoachingState:
+    def extend(
+        coaching_id: CoachingId, body: ExtendCoaching, principal: Authenticated
+    ) -> CoachingState:
         principal.require(*STAFF)
         coaching_in_scope(coaching_id, principal)
         coaching = context.app.extend(
@@ -756,7 +778,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return _state(coaching)
 
     @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
-    def end(coaching_id: UUID, body: EndCoaching, principal: Authenticated) -> CoachingState:
+    def end(coaching_id: CoachingId, body: EndCoaching, principal: Authenticated) -> CoachingState:
         principal.require(*STAFF)
         coaching_in_scope(coaching_id, principal)
         coaching = context.app.end(
@@ -766,7 +788,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
 
     @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
     def add_household_member(
-        coaching_id: UUID, body: AddHouseholdMember, principal: Authenticated
+        coaching_id: CoachingId, body: AddHouseholdMember, principal: Authenticated
     ) -> CoachingState:
         principal.require(*STAFF)
         coaching_in_scope(coaching_id, principal)
@@ -777,7 +799,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
 
     @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
     def record_partner_referral(
-        coaching_id: UUID, body: RecordPartnerReferral, principal: Authenticated
+        coaching_id: CoachingId, body: RecordPartnerReferral, principal: Authenticated
     ) -> CoachingState:
         principal.require(*STAFF)
         coaching_in_scope(coaching_id, principal)
@@ -810,16 +832,19 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         return Created(id=programme_id)
 
     @router.get("/programmes", response_model=list[ProgrammeOut])
-    def programmes(principal: Authenticated, district: str) -> list[ProgrammeOut]:
+    def programmes(principal: Authenticated, district: District) -> list[ProgrammeOut]:
         """The district's programmes, and the neighbours' programmes open to it."""
         principal.require(*STAFF)
         principal.check_district(district, "district")
         return [read.programme(row) for row in context.programmes.programmes(district)]
 
     @router.get("/programmes/{programme_id}", response_model=Roster)
-    def roster(programme_id: UUID, principal: Authenticated, reading: Reading) -> Roster:
+    def roster(programme_id: ProgrammeId, principal: Authenticated, reading: Reading) -> Roster:
         principal.require(*STAFF)
-        row = context.programmes.programme(programme_id)
+        row = projected(
+            lambda: context.programmes.programme(programme_id),
+            lambda: context.app.get_programme(programme_id),
+        )
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("programme not found")
         participants = context.programmes.roster(programme_id)
@@ -854,7 +879,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         )
 
     @router.post("/programmes/{programme_id}/participants", response_model=ProgrammeState)
-    def enrol(programme_id: UUID, body: Enrol, principal: Authenticated) -> ProgrammeState:
+    def enrol(programme_id: ProgrammeId, body: Enrol, principal: Authenticated) -> ProgrammeState:
         principal.require(*STAFF)
         programme_in_scope(programme_id, principal)
         programme = context.app.enrol(
@@ -868,7 +893,7 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
 
     @router.post("/programmes/{programme_id}/attendance", response_model=ProgrammeState)
     def record_attendance(
-        programme_id: UUID, body: RecordAttendance, principal: Authenticated
+        programme_id: ProgrammeId, body: RecordAttendance, principal: Authenticated
     ) -> ProgrammeState:
         principal.require(*STAFF)
         programme_in_scope(programme_id, principal)
@@ -890,7 +915,10 @@ def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
         response_model=ProgrammeState,
     )
     def complete_participation(
-        programme_id: UUID, case_id: UUID, body: CompleteParticipation, principal: Authenticated
+        programme_id: ProgrammeId,
+        case_id: CaseId,
+        body: CompleteParticipation,
+        principal: Authenticated,
     ) -> ProgrammeState:
         principal.require(*STAFF)
         programme_in_scope(programme_id, principal)
@@ -944,10 +972,13 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
 
     @router.get("/coachings/{coaching_id}", response_model=HandoverPacket)
     def handover_packet(
-        coaching_id: UUID, principal: Authenticated, reading: Reading
+        coaching_id: CoachingId, principal: Authenticated, reading: Reading
     ) -> HandoverPacket:
         coach = coach_of(principal)
-        row = context.records.coaching(coaching_id)
+        row = projected(
+            lambda: context.records.coaching(coaching_id),
+            lambda: context.app.get_coaching(coaching_id),
+        )
         if (
             row is None
             or row["provider_id"] != coach.provider_id
@@ -958,7 +989,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
 
     @router.post("/coachings/{coaching_id}/sessions", response_model=CoachingState)
     def record_session(
-        coaching_id: UUID, body: RecordSession, principal: Authenticated
+        coaching_id: CoachingId, body: RecordSession, principal: Authenticated
     ) -> CoachingState:
         own_coaching(coaching_id, principal)
         coaching = context.app.record_session(
@@ -968,7 +999,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
 
     @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
     def add_household_member(
-        coaching_id: UUID, body: AddHouseholdMember, principal: Authenticated
+        coaching_id: CoachingId, body: AddHouseholdMember, principal: Authenticated
     ) -> CoachingState:
         own_coaching(coaching_id, principal)
         coaching = context.app.add_household_member(
@@ -978,7 +1009,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
 
     @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
     def record_partner_referral(
-        coaching_id: UUID, body: RecordPartnerReferral, principal: Authenticated
+        coaching_id: CoachingId, body: RecordPartnerReferral, principal: Authenticated
     ) -> CoachingState:
         own_coaching(coaching_id, principal)
         coaching = context.app.record_partner_referral(
@@ -987,7 +1018,7 @@ def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRou
         return _state(coaching)
 
     @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
-    def end(coaching_id: UUID, body: EndCoaching, principal: Authenticated) -> CoachingState:
+    def end(coaching_id: CoachingId, body: EndCoaching, principal: Authenticated) -> CoachingState:
         own_coaching(coaching_id, principal)
         coaching = context.app.end(
             coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)

@@ -7,19 +7,22 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contacts.application import CaseImport, Contacts, PersonDetails
+from contacts.domain import deadline_passed
 from contacts.projections import CaseDetailView, CaseQueueView
 from shared.access_log import AccessLog, PersonalRead, Purpose, personal_read
 from shared.auth import Principal, Role
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import CommandContext
+from shared.inputs import Integer, IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
+from shared.read_your_writes import projected
 
-CUSTOMER_NUMBER = r"^\d{3}[A-Z]\d{6}$"
+CUSTOMER_NUMBER = r"^[0-9]{3}[A-Z][0-9]{6}$"
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
 IMPORT_MAX_ROWS = 5000
 CASE_STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.OUTREACH_WORKER)
@@ -46,39 +49,52 @@ class BreakGlassNotNeededError(ConflictError):
     code = "break_glass_not_needed"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Address = Annotated[str, Text(300)]
+Phone = Annotated[str, Text(50)]
+District = Annotated[Key, Query(examples=["kassel"])]
+CaseId = Annotated[Uuid, Path()]
 
 
-class PersonIn(Strict):
-    customer_number: str = Field(pattern=CUSTOMER_NUMBER, examples=["123D456789"])
-    name: str = Field(min_length=1, max_length=200, examples=["Erika Mustermann"])
-    address: str = Field(
-        min_length=1, max_length=300, examples=["Wilhelmshöher Allee 1, 34117 Kassel"]
-    )
-    phone: str | None = Field(default=None, max_length=50, examples=["0561 123456"])
-    date_of_birth: date | None = Field(default=None, examples=["1990-04-01"])
+class PersonIn(StrictModel):
+    customer_number: Annotated[
+        str,
+        Text(10, form=CUSTOMER_NUMBER, form_message="must be a customer number like 123D456789"),
+        Field(examples=["123D456789"]),
+    ]
+    name: Annotated[Line, Field(examples=["Erika Mustermann"])]
+    address: Annotated[Address, Field(examples=["Wilhelmshöher Allee 1, 34117 Kassel"])]
+    phone: Annotated[Phone, Field(examples=["0561 123456"])] | None = None
+    date_of_birth: Annotated[IsoDate, Field(examples=["1990-04-01"])] | None = None
 
 
-class EvidenceIn(Strict):
-    unanswered_letters: int = Field(default=0, ge=0, le=100)
-    missed_appointments: int = Field(default=0, ge=0, le=100)
-    last_contact_on: date | None = None
+class EvidenceIn(StrictModel):
+    unanswered_letters: Annotated[int, Integer(0, 100)] = 0
+    missed_appointments: Annotated[int, Integer(0, 100)] = 0
+    last_contact_on: IsoDate | None = None
 
 
-class ReportContactLost(Strict):
-    district: str = Field(min_length=1, examples=["kassel"])
-    local_office: str = Field(min_length=1, examples=["mitte"])
+class ReportContactLost(StrictModel):
+    district: Annotated[Key, Field(examples=["kassel"])]
+    local_office: Annotated[str, Text(100), Field(examples=["mitte"])]
     person: PersonIn
     reason: ContactLostReason
     evidence: EvidenceIn = EvidenceIn()
-    deadline: date | None = None
-    case_manager: str | None = Field(
-        default=None, description="Responsible case manager; defaults to the reporting user."
-    )
+    deadline: Annotated[
+        IsoDate | None,
+        Field(
+            description="The date by which something must be decided, e.g. a pending "
+            "benefit-reduction decision. It may lie in the past (an overdue decision, a case "
+            "taken over late): the case is accepted and answered with ``deadline_passed`` "
+            "true, and the queue shows it first when sorted by deadline."
+        ),
+    ] = None
+    case_manager: Annotated[
+        Key | None,
+        Field(description="Responsible case manager; defaults to the reporting user."),
+    ] = None
 
 
-class ImportCases(Strict):
+class ImportCases(StrictModel):
     cases: list[ReportContactLost] = Field(min_length=1, max_length=IMPORT_MAX_ROWS)
 
 
@@ -99,29 +115,48 @@ class ImportReport(BaseModel):
     results: list[ImportRowResult]
 
 
-class RecordContactRestored(Strict):
+class RecordContactRestored(StrictModel):
     channel: ContactChannel
-    restored_on: date
+    restored_on: IsoDate
 
 
-class UpdateContactDetails(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = Field(default=None, min_length=1, max_length=300)
-    phone: str | None = Field(default=None, min_length=1, max_length=50)
+class UpdateContactDetails(StrictModel):
+    """At least one of the contact details, each a new value (``null`` changes nothing)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("name", "address", "phone")
+            ]
+        }
+    )
+
+    name: Line | None = None
+    address: Address | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _something_to_update(self) -> "UpdateContactDetails":
+        if self.name is None and self.address is None and self.phone is None:
+            raise ValueError("give at least one of name, address and phone")
+        return self
 
 
-class CloseCase(Strict):
+class CloseCase(StrictModel):
     reason: CaseClosedReason
 
 
-class BreakGlass(Strict):
-    reason: str = Field(
-        min_length=10,
-        max_length=500,
-        description="Why this user must open a case of another district (logged, shown to "
-        "the data protection officer).",
-        examples=["Person moved to Kassel on 1 March; hand-over call with the case manager"],
-    )
+class BreakGlass(StrictModel):
+    reason: Annotated[
+        str,
+        Text(500, min_length=10),
+        Field(
+            description="Why this user must open a case of another district (logged, shown "
+            "to the data protection officer).",
+            examples=["Person moved to Kassel on 1 March; hand-over call with the case manager"],
+        ),
+    ]
 
 
 class BreakGlassGrant(BaseModel):
@@ -135,6 +170,9 @@ class BreakGlassGrant(BaseModel):
 
 class CaseCreated(BaseModel):
     case_id: UUID
+    deadline_passed: bool = Field(
+        description="The case's deadline lies before today: accepted, and to be acted on first."
+    )
 
 
 class CaseState(BaseModel):
@@ -153,6 +191,7 @@ class QueueEntry(BaseModel):
     unanswered_letters: int
     missed_appointments: int
     name: str
+    deadline_passed: bool
 
 
 class Queue(BaseModel):
@@ -187,6 +226,7 @@ class CaseDetail(BaseModel):
     reason: str
     evidence: dict[str, Any]
     deadline: date | None
+    deadline_passed: bool
     case_manager: str
     reported_on: date
     closed_reason: str | None
@@ -249,7 +289,9 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
             case_manager=body.case_manager or principal.user,
             ctx=command_context(principal, request),
         )
-        return CaseCreated(case_id=case_id)
+        return CaseCreated(
+            case_id=case_id, deadline_passed=deadline_passed(body.deadline, date.today())
+        )
 
     @router.post("/import", response_model=ImportReport)
     def import_cases(body: ImportCases, principal: Authenticated, request: Request) -> ImportReport:
@@ -294,13 +336,13 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
     def lost_contact_queue(
         principal: Authenticated,
         read: Reading,
-        district: str,
+        district: District,
         sort: Literal["deadline", "age"] = "deadline",
         status_filter: Annotated[
             Literal["contact_lost", "contact_restored"] | None, Query(alias="status")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, QueryInt(1, 500)] = 50,
+        offset: Annotated[int, QueryInt(0, 1_000_000)] = 0,
     ) -> Queue:
         principal.require(*CASE_STAFF)
         principal.check_district(district, "district")
@@ -308,7 +350,14 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
             district, sort=sort, status=status_filter, limit=limit, offset=offset
         )
         names = context.cipher.open_all(row["name_token"] for row in rows)  # keys: one query
-        cases = [QueueEntry(**{**row, "name": name}) for row, name in zip(rows, names, strict=True)]
+        today = date.today()
+        cases = [
+            QueueEntry(
+                **{**row, "name": name},
+                deadline_passed=deadline_passed(row["deadline"], today),
+            )
+            for row, name in zip(rows, names, strict=True)
+        ]
         for row in rows:
             if row["name_token"].startswith(TOKEN_PREFIX):  # the sealed name carries the subject
                 read.opened(
@@ -317,16 +366,20 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
                     district=district,
                     resource=f"case:{row['case_id']}",
                 )
-        counts = context.queue_view.counts(district, date.today())
+        counts = context.queue_view.counts(district, today)
         read.flush()  # here, in the route's thread: the page's entries in one insert
         return Queue(district=district, counts=counts, cases=cases)
 
-    @router.get("/{case_id}", response_model=CaseDetail)
-    def case_detail(case_id: UUID, principal: Authenticated, read: Reading) -> CaseDetail:
+    # Only a UUID names a case: ``GET /cases/import`` is a method the import does not
+    # have (405), not a case that does not exist.
+    @router.get("/{case_id:uuid}", response_model=CaseDetail)
+    def case_detail(case_id: CaseId, principal: Authenticated, read: Reading) -> CaseDetail:
         """The case with the person's data and the timeline. Another district's case exists
         only for a user holding a break-glass grant for it (read with purpose break_glass)."""
         principal.require(*CASE_STAFF)
-        row = context.detail_view.detail(case_id)
+        row = projected(
+            lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
+        )
         if row is None:
             raise NotFoundError("case not found")
         purpose, note = None, None
@@ -365,6 +418,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
             reason=row["reason"],
             evidence=row["evidence"],
             deadline=row["deadline"],
+            deadline_passed=deadline_passed(row["deadline"], date.today()),
             case_manager=row["case_manager"],
             reported_on=row["reported_on"],
             closed_reason=row["closed_reason"],
@@ -377,7 +431,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=BreakGlassGrant,
     )
-    def break_glass(case_id: UUID, body: BreakGlass, principal: Authenticated) -> BreakGlassGrant:
+    def break_glass(case_id: CaseId, body: BreakGlass, principal: Authenticated) -> BreakGlassGrant:
         """Open a case of another district (e.g. the person moved) for a limited time.
 
         The grant names the user, the case and the reason; it lasts the configured minutes
@@ -386,7 +440,9 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
         purpose ``break_glass``.
         """
         principal.require(*CASE_STAFF)
-        row = context.detail_view.detail(case_id)
+        row = projected(
+            lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
+        )
         if row is None:
             raise NotFoundError("case not found")
         if principal.may_see(row["district"]):
@@ -410,7 +466,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
 
     @router.post("/{case_id}/contact-restored", response_model=CaseState)
     def record_contact_restored(
-        case_id: UUID, body: RecordContactRestored, principal: Authenticated, request: Request
+        case_id: CaseId, body: RecordContactRestored, principal: Authenticated, request: Request
     ) -> CaseState:
         principal.require(*CASE_STAFF)
         case_in_scope(case_id, principal)
@@ -424,7 +480,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
 
     @router.patch("/{case_id}/contact-details", response_model=CaseState)
     def update_contact_details(
-        case_id: UUID, body: UpdateContactDetails, principal: Authenticated, request: Request
+        case_id: CaseId, body: UpdateContactDetails, principal: Authenticated, request: Request
     ) -> CaseState:
         principal.require(*CASE_STAFF)
         case_in_scope(case_id, principal)
@@ -439,7 +495,7 @@ def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
 
     @router.post("/{case_id}/close", response_model=CaseState)
     def close_case(
-        case_id: UUID, body: CloseCase, principal: Authenticated, request: Request
+        case_id: CaseId, body: CloseCase, principal: Authenticated, request: Request
     ) -> CaseState:
         principal.require(*REPORTERS)
         case_in_scope(case_id, principal)

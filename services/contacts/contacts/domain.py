@@ -55,6 +55,13 @@ def check_not_in_future(name: str, value: date | None, today: date) -> None:
         raise DateInFutureError(f"{name} {value.isoformat()} lies in the future", field=name)
 
 
+def deadline_passed(deadline: date | None, today: date) -> bool:
+    """A deadline before today is information, not an error: a pending benefit-reduction
+    decision that is overdue, or a case taken over late. The case is accepted and shown as
+    such, so it is acted on first."""
+    return deadline is not None and deadline < today
+
+
 class OutreachCase(Aggregate):
     """One person, one period of lost contact, in one district."""
 

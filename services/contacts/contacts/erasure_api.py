@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, status
+from pydantic import BaseModel, Field
 
 from contacts.application import Contacts
 from contacts.domain import CategoryErasure, Erasure, LegalHold
@@ -26,19 +26,25 @@ from shared.auth import Principal, Role
 from shared.contracts.erasures import ErasureGround
 from shared.errors import NotFoundError
 from shared.eventstore import CommandContext
+from shared.inputs import StrictModel, Text, Uuid
 from shared.privacy import DataCategory
 from shared.settings import SERVICE_PORTS
 
 CONFIRMING_SERVICES = tuple(SERVICE_PORTS)
 """The services whose confirmation completes an erasure certificate."""
 
-REASON = Field(
-    min_length=3,
-    max_length=300,
-    description="Why; it stays in the audit trail after the erasure, so without personal data "
-    "of the person (e.g. a file reference).",
-    examples=["Antrag nach Art. 17 DSGVO, Az. DSB-2026-014"],
-)
+Reason = Annotated[
+    str,
+    Text(300, min_length=3),
+    Field(
+        description="Why; it stays in the audit trail after the erasure, so without personal "
+        "data of the person (e.g. a file reference).",
+        examples=["Antrag nach Art. 17 DSGVO, Az. DSB-2026-014"],
+    ),
+]
+Subject = Annotated[Uuid, Field(description="The person's pseudonym (``subject`` of the case).")]
+SubjectInPath = Annotated[Uuid, Path(description="The person's pseudonym.")]
+ErasureId = Annotated[Uuid, Path()]
 
 
 @dataclass(frozen=True)
@@ -49,34 +55,30 @@ class DataProtectionContext:
     destroy_category_key: Callable[[UUID, str], None]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlaceLegalHold(StrictModel):
+    subject: Subject
+    reason: Reason
 
 
-class PlaceLegalHold(Strict):
-    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
-    reason: str = REASON
+class LiftLegalHold(StrictModel):
+    reason: Reason
 
 
-class LiftLegalHold(Strict):
-    reason: str = REASON
-
-
-class RequestErasure(Strict):
-    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
+class RequestErasure(StrictModel):
+    subject: Subject
     ground: ErasureGround = ErasureGround.REQUESTED_BY_PERSON
-    reason: str = REASON
+    reason: Reason
 
 
-class RequestCategoryErasure(Strict):
-    subject: UUID = Field(description="The person's pseudonym (``subject`` of the case).")
+class RequestCategoryErasure(StrictModel):
+    subject: Subject
     category: DataCategory = Field(
         description="The data category whose key is destroyed; ``record`` only goes with "
         "the person (``POST /dpo/erasures``).",
         examples=["visit_note"],
     )
     ground: ErasureGround = ErasureGround.RETENTION_PERIOD_ENDED
-    reason: str = REASON
+    reason: Reason
 
 
 class LegalHoldOut(BaseModel):
@@ -196,7 +198,7 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
 
     @router.post("/legal-holds/{subject}/lift", response_model=LegalHoldOut)
     def lift_legal_hold(
-        subject: UUID, body: LiftLegalHold, principal: Authenticated
+        subject: SubjectInPath, body: LiftLegalHold, principal: Authenticated
     ) -> LegalHoldOut:
         ctx = officer(principal)
         district = district_of(subject, principal)
@@ -204,7 +206,7 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
         return hold_out(hold)
 
     @router.get("/legal-holds/{subject}", response_model=LegalHoldOut)
-    def legal_hold(subject: UUID, principal: Authenticated) -> LegalHoldOut:
+    def legal_hold(subject: SubjectInPath, principal: Authenticated) -> LegalHoldOut:
         officer(principal)
         district_of(subject, principal)
         hold = context.app.legal_hold(subject)
@@ -259,14 +261,14 @@ def build_data_protection_router(context: DataProtectionContext, authenticate: A
         return category_erasure_out(erasure)
 
     @router.get("/category-erasures/{erasure_id}", response_model=CategoryErasureOut)
-    def category_erasure(erasure_id: UUID, principal: Authenticated) -> CategoryErasureOut:
+    def category_erasure(erasure_id: ErasureId, principal: Authenticated) -> CategoryErasureOut:
         officer(principal)
         erasure = context.app.get_category_erasure(erasure_id)
         check_visible(erasure.subject_id, erasure.district, principal, "erasure")
         return category_erasure_out(erasure)
 
     @router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
-    def erasure_certificate(erasure_id: UUID, principal: Authenticated) -> ErasureCertificate:
+    def erasure_certificate(erasure_id: ErasureId, principal: Authenticated) -> ErasureCertificate:
         """The erasure certificate: who asked and why, when the key was destroyed, and which
         service confirmed when that it forgot the person."""
         officer(principal)

@@ -9,8 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, Response
+from jinja2 import TemplateNotFound
 from psycopg.rows import DictRow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from notifications.application import Notifications
 from notifications.channels import DeliveryError
@@ -24,6 +25,7 @@ from shared.auth import Principal, Role
 from shared.dpo import opened_rows
 from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
 from shared.eventstore import CommandContext
+from shared.inputs import IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
 from shared.privacy import ERASED, PersonalDataCipher
 
 LETTER_FIELDS = ("name", "address", "letter")
@@ -32,6 +34,12 @@ LETTER_FIELDS = ("name", "address", "letter")
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER, Role.OUTREACH_WORKER, Role.DATA_PROTECTION_OFFICER)
 PRINT_STAFF = (Role.TEAM_LEAD, Role.OUTREACH_WORKER)
 PDF = "application/pdf"
+PDF_ANSWER: dict[str, Any] = {
+    "description": "The PDF document.",
+    "content": {PDF: {"schema": {"type": "string", "format": "binary"}}},
+}
+COUNT = {"type": "string", "pattern": "^[0-9]+$"}
+GONE = "The person's data was erased: the letter can no longer be read (``subject_erased``)."
 
 
 class LetterErasedError(ApplicationError):
@@ -77,22 +85,17 @@ USER_ID = Path(
 )
 
 
-class StaffEntryIn(BaseModel):
+class StaffEntryIn(StrictModel):
     """How letters name a member of staff (Jobcenter or a provider's coach)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    display_name: str = Field(min_length=1, max_length=200, examples=["Ayşe Yılmaz"])
+    display_name: Annotated[Line, Field(examples=["Ayşe Yılmaz"])]
     form_of_address: FormOfAddress = Field(
         description="frau: Frau Ayşe Yılmaz; herr: Herr Jonas Becker; name_only: the name.",
         examples=["frau"],
     )
-    district: str = Field(
-        min_length=1,
-        max_length=100,
-        description="The district the member of staff works for.",
-        examples=["kassel"],
-    )
+    district: Annotated[
+        Key, Field(description="The district the member of staff works for.", examples=["kassel"])
+    ]
 
 
 class StaffEntryOut(BaseModel):
@@ -168,11 +171,30 @@ class TemplateOut(BaseModel):
     description: str
 
 
-class PreviewIn(BaseModel):
-    variables: dict[str, Any] = Field(
-        default_factory=dict, description="Overrides of the template's example variables."
+VariableName = Annotated[
+    str, Text(40, form=r"^[a-z][a-z0-9_]{0,39}$", form_message="must be a variable's name")
+]
+VariableValue = Annotated[str, Text(500)] | None
+District = Annotated[Key, Query(examples=["kassel"])]
+NotificationId = Annotated[Uuid, Path()]
+
+
+class PreviewIn(StrictModel):
+    variables: dict[VariableName, VariableValue] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Overrides of the template's example variables (text or null).",
+        examples=[{"salutation": "Guten Tag Erika Mustermann"}],
     )
-    district: str = Field(default="kassel", description="Whose letterhead to use.")
+    district: Annotated[Key, Field(description="Whose letterhead to use.")] = "kassel"
+
+
+class TemplateNotRenderableError(InvalidInputError):
+    code = "template_not_renderable"
+
+
+class TemplateVersionNotFoundError(NotFoundError):
+    code = "template_version_not_found"
 
 
 def _out(row: DictRow) -> dict[str, Any]:
@@ -287,11 +309,11 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
     @router.get("/notifications", response_model=list[NotificationOut])
     def list_notifications(
         principal: Authenticated,
-        district: str,
+        district: District,
         status: Literal["queued", "sending", "sent", "failed", "given_up"] | None = None,
-        source_event_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        source_event_id: Key | None = None,
+        limit: Annotated[int, QueryInt(1, 500)] = 100,
+        offset: Annotated[int, QueryInt(0, 1_000_000)] = 0,
     ) -> list[dict[str, Any]]:
         principal.require(*STAFF)
         principal.check_district(district, "district")
@@ -301,7 +323,9 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         return [_out(row) for row in rows]
 
     @router.get("/notifications/{notification_id}", response_model=NotificationDetail)
-    def notification_detail(notification_id: UUID, principal: Authenticated) -> dict[str, Any]:
+    def notification_detail(
+        notification_id: NotificationId, principal: Authenticated
+    ) -> dict[str, Any]:
         principal.require(*STAFF)
         row = row_in_scope(notification_id, principal)
         history = [
@@ -318,7 +342,7 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         return {**_out(row), "history": history}
 
     @router.post("/notifications/{notification_id}/retry", response_model=NotificationOut)
-    def retry(notification_id: UUID, principal: Authenticated) -> dict[str, Any]:
+    def retry(notification_id: NotificationId, principal: Authenticated) -> dict[str, Any]:
         """Send a failed or given-up notification again (team leads)."""
         principal.require(Role.TEAM_LEAD)
         row = row_in_scope(notification_id, principal)
@@ -332,8 +356,14 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             "given_up_reason": None,
         }
 
-    @router.get("/notifications/{notification_id}/letter", response_model=LetterOut)
-    def letter_text(notification_id: UUID, principal: Authenticated, read: Reading) -> LetterOut:
+    @router.get(
+        "/notifications/{notification_id}/letter",
+        response_model=LetterOut,
+        responses={410: {"description": GONE}},
+    )
+    def letter_text(
+        notification_id: NotificationId, principal: Authenticated, read: Reading
+    ) -> LetterOut:
         """The stored letter as text (logged: the stated purpose, the person, the fields)."""
         principal.require(*PRINT_STAFF)
         row = row_in_scope(notification_id, principal)
@@ -345,15 +375,21 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             text=letter.text,
         )
 
-    @router.get("/notifications/{notification_id}/letter.pdf", response_class=Response)
-    def letter_as_pdf(notification_id: UUID, principal: Authenticated, read: Reading) -> Response:
+    @router.get(
+        "/notifications/{notification_id}/letter.pdf",
+        response_class=Response,
+        responses={200: PDF_ANSWER, 410: {"description": GONE}},
+    )
+    def letter_as_pdf(
+        notification_id: NotificationId, principal: Authenticated, read: Reading
+    ) -> Response:
         """The stored letter as PDF (logged like the text)."""
         principal.require(*PRINT_STAFF)
         letter = open_letter(row_in_scope(notification_id, principal), read)
         return Response(letter_pdf(letter), media_type=PDF)
 
     @router.get("/print-batches", response_model=list[BatchOut])
-    def print_batches(principal: Authenticated, district: str) -> list[BatchOut]:
+    def print_batches(principal: Authenticated, district: District) -> list[BatchOut]:
         principal.require(*PRINT_STAFF)
         principal.check_district(district, "district")
         return [
@@ -365,8 +401,28 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             for row in context.view.batches(district)
         ]
 
-    @router.get("/print-batches/{district}/{day}.pdf", response_class=Response)
-    def print_batch(district: str, day: date, principal: Authenticated, read: Reading) -> Response:
+    @router.get(
+        "/print-batches/{district}/{day}.pdf",
+        response_class=Response,
+        responses={
+            200: {
+                **PDF_ANSWER,
+                "headers": {
+                    "X-Letters": {"description": "Letters in the batch", "schema": COUNT},
+                    "X-Letters-Omitted": {
+                        "description": "Letters left out (persons erased since)",
+                        "schema": COUNT,
+                    },
+                },
+            }
+        },
+    )
+    def print_batch(
+        district: Annotated[Key, Path()],
+        day: Annotated[IsoDate, Path()],
+        principal: Authenticated,
+        read: Reading,
+    ) -> Response:
         """The district's letters of ``day`` as one PDF. Letters of persons erased since are
         left out (they can no longer be read); ``X-Letters-Omitted`` counts them. Each
         person whose letter is in it gets an access-log entry."""
@@ -406,12 +462,25 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             for t in TEMPLATES.values()
         ]
 
-    @router.post("/templates/{name}/preview", response_class=Response)
+    @router.post(
+        "/templates/{name}/preview",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The rendered text (``format=text``, and every e-mail) or the "
+                "letter as PDF (``format=pdf``).",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    PDF: {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
     def preview(
-        name: str,
+        name: Annotated[Key, Path()],
         principal: Authenticated,
         body: Annotated[PreviewIn, Body()] = PreviewIn(),  # noqa: B008
-        version: int | None = None,
+        version: Annotated[int, QueryInt(1, 1000)] | None = None,
         format: Literal["text", "pdf"] = "text",
     ) -> Response:
         """Render a template with invented example data (and the given overrides)."""
@@ -429,10 +498,20 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
             "hours": head.hours,
             **body.variables,
         }
+        version = version or spec.version
         try:
-            rendered = context.templates.render(name, version or spec.version, variables)
-        except Exception as error:  # a missing version or variable: the caller's input
-            raise InvalidInputError(f"cannot render {name}: {error}") from None
+            rendered = context.templates.render(name, version, variables)
+        except TemplateNotFound:
+            raise TemplateVersionNotFoundError(
+                f"template {name} has no version {version}", field="version"
+            ) from None
+        except Exception:
+            # A variable the template cannot use (missing, or text where it needs a
+            # number). The renderer's own message names files and lines of the server.
+            raise TemplateNotRenderableError(
+                f"template {name} cannot be rendered with these variables",
+                field="variables",
+            ) from None
         if format == "text" or spec.channel.value != "letter":
             return PlainTextResponse(f"Betreff: {rendered.subject}\n\n{rendered.text}")
         letter = Letter(
@@ -469,13 +548,13 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         return _staff_out(row)
 
     @router.get("/staff", response_model=list[StaffEntryOut], tags=["staff directory"])
-    def staff_of_district(principal: Authenticated, district: str) -> list[StaffEntryOut]:
+    def staff_of_district(principal: Authenticated, district: Key) -> list[StaffEntryOut]:
         principal.require(*STAFF)
         principal.check_district(district, "district")
         return [_staff_out(row) for row in context.directory.staff_of([district])]
 
     @router.put("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
-    def put_letterhead(district: str, body: Letterhead, principal: Authenticated) -> Letterhead:
+    def put_letterhead(district: Key, body: Letterhead, principal: Authenticated) -> Letterhead:
         """Set how the district signs its letters: Jobcenter, team, address, phone line,
         e-mail, hours, data protection contact. Letters held for want of it can then be
         retried (``POST /notifications/{id}/retry``)."""
@@ -485,7 +564,7 @@ def build_router(context: NotificationsContext, authenticate: Any) -> APIRouter:
         return body
 
     @router.get("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
-    def letterhead(district: str, principal: Authenticated) -> Letterhead:
+    def letterhead(district: Key, principal: Authenticated) -> Letterhead:
         principal.require(*STAFF)
         principal.check_district(district, "district")
         return letterhead_of(district)

@@ -76,7 +76,11 @@ class SmtpMailer:
             )
             raise kind(f"SMTP {error.smtp_code}") from None
         except (smtplib.SMTPException, OSError) as error:  # timeouts are OSErrors
-            raise TransientDeliveryError(f"{type(error).__name__}: {error}") from None
+            # Staff read this as the notification's ``last_error``: what went wrong, not the
+            # library's or the operating system's own message.
+            raise TransientDeliveryError(
+                f"the mail server could not be reached ({type(error).__name__})"
+            ) from None
 
 
 def _codes(error: smtplib.SMTPRecipientsRefused) -> str:

@@ -312,7 +312,7 @@ class Notification(Aggregate):
             raise NotificationNotRetryableError(
                 f"only failed or given-up notifications can be retried; this one is "
                 f"{self.status.value}",
-                status=self.status.value,
+                notification_status=self.status.value,
             )
         self._retry_requested(requested_by=requested_by, requested_at=now, meta=meta)
 

@@ -9,26 +9,33 @@ neither gets no letters: they fail visibly (``letterhead_missing``) until it is 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shared.inputs import Line, StrictModel
 from shared.settings import ServiceSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 
-class Letterhead(BaseModel):
-    """The sender of a district's letters and how people reach the team."""
+class Letterhead(StrictModel):
+    """The sender of a district's letters and how people reach the team (set by the
+    district's team lead, ``PUT /letterheads/{district}``, or ``OUTREACH_LETTERHEADS``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
-    jobcenter: str = Field(examples=["Jobcenter Stadt Kassel"])
-    team: str = Field(default="Team Aufsuchende Beratung")
-    address: list[str] = Field(examples=[["Grüner Weg 2", "34117 Kassel"]])
-    phone: str = Field(examples=["0561 1234-0"])
-    email: str = Field(examples=["aufsuchend@jobcenter-kassel.example"])
-    hours: str = Field(default="Mo-Fr 8-16 Uhr")
-    data_protection_officer: str = Field(examples=["datenschutz@jobcenter-kassel.example"])
+    jobcenter: Annotated[Line, Field(examples=["Jobcenter Stadt Kassel"])]
+    team: Line = "Team Aufsuchende Beratung"
+    address: Annotated[list[Line], Field(min_length=1, max_length=6)] = Field(
+        examples=[["Grüner Weg 2", "34117 Kassel"]]
+    )
+    phone: Annotated[Line, Field(examples=["0561 1234-0"])]
+    email: Annotated[Line, Field(examples=["aufsuchend@jobcenter-kassel.example"])]
+    hours: Line = "Mo-Fr 8-16 Uhr"
+    data_protection_officer: Annotated[
+        Line, Field(examples=["datenschutz@jobcenter-kassel.example"])
+    ]
 
 
 class NotificationsSettings(ServiceSettings):

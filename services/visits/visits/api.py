@@ -7,9 +7,9 @@ import datetime as dt
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from psycopg.rows import DictRow
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.access_log import AccessLog, PersonalRead, personal_read
 from shared.auth import Principal, Role
@@ -20,12 +20,13 @@ from shared.contracts.visits import (
     VisitCancelledReason,
     VisitOutcome,
     VisitPurpose,
-    local_wall_clock,
 )
 from shared.dpo import opened_rows
 from shared.errors import ForbiddenError, NotFoundError
 from shared.eventstore import CommandContext
+from shared.inputs import Bool, ClockTime, IsoDate, Key, Note, StrictModel, Text, UniqueItems, Uuid
 from shared.privacy import PersonalDataCipher
+from shared.read_your_writes import projected
 from visits.agenda import AgendaItem, in_round_order, to_icalendar
 from visits.application import PlannedCase, Visits
 from visits.domain import Schedule, Visit, VisitRules
@@ -57,33 +58,52 @@ class CaseNotOnBoardError(NotFoundError):
     code = "case_not_on_board"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+District = Annotated[Key, Query(examples=["kassel"])]
+VisitId = Annotated[Uuid, Path()]
+CaseId = Annotated[Uuid, Path()]
+WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
 
 
-WallClock = Annotated[dt.time, AfterValidator(local_wall_clock)]
-"""A time of day in Germany, as the letter prints it: ``09:00``, never with an offset."""
+class TimeSlot(StrictModel):
+    start: Annotated[ClockTime, Field(examples=["09:00"])]
+    end: Annotated[ClockTime, Field(examples=["11:00"])]
 
 
-class TimeSlot(Strict):
-    start: WallClock = Field(examples=["09:00"])
-    end: WallClock = Field(examples=["11:00"])
+class Window(StrictModel):
+    start: Annotated[IsoDate, Field(examples=["2026-12-01"])]
+    end: Annotated[IsoDate, Field(examples=["2026-12-03"])]
 
 
-class Window(Strict):
-    start: dt.date = Field(examples=["2026-12-01"])
-    end: dt.date = Field(examples=["2026-12-03"])
-
-
-class When(Strict):
+class When(StrictModel):
     """Either a date (with an optional time slot) or a window of days without exact time."""
 
-    date: dt.date | None = Field(default=None, examples=["2026-12-01"])
+    # The same rule as ``_date_or_window``, for the OpenAPI document: exactly one of a date
+    # and a window, and a time slot only with a date.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["date"],
+                    "properties": {"date": {"type": "string"}, "window": {"type": "null"}},
+                },
+                {
+                    "required": ["window"],
+                    "properties": {
+                        "window": {"type": "object"},
+                        "date": {"type": "null"},
+                        "time_slot": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
+    date: Annotated[IsoDate, Field(examples=["2026-12-01"])] | None = None
     time_slot: TimeSlot | None = None
     window: Window | None = None
-    announced_on: dt.date | None = Field(
-        default=None, description="The day the letter goes out; today if not given."
-    )
+    announced_on: Annotated[
+        IsoDate | None, Field(description="The day the letter goes out; today if not given.")
+    ] = None
 
     @model_validator(mode="after")
     def _date_or_window(self) -> "When":
@@ -102,12 +122,21 @@ class When(Strict):
 
 
 class AnnounceVisit(When):
-    case_id: UUID
-    workers: list[str] = Field(min_length=1, max_length=2, examples=[["ow-yilmaz", "ow-becker"]])
+    case_id: Uuid
+    workers: Annotated[
+        list[WorkerId],
+        UniqueItems("name each outreach worker once"),
+        Field(
+            min_length=1,
+            max_length=2,
+            description="One or two outreach workers (user ids), each named once.",
+            examples=[["ow-yilmaz", "ow-becker"]],
+        ),
+    ]
     purpose: VisitPurpose
     place: MeetingPlace = MeetingPlace.HOME
-    place_description: str | None = Field(
-        default=None, min_length=1, max_length=300, examples=["Café am Königsplatz"]
+    place_description: Annotated[str, Text(300), Field(examples=["Café am Königsplatz"])] | None = (
+        None
     )
 
 
@@ -115,17 +144,23 @@ class RescheduleVisit(When):
     pass
 
 
-class CancelVisit(Strict):
+class CancelVisit(StrictModel):
     reason: VisitCancelledReason
 
 
-class RecordOutcome(Strict):
+class RecordOutcome(StrictModel):
     outcome: VisitOutcome
-    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
-    note: str | None = Field(default=None, max_length=4000)
-    coaching_referral_consent: bool = False
+    needs: Annotated[list[Need], UniqueItems(), Field(max_length=len(Need))] = []
+    note: Note | None = None
+    coaching_referral_consent: Bool = False
     next_step: NextStep = NextStep.NONE
-    completed_on: dt.date | None = Field(default=None, description="Today if not given.")
+    completed_on: Annotated[
+        IsoDate | None,
+        Field(
+            description="The day of the visit; today if not given. Not before the visit's "
+            "first day (409 visit_not_begun), not in the future (422 date_in_future)."
+        ),
+    ] = None
 
 
 class VisitCreated(BaseModel):
@@ -292,7 +327,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         )
 
     @router.get("/board", response_model=Board)
-    def planning_board(principal: Authenticated, read: Reading, district: str) -> Board:
+    def planning_board(principal: Authenticated, read: Reading, district: District) -> Board:
         principal.require(*VISIT_STAFF)
         principal.check_district(district, "district")
         max_attempts = context.rules.max_attempts_for(district)
@@ -346,7 +381,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
 
     @router.post("/visits/{visit_id}/reschedule", response_model=VisitState)
     def reschedule_visit(
-        visit_id: UUID, body: RescheduleVisit, principal: Authenticated
+        visit_id: VisitId, body: RescheduleVisit, principal: Authenticated
     ) -> VisitState:
         principal.require(*VISIT_STAFF)
         visit_in_scope(visit_id, principal)
@@ -359,14 +394,16 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
     @router.post("/visits/{visit_id}/cancel", response_model=VisitState)
-    def cancel_visit(visit_id: UUID, body: CancelVisit, principal: Authenticated) -> VisitState:
+    def cancel_visit(visit_id: VisitId, body: CancelVisit, principal: Authenticated) -> VisitState:
         principal.require(*VISIT_STAFF)
         visit_in_scope(visit_id, principal)
         visit = context.app.cancel(visit_id, reason=body.reason, ctx=command_context(principal))
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
     @router.post("/visits/{visit_id}/outcome", response_model=VisitState)
-    def record_outcome(visit_id: UUID, body: RecordOutcome, principal: Authenticated) -> VisitState:
+    def record_outcome(
+        visit_id: VisitId, body: RecordOutcome, principal: Authenticated
+    ) -> VisitState:
         principal.require(*VISIT_STAFF)
         visit_in_scope(visit_id, principal)
         visit = context.app.complete(
@@ -383,15 +420,17 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
     @router.get("/visits/{visit_id}", response_model=VisitOut)
-    def visit_detail(visit_id: UUID, principal: Authenticated, read: Reading) -> VisitOut:
+    def visit_detail(visit_id: VisitId, principal: Authenticated, read: Reading) -> VisitOut:
         principal.require(*VISIT_STAFF)
-        row = context.records.visit(visit_id)
+        row = projected(
+            lambda: context.records.visit(visit_id), lambda: context.app.get_visit(visit_id)
+        )
         if row is None or not principal.may_see(row["district"]):
             raise NotFoundError("visit not found")
         return visit_out(row, principal, read)
 
     @router.get("/cases/{case_id}/visits", response_model=History)
-    def visit_history(case_id: UUID, principal: Authenticated, read: Reading) -> History:
+    def visit_history(case_id: CaseId, principal: Authenticated, read: Reading) -> History:
         principal.require(*VISIT_STAFF, Role.CASE_MANAGER)
         rows = context.records.history(case_id)
         if any(not principal.may_see(row["district"]) for row in rows):
@@ -446,8 +485,8 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
     def agenda(
         principal: Authenticated,
         read: Reading,
-        day: Annotated[dt.date, Query(examples=["2026-12-01"])],
-        worker: str | None = None,
+        day: Annotated[IsoDate, Query(examples=["2026-12-01"])],
+        worker: Annotated[Key | None, Query(description="Default: the reader.")] = None,
     ) -> Agenda:
         items = agenda_items(principal, read, worker, day)
         return Agenda(
@@ -480,7 +519,10 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         responses={200: {"content": {"text/calendar": {}}}},
     )
     def agenda_calendar(
-        principal: Authenticated, read: Reading, day: dt.date, worker: str | None = None
+        principal: Authenticated,
+        read: Reading,
+        day: Annotated[IsoDate, Query(examples=["2026-12-01"])],
+        worker: Annotated[Key | None, Query(description="Default: the reader.")] = None,
     ) -> Response:
         items = agenda_items(principal, read, worker, day)
         body = to_icalendar(day, items, now=dt.datetime.now(dt.UTC))

@@ -71,6 +71,10 @@ class VisitCancelledError(ConflictError):
     code = "visit_cancelled"
 
 
+class VisitNotBegunError(ConflictError):
+    code = "visit_not_begun"
+
+
 class VisitAlreadyCompletedError(ConflictError):
     code = "visit_already_completed"
 
@@ -174,13 +178,18 @@ class Schedule:
 
 
 def check_workers(workers: Sequence[str]) -> list[str]:
-    """One or two distinct, non-empty user ids (there is no directory to check them against)."""
-    cleaned = list(dict.fromkeys(w.strip() for w in workers))
-    if not cleaned or any(not w for w in cleaned):
+    """One or two distinct, non-empty user ids (there is no directory to check them against).
+
+    A worker named twice is refused, not silently merged: whoever announced a visit for two
+    people meant two, and the letter says who comes."""
+    named = [w.strip() for w in workers]
+    if not named or any(not w for w in named):
         raise InvalidWorkersError("name one or two outreach workers", field="workers")
-    if len(cleaned) > MAX_WORKERS:
+    if len(set(named)) != len(named):
+        raise InvalidWorkersError("name each outreach worker once", field="workers")
+    if len(named) > MAX_WORKERS:
         raise InvalidWorkersError("at most two outreach workers go on a visit", field="workers")
-    return cleaned
+    return named
 
 
 def check_place(place: MeetingPlace, description_token: str | None) -> None:
@@ -319,6 +328,19 @@ class Visit(Aggregate):
                 f"the outcome of visit {self.id} is recorded already", visit_id=str(self.id)
             )
 
+    def check_has_begun(self, day: date) -> None:
+        """An outcome (also "not met") is what happened on a day of the announced date or
+        window: before its first day nobody could have gone, and the person was promised
+        not to be visited earlier."""
+        first_day = self.schedule.first_day
+        if day < first_day:
+            raise VisitNotBegunError(
+                f"the visit begins on {first_day.isoformat()}; its outcome can be recorded "
+                "from that day on",
+                field="completed_on",
+                first_day=first_day.isoformat(),
+            )
+
     def check_may_record_outcome(self, user: str, *, is_team_lead: bool) -> None:
         if not is_team_lead and user not in self.workers:
             raise NotAssignedToVisitError(
@@ -389,6 +411,7 @@ class Visit(Aggregate):
             raise DateInFutureError(
                 "the outcome of a visit that has not happened yet", field="completed_on"
             )
+        self.check_has_begun(completed_on)
         self._completed(
             case_id=self.case_id,
             outcome=outcome.value,
