@@ -29,6 +29,8 @@ WORKER_PORTS: dict[str, int] = {
 ``/ops`` only) when its HTTP API runs in processes of role ``api``."""
 
 KEYRING_DATABASE = "keyring"
+LOCAL_REALM = "outreach"
+"""The Keycloak realm of the product (``deploy/keycloak/outreach-realm.json``)."""
 
 
 class Mode(StrEnum):
@@ -60,6 +62,12 @@ class StackSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:59092"
     kafka_controller_port: int = 59093
     kafka_partitions: int = Field(default=6, ge=1)
+    keycloak_port: int = Field(
+        default=28080, description="The local stack's Keycloak (identity provider): HTTP."
+    )
+    keycloak_management_port: int = Field(
+        default=28081, description="The local stack's Keycloak: health (``/health/ready``)."
+    )
     api_workers: int = Field(
         default=1,
         ge=1,
@@ -71,6 +79,15 @@ class StackSettings(BaseSettings):
     def database_url(self, dbname: str) -> str:
         password = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
+
+    @property
+    def keycloak_url(self) -> str:
+        return f"http://127.0.0.1:{self.keycloak_port}"
+
+    @property
+    def local_issuer(self) -> str:
+        """The issuer of the local stack's Keycloak realm (``deploy/keycloak/``)."""
+        return f"{self.keycloak_url}/realms/{LOCAL_REALM}"
 
 
 _DEV_JWT_SECRET = "outreach-development-signing-key-not-for-production"  # noqa: S105
