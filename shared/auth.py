@@ -223,6 +223,14 @@ def _header(token: str) -> dict[str, Any]:
         raise _refusal(error) from None
 
 
+def _unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise _refusal(error) from None
+    return claims
+
+
 class TokenCodec(TokenVerifier):
     """HS256 tokens signed with a shared key: development mode and unit tests only."""
 
@@ -304,7 +312,7 @@ class OidcVerifier(TokenVerifier):
         timeout: float = 5,
     ) -> None:
         super().__init__()
-        self.issuer = issuer.rstrip("/")
+        self.issuer = issuer  # compared exactly, as OpenID Connect wants
         self._audience = audience
         self._algorithms = list(algorithms)
         self._claims = claims or ClaimNames()
@@ -355,6 +363,10 @@ class OidcVerifier(TokenVerifier):
             raise _unauthorized(
                 "token_algorithm_not_accepted", "the token's signature algorithm is not accepted"
             )
+        # Refused before any key is looked up: a token of another issuer (another realm, another
+        # provider) must not make the service fetch its keys, and its 401 names the real cause.
+        if _unverified_claims(token).get("iss") != self.issuer:
+            raise _unauthorized("token_issuer_invalid", "the token was issued by another issuer")
         try:
             key = self._keys().get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError:
@@ -396,7 +408,7 @@ def discover(issuer: str, timeout: float = 5) -> dict[str, Any]:
         document: dict[str, Any] = response.json()
     except (httpx.HTTPError, ValueError):
         raise IdentityProviderUnavailableError("the identity provider cannot be reached") from None
-    if document.get("issuer", "").rstrip("/") != issuer.rstrip("/") or not document.get("jwks_uri"):
+    if document.get("issuer") != issuer or not document.get("jwks_uri"):
         raise IdentityProviderUnavailableError(
             "the identity provider's discovery document names another issuer or no keys"
         )

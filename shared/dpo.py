@@ -9,7 +9,8 @@ export is itself logged (purpose ``audit``).
     python -m shared.dpo export SUBJECT --out DIR
 
 asks every service of ``SERVICE_PORTS`` that is up (on 127.0.0.1, or the URLs given with
-``--service NAME=URL``) with a DPO token minted from the settings, and writes
+``--service NAME=URL``) with a DPO token (of the jobs' client, ``OUTREACH_OIDC_CLIENT_ID``;
+in development without one, minted from the settings), and writes
 ``DIR/export.json`` and a readable ``DIR/export.pdf``.
 """
 
@@ -19,7 +20,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,7 @@ from fpdf.enums import XPos, YPos
 from psycopg import sql
 from pydantic_core import to_jsonable_python
 
-from shared.auth import Principal, Role, TokenCodec
+from shared.auth import JobTokens, Principal, Role
 from shared.eventstore import OutreachApplication
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
 from shared.settings import SERVICE_PORTS, ServiceSettings
@@ -301,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         role=Role.DATA_PROTECTION_OFFICER,
         districts=frozenset(args.districts or ["all"]),
     )
-    token = TokenCodec.from_settings(settings).mint(officer, timedelta(minutes=10))
+    # The jobs' client when configured (OUTREACH_OIDC_CLIENT_ID: the identity provider names
+    # the officer and districts); otherwise, in development, a token for --user/--district.
+    token = JobTokens(settings).token(officer)
     result = gather(args.subject, service_urls(args.service), token)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "export.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
