@@ -594,7 +594,7 @@ def sign_in_lines(settings: StackSettings) -> list[str]:
     lines = [
         f"Sign-in (Keycloak {settings.keycloak_url}, realm {LOCAL_REALM}); "
         f"every demo user's password: {demo_password()}",
-        f"  in a browser: {settings.local_issuer}/account",
+        f"  administration: {settings.keycloak_url}/admin (the OUTREACH_KEYCLOAK_ADMIN_* user)",
         "  a token for curl: export TOKEN=$(.venv/bin/python deploy/local/keycloak.py "
         "token USERNAME)",
     ]

@@ -298,3 +298,23 @@ def test_development_gets_default_secrets_and_its_port(
     assert codec.decode(codec.mint(PRINCIPAL)) == PRINCIPAL
     # Development accepts the shared key's tokens besides the identity provider's.
     assert verifier_from_settings(settings).decode(codec.mint(PRINCIPAL)) == PRINCIPAL
+
+
+def test_production_refuses_a_token_of_the_development_key(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """Even a token signed with the well-known development key: production never checks an
+    HS256 signature, so holding a shared key gives nobody a user."""
+    clean_environment.setenv("OUTREACH_OIDC_ISSUER", ISSUER_URL)
+    clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
+    clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    development_token = TokenCodec.from_settings(ServiceSettings(mode="development")).mint(
+        PRINCIPAL
+    )
+    production = verifier_from_settings(ServiceSettings(mode="production"))
+
+    with pytest.raises(UnauthorizedError) as raised:
+        production.decode(development_token)
+
+    assert raised.value.status == 401
+    assert raised.value.extra == {"reason": "token_algorithm_not_accepted"}
