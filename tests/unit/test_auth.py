@@ -14,7 +14,14 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from shared.auth import OidcVerifier, Principal, Role, TokenCodec, verifier_from_settings
+from shared.auth import (
+    JobTokens,
+    OidcVerifier,
+    Principal,
+    Role,
+    TokenCodec,
+    verifier_from_settings,
+)
 from shared.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from shared.settings import Mode, ServiceSettings
 
@@ -318,3 +325,26 @@ def test_production_refuses_a_token_of_the_development_key(
 
     assert raised.value.status == 401
     assert raised.value.extra == {"reason": "token_algorithm_not_accepted"}
+
+
+def test_a_job_outside_development_needs_the_identity_providers_client(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """The retention job and the export sign in as the jobs' client in production; they
+    have no key to mint a token of their own."""
+    clean_environment.setenv("OUTREACH_OIDC_ISSUER", ISSUER_URL)
+    clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
+    clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+
+    with pytest.raises(SystemExit, match="OUTREACH_OIDC_CLIENT_ID"):
+        JobTokens(ServiceSettings(mode="production"))
+
+
+def test_a_job_in_development_without_a_client_mints_a_token_for_whom_it_names(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = ServiceSettings()
+
+    token = JobTokens(settings).token(PRINCIPAL)
+
+    assert TokenCodec.from_settings(settings).decode(token) == PRINCIPAL
