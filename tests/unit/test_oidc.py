@@ -183,12 +183,12 @@ def test_a_provider_outreach_worker_carries_the_provider_of_the_claim(
             "the token is not meant for this service (audience)",
         ),
         (
-            {"exp": datetime.now(UTC) - timedelta(minutes=1)},
+            {"exp": timedelta(minutes=-1)},
             "token_expired",
             "the token has expired",
         ),
         (
-            {"nbf": datetime.now(UTC) + timedelta(minutes=5)},
+            {"nbf": timedelta(minutes=5)},
             "token_not_yet_valid",
             "the token is not valid yet",
         ),
@@ -204,6 +204,9 @@ def test_a_provider_outreach_worker_carries_the_provider_of_the_claim(
 def test_a_token_that_fails_a_check_is_refused_with_a_clear_401(
     provider: FakeProvider, claims: dict[str, Any], reason: str, detail: str
 ) -> None:
+    # Times are given relative to now: the parameters are made when the tests are collected.
+    now = datetime.now(UTC)
+    claims = {k: now + v if isinstance(v, timedelta) else v for k, v in claims.items()}
     if claims.get("aud", AUDIENCE) is None:
         token = _without(provider.token("key-1"), "aud", provider)
     else:
