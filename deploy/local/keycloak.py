@@ -527,27 +527,27 @@ def add_dev_client(admin: Admin, realm: str = LOCAL_REALM, applied: str = "") ->
     admin.call("POST", scope, json=[admin.role(realm, name) for name in product_roles()])
 
 
-def ensure_realm(admin: Admin) -> None:
+def ensure_realm(admin: Admin, realm: str = LOCAL_REALM) -> None:
     """The realm as the realm file says, with the development client and the demo users."""
     digest = _digest(REALM_FILE, DEMO_USERS_FILE)
-    exists = admin.realm_exists(LOCAL_REALM)
-    dev = admin.client(LOCAL_REALM, DEV_CLIENT) if exists else None
+    exists = admin.realm_exists(realm)
+    dev = admin.client(realm, DEV_CLIENT) if exists else None
     applied = (dev or {}).get("attributes", {}).get(APPLIED_ATTRIBUTE)
     if applied == digest:
         return
     if exists and dev is not None:
-        log.info("keycloak: the realm file or the demo users changed: recreating the realm")
-        admin.call("DELETE", f"/{LOCAL_REALM}")
+        log.info("keycloak: the realm file or the demo users changed: recreating realm %s", realm)
+        admin.call("DELETE", f"/{realm}")
         exists = False
     if not exists:
-        create_realm(admin)
+        create_realm(admin, realm)
     password = demo_password()
     for user in demo_users():
         attributes = {"districts": user["districts"]}
         if user.get("provider"):
             attributes["provider"] = [user["provider"]]
         admin.put_user(
-            LOCAL_REALM,
+            realm,
             user["username"],
             user["role"],
             attributes,
@@ -555,8 +555,8 @@ def ensure_realm(admin: Admin) -> None:
             user["firstName"],
             user["lastName"],
         )
-    add_dev_client(admin, applied=digest)
-    log.info("keycloak: realm %s with %d demo users", LOCAL_REALM, len(demo_users()))
+    add_dev_client(admin, realm, applied=digest)
+    log.info("keycloak: realm %s with %d demo users", realm, len(demo_users()))
 
 
 # --- tokens ---------------------------------------------------------------------------------

@@ -6,6 +6,9 @@ Kafka runs as a single KRaft node (broker and controller in one JVM) from jars t
 resolves from ``deploy/local/pom.xml``. Every port comes from :class:`shared.settings.StackSettings`
 (environment prefix ``OUTREACH_``); nothing here hard-codes one.
 
+Keycloak, the identity provider, has a launcher of its own (``deploy/local/keycloak.py``),
+which ``up``, ``down`` and ``status`` call.
+
 Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
     python deploy/local/stack.py up                 # PostgreSQL + Kafka, databases created

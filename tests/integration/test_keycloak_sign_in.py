@@ -4,6 +4,8 @@ principal as before, and tokens of another issuer or for another audience are re
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from shared.auth import JobTokens, OidcVerifier, Principal, Role
@@ -121,3 +123,32 @@ def test_a_token_the_realm_issued_for_another_application_is_refused(
     )
 
     assert refusal(verifier, token) == "token_audience_invalid"
+
+
+def test_a_realm_made_from_another_realm_file_is_made_again_and_an_unchanged_one_is_kept(
+    keycloak_users: KeycloakUsers,
+) -> None:
+    """Keycloak's import skips a realm that exists, so the launcher applies a changed realm
+    file (or demo users list) itself: it sees what it applied last on the development client
+    and makes the realm again from the file. (A realm of its own: ``outreach`` serves the
+    other tests.)"""
+    admin = keycloak_users.admin
+    realm = f"outreach-relaunch-{uuid.uuid4().hex[:8]}"
+    try:
+        keycloak.create_realm(admin, realm)
+        keycloak.add_dev_client(admin, realm, applied="digest of an older realm file")
+        admin.put_user(realm, "made-since", "team_lead", {"districts": ["kassel"]}, "pw")
+
+        keycloak.ensure_realm(admin, realm)
+
+        assert admin.user(realm, "made-since") is None  # the realm was made again
+        assert admin.user(realm, "jonas.becker") is not None  # with the demo users
+        applied = admin.client(realm, keycloak.DEV_CLIENT)["attributes"]
+        admin.put_user(realm, "made-since", "team_lead", {"districts": ["kassel"]}, "pw")
+
+        keycloak.ensure_realm(admin, realm)
+
+        assert admin.user(realm, "made-since") is not None  # unchanged file: left as it is
+        assert admin.client(realm, keycloak.DEV_CLIENT)["attributes"] == applied
+    finally:
+        admin.request("DELETE", f"/{realm}")
