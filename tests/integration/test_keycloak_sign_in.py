@@ -76,7 +76,7 @@ def test_the_jobs_sign_in_with_client_credentials_as_officer_of_their_districts(
 def test_a_token_of_another_realm_is_refused_as_of_another_issuer(
     verifier: OidcVerifier, keycloak_users: KeycloakUsers
 ) -> None:
-    master_token = keycloak_users.admin._authenticate()  # the master realm's admin client
+    master_token = keycloak_users.admin.sign_in()  # the master realm's admin client
 
     assert refusal(verifier, master_token) == "token_issuer_invalid"
 
