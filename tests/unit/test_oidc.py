@@ -8,11 +8,13 @@ against the real Keycloak are in ``tests/integration/test_keycloak_sign_in.py`` 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -246,8 +248,6 @@ def test_a_token_whose_signature_does_not_match_is_refused(provider: FakeProvide
 
 
 def _b64_claims(payload: str, **changes: Any) -> str:
-    import base64
-
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims.update(changes, roles=["data_protection_officer"])
     return base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
@@ -355,14 +355,9 @@ def client(provider: FakeProvider) -> TestClient:
     return TestClient(app)
 
 
-def _no_lifespan(_: FastAPI) -> Any:
-    import contextlib
-
-    @contextlib.asynccontextmanager
-    async def nothing() -> Any:
-        yield
-
-    return nothing()
+@contextlib.asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
 
 
 def test_the_api_answers_a_refused_token_with_a_401_problem_naming_the_reason(
