@@ -9,10 +9,11 @@ export is itself logged (purpose ``audit``).
     python -m shared.dpo export SUBJECT --district kassel --out DIR
 
 asks every service of ``SERVICE_PORTS`` that is up (on 127.0.0.1, or the URLs given with
-``--service NAME=URL``) with a DPO token minted from the settings, and writes
-``DIR/export.json`` and ``DIR/export.pdf``, the answer to the person in German
-(``shared.dpo_pdf``). ``--district`` (repeatable) names the officer's districts: the export
-holds what those districts hold about the person.
+``--service NAME=URL``) with a DPO token (of the jobs' client, ``OUTREACH_OIDC_CLIENT_ID``;
+in development without one, minted from the settings), and writes ``DIR/export.json`` and
+``DIR/export.pdf``, the answer to the person in German (``shared.dpo_pdf``). ``--district``
+(repeatable) names the officer's districts: the export holds what those districts hold about
+the person.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from pydantic_core import to_jsonable_python
 
-from shared.auth import Principal, Role, TokenCodec
+from shared.auth import JobTokens, Principal, Role
 from shared.dpo_pdf import render_pdf
 from shared.eventstore import OutreachApplication
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
@@ -223,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     officer = Principal(
         user=args.user, role=Role.DATA_PROTECTION_OFFICER, districts=frozenset(args.districts)
     )
-    token = TokenCodec.from_settings(settings).mint(officer, timedelta(minutes=10))
+    # The jobs' client when configured (OUTREACH_OIDC_CLIENT_ID: the identity provider names
+    # the officer and districts); otherwise, in development, a token for --user/--district.
+    token = JobTokens(settings).token(officer)
     result = gather(args.subject, service_urls(args.service), token)
     retention = {
         district: (periods.case_record_years, periods.visit_notes_years)

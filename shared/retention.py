@@ -223,9 +223,9 @@ def request_erasures(
 
     import httpx
 
-    from shared.auth import Principal, Role, TokenCodec
+    from shared.auth import JobTokens, Principal, Role
 
-    codec = TokenCodec.from_settings(settings)
+    tokens = JobTokens(settings)
     outcomes: list[tuple[Decision, str]] = []
     with contextlib.ExitStack() as stack:
         if client is None:
@@ -233,7 +233,10 @@ def request_erasures(
         for decision in decisions:
             if decision.action is not Action.ERASE:
                 continue
-            token = codec.mint(
+            # With the jobs' client (OUTREACH_OIDC_CLIENT_ID) the identity provider says who
+            # the job is and in which districts it may erase; in development without one, a
+            # token is minted for the officer role in the decision's district.
+            token = tokens.token(
                 Principal(
                     user="retention-job",
                     role=Role.DATA_PROTECTION_OFFICER,

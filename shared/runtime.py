@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool
 from shared import parking
 from shared.access_log import AccessLog
 from shared.api import ReadinessCheck, ReadinessReport, create_app
-from shared.auth import Authenticator, Principal, Role, TokenCodec, principal_dependency
+from shared.auth import Authenticator, Principal, Role, principal_dependency, verifier_from_settings
 from shared.chain import ChainKeeper, EventChain
 from shared.consumer import Consumer, ConsumerProgress, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
@@ -257,8 +257,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     cipher = PersonalDataCipher(keyring, settings.secret("blind_index_key").encode())
     broker = build_broker(settings, spec.name)
-    codec = TokenCodec.from_settings(settings)
-    authenticate = principal_dependency(codec)
+    authenticate = principal_dependency(verifier_from_settings(settings))
     holder: dict[str, Runtime] = {}
 
     @contextlib.asynccontextmanager

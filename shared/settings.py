@@ -29,6 +29,8 @@ WORKER_PORTS: dict[str, int] = {
 ``/ops`` only) when its HTTP API runs in processes of role ``api``."""
 
 KEYRING_DATABASE = "keyring"
+LOCAL_REALM = "outreach"
+"""The Keycloak realm of the product (``deploy/keycloak/outreach-realm.json``)."""
 
 
 class Mode(StrEnum):
@@ -76,6 +78,12 @@ class StackSettings(BaseSettings):
         "benchmark's scratch topic), and the local broker's default.",
     )
     kafka_durability: KafkaDurability = KafkaDurability.SINGLE
+    keycloak_port: int = Field(
+        default=28080, description="The local stack's Keycloak (identity provider): HTTP."
+    )
+    keycloak_management_port: int = Field(
+        default=28081, description="The local stack's Keycloak: health (``/health/ready``)."
+    )
     api_workers: int = Field(
         default=1,
         ge=1,
@@ -88,6 +96,20 @@ class StackSettings(BaseSettings):
         password = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
 
+    @property
+    def keycloak_url(self) -> str:
+        return f"http://127.0.0.1:{self.keycloak_port}"
+
+    @property
+    def local_issuer(self) -> str:
+        """The issuer of the local stack's Keycloak realm (``deploy/keycloak/``)."""
+        return f"{self.keycloak_url}/realms/{LOCAL_REALM}"
+
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""Signature algorithms a service accepts from an identity provider: it holds only public keys."""
 
 _DEV_JWT_SECRET = "outreach-development-signing-key-not-for-production"  # noqa: S105
 _DEV_KEYRING_KEK = "ZGV2ZWxvcG1lbnQta2V5cmluZy1rZWstMzItYnl0ZXM="  # 32 bytes, base64
@@ -131,9 +153,56 @@ class ServiceSettings(StackSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int | None = None
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Development only: the shared key of HS256 tokens minted by "
+        "``python -m shared.auth mint`` (and the unit tests). Refused in production.",
+    )
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "outreach"
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider (OpenID Connect issuer) whose tokens the services "
+        "accept; its keys come from ``<issuer>/.well-known/openid-configuration``. Required in "
+        "production; in development the local stack's Keycloak realm.",
+    )
+    oidc_audience: str = Field(
+        default="outreach", description="The audience (``aud``) every accepted token names."
+    )
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Signature algorithms accepted from the identity provider (asymmetric only).",
+    )
+    oidc_user_claim: str = Field(default="preferred_username", description="The user's id.")
+    oidc_roles_claim: str = Field(
+        default="roles",
+        description="The user's roles (a list or one string); exactly one of them must be an "
+        "Outreach role, others are ignored.",
+    )
+    oidc_districts_claim: str = Field(
+        default="districts", description="The user's districts (a list or one string)."
+    )
+    oidc_provider_claim: str = Field(
+        default="provider", description="The provider's id (``provider_outreach`` users)."
+    )
+    oidc_jwks_lifespan_seconds: float = Field(
+        default=300, gt=0, description="How long the identity provider's keys are cached."
+    )
+    oidc_jwks_cooldown_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="A token signed with an unknown key fetches the keys again, at most once "
+        "in this many seconds.",
+    )
+    oidc_leeway_seconds: float = Field(
+        default=10, ge=0, description="Clock skew allowed when checking exp and nbf."
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The jobs' client (client credentials): the retention job and the Art. 15 "
+        "export ask the identity provider for their tokens.",
+    )
+    oidc_client_secret: SecretStr | None = None
     keyring_kek: SecretStr | None = Field(
         default=None, description="Base64 of the 32-byte key that wraps every data key."
     )
@@ -149,8 +218,8 @@ class ServiceSettings(StackSettings):
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> ServiceSettings:
         development = self.mode is Mode.DEVELOPMENT
+        self._check_sign_in(development)
         for name, dev_value in (
-            ("jwt_secret", _DEV_JWT_SECRET),
             ("keyring_kek", _DEV_KEYRING_KEK),
             ("blind_index_key", _DEV_BLIND_INDEX_KEY),
         ):
@@ -169,6 +238,26 @@ class ServiceSettings(StackSettings):
         if dbname == self.keyring_database and self.keyring_url is not None:
             return self.keyring_url.get_secret_value()
         return super().database_url(dbname)
+
+    def _check_sign_in(self, development: bool) -> None:
+        """Production: tokens of the identity provider only (no shared secret, no HS256)."""
+        weak = [a for a in self.oidc_algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if weak or not self.oidc_algorithms:
+            raise ValueError(
+                "OUTREACH_OIDC_ALGORITHMS takes asymmetric algorithms only: "
+                + ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+            )
+        if development:
+            self.jwt_secret = self.jwt_secret or SecretStr(_DEV_JWT_SECRET)
+            self.oidc_issuer = self.oidc_issuer or self.local_issuer
+            return
+        if not self.oidc_issuer:
+            raise ValueError("OUTREACH_OIDC_ISSUER must be set outside development")
+        if self.jwt_secret is not None:
+            raise ValueError(
+                "OUTREACH_JWT_SECRET is for development only: production accepts the "
+                "identity provider's tokens (OUTREACH_OIDC_ISSUER) and no HS256 token"
+            )
 
     @cached_property
     def database(self) -> str:

@@ -1,6 +1,6 @@
 """Fixtures shared by the integration and end-to-end tests.
 
-The real PostgreSQL and Apache Kafka are started by the project's launcher
+The real PostgreSQL, Apache Kafka and Keycloak are started by the project's launcher
 (``deploy/local/stack.py up``, idempotent). Tests isolate themselves by using their own
 district names, topics and consumer groups, so they can run against a stack that also
 serves ``make up``.
@@ -25,6 +25,7 @@ from shared.kafka import ensure_topics
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.settings import KEYRING_DATABASE, ServiceSettings
 from tests.support.helpers import TEST_DATABASE
+from tests.support.keycloak import KeycloakUsers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def settings() -> ServiceSettings:
 
 @pytest.fixture(scope="session")
 def stack(settings: ServiceSettings) -> ServiceSettings:
-    """PostgreSQL and Kafka, started by the project's own launcher."""
+    """PostgreSQL, Kafka and Keycloak, started by the project's own launcher."""
     subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True)
     with psycopg.connect(settings.database_url("postgres"), autocommit=True) as conn:
         exists = conn.execute(
@@ -84,3 +85,12 @@ def mint(settings: ServiceSettings) -> Callable[..., str]:
         return codec.mint(Principal(user=user, role=Role(role), districts=frozenset(districts)))
 
     return _mint
+
+
+@pytest.fixture(scope="session")
+def keycloak_users(stack: ServiceSettings) -> Iterator[KeycloakUsers]:
+    """Tokens of the local Keycloak for any user, role and districts (``keycloak_users.mint``
+    has the signature of ``mint``)."""
+    users = KeycloakUsers()
+    yield users
+    users.close()

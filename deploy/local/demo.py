@@ -1,5 +1,8 @@
 """Load demo data into the running services and print where to look.
 
+The demo staff are the demo users of the local Keycloak (``deploy/keycloak/demo-users.json``):
+every request here carries the access token a demo user gets by signing in.
+
 Idempotent: a case that exists already (409) is left as it is. All people are invented.
 """
 
@@ -10,16 +13,15 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
+import keycloak  # deploy/local/keycloak.py
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.auth import Principal, Role, TokenCodec  # noqa: E402
-from shared.settings import SERVICE_PORTS, ServiceSettings  # noqa: E402
+from shared.settings import LOCAL_REALM, SERVICE_PORTS  # noqa: E402
 
 TODAY = date.today()
 
@@ -79,16 +81,27 @@ DEMO_CASES = [
 ]
 
 
-def token(user: str, role: Role, *districts: str, provider: str | None = None) -> str:
-    codec = TokenCodec.from_settings(ServiceSettings())
-    return codec.mint(
-        Principal(
-            user=user,
-            role=role,
-            districts=frozenset(districts),
-            provider=UUID(provider) if provider else None,
-        )
+def token(username: str) -> str:
+    """The access token of a demo user, signed in with the demo password."""
+    return str(
+        keycloak.password_token(keycloak.KeycloakSettings(), username, keycloak.demo_password())
     )
+
+
+def make_provider_outreach_worker(username: str, provider: str) -> None:
+    """Name the provider on the demo user's account (its ``provider`` attribute): the
+    provider's id exists only once the coaching service registered it."""
+    user = next(u for u in keycloak.demo_users() if u["username"] == username)
+    with keycloak.Admin() as admin:
+        admin.put_user(
+            LOCAL_REALM,
+            username,
+            user["role"],
+            {"districts": user["districts"], "provider": [provider]},
+            keycloak.demo_password(),
+            user["firstName"],
+            user["lastName"],
+        )
 
 
 DEMO_VISIT_CUSTOMER = "Erika Beispiel"
@@ -100,7 +113,7 @@ def announce_demo_visit(visits: str) -> str:
 
     Idempotent: a visit announced already (409) is left as it is. Returns what happened.
     """
-    worker = token("ow-demo-kassel", Role.OUTREACH_WORKER, "kassel")
+    worker = token("ayse.yilmaz")
     auth = {"Authorization": f"Bearer {worker}", "X-Purpose": "visit_planning"}
     with httpx.Client(base_url=visits, timeout=10) as client:
         entry: dict[str, Any] | None = None
@@ -121,7 +134,7 @@ def announce_demo_visit(visits: str) -> str:
             "/visits",
             json={
                 "case_id": entry["case_id"],
-                "workers": ["ow-demo-kassel", "ow-demo-kassel-2"],
+                "workers": ["ayse.yilmaz", "marek.zielinski"],
                 "purpose": "first_contact",
                 "window": {
                     "start": str(TODAY + timedelta(days=7)),
@@ -134,6 +147,10 @@ def announce_demo_visit(visits: str) -> str:
             return "announced already"
         response.raise_for_status()
         return f"announced: visit {response.json()['visit_id']}"
+
+
+TEAM_LEADS = {"kassel": "jonas.becker", "darmstadt-dieburg": "sabine.hoffmann"}
+TEAM_LEADS["kreis-borken"] = "fatma.celik"
 
 
 DEMO_LETTERHEADS: dict[str, dict[str, Any]] = {
@@ -158,34 +175,65 @@ DEMO_LETTERHEADS: dict[str, dict[str, Any]] = {
 }
 """How the demo districts sign their letters (invented addresses and numbers)."""
 
-DEMO_STAFF: dict[str, tuple[str, str, str]] = {
-    "ow-demo-kassel": ("Ayşe Yılmaz", "frau", "kassel"),
-    "ow-demo-kassel-2": ("Jonas Becker", "herr", "kassel"),
-    "pc-demo-sculpture-1": ("Jana Beispielcoach", "frau", "kassel"),
-    "pc-demo-sculpture-2": ("Tom Mustercoach", "herr", "kassel"),
-    "pw-demo-kubus": ("Łucja Nowak", "frau", "darmstadt-dieburg"),
-    "pc-demo-kubus-1": ("Sema Probecoach", "frau", "darmstadt-dieburg"),
+FORMS_OF_ADDRESS: dict[str, str] = {
+    "ayse.yilmaz": "frau",
+    "marek.zielinski": "herr",
+    "jonas.becker": "herr",
+    "katarzyna.nowak": "frau",
+    "lena.schmidt": "frau",
+    "tobias.krueger": "herr",
+    "piotr.wisniewski": "herr",
+    "mehmet.demir": "herr",
+    "sabine.hoffmann": "frau",
+    "tomasz.kowalski": "herr",
+    "elif.kaya": "frau",
+    "emre.aydin": "herr",
+    "anna.zielinska": "frau",
+    "lukas.wagner": "herr",
+    "fatma.celik": "frau",
+    "magdalena.lewandowska": "frau",
+    "hannah.fischer": "frau",
 }
-"""The staff directory of the demo: user id -> (display name, form of address, district).
-Letters name the staff who come by these names (an identity-provider synchronisation
-would fill it in production)."""
+"""How letters address the demo staff (``name_only`` for anyone not listed)."""
+
+EXTRA_STAFF: dict[str, tuple[str, str]] = {"tobias.krueger": ("Tobias Krüger", "kassel")}
+"""Demo staff without an account (a provider's coach who never signs in)."""
+
+
+def demo_staff() -> dict[str, tuple[str, str, str]]:
+    """The staff directory of the demo: user id -> (display name, form of address, district),
+    from the demo users of the local Keycloak (their names as the identity provider knows
+    them). Letters name the staff who come by these names."""
+    staff = {
+        str(user["username"]): (
+            f"{user['firstName']} {user['lastName']}",
+            FORMS_OF_ADDRESS.get(str(user["username"]), "name_only"),
+            str(user["districts"][0]),
+        )
+        for user in keycloak.demo_users()
+    }
+    for user, (name, district) in EXTRA_STAFF.items():
+        staff[user] = (name, FORMS_OF_ADDRESS.get(user, "name_only"), district)
+    return staff
 
 
 def load_staff_directory(notifications: str) -> str:
     """The demo districts' letterheads and staff, entered by their team leads (idempotent:
     ``PUT``)."""
     with httpx.Client(base_url=notifications, timeout=10) as client:
+        leads = {district: token(user) for district, user in TEAM_LEADS.items()}
         for district, letterhead in DEMO_LETTERHEADS.items():
-            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+            lead = {"Authorization": f"Bearer {leads[district]}"}
             client.put(f"/letterheads/{district}", json=letterhead, headers=lead).raise_for_status()
-        for user, (name, form, district) in DEMO_STAFF.items():
-            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+        staff = demo_staff()
+        for user, (name, form, district) in staff.items():
+            lead = {"Authorization": f"Bearer {leads[district]}"}
             client.put(
                 f"/staff/{user}",
                 json={"display_name": name, "form_of_address": form, "district": district},
                 headers=lead,
             ).raise_for_status()
-    return f"{len(DEMO_LETTERHEADS)} letterheads, {len(DEMO_STAFF)} members of staff"
+    return f"{len(DEMO_LETTERHEADS)} letterheads, {len(staff)} members of staff"
 
 
 DEMO_PROVIDERS: list[dict[str, Any]] = [
@@ -199,14 +247,14 @@ DEMO_PROVIDERS: list[dict[str, Any]] = [
         },
         "coaches": [
             {
-                "coach": "pc-demo-sculpture-1",
-                "display_name": "Jana Beispielcoach",
+                "coach": "lena.schmidt",
+                "display_name": "Lena Schmidt",
                 "max_caseload": 8,
                 "emergency_line": "0561 000900",
             },
             {
-                "coach": "pc-demo-sculpture-2",
-                "display_name": "Tom Mustercoach",
+                "coach": "tobias.krueger",
+                "display_name": "Tobias Krüger",
                 "max_caseload": 6,
                 "emergency_line": "0561 000901",
             },
@@ -217,8 +265,8 @@ DEMO_PROVIDERS: list[dict[str, Any]] = [
         "runs_outreach": True,
         "coaches": [
             {
-                "coach": "pc-demo-kubus-1",
-                "display_name": "Sema Probecoach",
+                "coach": "elif.kaya",
+                "display_name": "Elif Kaya",
                 "max_caseload": 10,
                 "emergency_line": "06071 000900",
             }
@@ -250,7 +298,7 @@ def load_coaching(coaching: str) -> tuple[str, dict[str, str]]:
     with httpx.Client(base_url=coaching, timeout=10) as client:
         for demo in DEMO_PROVIDERS:
             district = demo["provider"]["districts"][0]
-            lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, district)}"}
+            lead = {"Authorization": f"Bearer {token(TEAM_LEADS[district])}"}
             known = client.get("/providers", params={"district": district}, headers=lead)
             known.raise_for_status()
             existing = [p for p in known.json() if p["name"] == demo["provider"]["name"]]
@@ -273,7 +321,7 @@ def load_coaching(coaching: str) -> tuple[str, dict[str, str]]:
                     f"/providers/{provider_id}/outreach/{district}", headers=lead
                 ).raise_for_status()
             providers[demo["provider"]["name"]] = provider_id
-        lead = {"Authorization": f"Bearer {token('tl-demo', Role.TEAM_LEAD, 'kreis-borken')}"}
+        lead = {"Authorization": f"Bearer {token(TEAM_LEADS['kreis-borken'])}"}
         known = client.get("/programmes", params={"district": "kreis-borken"}, headers=lead)
         known.raise_for_status()
         if not any(p["title"] == DEMO_PROGRAMME["title"] for p in known.json()):
@@ -286,7 +334,7 @@ def show_notifications(notifications: str, contacts: str) -> list[str]:
     """Where the demo's letters and e-mails are: the print batch of Kassel (the announced
     visit's letter) saved as a PDF, and the mail sink's folder. For an e-mail, a demo case of
     Darmstadt-Dieburg gets its contact restored by phone (its case manager is told)."""
-    lead = {"Authorization": f"Bearer {token('tl-demo-kassel', Role.TEAM_LEAD, 'kassel')}"}
+    lead = {"Authorization": f"Bearer {token('jonas.becker')}"}
     mail = ROOT / ".local" / "mail"
     lines = []
     with httpx.Client(timeout=10) as client:
@@ -332,16 +380,13 @@ def show_notifications(notifications: str, contacts: str) -> list[str]:
 
 
 def tokens_dadi() -> str:
-    return token("cm-demo-dadi", Role.CASE_MANAGER, "darmstadt-dieburg")
+    return token("tomasz.kowalski")
 
 
 def main() -> int:
     contacts = f"http://127.0.0.1:{SERVICE_PORTS['contacts']}"
     visits = f"http://127.0.0.1:{SERVICE_PORTS['visits']}"
-    tokens = {
-        "kassel": token("cm-demo-kassel", Role.CASE_MANAGER, "kassel"),
-        "darmstadt-dieburg": token("cm-demo-dadi", Role.CASE_MANAGER, "darmstadt-dieburg"),
-    }
+    tokens = {"kassel": token("katarzyna.nowak"), "darmstadt-dieburg": tokens_dadi()}
     created = 0
     with httpx.Client(base_url=contacts, timeout=10) as client:
         for case in DEMO_CASES:
@@ -357,50 +402,52 @@ def main() -> int:
     visit = announce_demo_visit(visits)
     coaching = f"http://127.0.0.1:{SERVICE_PORTS['coaching']}"
     registry, providers = load_coaching(coaching)
-    lead = token("tl-demo-kassel", Role.TEAM_LEAD, "kassel")
+    make_provider_outreach_worker("emre.aydin", providers["KuBus e.V."])
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
     print(f"Letterheads and staff directory (notifications): {directory}.")
     print(f"Home visit for {DEMO_VISIT_CUSTOMER}: {visit}.")
     print(f"Coaching providers, coaches and a programme: {registry}.")
+    print()
+    print("\n".join(keycloak.sign_in_lines(keycloak.KeycloakSettings())))
+    sign_in = ".venv/bin/python deploy/local/keycloak.py token"
     print("\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):")
-    print(f"  export TOKEN={lead}")
+    print(f"  export TOKEN=$({sign_in} jonas.becker)   # valid 5 minutes")
     auth = '-H "Authorization: Bearer $TOKEN"'
     print(f'  curl -s {auth} -H "X-Purpose: case_work" "{contacts}/cases?district=kassel"')
     print(f'  curl -s {auth} -H "X-Purpose: visit_planning" "{visits}/board?district=kassel"')
     day = TODAY + timedelta(days=7)
     print(
         f'  curl -s {auth} -H "X-Purpose: visit_planning" '
-        f'"{visits}/agenda?day={day}&worker=ow-demo-kassel"'
+        f'"{visits}/agenda?day={day}&worker=ayse.yilmaz"'
     )
     print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{coaching}/providers?district=kassel"')
-    coach = token("pc-demo-sculpture-1", Role.PROVIDER_COACH, "kassel")
-    print(f"\nA coach of Sculpture (provider_coach): export COACH={coach}")
+    print(f"\nA coach of Sculpture (provider_coach): export COACH=$({sign_in} lena.schmidt)")
     print(
         f'  curl -s -H "Authorization: Bearer $COACH" -H "X-Purpose: coaching" '
         f'"{coaching}/provider/caseload"'
     )
-    kubus = token(
-        "pw-demo-kubus",
-        Role.PROVIDER_OUTREACH,
-        "darmstadt-dieburg",
-        provider=providers["KuBus e.V."],
+    print(
+        "\nAn outreach worker of KuBus, which runs the outreach there: "
+        f"export PW=$({sign_in} emre.aydin)"
     )
-    print(f"\nAn outreach worker of KuBus, which runs the outreach there: export PW={kubus}")
     print(
         f'  curl -s -H "Authorization: Bearer $PW" -H "X-Purpose: visit_planning" '
         f'"{visits}/board?district=darmstadt-dieburg"'
     )
-    officer = token("dpo-demo", Role.DATA_PROTECTION_OFFICER, "kassel")
-    print(f"\nThe data protection officer: export DPO={officer}")
+    print(f"\nThe data protection officer: export DPO=$({sign_in} piotr.wisniewski)")
     print(
-        f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=tl-demo-kassel"'
+        f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=jonas.becker"'
     )
     print("  .venv/bin/python -m shared.dpo export <subject> --district kassel --out .local/export")
     print(
         f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
         "    AsyncAPI: <service>/asyncapi.json"
     )
-    print("Other tokens: .venv/bin/python -m shared.auth mint --user U --role ROLE --district D")
+    print(
+        "Development tokens of any user (HS256, development mode only): "
+        ".venv/bin/python -m shared.auth mint --user U --role ROLE --district D"
+    )
+    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
     if (ROOT / "services" / "notifications").exists():
         print("\nLetters and e-mail (notifications):")
         for line in show_notifications(notifications, contacts):

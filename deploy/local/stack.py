@@ -6,6 +6,9 @@ Kafka runs as a single KRaft node (broker and controller in one JVM) from jars t
 resolves from ``deploy/local/pom.xml``. Every port comes from :class:`shared.settings.StackSettings`
 (environment prefix ``OUTREACH_``); nothing here hard-codes one.
 
+Keycloak, the identity provider, has a launcher of its own (``deploy/local/keycloak.py``),
+which ``up``, ``down`` and ``status`` call.
+
 Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
     python deploy/local/stack.py up                 # PostgreSQL + Kafka, databases created
@@ -48,6 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import keycloak  # noqa: E402  # deploy/local/keycloak.py: the identity provider's launcher
 import psycopg  # noqa: E402
 from kafka import KafkaAdminClient  # noqa: E402
 from psycopg import sql  # noqa: E402
@@ -802,10 +806,12 @@ def ensure_stack(settings: StackSettings | None = None) -> None:
     with _locked():
         ensure_postgres(settings)
         ensure_kafka(settings)
+        keycloak.ensure_keycloak()
 
 
 def stop_stack() -> None:
     with _locked():
+        keycloak.stop_keycloak()
         stop_kafka()
         stop_postgres()
 
@@ -872,7 +878,8 @@ def _print_status(settings: StackSettings) -> int:
     else:
         state = f"running (pid {status.kafka_pid}) but unreachable" if status.kafka_pid else "down"
         print(f"kafka     {state:<5} {settings.kafka_bootstrap}")
-    return 0 if status.healthy else 1
+    keycloak_ready = keycloak.print_status(settings)
+    return 0 if status.healthy and keycloak_ready else 1
 
 
 def compose_env(settings: StackSettings) -> str:
@@ -892,6 +899,7 @@ def compose_env(settings: StackSettings) -> str:
         "OUTREACH_KAFKA_PARTITIONS": str(settings.kafka_partitions),
         "OUTREACH_COMPOSE_KAFKA_HOST": host,
         "OUTREACH_COMPOSE_KAFKA_PORT": str(port),
+        **keycloak.compose_env(settings),
     }
     header = "# From shared.settings.StackSettings via `python deploy/local/stack.py env`.\n"
     return header + "".join(f"{key}={value}\n" for key, value in values.items())
@@ -907,8 +915,8 @@ def _parser() -> argparse.ArgumentParser:
         "ports from OUTREACH_* settings).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="start PostgreSQL and Kafka, create the databases")
-    commands.add_parser("down", help="stop Kafka and PostgreSQL")
+    commands.add_parser("up", help="start PostgreSQL, Kafka and Keycloak, create the databases")
+    commands.add_parser("down", help="stop Keycloak, Kafka and PostgreSQL")
     commands.add_parser("status", help="show what runs; exit code 0 only if all is up")
     commands.add_parser("pg-up", help="start PostgreSQL and create the databases")
     commands.add_parser("pg-down", help="stop PostgreSQL")
@@ -950,7 +958,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 create_topics(args.topics, settings)
             case _:  # pragma: no cover - argparse rejects unknown commands
                 raise AssertionError(args.command)
-    except StackError as exc:
+    except (StackError, keycloak.KeycloakError) as exc:
         sys.stdout.flush()
         print(f"stack: error: {exc}", file=sys.stderr)
         for log_file in exc.log_files:

@@ -1,18 +1,32 @@
-"""The API's boundary: who may see and change what, and how bad input is answered."""
+"""The API's boundary: who may see and change what, and how bad input is answered.
+
+The users of this module sign in at the identity provider (the local Keycloak): district
+isolation and roles hold for tokens the service did not sign."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.e2e import ContactsApi
 from tests.support.helpers import eventually, person
+from tests.support.keycloak import KeycloakUsers
+from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def api(contacts_service: ServiceProcess, keycloak_users: KeycloakUsers) -> Iterator[ContactsApi]:
+    """The contacts API, with tokens of Keycloak for the invented users."""
+    with httpx.Client(base_url=contacts_service.url, timeout=30) as client:
+        yield ContactsApi(client, keycloak_users.mint)
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -31,6 +45,10 @@ def test_a_worker_of_another_district_finds_neither_its_cases_nor_its_queue(
 ) -> None:
     district_b = f"{district}-b"
     manager_b = api.auth("cm-bauer", "case_manager", district_b)
+    signed_by = jwt.decode(
+        manager_b["Authorization"].split()[1], options={"verify_signature": False}
+    )
+    assert signed_by["iss"].endswith("/realms/outreach")  # a token of Keycloak
     created = api.report(manager_b, district_b)
     assert created.status_code == 201, created.text
     case_b = created.json()["case_id"]

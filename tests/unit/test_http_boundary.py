@@ -276,7 +276,8 @@ def test_a_garbage_token_is_refused_without_the_codecs_words(client: TestClient)
     )
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"] == "Bearer"
-    assert answer.json()["detail"] == "the bearer token is not valid"
+    assert answer.json()["detail"] == "the bearer token is not a well-formed JWT"
+    assert answer.json()["reason"] == "token_malformed"
     for internal in ("decode", "padding", "segment", "utf", "codec", "Invalid"):
         assert internal not in answer.text
 

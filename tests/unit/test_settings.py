@@ -55,8 +55,9 @@ def test_starting_new_consumer_groups_at_the_end_is_refused_outside_development(
 ) -> None:
     """Skipping what a topic held is for benchmark runs only: a deployment that did it would
     never apply the events published before its groups first joined."""
-    for name in ("JWT_SECRET", "KEYRING_KEK", "BLIND_INDEX_KEY"):
+    for name in ("KEYRING_KEK", "BLIND_INDEX_KEY"):
         clean_environment.setenv(f"OUTREACH_{name}", "x" * 44)
+    clean_environment.setenv("OUTREACH_OIDC_ISSUER", "https://login.jobcenter.example/realms/x")
 
     with pytest.raises(ValidationError, match="OUTREACH_CONSUMER_OFFSET_RESET"):
         ServiceSettings(mode="production", consumer_offset_reset="latest")
