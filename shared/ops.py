@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest notification id a request names: what every JSON reader holds exactly (a
+larger number turns into a neighbouring float in JavaScript and many validators)."""
+
+
 class ParkedRetry(StrictModel):
     """Which parked events of a projection to apply again (all of them if neither list is
     given; else the aggregates named, and the aggregates of the notifications named)."""
@@ -33,7 +38,7 @@ class ParkedRetry(StrictModel):
     projection: Annotated[Key, Field(examples=["case_queue"])]
     aggregate_ids: Annotated[list[Uuid], Field(max_length=1000)] | None = None
     notification_ids: (
-        Annotated[list[Annotated[int, Integer(1, 2**63 - 1)]], Field(max_length=1000)] | None
+        Annotated[list[Annotated[int, Integer(1, MAX_SAFE_INTEGER)]], Field(max_length=1000)] | None
     ) = None
 
 
