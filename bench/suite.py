@@ -215,14 +215,6 @@ def _launcher() -> ModuleType:
     return module
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator[dict[str, str]]:
     """The contacts and visits services as processes, on the bench databases.
@@ -269,14 +261,14 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     }
     try:
         for name in ("contacts", "visits"):
-            port = free_port()
+            port = launcher.free_port()
             env = {
                 **common,
                 "OUTREACH_SERVICE_NAME": deployments[name],
                 "OUTREACH_DATABASE_NAME": bench.db(name),
             }
             if api_workers > 1:
-                worker_port = free_port()
+                worker_port = launcher.free_port()
                 api, worker = launcher.start_split(name, port, worker_port, logs, api_workers, env)
                 processes += [(api, port), (worker, worker_port)]
             else:
