@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -12,12 +14,19 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.database import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from shared.errors import ApplicationError
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _PROBLEM_KEYS = frozenset({"type", "title", "status", "code", "detail"})
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+
+READINESS_CHECK_SECONDS = 0.8
+"""The most one readiness check may take; longer counts as not ready. The checks run at the
+same time, so ``/readyz`` answers within a second whatever is down."""
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -62,15 +71,40 @@ def create_app(
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem(error.status_code, f"http_{error.status_code}", str(error.detail))
 
+    async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # A passing condition: the client may send the same request again. The error's text
+        # (hosts, ports, the library's wording) stays in the log.
+        log.warning(
+            "database unavailable",
+            extra={"route": request.url.path, "error": f"{type(error).__name__}: {error}"},
+        )
+        response = problem(
+            503,
+            "database_unavailable",
+            "The database cannot be reached at the moment. Try again shortly.",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
+
     health = APIRouter(tags=["health"])
 
     @health.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def bounded(check: ReadinessCheck) -> bool:
+        try:
+            return await asyncio.wait_for(check(), READINESS_CHECK_SECONDS)
+        except Exception:  # a check that fails or takes too long says: not ready
+            return False
+
     @health.get("/readyz")
     async def readyz() -> JSONResponse:
-        results = {name: await check() for name, check in readiness.items()}
+        answers = await asyncio.gather(*(bounded(check) for check in readiness.values()))
+        results = dict(zip(readiness, answers, strict=True))
         ready = all(results.values())
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": results},
