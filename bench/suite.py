@@ -1129,7 +1129,8 @@ def measure_relay(bench: Bench) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        f"Run {results['run_id']} at {results['started']}, scale `{results['scale']}` "
+        f"Run {results['run_id']} at {results['started']}, scale `{results['scale']}`, "
+        f"PostgreSQL {results.get('pg_durability', 'durable')} "
         f"(provisional: one noisy 2-core machine).",
         "",
         "| Measurement | Result | Raw baseline (same run) | Ratio | Target | Met |",
@@ -1238,6 +1239,14 @@ def main(argv: list[str] | None = None) -> int:
         help="processes serving each measured service's HTTP API (1: one process does "
         "everything; N > 1: N api processes plus a worker process, as `services.py --api-workers`)",
     )
+    parser.add_argument(
+        "--pg-durability",
+        choices=["durable", "unsafe-for-benchmarks"],
+        default=os.environ.get("BENCH_PG_DURABILITY", "durable"),
+        help="PostgreSQL's mode for this run (deploy/local/stack.py --pg-durability): durable, "
+        "as the product runs, or without fsync to measure what durability costs; an unsafe "
+        "run switches the stack back to durable when it ends",
+    )
     args = parser.parse_args(argv)
     if args.api_workers < 1:
         parser.error("--api-workers must be at least 1")
@@ -1249,8 +1258,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown measurements: {sorted(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings()
-    say("starting the local stack (idempotent)")
-    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True)
+    say(f"starting the local stack (idempotent), PostgreSQL {args.pg_durability}")
+    stack = [sys.executable, str(ROOT / "deploy/local/stack.py")]
+    subprocess.run([*stack, "up", "--pg-durability", args.pg_durability], check=True)
+    try:
+        return _run(args, only, settings)
+    finally:
+        if args.pg_durability != "durable":
+            say("switching PostgreSQL back to durable")
+            subprocess.run([*stack, "pg-up"], check=True)
+
+
+def _run(args: argparse.Namespace, only: list[str], settings: ServiceSettings) -> int:
     ensure_topics(settings, all_topics())
     names = [database_name(args.databases, name) for name in DATABASES]
     say(f"recreating databases {', '.join(names)}")
@@ -1278,6 +1297,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "scale_knobs": {k: list(v) if isinstance(v, tuple) else v for k, v in bench.scale.items()},
         "api_workers": args.api_workers,
+        "pg_durability": args.pg_durability,
         "targets": TARGETS,
         "measurements": {},
     }

@@ -140,19 +140,26 @@ def kill_9(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def test_up_brings_back_a_killed_service(launcher: Launcher) -> None:
+def test_up_brings_back_a_killed_service_and_leaves_a_serving_one_alone(
+    launcher: Launcher,
+) -> None:
     launcher.run("up")
     first = launcher.pid("contacts")
 
     kill_9(first)
     launcher.run("up")
 
-    assert launcher.pid("contacts") != first
-    assert services.alive(launcher.pid("contacts"))
+    restarted = launcher.pid("contacts")
+    assert restarted != first
+    assert services.alive(restarted)
     assert serving(launcher.port)
 
+    launcher.run("up")
 
-def test_up_brings_back_a_killed_api_supervisor_of_the_split_layout(
+    assert launcher.pid("contacts") == restarted
+
+
+def test_up_brings_back_a_killed_api_supervisor_or_worker_of_the_split_layout(
     launcher: Launcher,
 ) -> None:
     launcher.run("up", "--api-workers", "2")
@@ -163,31 +170,17 @@ def test_up_brings_back_a_killed_api_supervisor_of_the_split_layout(
     kill_9(supervisor)  # its server processes go on holding the port, unsupervised
     launcher.run("up", "--api-workers", "2")
 
-    assert launcher.pid("contacts") != supervisor
-    assert not any(services.alive(pid) for pid in servers), "the old server processes were stopped"
-    assert len(services.group_members(launcher.pid("contacts"))) == len(servers) + 1
+    supervisor_again = launcher.pid("contacts")
+    assert supervisor_again != supervisor
+    assert not any(services.alive(pid) for pid in servers), "the old server processes stopped"
+    assert len(services.group_members(supervisor_again)) == len(servers) + 1
     assert serving(launcher.port)
     assert launcher.pid("contacts-worker") == worker, "the worker was left alone"
-    assert serving(launcher.worker_port)
-
-
-def test_up_brings_back_a_killed_worker_of_the_split_layout(launcher: Launcher) -> None:
-    launcher.run("up", "--api-workers", "2")
-    supervisor, worker = launcher.pid("contacts"), launcher.pid("contacts-worker")
 
     kill_9(worker)
     launcher.run("up", "--api-workers", "2")
 
     assert launcher.pid("contacts-worker") != worker
     assert serving(launcher.worker_port)
-    assert launcher.pid("contacts") == supervisor, "the api processes were left alone"
+    assert launcher.pid("contacts") == supervisor_again, "the api processes were left alone"
     assert serving(launcher.port)
-
-
-def test_up_leaves_serving_processes_alone(launcher: Launcher) -> None:
-    launcher.run("up")
-    first = launcher.pid("contacts")
-
-    launcher.run("up")
-
-    assert launcher.pid("contacts") == first
