@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -60,11 +61,15 @@ from shared.relay import Relay  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 
 MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries")
+OPTIONAL_MEASUREMENTS = ("durability",)
+"""Run only when named in ``--only``: ``durability`` switches the stack's PostgreSQL between
+its modes during the run."""
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "path_commands": 40,
         "path_clients": 4,
+        "durability_rounds": 1,
         "baseline_saves": 200,
         "import_cases": 600,
         "rebuild_events": 1_500,
@@ -76,6 +81,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "small": {
         "path_commands": 1_000,
         "path_clients": 16,
+        "durability_rounds": 3,
         "baseline_saves": 1_000,
         "import_cases": 10_000,
         "rebuild_events": 25_000,
@@ -87,6 +93,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "full": {
         "path_commands": 5_000,
         "path_clients": 32,
+        "durability_rounds": 3,
         "baseline_saves": 3_000,
         "import_cases": 200_000,
         "rebuild_events": 500_000,
@@ -379,14 +386,18 @@ class _PostConnection:
             self._stream = None
 
 
-async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[str, Any]:
+async def _full_path(
+    bench: Bench, urls: dict[str, str], district: str, first: int = 0
+) -> dict[str, Any]:
+    """``path_commands`` reports of the persons ``first`` … (each report needs a person
+    without an open case)."""
     commands, clients = bench.scale["path_commands"], bench.scale["path_clients"]
     headers = {"Authorization": f"Bearer {bench.token(district)}"}
     sent: dict[str, float] = {}
     answered: dict[str, float] = {}
     seen: dict[str, float] = {}
     errors: list[str] = []
-    next_n = iter(range(commands))
+    next_n = iter(range(first, first + commands))
     done = asyncio.Event()
     progress = every(max(1, commands // 10), "commands", commands)
     connections = [_PostConnection(f"{urls['contacts']}/cases", headers) for _ in range(clients)]
@@ -434,7 +445,7 @@ async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[
             # board (connections, key cache, prepared statements, the consumers' groups).
             warm = await asyncio.gather(
                 *(
-                    report(http, commands + i, f"{bench.run_id}-warm")
+                    report(http, first + commands + i, f"{bench.run_id}-warm")
                     for i, http in enumerate(connections)
                 )
             )
@@ -499,6 +510,82 @@ def measure_path(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
         f"ms p99 {result['visible_p99_ms']:.0f} ms (response p50 {result['response_p50_ms']:.0f} "
         f"ms p99 {result['response_p99_ms']:.0f} ms); baseline {baseline:.0f}/s; errors "
         f"{result['first_errors']}"
+    )
+    return result
+
+
+# --- what durability costs ---------------------------------------------------------------------
+
+
+def _switch_postgres(mode: str) -> None:
+    """PostgreSQL of the local stack to ``mode`` (a reload; its sessions go on)."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "deploy/local/stack.py"), "pg-up", "--pg-durability", mode],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+DURABILITY_MODES = ("durable", "unsafe-for-benchmarks")
+
+
+def measure_durability(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
+    """The full path and the bulk import, each measured with PostgreSQL durable and in its
+    unsafe benchmark mode, alternately in the same run (switched by a reload between the
+    measurements; the order swaps every round), ``durability_rounds`` times. The cost of
+    durability is the median of the rounds' ratios durable / unsafe (1.0: free)."""
+    rounds = bench.scale["durability_rounds"]
+    commands, cases = bench.scale["path_commands"], bench.scale["import_cases"]
+    say(
+        f"durability: {rounds} rounds of {commands:,} path commands and {cases:,} imported "
+        "cases, durable and unsafe alternately"
+    )
+    measured: dict[str, dict[str, list[float]]] = {
+        mode: {"path_commands_per_s": [], "path_visible_p99_ms": [], "import_cases_per_s": []}
+        for mode in DURABILITY_MODES
+    }
+    app = import_app(bench)
+    first = 10_000_000  # persons of their own, apart from the other measurements'
+    try:
+        for round_ in range(rounds):
+            for mode in DURABILITY_MODES[:: 1 if round_ % 2 == 0 else -1]:
+                _switch_postgres(mode)
+                district = f"bench-{bench.run_id}-d{round_}{mode[0]}"
+                path = asyncio.run(_full_path(bench, urls, district, first=first))
+                first += commands + bench.scale["path_clients"]
+                started = time.perf_counter()
+                imported = run_import(app, first, cases, f"{bench.run_id}-d{round_}")
+                elapsed = time.perf_counter() - started
+                first += cases
+                figures = measured[mode]
+                figures["path_commands_per_s"].append(path["commands_per_s"])
+                figures["path_visible_p99_ms"].append(path["visible_p99_ms"])
+                figures["import_cases_per_s"].append(imported / elapsed)
+                say(
+                    f"   round {round_ + 1} {mode}: path {path['commands_per_s']:.0f} commands/s "
+                    f"(visible p99 {path['visible_p99_ms']:.0f} ms), import "
+                    f"{imported / elapsed:.0f} cases/s"
+                )
+    finally:
+        app.close()
+        _switch_postgres("durable")
+    durable, unsafe = (measured[mode] for mode in DURABILITY_MODES)
+
+    def median_ratio(key: str) -> float:
+        return statistics.median(d / u for d, u in zip(durable[key], unsafe[key], strict=True))
+
+    result: dict[str, Any] = {
+        "rounds": rounds,
+        "by_mode": measured,
+        "path_ratio": median_ratio("path_commands_per_s"),
+        "path_p99_ratio": median_ratio("path_visible_p99_ms"),
+        "import_ratio": median_ratio("import_cases_per_s"),
+        "target": "none: what durability costs (durable / unsafe, 1.0 = free)",
+    }
+    result["ratio"] = min(result["path_ratio"], result["import_ratio"])
+    say(
+        f"   durable / unsafe: path {result['path_ratio']:.2f} (visible p99 "
+        f"{result['path_p99_ratio']:.2f}), import {result['import_ratio']:.2f}"
     )
     return result
 
@@ -1177,6 +1264,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{a['p50_ms']:.1f}/{a['p99_ms']:.1f} ms with {int(small):,} | "
                 f"{r['p99_growth'][name]:.2f}x | {r['target']} | {'yes' if r['met'] else 'no'} |"
             )
+    if "durability" in m:
+        r = m["durability"]
+        durable, unsafe = (r["by_mode"][mode] for mode in DURABILITY_MODES)
+        lines.append(
+            f"| Durability ({r['rounds']} rounds) | durable: path "
+            f"{statistics.median(durable['path_commands_per_s']):.0f} commands/s, import "
+            f"{statistics.median(durable['import_cases_per_s']):.0f} cases/s | unsafe: path "
+            f"{statistics.median(unsafe['path_commands_per_s']):.0f} commands/s, import "
+            f"{statistics.median(unsafe['import_cases_per_s']):.0f} cases/s | path "
+            f"{r['path_ratio']:.2f}, import {r['import_ratio']:.2f} | {r['target']} | - |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -1253,7 +1351,7 @@ def main(argv: list[str] | None = None) -> int:
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", args.databases):
         parser.error("--databases: lower-case letters, digits and _ (at most 31)")
     only = [m.strip() for m in args.only.split(",") if m.strip()]
-    unknown = set(only) - set(MEASUREMENTS)
+    unknown = set(only) - set(MEASUREMENTS) - set(OPTIONAL_MEASUREMENTS)
     if unknown:
         parser.error(f"unknown measurements: {sorted(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -1303,12 +1401,14 @@ def _run(args: argparse.Namespace, only: list[str], settings: ServiceSettings) -
     }
     measured = results["measurements"]
     try:
-        if {"path", "queries"} & set(only):
+        if {"path", "queries", "durability"} & set(only):
             with services_running(bench, args.out / "logs", args.api_workers) as urls:
                 if "path" in only:
                     measured["path"] = measure_path(bench, urls)
                 if "queries" in only:
                     measured["queries"] = measure_queries(bench, urls)
+                if "durability" in only:
+                    measured["durability"] = measure_durability(bench, urls)
         if {"import", "rebuild", "relay"} & set(only):
             if "import" in only:
                 measured["import"] = measure_import(bench)

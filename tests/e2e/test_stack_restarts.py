@@ -8,6 +8,7 @@ outside the kernel's ephemeral range), so the stack of the rest of the session n
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -171,3 +172,30 @@ def test_postgresql_stops_and_starts_again_and_the_service_follows(
 
         assert scratch_stack.durability() == DURABLE
         ready_again(service_on_it)
+
+
+def test_the_durability_benchmark_measures_both_modes_and_leaves_postgresql_durable(
+    scratch_stack: Stack, tmp_path: Path
+) -> None:
+    """``python -m bench --only durability`` switches PostgreSQL between its modes during the
+    run: it must measure both, and leave the stack durable."""
+    command = [sys.executable, "-m", "bench", "--scale", "smoke", "--only", "durability"]
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path), "--databases", "bench_durability"],
+        cwd=ROOT,
+        env={**os.environ, **scratch_stack.env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    measured = json.loads((tmp_path / "latest.json").read_text())["measurements"]["durability"]
+    for mode in ("durable", "unsafe-for-benchmarks"):
+        figures = measured["by_mode"][mode]
+        assert figures["path_commands_per_s"][0] > 0, mode
+        assert figures["import_cases_per_s"][0] > 0, mode
+    assert measured["path_ratio"] > 0
+    assert measured["import_ratio"] > 0
+    assert scratch_stack.durability() == DURABLE
