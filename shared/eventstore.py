@@ -86,11 +86,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _attempted_once(method: F) -> F:
     """The library's recorder method as written, without the retry the library (9.5.6) wraps
-    it in: ten attempts 0.2 s apart on any operational error, each waiting for a connection.
-    While the database is away that made one query take ten times the pool's wait (20 s and
-    more) before a request could be answered. Every caller of ours resumes by itself instead:
-    a request is answered 503 and sent again; a relay, projection or consumer starts over from
-    its recorded position. A method the library no longer wraps is taken as it is."""
+    it in: ten attempts 0.2 s apart on any operational error, each waiting for a connection,
+    so that while the database is away one query would take ten times the pool's wait (20 s
+    and more) before a request could be answered. Every caller of ours resumes by itself
+    instead: a request is answered 503 and sent again; a relay, projection or consumer starts
+    over from its recorded position. A method the library no longer wraps is taken as it is."""
     return cast(F, getattr(method, "__wrapped__", method))
 
 
