@@ -1,6 +1,7 @@
 """Start, stop and check the Outreach services as local processes.
 
-    python deploy/local/services.py up|down|status [--api-workers N] [--only SERVICE] [--port-offset N]
+    python deploy/local/services.py up|down|status [--api-workers N]
+                                    [--only SERVICE] [--port-offset N]
 
 Every service that exists under services/<name>/<name>/main.py is started with uvicorn on
 its port from shared.settings.SERVICE_PORTS, logs to .local/logs/<name>.log, and is
