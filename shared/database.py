@@ -45,23 +45,28 @@ decided, the caller may try again."""
 
 
 def _closed_by_the_server(conn: psycopg.Connection[Any]) -> bool:
-    """Whether the server ended this idle connection (it restarted, or ended the session):
-    its socket then has something to read (the server's last words, the end of the stream)
-    although no query was sent. One ``select`` call, no round trip."""
+    """Whether the server ended this idle connection (it restarted, or ended the session).
+
+    An idle connection gets nothing from the server unasked but notifications (a pooled
+    connection that once ran ``LISTEN`` keeps receiving them); anything else on its socket is
+    the server's goodbye (a FATAL message, the end of the stream), which may come before the
+    end of the stream shows. One ``poll`` call and no round trip while nothing arrived.
+    """
     if conn.closed:
         return True
     pgconn = conn.pgconn
-    # The first read may take only the server's goodbye (a FATAL notice); the end of the
-    # stream behind it shows at the next. A notification (LISTEN) is read and kept.
-    for _ in range(3):
-        readable, _, _ = select.select([pgconn.socket], [], [], 0)
-        if not readable:
-            return pgconn.status != psycopg.pq.ConnStatus.OK
-        try:
-            pgconn.consume_input()
-        except psycopg.OperationalError:
-            return True
-    return pgconn.status != psycopg.pq.ConnStatus.OK
+    waiting = select.poll()  # not select(): a busy process may hold descriptors above 1024
+    waiting.register(pgconn.socket, select.POLLIN)
+    if not waiting.poll(0):
+        return pgconn.status != psycopg.pq.ConnStatus.OK
+    try:
+        pgconn.consume_input()
+    except psycopg.OperationalError:
+        return True
+    notified = False
+    while pgconn.notifies() is not None:  # nobody listens on a connection in the pool
+        notified = True
+    return not notified or pgconn.status != psycopg.pq.ConnStatus.OK
 
 
 def _check_alive(pool: ConnectionPool[Any]) -> Any:
