@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -60,11 +61,15 @@ from shared.relay import Relay  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 
 MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries")
+OPTIONAL_MEASUREMENTS = ("durability",)
+"""Run only when named in ``--only``: ``durability`` switches the stack's PostgreSQL between
+its modes during the run."""
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "path_commands": 40,
         "path_clients": 4,
+        "durability_rounds": 1,
         "baseline_saves": 200,
         "import_cases": 600,
         "rebuild_events": 1_500,
@@ -76,6 +81,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "small": {
         "path_commands": 1_000,
         "path_clients": 16,
+        "durability_rounds": 3,
         "baseline_saves": 1_000,
         "import_cases": 10_000,
         "rebuild_events": 25_000,
@@ -87,6 +93,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "full": {
         "path_commands": 5_000,
         "path_clients": 32,
+        "durability_rounds": 3,
         "baseline_saves": 3_000,
         "import_cases": 200_000,
         "rebuild_events": 500_000,
@@ -215,14 +222,6 @@ def _launcher() -> ModuleType:
     return module
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator[dict[str, str]]:
     """The contacts and visits services as processes, on the bench databases.
@@ -269,14 +268,14 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     }
     try:
         for name in ("contacts", "visits"):
-            port = free_port()
+            port = launcher.free_port()
             env = {
                 **common,
                 "OUTREACH_SERVICE_NAME": deployments[name],
                 "OUTREACH_DATABASE_NAME": bench.db(name),
             }
             if api_workers > 1:
-                worker_port = free_port()
+                worker_port = launcher.free_port()
                 api, worker = launcher.start_split(name, port, worker_port, logs, api_workers, env)
                 processes += [(api, port), (worker, worker_port)]
             else:
@@ -387,14 +386,18 @@ class _PostConnection:
             self._stream = None
 
 
-async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[str, Any]:
+async def _full_path(
+    bench: Bench, urls: dict[str, str], district: str, first: int = 0
+) -> dict[str, Any]:
+    """``path_commands`` reports of the persons ``first`` … (each report needs a person
+    without an open case)."""
     commands, clients = bench.scale["path_commands"], bench.scale["path_clients"]
     headers = {"Authorization": f"Bearer {bench.token(district)}"}
     sent: dict[str, float] = {}
     answered: dict[str, float] = {}
     seen: dict[str, float] = {}
     errors: list[str] = []
-    next_n = iter(range(commands))
+    next_n = iter(range(first, first + commands))
     done = asyncio.Event()
     progress = every(max(1, commands // 10), "commands", commands)
     connections = [_PostConnection(f"{urls['contacts']}/cases", headers) for _ in range(clients)]
@@ -442,7 +445,7 @@ async def _full_path(bench: Bench, urls: dict[str, str], district: str) -> dict[
             # board (connections, key cache, prepared statements, the consumers' groups).
             warm = await asyncio.gather(
                 *(
-                    report(http, commands + i, f"{bench.run_id}-warm")
+                    report(http, first + commands + i, f"{bench.run_id}-warm")
                     for i, http in enumerate(connections)
                 )
             )
@@ -507,6 +510,82 @@ def measure_path(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
         f"ms p99 {result['visible_p99_ms']:.0f} ms (response p50 {result['response_p50_ms']:.0f} "
         f"ms p99 {result['response_p99_ms']:.0f} ms); baseline {baseline:.0f}/s; errors "
         f"{result['first_errors']}"
+    )
+    return result
+
+
+# --- what durability costs ---------------------------------------------------------------------
+
+
+def _switch_postgres(mode: str) -> None:
+    """PostgreSQL of the local stack to ``mode`` (a reload; its sessions go on)."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "deploy/local/stack.py"), "pg-up", "--pg-durability", mode],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+DURABILITY_MODES = ("durable", "unsafe-for-benchmarks")
+
+
+def measure_durability(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:
+    """The full path and the bulk import, each measured with PostgreSQL durable and in its
+    unsafe benchmark mode, alternately in the same run (switched by a reload between the
+    measurements; the order swaps every round), ``durability_rounds`` times. The cost of
+    durability is the median of the rounds' ratios durable / unsafe (1.0: free)."""
+    rounds = bench.scale["durability_rounds"]
+    commands, cases = bench.scale["path_commands"], bench.scale["import_cases"]
+    say(
+        f"durability: {rounds} rounds of {commands:,} path commands and {cases:,} imported "
+        "cases, durable and unsafe alternately"
+    )
+    measured: dict[str, dict[str, list[float]]] = {
+        mode: {"path_commands_per_s": [], "path_visible_p99_ms": [], "import_cases_per_s": []}
+        for mode in DURABILITY_MODES
+    }
+    app = import_app(bench)
+    first = 10_000_000  # persons of their own, apart from the other measurements'
+    try:
+        for round_ in range(rounds):
+            for mode in DURABILITY_MODES[:: 1 if round_ % 2 == 0 else -1]:
+                _switch_postgres(mode)
+                district = f"bench-{bench.run_id}-d{round_}{mode[0]}"
+                path = asyncio.run(_full_path(bench, urls, district, first=first))
+                first += commands + bench.scale["path_clients"]
+                started = time.perf_counter()
+                imported = run_import(app, first, cases, f"{bench.run_id}-d{round_}")
+                elapsed = time.perf_counter() - started
+                first += cases
+                figures = measured[mode]
+                figures["path_commands_per_s"].append(path["commands_per_s"])
+                figures["path_visible_p99_ms"].append(path["visible_p99_ms"])
+                figures["import_cases_per_s"].append(imported / elapsed)
+                say(
+                    f"   round {round_ + 1} {mode}: path {path['commands_per_s']:.0f} commands/s "
+                    f"(visible p99 {path['visible_p99_ms']:.0f} ms), import "
+                    f"{imported / elapsed:.0f} cases/s"
+                )
+    finally:
+        app.close()
+        _switch_postgres("durable")
+    durable, unsafe = (measured[mode] for mode in DURABILITY_MODES)
+
+    def median_ratio(key: str) -> float:
+        return statistics.median(d / u for d, u in zip(durable[key], unsafe[key], strict=True))
+
+    result: dict[str, Any] = {
+        "rounds": rounds,
+        "by_mode": measured,
+        "path_ratio": median_ratio("path_commands_per_s"),
+        "path_p99_ratio": median_ratio("path_visible_p99_ms"),
+        "import_ratio": median_ratio("import_cases_per_s"),
+        "target": "none: what durability costs (durable / unsafe, 1.0 = free)",
+    }
+    result["ratio"] = min(result["path_ratio"], result["import_ratio"])
+    say(
+        f"   durable / unsafe: path {result['path_ratio']:.2f} (visible p99 "
+        f"{result['path_p99_ratio']:.2f}), import {result['import_ratio']:.2f}"
     )
     return result
 
@@ -1137,7 +1216,8 @@ def measure_relay(bench: Bench) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        f"Run {results['run_id']} at {results['started']}, scale `{results['scale']}` "
+        f"Run {results['run_id']} at {results['started']}, scale `{results['scale']}`, "
+        f"PostgreSQL {results.get('pg_durability', 'durable')} "
         f"(provisional: one noisy 2-core machine).",
         "",
         "| Measurement | Result | Raw baseline (same run) | Ratio | Target | Met |",
@@ -1184,6 +1264,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{a['p50_ms']:.1f}/{a['p99_ms']:.1f} ms with {int(small):,} | "
                 f"{r['p99_growth'][name]:.2f}x | {r['target']} | {'yes' if r['met'] else 'no'} |"
             )
+    if "durability" in m:
+        r = m["durability"]
+        durable, unsafe = (r["by_mode"][mode] for mode in DURABILITY_MODES)
+        lines.append(
+            f"| Durability ({r['rounds']} rounds) | durable: path "
+            f"{statistics.median(durable['path_commands_per_s']):.0f} commands/s, import "
+            f"{statistics.median(durable['import_cases_per_s']):.0f} cases/s | unsafe: path "
+            f"{statistics.median(unsafe['path_commands_per_s']):.0f} commands/s, import "
+            f"{statistics.median(unsafe['import_cases_per_s']):.0f} cases/s | path "
+            f"{r['path_ratio']:.2f}, import {r['import_ratio']:.2f} | {r['target']} | - |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -1246,19 +1337,37 @@ def main(argv: list[str] | None = None) -> int:
         help="processes serving each measured service's HTTP API (1: one process does "
         "everything; N > 1: N api processes plus a worker process, as `services.py --api-workers`)",
     )
+    parser.add_argument(
+        "--pg-durability",
+        choices=["durable", "unsafe-for-benchmarks"],
+        default=os.environ.get("BENCH_PG_DURABILITY", "durable"),
+        help="PostgreSQL's mode for this run (deploy/local/stack.py --pg-durability): durable, "
+        "as the product runs, or without fsync to measure what durability costs; an unsafe "
+        "run switches the stack back to durable when it ends",
+    )
     args = parser.parse_args(argv)
     if args.api_workers < 1:
         parser.error("--api-workers must be at least 1")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", args.databases):
         parser.error("--databases: lower-case letters, digits and _ (at most 31)")
     only = [m.strip() for m in args.only.split(",") if m.strip()]
-    unknown = set(only) - set(MEASUREMENTS)
+    unknown = set(only) - set(MEASUREMENTS) - set(OPTIONAL_MEASUREMENTS)
     if unknown:
         parser.error(f"unknown measurements: {sorted(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings()
-    say("starting the local stack (idempotent)")
-    subprocess.run([sys.executable, str(ROOT / "deploy/local/stack.py"), "up"], check=True)
+    say(f"starting the local stack (idempotent), PostgreSQL {args.pg_durability}")
+    stack = [sys.executable, str(ROOT / "deploy/local/stack.py")]
+    subprocess.run([*stack, "up", "--pg-durability", args.pg_durability], check=True)
+    try:
+        return _run(args, only, settings)
+    finally:
+        if args.pg_durability != "durable":
+            say("switching PostgreSQL back to durable")
+            subprocess.run([*stack, "pg-up"], check=True)
+
+
+def _run(args: argparse.Namespace, only: list[str], settings: ServiceSettings) -> int:
     ensure_topics(settings, all_topics())
     names = [database_name(args.databases, name) for name in DATABASES]
     say(f"recreating databases {', '.join(names)}")
@@ -1286,17 +1395,20 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "scale_knobs": {k: list(v) if isinstance(v, tuple) else v for k, v in bench.scale.items()},
         "api_workers": args.api_workers,
+        "pg_durability": args.pg_durability,
         "targets": TARGETS,
         "measurements": {},
     }
     measured = results["measurements"]
     try:
-        if {"path", "queries"} & set(only):
+        if {"path", "queries", "durability"} & set(only):
             with services_running(bench, args.out / "logs", args.api_workers) as urls:
                 if "path" in only:
                     measured["path"] = measure_path(bench, urls)
                 if "queries" in only:
                     measured["queries"] = measure_queries(bench, urls)
+                if "durability" in only:
+                    measured["durability"] = measure_durability(bench, urls)
         if {"import", "rebuild", "relay"} & set(only):
             if "import" in only:
                 measured["import"] = measure_import(bench)

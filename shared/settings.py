@@ -60,17 +60,25 @@ class KafkaDurability(StrEnum):
     """Three or more brokers (production): three replicas, a write acknowledged by two."""
 
 
+EPHEMERAL_PORTS = range(32768, 61000)
+"""Linux's default ephemeral port range (``net.ipv4.ip_local_port_range``), from which the
+kernel picks the local port of every outgoing connection. No default port of the stack or the
+services lies in it: a client reconnecting to a listener whose port is in that range while
+the listener is down can be given that very port as its own and connect to itself (TCP
+simultaneous open), and the listener then cannot start again until that connection is gone."""
+
+
 class StackSettings(BaseSettings):
     """Where PostgreSQL and Kafka are. Shared by the services, the tests and the launcher."""
 
     model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore")
 
     pg_host: str = "127.0.0.1"
-    pg_port: int = 55432
+    pg_port: int = 25432
     pg_user: str = "outreach"
     pg_password: SecretStr = SecretStr("outreach")
-    kafka_bootstrap: str = "127.0.0.1:59092"
-    kafka_controller_port: int = 59093
+    kafka_bootstrap: str = "127.0.0.1:29092"
+    kafka_controller_port: int = 29093
     kafka_partitions: int = Field(
         default=6,
         ge=1,

@@ -1,6 +1,7 @@
 """Start, stop and check the Outreach services as local processes.
 
     python deploy/local/services.py up|down|status [--api-workers N]
+                                    [--only SERVICE] [--port-offset N]
 
 Every service that exists under services/<name>/<name>/main.py is started with uvicorn on
 its port from shared.settings.SERVICE_PORTS, logs to .local/logs/<name>.log, and is
@@ -12,6 +13,18 @@ supervisor, started by ``shared.serve``) on the service's port, and one process 
 ``worker`` (relays, projections, consumers, background work; health, readiness and /ops only)
 on its port from shared.settings.WORKER_PORTS, logging to .local/logs/<name>-worker.log. The
 default, 1, is one process of role ``all`` per service.
+
+``up`` looks at every process it manages (a service of role ``all``; in the split layout a
+service's ``api`` supervisor and its ``worker``; the mail sink) and brings back each one that
+is not serving: its pid file names no live process, or the process does not answer on its
+port. What is left of a dead process's group (the server processes of a killed ``api``
+supervisor still holding the port) is stopped first; then the process is started and waited
+for until ready, before the next one. Processes that serve are left alone. To change the
+layout of a running system, ``down`` first.
+
+``--port-offset N`` (or ``OUTREACH_PORT_OFFSET``) moves every service and worker port by N,
+and ``OUTREACH_STACK_DIR`` (as for ``stack.py``) moves the pid files and logs: a second
+system beside the one ``make up`` runs.
 """
 
 from __future__ import annotations
@@ -19,24 +32,37 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: E402
+from shared.settings import (  # noqa: E402
+    EPHEMERAL_PORTS,
+    SERVICE_PORTS,
+    WORKER_PORTS,
+    StackSettings,
+)
 
-LOCAL = ROOT / ".local"
+LOCAL = Path(os.environ.get("OUTREACH_STACK_DIR") or ROOT / ".local").resolve()
 LOGS = LOCAL / "logs"
 RUN = LOCAL / "run"
+
+FREE_PORTS = range(10000, 20000)
+"""Where :func:`free_port` looks: below the kernel's ephemeral range (where it picks the
+local ports of outgoing connections, see ``shared.settings.EPHEMERAL_PORTS``) and apart from
+the default ports of the stack (2xxxx) and the services (81xx, 82xx)."""
 
 
 def existing_services() -> list[str]:
@@ -116,9 +142,16 @@ def start_split(
     return api, worker
 
 
-def wait_ready(
-    port: int, timeout_s: float = 90.0, process: subprocess.Popen[bytes] | None = None
-) -> None:
+class Polled(Protocol):
+    """A process that can be asked whether it exited (``subprocess.Popen`` or :class:`_Running`)."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+
+def wait_ready(port: int, timeout_s: float = 90.0, process: Polled | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     url = f"http://127.0.0.1:{port}/readyz"
     while time.monotonic() < deadline:
@@ -134,37 +167,235 @@ def wait_ready(
     raise TimeoutError(f"service on port {port} not ready after {timeout_s:.0f}s")
 
 
+def ephemeral_ports() -> range:
+    """The kernel's ephemeral port range (Linux's default where it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return EPHEMERAL_PORTS
+    return range(int(low), int(high) + 1)
+
+
+def free_port() -> int:
+    """A port nobody listens on, outside the ephemeral range: a client can never be given it
+    as its own port, so a process restarted on it can always listen again."""
+    ephemeral = ephemeral_ports()
+    candidates = [port for port in FREE_PORTS if port not in ephemeral]
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {FREE_PORTS} outside the ephemeral range {ephemeral}")
+
+
 def _pid_file(name: str) -> Path:
     return RUN / f"{name}.pid"
 
 
-def _running_pid(name: str) -> int | None:
+def _recorded_pid(name: str) -> int | None:
     try:
-        pid = int(_pid_file(name).read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return int(_pid_file(name).read_text())
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+
+
+def _proc_state(pid: int) -> tuple[str, int] | None:
+    """State and process group of ``pid`` (``None`` if there is no such process)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[2])
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a killed process that is not reaped yet (a zombie) does not."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped here if it is a child of this process
+    state = _proc_state(pid)
+    return state is not None and state[0] not in ("Z", "X")
+
+
+def _running_pid(name: str) -> int | None:
+    pid = _recorded_pid(name)
+    return pid if pid is not None and alive(pid) else None
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            state = _proc_state(int(entry.name))
+            if state is not None and state[1] == pgid and state[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
+
+
+def _answers(port: int, path: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _smtp_answers(port: int, timeout_s: float = 2.0) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as conn:
+            return conn.recv(3) == b"220"
+    except OSError:
+        return False
 
 
 MAILSINK = "mailsink"
 """The local SMTP server (deploy/local/mailsink.py) the notifications service sends to."""
 
+START_TIMEOUT_S = 90.0
+STARTING_GRACE_S = 30.0
+"""How long a live process that does not answer yet is given (it may be starting, from
+another ``up``) before it counts as not serving."""
 
-def start_mailsink() -> None:
-    """Start the mail sink (once); received mail is stored under .local/mail."""
-    if _running_pid(MAILSINK) is not None:
-        return
-    LOGS.mkdir(parents=True, exist_ok=True)
-    with open(LOGS / "mailsink.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy/local/mailsink.py")],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+
+class Managed(NamedTuple):
+    """One process group ``up`` keeps running, with its pid file and log named ``label``."""
+
+    label: str
+    port: int
+    start: Callable[[], subprocess.Popen[bytes]]
+    serving: Callable[[], bool]
+    ready: Callable[[Polled, float], None]
+    marker: str
+    """Part of the command line or the environment of each of its processes (so a pid file
+    that outlived its process, its pid taken by another, never gets that other stopped)."""
+
+
+def _service_processes(name: str, api_workers: int, offset: int) -> list[Managed]:
+    port, worker_port = SERVICE_PORTS[name] + offset, WORKER_PORTS[name] + offset
+
+    def http(
+        label: str, process_port: int, start: Callable[[], subprocess.Popen[bytes]]
+    ) -> Managed:
+        return Managed(
+            label=label,
+            port=process_port,
+            start=start,
+            serving=lambda: _answers(process_port, "/healthz"),
+            ready=lambda process, timeout_s: wait_ready(process_port, timeout_s, process),
+            # Every process of the group has it, also the server processes that uvicorn's
+            # supervisor spawns (their command line names only multiprocessing).
+            marker=f"\0OUTREACH_HTTP_PORT={process_port}\0",
         )
-    _pid_file(MAILSINK).write_text(str(process.pid))
+
+    if api_workers == 1:
+        return [http(name, port, lambda: start_service(name, port, LOGS / f"{name}.log"))]
+    api_env = {"OUTREACH_PROCESS_ROLE": "api"}
+    worker_env = {"OUTREACH_PROCESS_ROLE": "worker"}
+    return [
+        http(
+            name,
+            port,
+            lambda: start_service(name, port, LOGS / f"{name}.log", api_env, api_workers),
+        ),
+        http(
+            _worker(name),
+            worker_port,
+            lambda: start_service(name, worker_port, LOGS / f"{_worker(name)}.log", worker_env),
+        ),
+    ]
+
+
+def _mailsink() -> Managed:
+    from notifications.settings import NotificationsSettings
+
+    port = NotificationsSettings().smtp_port
+
+    def start() -> subprocess.Popen[bytes]:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        with open(LOGS / "mailsink.log", "ab") as log:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "deploy/local/mailsink.py"),
+                    *("--port", str(port), "--dir", str(LOCAL / "mail")),
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def ready(process: Polled, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not _smtp_answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the mail sink does not answer on port {port}")
+            time.sleep(0.2)
+
+    return Managed(MAILSINK, port, start, lambda: _smtp_answers(port), ready, "mailsink.py")
+
+
+def _ours(pid: int, marker: str) -> bool:
+    """Whether ``marker`` is in the command line or the environment of ``pid``."""
+    try:
+        proc = Path(f"/proc/{pid}")
+        return marker.encode() in proc.joinpath("cmdline").read_bytes() + b"\0" + (
+            proc.joinpath("environ").read_bytes()
+        )
+    except OSError:
+        return False
+
+
+def _clear_remains(managed: Managed) -> None:
+    """Stop what is left of the process group of ``managed``'s pid file (its leader dead or
+    not serving), so the port is free for a new one."""
+    pid = _recorded_pid(managed.label)
+    if pid is None:
+        return
+    members = [member for member in group_members(pid) if _ours(member, managed.marker)]
+    if members:
+        print(f"{managed.label:14} not serving; stopping what is left of it ({len(members)})")
+        stop_process_group(pid)
+    _pid_file(managed.label).unlink(missing_ok=True)
+
+
+def _bring_back(managed: Managed) -> bool:
+    """Start ``managed`` unless it serves; ``True`` if it was (re)started."""
+    pid = _running_pid(managed.label)
+    if pid is not None and _ours(pid, managed.marker):
+        if managed.serving():
+            return False
+        # Running but not answering: maybe still starting (a concurrent ``up``).
+        with contextlib.suppress(RuntimeError, TimeoutError):
+            managed.ready(_Running(pid), STARTING_GRACE_S)
+            return False
+    _clear_remains(managed)
+    if managed.serving():
+        raise RuntimeError(f"port {managed.port} is taken by a process this launcher did not start")
+    process = managed.start()
+    _pid_file(managed.label).write_text(str(process.pid))
+    try:
+        managed.ready(process, START_TIMEOUT_S)
+    except (RuntimeError, TimeoutError) as error:
+        raise RuntimeError(f"{error}; see {LOGS / (managed.label + '.log')}") from None
+    print(f"{managed.label:14} started (pid {process.pid})")
+    return True
+
+
+class _Running:
+    """A process this launcher did not start itself, seen through ``Popen.poll``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not alive(self.pid):
+            self.returncode = -1
+        return self.returncode
 
 
 def _worker(name: str) -> str:
@@ -172,47 +403,19 @@ def _worker(name: str) -> str:
     return f"{name}-worker"
 
 
-def up(names: Sequence[str], api_workers: int = 1) -> None:
+def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0) -> None:
+    """Bring back every process of ``names`` that is not serving, one at a time."""
     RUN.mkdir(parents=True, exist_ok=True)
-    if "notifications" in names:
-        start_mailsink()
-    started: list[tuple[str, int, subprocess.Popen[bytes]]] = []
+    managed = [_mailsink()] if "notifications" in names else []
     for name in names:
-        if _running_pid(name) is not None:
-            continue
-        if api_workers > 1:
-            api, worker = start_split(
-                name, SERVICE_PORTS[name], WORKER_PORTS[name], LOGS, api_workers
-            )
-            _pid_file(name).write_text(str(api.pid))
-            _pid_file(_worker(name)).write_text(str(worker.pid))
-            started += [
-                (name, SERVICE_PORTS[name], api),
-                (_worker(name), WORKER_PORTS[name], worker),
-            ]
-        else:
-            process = start_service(name, SERVICE_PORTS[name], LOGS / f"{name}.log")
-            _pid_file(name).write_text(str(process.pid))
-            started.append((name, SERVICE_PORTS[name], process))
-    for label, port, process in started:
+        managed += _service_processes(name, api_workers, port_offset)
+    for process in managed:
         try:
-            wait_ready(port, process=process)
-        except (RuntimeError, TimeoutError) as error:
-            sys.exit(f"{label}: {error}; see {LOGS / (label + '.log')}")
+            _bring_back(process)
+        except RuntimeError as error:
+            sys.exit(f"{process.label}: {error}")
     for name in names:
-        print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name]}/docs")
-
-
-def _group_alive(pid: int) -> bool:
-    """Whether any process of the group led by ``pid`` is still alive (the leader is reaped
-    here if it is a child of this process, so it does not linger as a zombie)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name] + port_offset}/docs")
 
 
 def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
@@ -224,7 +427,9 @@ def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not group_members(pid):
             return
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
@@ -232,8 +437,9 @@ def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
 
 
 def down(names: Sequence[str]) -> None:
-    for name in [*names, *(_worker(n) for n in names), MAILSINK]:
-        pid = _running_pid(name)
+    sink = [MAILSINK] if "notifications" in names else []
+    for name in [*names, *(_worker(n) for n in names), *sink]:
+        pid = _recorded_pid(name)
         if pid is not None:
             stop_process_group(pid)
         _pid_file(name).unlink(missing_ok=True)
@@ -253,7 +459,9 @@ def status(names: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument(
         "--api-workers",
@@ -262,12 +470,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="processes serving each service's HTTP API (default: OUTREACH_API_WORKERS or 1); "
         "above 1, a worker process per service runs the relays, projections and consumers",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=existing_services(),
+        metavar="SERVICE",
+        help="this service only (repeatable; default: every service)",
+    )
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=int(os.environ.get("OUTREACH_PORT_OFFSET") or 0),
+        help="added to every service and worker port (default: OUTREACH_PORT_OFFSET or 0)",
+    )
     args = parser.parse_args(argv)
     if args.api_workers < 1:
         parser.error("--api-workers must be at least 1")
-    names = existing_services()
+    names = args.only or existing_services()
     if args.command == "up":
-        up(names, args.api_workers)
+        up(names, args.api_workers, args.port_offset)
     elif args.command == "down":
         down(names)
     else:

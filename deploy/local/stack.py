@@ -17,6 +17,8 @@ Usage (from anywhere; the repository root is put on ``sys.path`` below)::
     python deploy/local/stack.py down
 
     pg-up / pg-down / kafka-up / kafka-down         # one half of the stack
+    pg-down --immediate                             # PostgreSQL stopped as in a crash
+    up --pg-durability unsafe-for-benchmarks        # no fsync: benchmarks only (Durability)
     python deploy/local/stack.py env > .local/compose.env   # variables for deploy/compose.yaml
 
 Every command is idempotent; ``up`` on a running stack returns after a quick health check.
@@ -44,6 +46,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -334,19 +337,43 @@ def _initdb(settings: StackSettings) -> None:
         pwfile.unlink(missing_ok=True)
 
 
-def _write_pg_conf(settings: StackSettings) -> None:
+class Durability(StrEnum):
+    """How PostgreSQL stores a commit. Every start and every ``up``/``pg-up`` sets it, to
+    ``durable`` unless the unsafe mode is asked for by name, so the unsafe mode never
+    outlives the benchmark that asked for it."""
+
+    DURABLE = "durable"
+    """A commit is answered once its WAL is flushed to disk (PostgreSQL's own defaults):
+    what was acknowledged survives a crash of PostgreSQL or of the machine."""
+    UNSAFE_FOR_BENCHMARKS = "unsafe-for-benchmarks"
+    """No flush at all: a commit is answered (and seen by the relay, which publishes it) before
+    it is on disk. A crash of PostgreSQL loses acknowledged commits, which Kafka and the other
+    services may already hold; a crash of the machine may corrupt the cluster. Only for
+    benchmarks that measure the code, never for data anyone needs."""
+
+
+PG_DURABILITY: dict[Durability, dict[str, str]] = {
+    Durability.DURABLE: {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"},
+    Durability.UNSAFE_FOR_BENCHMARKS: {
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+    },
+}
+"""The server settings of each mode (all three take effect on a reload, no restart)."""
+
+
+def _write_pg_conf(settings: StackSettings, durability: Durability) -> None:
     """Our settings live in data/outreach.conf (rewritten on every start), included at the end."""
+    storage = "\n".join(f"{key} = {value}" for key, value in PG_DURABILITY[durability].items())
     conf = f"""\
 # Written by deploy/local/stack.py before every start; change ports via OUTREACH_* instead.
 listen_addresses = '{settings.pg_host}'
 port = {settings.pg_port}
 unix_socket_directories = '{PG_RUN}'
 max_connections = 600
-# Local development stack only: durability is traded for speed. A crash of the machine may
-# corrupt this cluster (delete .local/pg and run `up` again); never use this for real data.
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+# Durability: {durability} (stack.py up --pg-durability; see Durability in stack.py)
+{storage}
 """
     target = PG_DATA / PG_CONF_NAME
     target.write_text(conf)
@@ -420,13 +447,48 @@ def ensure_databases(settings: StackSettings) -> list[str]:
     return created
 
 
-def ensure_postgres(settings: StackSettings | None = None) -> None:
-    """Start PostgreSQL (initialising it on first use) and create the databases. Idempotent."""
+def pg_durability(settings: StackSettings) -> Durability | None:
+    """The mode the server runs in (``None``: neither mode's settings, e.g. mixed)."""
+    with _pg_connect(settings, "postgres") as conn:
+        rows = conn.execute(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+            (list(PG_DURABILITY[Durability.DURABLE]),),
+        ).fetchall()
+    current = {str(name): str(value) for name, value in rows}
+    return next((mode for mode, wanted in PG_DURABILITY.items() if wanted == current), None)
+
+
+def _set_durability(settings: StackSettings, durability: Durability) -> None:
+    """Switch our running server to ``durability`` (a reload: no restart, no lost sessions)."""
+    if pg_durability(settings) is durability:
+        return
+    _write_pg_conf(settings, durability)
+    _run(_pg_cmd("pg_ctl", "reload", "-D", PG_DATA), "reloading PostgreSQL", PG_LOG, cwd=PG_ROOT)
+    deadline = time.monotonic() + 10
+    while pg_durability(settings) is not durability:
+        if time.monotonic() > deadline:
+            raise StackError(f"PostgreSQL did not switch to {durability} after a reload", PG_LOG)
+        time.sleep(0.1)
+    if durability is Durability.DURABLE:
+        # What was written while fsync was off may still be only in the kernel's page cache;
+        # PostgreSQL's documentation asks for it to be flushed when fsync is turned back on.
+        with _pg_connect(settings, "postgres") as conn:
+            conn.execute("CHECKPOINT")
+        os.sync()
+    log.info("postgres: switched to %s", durability)
+
+
+def ensure_postgres(
+    settings: StackSettings | None = None, durability: Durability = Durability.DURABLE
+) -> None:
+    """Start PostgreSQL (initialising it on first use) in ``durability`` mode and create the
+    databases; a running server of ours is switched to ``durability``. Idempotent."""
     settings = settings or StackSettings()
     where = f"{settings.pg_host}:{settings.pg_port}"
     with _locked():
         if _pg_managed_running():
             log.info("postgres: already running at %s", where)
+            _set_durability(settings, durability)
         elif _port_open(settings.pg_host, settings.pg_port):
             try:
                 with _pg_connect(settings, "postgres") as conn:
@@ -437,12 +499,19 @@ def ensure_postgres(settings: StackSettings | None = None) -> None:
                     f"(or it rejects user {settings.pg_user!r}): {exc}"
                 ) from None
             log.info("postgres: using the server already listening at %s (not ours)", where)
+            running = pg_durability(settings)
+            if running is not durability:
+                log.warning(
+                    "postgres: that server runs %s, not %s (not ours: left as it is)",
+                    running or "with other fsync/synchronous_commit/full_page_writes",
+                    durability,
+                )
         else:
             started = time.monotonic()
             _prepare_pg_dirs()
             if not (PG_DATA / "PG_VERSION").exists():
                 _initdb(settings)
-            _write_pg_conf(settings)
+            _write_pg_conf(settings, durability)
             _run(
                 _pg_cmd(
                     "pg_ctl", "start", "-D", PG_DATA, "-l", PG_LOG,
@@ -453,23 +522,31 @@ def ensure_postgres(settings: StackSettings | None = None) -> None:
                 cwd=PG_ROOT,
             )  # fmt: skip
             _wait_for_pg(settings, timeout_s=PG_START_TIMEOUT_S)
-            log.info("postgres: started at %s in %.1f s", where, time.monotonic() - started)
+            log.info(
+                "postgres: started at %s (%s) in %.1f s",
+                where,
+                durability,
+                time.monotonic() - started,
+            )
         ensure_databases(settings)
 
 
-def stop_postgres() -> None:
-    """Stop our PostgreSQL (fast shutdown). A server we did not start is left alone."""
+def stop_postgres(immediate: bool = False) -> None:
+    """Stop our PostgreSQL: a fast shutdown (sessions ended, a checkpoint written), or with
+    ``immediate`` as in a crash (every process ends at once; recovery from the WAL at the next
+    start). A server we did not start is left alone."""
     with _locked():
         if not _pg_managed_running():
             log.info("postgres: not running")
             return
+        mode = "immediate" if immediate else "fast"
         _run(
-            _pg_cmd("pg_ctl", "stop", "-D", PG_DATA, "-m", "fast", "-w", "-t", "60"),
+            _pg_cmd("pg_ctl", "stop", "-D", PG_DATA, "-m", mode, "-w", "-t", "60"),
             "stopping PostgreSQL",
             PG_LOG,
             cwd=PG_ROOT,
         )
-        log.info("postgres: stopped")
+        log.info("postgres: stopped (%s)", mode)
 
 
 # --- Kafka ------------------------------------------------------------------------------------
@@ -800,11 +877,13 @@ def create_topics(
 # --- the whole stack --------------------------------------------------------------------------
 
 
-def ensure_stack(settings: StackSettings | None = None) -> None:
+def ensure_stack(
+    settings: StackSettings | None = None, durability: Durability = Durability.DURABLE
+) -> None:
     """PostgreSQL with all databases, and Kafka; returns quickly if both already run."""
     settings = settings or StackSettings()
     with _locked():
-        ensure_postgres(settings)
+        ensure_postgres(settings, durability)
         ensure_kafka(settings)
         keycloak.ensure_keycloak()
 
@@ -821,6 +900,7 @@ class StackStatus:
     pg_managed: bool
     pg_reachable: bool
     pg_databases: tuple[str, ...]
+    pg_durability: Durability | None
     kafka_pid: int | None
     kafka_reachable: bool
     kafka_topics: tuple[str, ...]
@@ -834,10 +914,12 @@ class StackStatus:
 def stack_status(settings: StackSettings | None = None) -> StackStatus:
     settings = settings or StackSettings()
     databases: tuple[str, ...] = ()
+    durability: Durability | None = None
     try:
         with _pg_connect(settings, "postgres", timeout=2) as conn:
             rows = conn.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")
             databases = tuple(sorted(row[0] for row in rows))
+        durability = pg_durability(settings)
         pg_reachable = True
     except psycopg.OperationalError:
         pg_reachable = False
@@ -851,6 +933,7 @@ def stack_status(settings: StackSettings | None = None) -> StackStatus:
         pg_managed=_pg_managed_running(),
         pg_reachable=pg_reachable,
         pg_databases=databases,
+        pg_durability=durability,
         kafka_pid=kafka_pid(),
         kafka_reachable=kafka_reachable,
         kafka_topics=topics,
@@ -864,6 +947,11 @@ def _print_status(settings: StackSettings) -> int:
         owner = f"ours, data {PG_DATA}" if status.pg_managed else "not started by this launcher"
         missing = [name for name in DATABASES if name not in status.pg_databases]
         print(f"postgres  up    {pg_where} ({owner}) user {settings.pg_user}")
+        if status.pg_durability is Durability.DURABLE:
+            print("          durable (fsync, synchronous_commit, full_page_writes on)")
+        else:
+            mode = status.pg_durability or "mixed fsync/synchronous_commit/full_page_writes"
+            print(f"          NOT DURABLE: {mode} (`stack.py pg-up` makes it durable)")
         print(f"          databases: {', '.join(status.pg_databases)}")
         if missing:
             print(f"          missing:   {', '.join(missing)} (run `up`)")
@@ -915,11 +1003,31 @@ def _parser() -> argparse.ArgumentParser:
         "ports from OUTREACH_* settings).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="start PostgreSQL, Kafka and Keycloak, create the databases")
+    durability = argparse.ArgumentParser(add_help=False)
+    durability.add_argument(
+        "--pg-durability",
+        type=Durability,
+        choices=list(Durability),
+        default=Durability.DURABLE,
+        help="durable (the default; a running server is switched back to it), or "
+        "unsafe-for-benchmarks: no fsync, acknowledged commits lost in a crash",
+    )
+    commands.add_parser(
+        "up",
+        parents=[durability],
+        help="start PostgreSQL, Kafka and Keycloak, create the databases",
+    )
     commands.add_parser("down", help="stop Keycloak, Kafka and PostgreSQL")
     commands.add_parser("status", help="show what runs; exit code 0 only if all is up")
-    commands.add_parser("pg-up", help="start PostgreSQL and create the databases")
-    commands.add_parser("pg-down", help="stop PostgreSQL")
+    commands.add_parser(
+        "pg-up", parents=[durability], help="start PostgreSQL and create the databases"
+    )
+    pg_down = commands.add_parser("pg-down", help="stop PostgreSQL")
+    pg_down.add_argument(
+        "--immediate",
+        action="store_true",
+        help="as in a crash: no shutdown checkpoint, recovery from the WAL at the next start",
+    )
     commands.add_parser("kafka-up", help="start Kafka")
     commands.add_parser("kafka-down", help="stop Kafka")
     commands.add_parser("env", help="print the settings as an env file for deploy/compose.yaml")
@@ -938,16 +1046,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = StackSettings()
         match args.command:
             case "up":
-                ensure_stack(settings)
+                ensure_stack(settings, args.pg_durability)
                 log.info("up in %.1f s", time.monotonic() - started)
             case "down":
                 stop_stack()
             case "status":
                 return _print_status(settings)
             case "pg-up":
-                ensure_postgres(settings)
+                ensure_postgres(settings, args.pg_durability)
             case "pg-down":
-                stop_postgres()
+                stop_postgres(immediate=args.immediate)
             case "kafka-up":
                 ensure_kafka(settings)
             case "kafka-down":

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -45,9 +44,9 @@ services = _launcher()
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port outside the kernel's ephemeral range (``services.free_port``)."""
+    port: int = services.free_port()
+    return port
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:

@@ -4,11 +4,14 @@ each of its processes does."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+from notifications.settings import NotificationsSettings
 from pydantic import ValidationError
 
 from shared.settings import (
+    EPHEMERAL_PORTS,
     SERVICE_PORTS,
     WORKER_PORTS,
     ProcessRole,
@@ -137,3 +140,36 @@ def test_without_a_keyring_url_the_keyring_is_on_the_services_database_server(
     assert (
         settings.database_url("keyring") == "postgresql://outreach:outreach@db.example:5432/keyring"
     )
+
+
+def _ephemeral_ports_of_this_machine() -> range:
+    """The kernel's range if it can be read, else Linux's default."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return EPHEMERAL_PORTS
+    return range(int(low), int(high) + 1)
+
+
+def test_no_default_port_lies_where_the_kernel_picks_the_ports_of_outgoing_connections(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """A client reconnecting to a stopped listener on such a port can be given that port as
+    its own and connect to itself; the listener then cannot start again."""
+    stack = StackSettings()
+    kafka_port = int(stack.kafka_bootstrap.rsplit(":", 1)[1])
+    defaults = {
+        "postgres": stack.pg_port,
+        "kafka": kafka_port,
+        "kafka controller": stack.kafka_controller_port,
+        "mail sink": NotificationsSettings().smtp_port,
+        "keycloak": stack.keycloak_port,
+        "keycloak management": stack.keycloak_management_port,
+        **{f"{name} service": port for name, port in SERVICE_PORTS.items()},
+        **{f"{name} worker": port for name, port in WORKER_PORTS.items()},
+    }
+    assert (stack.pg_port, kafka_port, stack.kafka_controller_port) == (25432, 29092, 29093)
+    assert NotificationsSettings().smtp_port == 25025
+    for ephemeral in (EPHEMERAL_PORTS, _ephemeral_ports_of_this_machine()):
+        inside = {name: port for name, port in defaults.items() if port in ephemeral}
+        assert not inside, f"in the ephemeral range {ephemeral}: {inside}"
