@@ -49,15 +49,17 @@ from contacts.integration import to_integration_event  # noqa: E402
 from contacts.projections import CaseQueueView  # noqa: E402
 from visits.projections import PlanningBoardView, VisitRecordView  # noqa: E402
 
-from shared.auth import Principal, Role, TokenCodec  # noqa: E402
 from shared.contracts import all_topics, topic_of  # noqa: E402
 from shared.contracts import contacts as contacts_contracts  # noqa: E402
 from shared.contracts.contacts import ContactLostReason  # noqa: E402
-from shared.eventstore import CommandContext, build_view, eventsourcing_env  # noqa: E402
-from shared.kafka import aiokafka_producer, build_broker, ensure_topics  # noqa: E402
+from shared.eventsourcing.meta import CommandContext  # noqa: E402
+from shared.eventsourcing.persistence import eventsourcing_env  # noqa: E402
+from shared.eventsourcing.rebuild import notification_batches, replay, reset_view  # noqa: E402
+from shared.eventsourcing.views import build_view  # noqa: E402
+from shared.http.auth import Principal, Role, TokenCodec  # noqa: E402
+from shared.messaging.kafka import aiokafka_producer, build_broker, ensure_topics  # noqa: E402
+from shared.messaging.relay import Relay  # noqa: E402
 from shared.privacy import Keyring, PersonalDataCipher  # noqa: E402
-from shared.rebuild import notification_batches, replay, reset_view  # noqa: E402
-from shared.relay import Relay  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 
 MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries")

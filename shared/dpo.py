@@ -32,9 +32,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from pydantic_core import to_jsonable_python
 
-from shared.auth import JobTokens, Principal, Role
 from shared.dpo_pdf import render_pdf
-from shared.eventstore import OutreachApplication
+from shared.eventsourcing.application import OutreachApplication
+from shared.http.auth import JobTokens, Principal, Role
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
 from shared.retention import RetentionSettings
 from shared.settings import SERVICE_PORTS

@@ -3,7 +3,7 @@
 The contacts service destroys the person's data key and publishes the ``SubjectErased``
 tombstone on ``outreach.erasures`` (see services/contacts). From then on no sealed field of
 the person can be decrypted anywhere: event stores, topics, letters, backups. What is left
-to every service is its own house-keeping, wired by :mod:`shared.runtime` for each of them:
+to every service is its own house-keeping, wired by :mod:`shared.runtime.service` for each of them:
 
 - **the erasure consumer** (``<service_name>-erasures``) evicts the person's key from this
   process's key cache, then calls the service's :data:`Forget` (drops or blanks its view
@@ -37,11 +37,11 @@ from faststream.kafka import KafkaBroker
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from shared.consumer import Consumer
 from shared.contracts import ERASURE_TOPIC, Envelope, Payload
 from shared.contracts.envelope import EVENT_ID_NAMESPACE
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
+from shared.messaging.consumer import Consumer
 from shared.privacy import ERASED, Keyring
 
 log = logging.getLogger(__name__)

@@ -49,8 +49,6 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from shared.auth import Principal, Role
-from shared.consumer import Consumer, view_effect
 from shared.contracts import (
     ERASURE_TOPIC,
     FEED_TOPIC_PREFIX,
@@ -61,8 +59,10 @@ from shared.contracts import (
 )
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
 from shared.errors import ConflictError, InvalidInputError
-from shared.eventstore import TrackedView
-from shared.inputs import Key, StrictModel, Text
+from shared.eventsourcing.views import TrackedView
+from shared.http.auth import Principal, Role
+from shared.http.inputs import Key, StrictModel, Text
+from shared.messaging.consumer import Consumer, view_effect
 from shared.privacy import TOKEN_PATTERN, TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
@@ -356,7 +356,7 @@ def feed_consumers(
     view: FeedView, *, prefix: str, topics: Sequence[str] = PRODUCT_TOPICS
 ) -> list[Consumer]:
     """One consumer per product topic (``<prefix>-feeds-<topic>``), filling the outbox (a
-    batch of events in one transaction, see ``shared.consumer``)."""
+    batch of events in one transaction, see ``shared.messaging.consumer``)."""
 
     def fan_out(cursor: Cursor[DictRow], envelope: Envelope[Payload]) -> None:
         _fan_out(cursor, view, envelope)

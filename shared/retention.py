@@ -223,7 +223,7 @@ def request_erasures(
 
     import httpx
 
-    from shared.auth import JobTokens, Principal, Role
+    from shared.http.auth import JobTokens, Principal, Role
 
     tokens = JobTokens(settings)
     outcomes: list[tuple[Decision, str]] = []

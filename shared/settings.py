@@ -44,7 +44,7 @@ class ProcessRole(StrEnum):
     ALL = "all"
     """Everything in one process: HTTP API and commands, relays, projections, consumers."""
     API = "api"
-    """HTTP API and commands only (several may serve one port: ``shared.serve``)."""
+    """HTTP API and commands only (several may serve one port: ``shared.runtime.serve``)."""
     WORKER = "worker"
     """Relays, projection runners, consumers and background work; serves only health,
     readiness and ``/ops`` on a port of its own. One per deployment."""
@@ -52,7 +52,8 @@ class ProcessRole(StrEnum):
 
 class KafkaDurability(StrEnum):
     """How the Kafka cluster replicates the topics (``OUTREACH_KAFKA_DURABILITY``; the
-    replication factor and ``min.insync.replicas`` of each are declared in shared.topics)."""
+    replication factor and ``min.insync.replicas`` of each are declared in
+    shared.messaging.topics)."""
 
     SINGLE = "single"
     """One broker (development, tests): one replica of each partition."""
@@ -82,8 +83,8 @@ class StackSettings(BaseSettings):
     kafka_partitions: int = Field(
         default=6,
         ge=1,
-        description="Partitions of a topic that shared.topics does not declare (a test's or a "
-        "benchmark's scratch topic), and the local broker's default.",
+        description="Partitions of a topic that shared.messaging.topics does not declare (a "
+        "test's or a benchmark's scratch topic), and the local broker's default.",
     )
     kafka_durability: KafkaDurability = KafkaDurability.SINGLE
     keycloak_port: int = Field(
@@ -164,7 +165,7 @@ class ServiceSettings(StackSettings):
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="Development only: the shared key of HS256 tokens minted by "
-        "``python -m shared.auth mint`` (and the unit tests). Refused in production.",
+        "``python -m shared.http.auth mint`` (and the unit tests). Refused in production.",
     )
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "outreach"

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import all_topics
-from shared.kafka import ensure_topics
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.messaging.kafka import ensure_topics
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.settings import KEYRING_DATABASE, ServiceSettings
 from tests.support.helpers import TEST_DATABASE

@@ -7,7 +7,7 @@
 #   <image> <command...>   anything else runs as given, e.g. python -m shared.retention run
 #
 # An api process may serve its port from several server processes (OUTREACH_API_WORKERS > 1,
-# through shared.serve, which keeps TCP_NODELAY on every connection); in Kubernetes one
+# through shared.runtime.serve, which keeps TCP_NODELAY on every connection); in Kubernetes one
 # process per pod is the default and pods are what scales.
 set -eu
 app=${OUTREACH_APP_DIR:-/app}  # where the image keeps the code
@@ -36,7 +36,7 @@ port=${OUTREACH_HTTP_PORT:-8080}
 workers=${OUTREACH_API_WORKERS:-1}
 
 if [ "${OUTREACH_PROCESS_ROLE:-all}" = "api" ] && [ "$workers" -gt 1 ]; then
-    exec python -m shared.serve "$service.main:create_app" \
+    exec python -m shared.runtime.serve "$service.main:create_app" \
         --host "$host" --port "$port" --workers "$workers" "$@"
 fi
 exec python -m uvicorn "$service.main:create_app" --factory \

@@ -445,7 +445,7 @@ def main() -> int:
     )
     print(
         "Development tokens of any user (HS256, development mode only): "
-        ".venv/bin/python -m shared.auth mint --user U --role ROLE --district D"
+        ".venv/bin/python -m shared.http.auth mint --user U --role ROLE --district D"
     )
     notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
     if (ROOT / "services" / "notifications").exists():

@@ -9,7 +9,7 @@ considered up when its /readyz answers 200.
 
 With ``--api-workers N`` (or ``OUTREACH_API_WORKERS``) above 1, each service runs as two
 process groups: N server processes of role ``api`` (HTTP API and commands; uvicorn's
-supervisor, started by ``shared.serve``) on the service's port, and one process of role
+supervisor, started by ``shared.runtime.serve``) on the service's port, and one process of role
 ``worker`` (relays, projections, consumers, background work; health, readiness and /ops only)
 on its port from shared.settings.WORKER_PORTS, logging to .local/logs/<name>-worker.log. The
 default, 1, is one process of role ``all`` per service.
@@ -71,10 +71,10 @@ def existing_services() -> list[str]:
 
 def service_command(name: str, port: int, workers: int = 1) -> list[str]:
     """uvicorn, or with ``workers`` > 1 its supervisor and that many server processes on one
-    port (``shared.serve``: uvicorn's, with ``TCP_NODELAY`` on every connection)."""
+    port (``shared.runtime.serve``: uvicorn's, with ``TCP_NODELAY`` on every connection)."""
     app = f"{name}.main:create_app"
     if workers > 1:
-        serve = [sys.executable, "-m", "shared.serve", app, "--host", "127.0.0.1"]
+        serve = [sys.executable, "-m", "shared.runtime.serve", app, "--host", "127.0.0.1"]
         return [*serve, "--port", str(port), "--workers", str(workers)]
     return [
         sys.executable,

@@ -13,7 +13,7 @@ Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
     python deploy/local/stack.py up                 # PostgreSQL + Kafka, databases created
     python deploy/local/stack.py status             # exit code 0 only if both answer
-    python deploy/local/stack.py create-topics      # the topics declared in shared.topics
+    python deploy/local/stack.py create-topics      # the topics declared in shared.messaging.topics
     python deploy/local/stack.py down
 
     pg-up / pg-down / kafka-up / kafka-down         # one half of the stack
@@ -63,7 +63,7 @@ from pydantic import ValidationError  # noqa: E402
 from shared.settings import KEYRING_DATABASE, SERVICE_PORTS, StackSettings  # noqa: E402
 
 if TYPE_CHECKING:
-    from shared.kafka import TopicsEnsured
+    from shared.messaging.kafka import TopicsEnsured
 
 log = logging.getLogger("outreach.stack")
 
@@ -633,7 +633,7 @@ def _kafka_properties(settings: StackSettings) -> dict[str, str]:
         "transaction.state.log.min.isr": "1",
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
-        # Topics are created explicitly, as declared in shared.topics (create-topics, the
+        # Topics are created explicitly, as declared in shared.messaging.topics (create-topics, the
         # services' ensure_topics), never by a typo in a producer.
         "auto.create.topics.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
@@ -844,11 +844,11 @@ def stop_kafka() -> None:
 def create_topics(
     names: Sequence[str] = (), settings: StackSettings | None = None
 ) -> TopicsEnsured:
-    """Create ``names`` (default: every topic declared in shared.topics) with their declared
-    settings, and bring existing ones to their declared configuration
-    (:func:`shared.kafka.ensure_topics`)."""
+    """Create ``names`` (default: every topic declared in shared.messaging.topics) with their
+    declared settings, and bring existing ones to their declared configuration
+    (:func:`shared.messaging.kafka.ensure_topics`)."""
     # Imported here: it brings the services' Kafka stack, which the other commands do not need.
-    from shared.kafka import TopicAdministrationError, ensure_topics
+    from shared.messaging.kafka import TopicAdministrationError, ensure_topics
 
     settings = settings or StackSettings()
     with _quiet_kafka_client():
@@ -1032,7 +1032,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("kafka-down", help="stop Kafka")
     commands.add_parser("env", help="print the settings as an env file for deploy/compose.yaml")
     topics = commands.add_parser(
-        "create-topics", help="create the declared topics (shared.topics) or TOPICs (idempotent)"
+        "create-topics",
+        help="create the declared topics (shared.messaging.topics) or TOPICs (idempotent)",
     )
     topics.add_argument("topics", nargs="*", metavar="TOPIC")
     return parser

@@ -173,7 +173,7 @@ def test_an_api_container_may_serve_its_port_from_several_processes(
     assert result.stdout.split() == [
         "python",
         "-m",
-        "shared.serve",
+        "shared.runtime.serve",
         "visits.main:create_app",
         "--host",
         "0.0.0.0",

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.messaging.topics import DECLARED, DURABILITY
 from shared.settings import SERVICE_PORTS, KafkaDurability
-from shared.topics import DECLARED, DURABILITY
 
 pytestmark = pytest.mark.unit
 

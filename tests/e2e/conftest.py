@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from shared.contracts import ERASURE_TOPIC, dead_letter_topic, topic_of
-from shared.kafka import ensure_topics
+from shared.messaging.kafka import ensure_topics
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView
 from tests.support.helpers import eventually, scratch_database

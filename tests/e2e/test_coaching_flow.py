@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.auth import Principal, Role, TokenCodec
 from shared.contracts import topic_of
+from shared.http.auth import Principal, Role, TokenCodec
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, on_the_board, register_provider, with_purpose
 from tests.support.helpers import eventually, person, scratch_database

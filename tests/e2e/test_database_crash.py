@@ -21,8 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from shared.api import PROBLEM_JSON
 from shared.contracts import topic_of
+from shared.http.app import PROBLEM_JSON
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView, event_id, with_purpose
 from tests.support.helpers import eventually

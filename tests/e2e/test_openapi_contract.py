@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shared.auth import Role
+from shared.http.auth import Role
 from shared.settings import ServiceSettings
 from tests.support.helpers import scratch_database
 from tests.support.processes import ROOT, ServiceProcess

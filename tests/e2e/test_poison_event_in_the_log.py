@@ -15,7 +15,8 @@ import pytest
 from contacts.application import Contacts, PersonDetails
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventstore import CommandContext, eventsourcing_env
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi

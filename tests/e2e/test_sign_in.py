@@ -17,9 +17,9 @@ import httpx
 import jwt
 import pytest
 
-from shared.auth import OidcVerifier, Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.errors import UnauthorizedError
+from shared.http.auth import OidcVerifier, Principal, Role, TokenCodec
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, scratch_database
 from tests.support.keycloak import PASSWORD, KeycloakUsers, keycloak

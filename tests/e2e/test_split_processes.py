@@ -1,6 +1,6 @@
 """The contacts service in the split layout the launcher starts with ``--api-workers N``:
-three processes of role ``api`` (``shared.serve``) on the service's port and one process of role
-``worker`` beside it, all started at the same moment on a new database."""
+three processes of role ``api`` (``shared.runtime.serve``) on the service's port and one
+process of role ``worker`` beside it, all started at the same moment on a new database."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.access_log import AccessEntry, AccessLog, Purpose
-from shared.auth import Principal, Role
+from shared.http.access_log import AccessEntry, AccessLog, Purpose
+from shared.http.auth import Principal, Role
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

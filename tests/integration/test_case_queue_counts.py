@@ -18,9 +18,11 @@ from contacts.projections import CaseQueueProjection, CaseQueueView
 from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.eventstore import CommandContext, build_view, eventsourcing_env
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.rebuild import rebuild_projection, reset_view
+from shared.eventsourcing.views import build_view
 from shared.privacy import PersonalDataCipher
-from shared.rebuild import rebuild_projection, reset_view
 from shared.settings import ServiceSettings
 from tests.support.helpers import scratch_database
 

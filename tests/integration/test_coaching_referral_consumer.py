@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost
 from shared.contracts.visits import Need, NextStep
-from shared.kafka import ensure_topics
+from shared.messaging.kafka import ensure_topics
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.coaching import (

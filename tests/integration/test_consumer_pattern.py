@@ -18,12 +18,13 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
 
-from shared.consumer import Consumer, DeadLetters, register, view_effect
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactRestored
 from shared.errors import InvalidInputError
-from shared.eventstore import TrackedView, build_view, eventsourcing_env
-from shared.kafka import build_broker
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import TrackedView, build_view
+from shared.messaging.consumer import Consumer, DeadLetters, register, view_effect
+from shared.messaging.kafka import build_broker
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

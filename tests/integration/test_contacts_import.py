@@ -11,9 +11,11 @@ from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.projections import CaseQueueProjection, CaseQueueView
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventstore import CommandContext, build_view, eventsourcing_env
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.rebuild import rebuild_projection
+from shared.eventsourcing.views import build_view
 from shared.privacy import Keyring, PersonalDataCipher
-from shared.rebuild import rebuild_projection
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

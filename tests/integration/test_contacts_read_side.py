@@ -36,13 +36,15 @@ from contacts.projections import (
 from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 
-from shared import parking
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.eventstore import CommandContext, build_view, eventsourcing_env
+from shared.eventsourcing import parking
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.rebuild import RebuildRefusedError, rebuild_projection, tables_of
+from shared.eventsourcing.runner import BatchingProjectionRunner
+from shared.eventsourcing.views import build_view
 from shared.privacy import PersonalDataCipher
-from shared.projection_runner import BatchingProjectionRunner
-from shared.rebuild import RebuildRefusedError, rebuild_projection, tables_of
-from shared.runtime import Runtime, ServiceSpec, _supervise
+from shared.runtime.service import Runtime, ServiceSpec, _supervise
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, scratch_database
 
@@ -172,14 +174,21 @@ def test_a_stored_poison_event_is_parked_and_the_contacts_views_keep_following_t
         assert poisoned not in {row["case_id"] for row in queue_rows(queue.view)}
 
         # The same from the command line.
-        listed = command("shared.parked", "contacts", "list", "--projection", "case_queue")
+        listed = command(
+            "shared.eventsourcing.parked", "contacts", "list", "--projection", "case_queue"
+        )
         assert listed.returncode == 0, listed.stderr
         assert [json.loads(line)["notification_id"] for line in listed.stdout.splitlines()] == [
             lost["notification_id"],
             restored["notification_id"],
         ]
         retried = command(
-            "shared.parked", "contacts", "retry", "case_queue", "--aggregate", str(poisoned)
+            "shared.eventsourcing.parked",
+            "contacts",
+            "retry",
+            "case_queue",
+            "--aggregate",
+            str(poisoned),
         )
         assert retried.returncode == 1, retried.stderr  # still parked
         assert json.loads(retried.stdout)["still_parked"] == result.still_parked
@@ -345,14 +354,18 @@ def test_the_rebuild_command_rebuilds_a_projection_and_reports_its_progress(
     app: Contacts, env: dict[str, str], database: str, district: str
 ) -> None:
     cases = [report(app, district) for _ in range(12)]
-    done = run_module(database, "shared.rebuild", "contacts", "case_queue", "--batch-size", "5")
+    done = run_module(
+        database, "shared.eventsourcing.rebuild", "contacts", "case_queue", "--batch-size", "5"
+    )
     assert done.returncode == 0, done.stderr
     assert "case_queue: 10 events" in done.stdout  # progress after each batch
     assert "done, 12 events" in done.stdout
     view = build_view(CaseQueueView, env, CaseQueueProjection.name)
     assert {row["case_id"] for row in queue_rows(view)} == set(cases)
 
-    refused = run_module(database, "shared.rebuild", "visits", "planning_board_visits")
+    refused = run_module(
+        database, "shared.eventsourcing.rebuild", "visits", "planning_board_visits"
+    )
     assert refused.returncode == 2
     assert "cannot be rebuilt on its own" in refused.stderr
 

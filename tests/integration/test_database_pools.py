@@ -14,7 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from shared.database import connection_pool
-from shared.eventstore import OutreachPostgresFactory, eventsourcing_env
+from shared.eventsourcing.persistence import OutreachPostgresFactory, eventsourcing_env
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
 

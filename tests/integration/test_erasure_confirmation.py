@@ -13,7 +13,8 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from shared.erasure import ConfirmationOutbox, ErasureLedgerView
-from shared.eventstore import build_view, eventsourcing_env
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import build_view
 from shared.settings import ServiceSettings
 from tests.support.helpers import scratch_database
 

@@ -13,7 +13,8 @@ from psycopg_pool import ConnectionPool
 
 from shared.chain import EventChain
 from shared.contracts.contacts import ContactChannel, ContactLostReason
-from shared.eventstore import CommandContext, eventsourcing_env
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
 from shared.privacy import ERASED, Keyring, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import person, scratch_database

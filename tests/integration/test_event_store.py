@@ -10,7 +10,8 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 
-from shared.eventstore import OutreachApplication, eventsourcing_env
+from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.persistence import eventsourcing_env
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
 

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.consumer import DeadLetters, register
 from shared.contracts import Envelope
 from shared.contracts.contacts import ContactRestored
 from shared.contracts.erasures import ErasureGround, SubjectErased
-from shared.eventstore import build_view, eventsourcing_env
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import build_view
 from shared.feeds import FeedPublisher, FeedView, feed_consumers, feed_topic
-from shared.kafka import build_broker, ensure_topics
+from shared.messaging.consumer import DeadLetters, register
+from shared.messaging.kafka import build_broker, ensure_topics
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 from tests.support.processes import read_topic

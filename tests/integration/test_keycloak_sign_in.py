@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from shared.auth import JobTokens, OidcVerifier, Principal, Role
 from shared.errors import UnauthorizedError
+from shared.http.auth import JobTokens, OidcVerifier, Principal, Role
 from shared.settings import ServiceSettings
 from tests.support.keycloak import KeycloakUsers, keycloak
 

@@ -18,10 +18,12 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from shared import parking
-from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
-from shared.projection_runner import BatchingProjectionRunner, ViewMoved
-from shared.runtime import Runtime, ServiceSpec, _start_runner, _supervise
+from shared.eventsourcing import parking
+from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
+from shared.eventsourcing.views import TrackedView, build_view
+from shared.runtime.service import Runtime, ServiceSpec, _start_runner, _supervise
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
 

@@ -23,10 +23,11 @@ from kafka import KafkaConsumer, TopicPartition
 from shared.contracts import contacts as contacts_contracts
 from shared.contracts import parse_envelope, topic_of
 from shared.contracts.contacts import ContactLostReason
-from shared.eventstore import CommandContext, eventsourcing_env
-from shared.kafka import build_broker
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.messaging.kafka import build_broker
+from shared.messaging.relay import Relay
 from shared.privacy import PersonalDataCipher
-from shared.relay import Relay
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, person
 

@@ -29,10 +29,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from shared.api import create_app
-from shared.auth import TokenCodec, principal_dependency
 from shared.contracts.contacts import CaseClosedReason, ContactLostReason
-from shared.eventstore import CommandContext, eventsourcing_env
+from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.http.app import create_app
+from shared.http.auth import TokenCodec, principal_dependency
 from shared.privacy import ERASED, DataCategory, Keyring, PersonalDataCipher
 from shared.retention import (
     Action,

@@ -12,8 +12,9 @@ import pytest
 from contacts.application import Contacts
 from contacts.projections import CaseDetailView, CaseQueueView
 
-from shared.eventstore import build_view, eventsourcing_env
-from shared.runtime import schema_lock
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import build_view
+from shared.runtime.service import schema_lock
 from shared.settings import ServiceSettings
 from tests.support.helpers import scratch_database
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, KafkaAdminClient, NewPartitions
 
-from shared.kafka import ensure_topics
+from shared.messaging.kafka import ensure_topics
+from shared.messaging.topics import DAY_MS, spec_for
 from shared.settings import KafkaDurability, ServiceSettings
-from shared.topics import DAY_MS, spec_for
 
 pytestmark = pytest.mark.integration
 

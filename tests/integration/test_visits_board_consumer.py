@@ -18,7 +18,7 @@ from visits.domain import Schedule, Visit, VisitStatus
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost
 from shared.contracts.visits import MeetingPlace, VisitPurpose
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE

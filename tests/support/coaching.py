@@ -31,15 +31,16 @@ from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from shared.access_log import AccessLog
-from shared.api import create_app
-from shared.auth import TokenCodec, principal_dependency
-from shared.consumer import Consumer, DeadLetters, register
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost, ContactLostReason, Evidence, SealedPerson
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
-from shared.eventstore import build_view, eventsourcing_env
-from shared.kafka import build_broker
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import build_view
+from shared.http.access_log import AccessLog
+from shared.http.app import create_app
+from shared.http.auth import TokenCodec, principal_dependency
+from shared.messaging.consumer import Consumer, DeadLetters, register
+from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, person

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import jwt
 
-from shared.auth import Role
+from shared.http.auth import Role
 from shared.settings import LOCAL_REALM
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,14 +35,15 @@ from notifications.settings import NotificationsSettings
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from shared.access_log import AccessLog
-from shared.api import create_app
-from shared.auth import TokenCodec, principal_dependency
-from shared.consumer import DeadLetters, register
 from shared.contracts import Envelope, Payload
 from shared.erasure import ErasureLedgerView
-from shared.eventstore import build_view, eventsourcing_env
-from shared.kafka import build_broker, ensure_topics
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import build_view
+from shared.http.access_log import AccessLog
+from shared.http.app import create_app
+from shared.http.auth import TokenCodec, principal_dependency
+from shared.messaging.consumer import DeadLetters, register
+from shared.messaging.kafka import build_broker, ensure_topics
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually

@@ -17,11 +17,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
 
-from shared.consumer import Consumer, DeadLetters, register, view_effect
 from shared.contracts import Envelope, Payload, topic_of
-from shared.eventstore import TrackedView, build_view, eventsourcing_env
-from shared.kafka import build_broker
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.views import TrackedView, build_view
 from shared.logging import configure_logging
+from shared.messaging.consumer import Consumer, DeadLetters, register, view_effect
+from shared.messaging.kafka import build_broker
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_telemetry
 from tests.support.helpers import TEST_DATABASE

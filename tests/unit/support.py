@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from contacts.domain import OpenCaseIndex, OutreachCase
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 
 TODAY = date(2026, 11, 23)

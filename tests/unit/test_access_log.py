@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.access_log import (
+from shared.http.access_log import (
     PURPOSE_PATTERN,
     AccessEntry,
     InvalidPurposeError,
@@ -26,8 +26,8 @@ from shared.access_log import (
     StatedPurpose,
     personal_read,
 )
-from shared.api import create_app
-from shared.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.http.app import create_app
+from shared.http.auth import Principal, Role, TokenCodec, principal_dependency
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ SUBJECT = UUID("5f0c7ad2-a7a9-4c5e-9c1f-0e3d2b1a0f9e")
 
 
 class RecordingLog:
-    """Stands in for :class:`shared.access_log.AccessLog`: keeps what would be written."""
+    """Stands in for :class:`shared.http.access_log.AccessLog`: keeps what would be written."""
 
     def __init__(self) -> None:
         self.written: list[AccessEntry] = []

@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from shared.api import PROBLEM_JSON, create_app
 from shared.contracts.contacts import ContactLostReason
 from shared.errors import ForbiddenError
+from shared.http.app import PROBLEM_JSON, create_app
 
 pytestmark = pytest.mark.unit
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import PoolTimeout
 
-from shared.api import PROBLEM_JSON, ReadinessCheck, create_app
 from shared.database import RETRY_AFTER_SECONDS
+from shared.http.app import PROBLEM_JSON, ReadinessCheck, create_app
 
 pytestmark = pytest.mark.unit
 

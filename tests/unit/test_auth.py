@@ -14,7 +14,8 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from shared.auth import (
+from shared.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from shared.http.auth import (
     JobTokens,
     OidcVerifier,
     Principal,
@@ -22,7 +23,6 @@ from shared.auth import (
     TokenCodec,
     verifier_from_settings,
 )
-from shared.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from shared.settings import Mode, ServiceSettings
 
 pytestmark = pytest.mark.unit

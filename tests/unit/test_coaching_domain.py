@@ -35,7 +35,7 @@ from coaching.domain import (
 
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.domain import OutreachCase
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 
 from .support import TODAY

@@ -19,8 +19,8 @@ from shared.contracts.contacts import (
     ContactRestored,
     OutreachCaseClosed,
 )
+from shared.messaging.relay import Outgoing
 from shared.privacy import PersonalDataCipher
-from shared.relay import Outgoing
 from tests.support.contracts import assert_matches_its_schema
 
 from .support import TODAY, meta, report_case

@@ -14,7 +14,8 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore
 
 from shared.database import POOL_TIMEOUT_SECONDS, RECONNECT_SECONDS, connection_pool
-from shared.eventstore import OutreachPostgresFactory, OutreachRecorder, TrackedView
+from shared.eventsourcing.persistence import OutreachPostgresFactory, OutreachRecorder
+from shared.eventsourcing.views import TrackedView
 from shared.settings import StackSettings
 
 pytestmark = pytest.mark.unit

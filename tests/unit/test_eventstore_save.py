@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 
-from shared.eventstore import OutreachApplication, _Collected
+from shared.eventsourcing.application import OutreachApplication, _Collected
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,8 @@ def test_the_library_code_repeated_by_outreach_application_save_is_unchanged() -
     }
     assert found == LIBRARY_CODE, (
         "the eventsourcing library's save/collect_events changed: check that "
-        "shared.eventstore.OutreachApplication.save and _Collected still do what they do, "
+        "shared.eventsourcing.application.OutreachApplication.save and _Collected still do "
+        "what they do, "
         "then update LIBRARY_CODE"
     )
 

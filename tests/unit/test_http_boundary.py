@@ -22,11 +22,11 @@ from notifications.settings import TEMPLATES_DIR, Letterhead, NotificationsSetti
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from visits.api import AnnounceVisit, RecordOutcome
 
-from shared.access_log import PURPOSE_HEADER, PersonalRead, personal_read
-from shared.api import PROBLEM_JSON, create_app
-from shared.auth import Principal, Role, TokenCodec, principal_dependency
 from shared.errors import ConflictError
-from shared.inputs import (
+from shared.http.access_log import PURPOSE_HEADER, PersonalRead, personal_read
+from shared.http.app import PROBLEM_JSON, create_app
+from shared.http.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.http.inputs import (
     ClockTime,
     Integer,
     IsoDate,
@@ -135,12 +135,12 @@ def test_a_uuid_is_in_its_canonical_form() -> None:
 
 
 def test_a_request_model_with_a_type_that_coerces_cannot_be_defined() -> None:
-    with pytest.raises(TypeError, match=r"shared\.inputs"):
+    with pytest.raises(TypeError, match=r"shared\.http\.inputs"):
 
         class Lax(StrictModel):  # an int would take "5", 5.0 and true
             count: int
 
-    with pytest.raises(TypeError, match=r"shared\.inputs"):
+    with pytest.raises(TypeError, match=r"shared\.http\.inputs"):
 
         class Unbounded(StrictModel):  # a text without rules or a maximum length
             names: list[str] | None = None

@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from shared.api import create_app
-from shared.auth import (
+from shared.errors import UnauthorizedError
+from shared.http.app import create_app
+from shared.http.auth import (
     DevelopmentVerifier,
     IdentityProviderUnavailableError,
     OidcVerifier,
@@ -35,7 +36,6 @@ from shared.auth import (
     TokenCodec,
     principal_dependency,
 )
-from shared.errors import UnauthorizedError
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from eventsourcing import persistence
 from eventsourcing.utils import resolve_topic
 from psycopg import errors
 
-from shared.parking import database_away, describe
+from shared.eventsourcing.parking import database_away, describe
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,7 @@ from shared.contracts import (
     all_topics,
     dead_letter_topic,
 )
-from shared.settings import KafkaDurability
-from shared.topics import (
+from shared.messaging.topics import (
     DAY_MS,
     DECLARED,
     DURABILITY,
@@ -20,6 +19,7 @@ from shared.topics import (
     declared_names,
     spec_for,
 )
+from shared.settings import KafkaDurability
 
 pytestmark = pytest.mark.unit
 

@@ -35,7 +35,7 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitRescheduled,
 )
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 

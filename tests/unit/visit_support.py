@@ -10,7 +10,7 @@ from visits.application import PlannedCase, Visits
 from visits.domain import Schedule, Visit, VisitRules
 
 from shared.contracts.visits import MeetingPlace, VisitPurpose
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 
 TODAY = date(2026, 11, 23)

@@ -36,16 +36,26 @@ from coaching.projections import (
     ProgrammeView,
     RegistryView,
 )
-from shared.access_log import AccessLog, PersonalRead, personal_read
-from shared.auth import Principal, Role
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
 from shared.dpo import opened_rows
 from shared.errors import ConflictError, NotFoundError
-from shared.eventstore import CommandContext
-from shared.inputs import Bool, Integer, IsoDate, Key, Line, StrictModel, Text, UniqueItems, Uuid
+from shared.eventsourcing.meta import CommandContext
+from shared.http.access_log import AccessLog, PersonalRead, personal_read
+from shared.http.auth import Principal, Role
+from shared.http.inputs import (
+    Bool,
+    Integer,
+    IsoDate,
+    Key,
+    Line,
+    StrictModel,
+    Text,
+    UniqueItems,
+    Uuid,
+)
+from shared.http.read_your_writes import projected
 from shared.privacy import PersonalDataCipher
-from shared.read_your_writes import projected
 
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER)
 

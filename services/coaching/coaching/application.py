@@ -26,7 +26,8 @@ from coaching.domain import (
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
-from shared.eventstore import CommandContext, SealingApplication
+from shared.eventsourcing.application import SealingApplication
+from shared.eventsourcing.meta import CommandContext
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -1,4 +1,4 @@
-"""The consumers of the coaching service (shared consumer pattern, ``shared.consumer``).
+"""The consumers of the coaching service (shared consumer pattern, ``shared.messaging.consumer``).
 
 - ``<prefix>-case-directory``: the contacts events into the case directory (view rows and
   tracking in one transaction).
@@ -16,8 +16,8 @@ from eventsourcing.persistence import Tracking
 from coaching.application import Coachings
 from coaching.policies import command_for
 from coaching.projections import CaseDirectoryView
-from shared.consumer import Consumer, Effect, view_effect
 from shared.contracts import Envelope, Payload, topic_of
+from shared.messaging.consumer import Consumer, Effect, view_effect
 
 DIRECTORY_EVENTS = frozenset({"ContactLost", "ContactDetailsUpdated", "OutreachCaseClosed"})
 

@@ -35,7 +35,7 @@ from shared.contracts.visits import Need
 from shared.errors import ConflictError, ForbiddenError, InvalidInputError
 
 Meta = dict[str, Any]
-"""Who did it and which request it belongs to (see ``shared.eventstore.CommandContext``)."""
+"""Who did it and which request it belongs to (see ``shared.eventsourcing.meta.CommandContext``)."""
 
 HANDOVER_FIELDS = ("name", "address", "phone", "needs")
 """What a provider may receive at the hand-over, if the person consented to share it. Never

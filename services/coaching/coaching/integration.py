@@ -24,7 +24,7 @@ from shared.contracts.coaching import (
     ProviderOutreachContracted,
     ProviderOutreachContractEnded,
 )
-from shared.relay import Outgoing, outgoing
+from shared.messaging.relay import Outgoing, outgoing
 
 PRODUCER = "coaching"
 

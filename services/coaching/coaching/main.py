@@ -25,12 +25,12 @@ from coaching.projections import (
     RegistryView,
 )
 from coaching.settings import CoachingSettings
-from shared.access_log import AccessLog
-from shared.auth import Authenticator
-from shared.consumer import Consumer
 from shared.contracts import coaching as coaching_contracts
+from shared.http.access_log import AccessLog
+from shared.http.auth import Authenticator
+from shared.messaging.consumer import Consumer
 from shared.privacy import PersonalDataCipher
-from shared.runtime import Runtime, ServiceSpec, create_service_app
+from shared.runtime.service import Runtime, ServiceSpec, create_service_app
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from coaching.application import KnownCase
 from shared.contracts import Envelope, Payload
 from shared.contracts.visits import Need, NextStep, VisitCompleted
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from coaching.domain import Coach, Coaching, CoachingStatus, Programme, Provider
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactDetailsUpdated, ContactLost, OutreachCaseClosed
 from shared.erasure import Forget, blank_tokens, forget_all
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
 from shared.privacy import ERASED
 
 

@@ -13,14 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.domain import deadline_passed
 from contacts.projections import CaseDetailView, CaseQueueView
-from shared.access_log import AccessLog, PersonalRead, Purpose, personal_read
-from shared.auth import Principal, Role
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ConflictError, NotFoundError
-from shared.eventstore import CommandContext
-from shared.inputs import Integer, IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
+from shared.eventsourcing.meta import CommandContext
+from shared.http.access_log import AccessLog, PersonalRead, Purpose, personal_read
+from shared.http.auth import Principal, Role
+from shared.http.inputs import Integer, IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
+from shared.http.read_your_writes import projected
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
-from shared.read_your_writes import projected
 
 CUSTOMER_NUMBER = r"^[0-9]{3}[A-Z][0-9]{6}$"
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)

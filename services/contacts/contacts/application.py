@@ -25,7 +25,8 @@ from contacts.domain import (
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
 from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
-from shared.eventstore import CommandContext, SealingApplication
+from shared.eventsourcing.application import SealingApplication
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import SEPARATELY_ERASABLE, SubjectErasedError
 
 

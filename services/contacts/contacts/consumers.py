@@ -1,4 +1,4 @@
-"""The consumers of the contacts service (shared consumer pattern, ``shared.consumer``).
+"""The consumers of the contacts service (shared consumer pattern, ``shared.messaging.consumer``).
 
 - ``contacts-visit-outcomes``: a visit that reached the person restores the case's contact
   (channel ``home_visit``), saved with its tracking record in one transaction.
@@ -12,7 +12,7 @@
   the erasure's certificate (an ``Erasure.Confirmed`` event), saved with its tracking record.
 
 (The ``SubjectErased`` consumer that forgets the person in this service's own views is the
-one every service gets from ``shared.runtime``; see ``contacts.main``.)
+one every service gets from ``shared.runtime.service``; see ``contacts.main``.)
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from eventsourcing.persistence import Tracking
 
 from contacts.application import Contacts
 from contacts.policies import coaching_note_for, command_for, letter_note_for, visit_note_for
-from shared.consumer import Consumer, Effect
 from shared.contracts import ERASURE_TOPIC, Envelope, Payload, topic_of
 from shared.contracts.erasures import SubjectErasureConfirmed
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
+from shared.messaging.consumer import Consumer, Effect
 
 
 def visit_outcome_effect(app: Contacts) -> Effect:

@@ -17,7 +17,7 @@ from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactL
 from shared.errors import ConflictError, InvalidInputError
 
 Meta = dict[str, Any]
-"""Who did it and which request it belongs to (see ``shared.eventstore.CommandContext``)."""
+"""Who did it and which request it belongs to (see ``shared.eventsourcing.meta.CommandContext``)."""
 
 
 class CaseStatus(StrEnum):

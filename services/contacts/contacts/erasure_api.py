@@ -22,11 +22,11 @@ from pydantic import BaseModel, Field
 from contacts.application import Contacts
 from contacts.domain import CategoryErasure, Erasure, LegalHold
 from contacts.projections import CaseDetailView
-from shared.auth import Principal, Role
 from shared.contracts.erasures import ErasureGround
 from shared.errors import NotFoundError
-from shared.eventstore import CommandContext
-from shared.inputs import StrictModel, Text, Uuid
+from shared.eventsourcing.meta import CommandContext
+from shared.http.auth import Principal, Role
+from shared.http.inputs import StrictModel, Text, Uuid
 from shared.privacy import DataCategory
 from shared.settings import SERVICE_PORTS
 

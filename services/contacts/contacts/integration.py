@@ -20,7 +20,7 @@ from shared.contracts.contacts import (
     SealedPerson,
 )
 from shared.contracts.erasures import ErasureGround, SubjectErased
-from shared.relay import Outgoing, outgoing
+from shared.messaging.relay import Outgoing, outgoing
 
 PRODUCER = "contacts"
 

@@ -28,16 +28,16 @@ from contacts.projections import (
     DataProtectionView,
 )
 from contacts.settings import ContactsSettings
-from shared.access_log import AccessLog
-from shared.auth import Authenticator
-from shared.consumer import Consumer
 from shared.contracts import ERASURE_TOPIC
 from shared.contracts import contacts as contacts_contracts
 from shared.contracts.erasures import SubjectErased
 from shared.feeds import FeedPublisher, FeedView, build_feed_router, feed_consumers
-from shared.kafka import ensure_topics
+from shared.http.access_log import AccessLog
+from shared.http.auth import Authenticator
+from shared.messaging.consumer import Consumer
+from shared.messaging.kafka import ensure_topics
 from shared.privacy import PersonalDataCipher
-from shared.runtime import RelaySpec, Runtime, ServiceSpec, create_service_app
+from shared.runtime.service import RelaySpec, Runtime, ServiceSpec, create_service_app
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from shared.contracts.visits import (
     VisitCompleted,
     VisitRescheduled,
 )
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 
 
 @dataclass(frozen=True)

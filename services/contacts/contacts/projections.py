@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from contacts.domain import CaseStatus, CategoryErasure, Erasure, LegalHold, OutreachCase
 from shared.erasure import Forget, blank_tokens, forget_all
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
 from shared.privacy import ERASED
 
 CASE_TOPICS = tuple(

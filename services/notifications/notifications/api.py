@@ -20,12 +20,12 @@ from notifications.outbox import Outbox
 from notifications.projections import DirectoryView, NotificationsView
 from notifications.rendering import TEMPLATES, FormOfAddress, Templates, addressed
 from notifications.settings import Letterhead, NotificationsSettings
-from shared.access_log import AccessLog, PersonalRead, personal_read
-from shared.auth import Principal, Role
 from shared.dpo import opened_rows
 from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
-from shared.eventstore import CommandContext
-from shared.inputs import IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
+from shared.eventsourcing.meta import CommandContext
+from shared.http.access_log import AccessLog, PersonalRead, personal_read
+from shared.http.auth import Principal, Role
+from shared.http.inputs import IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
 from shared.privacy import ERASED, PersonalDataCipher
 
 LETTER_FIELDS = ("name", "address", "letter")

@@ -17,7 +17,8 @@ from notifications.domain import Notification, RetryPolicy, notification_id_for
 from notifications.rendering import TEMPLATES
 from shared.contracts.notifications import GivenUpReason, RecipientKind
 from shared.errors import ConflictError, NotFoundError
-from shared.eventstore import CommandContext, OutreachApplication
+from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.meta import CommandContext
 
 OUTBOX_ACTOR = "notifications-outbox"
 

@@ -1,4 +1,5 @@
-"""The consumers of the notifications service (shared consumer pattern, ``shared.consumer``).
+"""The consumers of the notifications service (shared consumer pattern,
+``shared.messaging.consumer``).
 
 - ``<prefix>-directory-<topic>``: who and where (sealed names and addresses, case managers,
   announced schedules, running coachings) into the directory view, with tracking in one
@@ -16,8 +17,8 @@ from eventsourcing.persistence import Tracking
 from notifications.application import Notifications
 from notifications.policies import requests_for
 from notifications.projections import DirectoryView
-from shared.consumer import Consumer, Effect, view_effect
 from shared.contracts import Envelope, Payload, topic_of
+from shared.messaging.consumer import Consumer, Effect, view_effect
 
 DIRECTORY_EVENTS = {
     "contacts": frozenset({"ContactLost", "ContactDetailsUpdated"}),

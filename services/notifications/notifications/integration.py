@@ -20,7 +20,7 @@ from shared.contracts.notifications import (
     NotificationRetryRequested,
     NotificationSent,
 )
-from shared.relay import Outgoing, outgoing
+from shared.messaging.relay import Outgoing, outgoing
 
 PRODUCER = "notifications"
 

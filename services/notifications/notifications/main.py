@@ -23,13 +23,13 @@ from notifications.outbox import BERLIN, Composer, Outbox, ReminderCheck
 from notifications.projections import DirectoryView, NotificationsProjection, NotificationsView
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
-from shared.access_log import AccessLog
-from shared.auth import Authenticator
-from shared.consumer import Consumer
 from shared.contracts import notifications as notifications_contracts
 from shared.erasure import ErasureLedgerView, blank_tokens, forget_all
+from shared.http.access_log import AccessLog
+from shared.http.auth import Authenticator
+from shared.messaging.consumer import Consumer
 from shared.privacy import PersonalDataCipher
-from shared.runtime import Runtime, ServiceSpec, create_service_app
+from shared.runtime.service import Runtime, ServiceSpec, create_service_app
 
 
 @dataclass

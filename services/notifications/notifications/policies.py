@@ -36,7 +36,7 @@ from shared.contracts.visits import (
     VisitCompleted,
     VisitRescheduled,
 )
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 
 REMINDER_NAMESPACE = UUID("c0a8e1f2-3b4c-4d5e-8f6a-7b8c9d0e1f2a")
 

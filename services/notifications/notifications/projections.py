@@ -35,7 +35,7 @@ from shared.contracts import Envelope, Payload
 from shared.contracts.coaching import CoachAssigned, CoachingEnded, CoachingExtended
 from shared.contracts.contacts import ContactDetailsUpdated, ContactLost
 from shared.contracts.visits import Announcement
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
 
 NOTIFICATION_TOPICS = tuple(
     f"notifications.domain:Notification.{name}"

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from shared.inputs import Line, StrictModel
+from shared.http.inputs import Line, StrictModel
 from shared.settings import ServiceSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"

@@ -11,8 +11,6 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from psycopg.rows import DictRow
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.access_log import AccessLog, PersonalRead, personal_read
-from shared.auth import Principal, Role
 from shared.contracts.visits import (
     MeetingPlace,
     Need,
@@ -23,10 +21,22 @@ from shared.contracts.visits import (
 )
 from shared.dpo import opened_rows
 from shared.errors import ForbiddenError, NotFoundError
-from shared.eventstore import CommandContext
-from shared.inputs import Bool, ClockTime, IsoDate, Key, Note, StrictModel, Text, UniqueItems, Uuid
+from shared.eventsourcing.meta import CommandContext
+from shared.http.access_log import AccessLog, PersonalRead, personal_read
+from shared.http.auth import Principal, Role
+from shared.http.inputs import (
+    Bool,
+    ClockTime,
+    IsoDate,
+    Key,
+    Note,
+    StrictModel,
+    Text,
+    UniqueItems,
+    Uuid,
+)
+from shared.http.read_your_writes import projected
 from shared.privacy import PersonalDataCipher
-from shared.read_your_writes import projected
 from visits.agenda import AgendaItem, in_round_order, to_icalendar
 from visits.application import PlannedCase, Visits
 from visits.domain import Schedule, Visit, VisitRules

@@ -21,7 +21,8 @@ from shared.contracts.visits import (
     VisitPurpose,
 )
 from shared.errors import ConflictError, NotFoundError
-from shared.eventstore import CommandContext, SealingApplication
+from shared.eventsourcing.application import SealingApplication
+from shared.eventsourcing.meta import CommandContext
 from shared.privacy import DataCategory, PersonalDataCipher
 from visits.domain import CaseVisits, Schedule, Visit, VisitRules
 

@@ -1,4 +1,4 @@
-"""The consumers of the visits service (shared consumer pattern, ``shared.consumer``).
+"""The consumers of the visits service (shared consumer pattern, ``shared.messaging.consumer``).
 
 - ``visits-board``: the contacts events into the planning board (view rows and tracking in
   one transaction).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
 
-from shared.consumer import Consumer, Effect, view_effect
 from shared.contracts import Envelope, Payload, topic_of
+from shared.messaging.consumer import Consumer, Effect, view_effect
 from visits.application import Visits
 from visits.policies import command_for
 from visits.projections import PlanningBoardView

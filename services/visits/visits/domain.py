@@ -32,7 +32,7 @@ from shared.contracts.visits import (
 from shared.errors import ConflictError, ForbiddenError, InvalidInputError
 
 Meta = dict[str, Any]
-"""Who did it and which request it belongs to (see ``shared.eventstore.CommandContext``)."""
+"""Who did it and which request it belongs to (see ``shared.eventsourcing.meta.CommandContext``)."""
 
 MAX_WORKERS = 2
 

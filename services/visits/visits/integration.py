@@ -20,7 +20,7 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitRescheduled,
 )
-from shared.relay import Outgoing, outgoing
+from shared.messaging.relay import Outgoing, outgoing
 from visits.domain import Visit
 
 PRODUCER = "visits"

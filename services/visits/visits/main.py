@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
-from shared.access_log import AccessLog
-from shared.auth import Authenticator
-from shared.consumer import Consumer
 from shared.contracts import visits as visits_contracts
+from shared.http.access_log import AccessLog
+from shared.http.auth import Authenticator
+from shared.messaging.consumer import Consumer
 from shared.privacy import PersonalDataCipher
-from shared.runtime import Runtime, ServiceSpec, create_service_app
+from shared.runtime.service import Runtime, ServiceSpec, create_service_app
 from visits.api import build_router, subject_export
 from visits.application import Visits
 from visits.consumers import build_consumers

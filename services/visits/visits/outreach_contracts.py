@@ -21,12 +21,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from starlette.concurrency import run_in_threadpool
 
-from shared.auth import Authenticator, Principal, Role
-from shared.consumer import Consumer, view_effect
 from shared.contracts import Envelope, Payload, topic_of
 from shared.contracts.coaching import ProviderOutreachContracted, ProviderOutreachContractEnded
 from shared.errors import ForbiddenError
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
+from shared.http.auth import Authenticator, Principal, Role
+from shared.messaging.consumer import Consumer, view_effect
 
 CONTRACT_EVENTS = frozenset({"ProviderOutreachContracted", "ProviderOutreachContractEnded"})
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import CaseClosedReason, ContactRestored, OutreachCaseClosed
 from shared.contracts.visits import VisitCancelledReason
-from shared.eventstore import CommandContext
+from shared.eventsourcing.meta import CommandContext
 
 SYSTEM = "system"
 """The actor of what the service does by itself, in reaction to another service's event."""

@@ -33,7 +33,7 @@ from shared.contracts.contacts import (
 )
 from shared.contracts.visits import VisitOutcome
 from shared.erasure import Forget, blank_tokens, forget_all
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
 from visits.domain import Visit, VisitStatus
 
 VISIT_TOPICS = tuple(

@@ -2,7 +2,7 @@
 
 Every place that makes a topic takes it from here:
 
-- :func:`shared.kafka.ensure_topics` (each service's worker at start, the contacts feed
+- :func:`shared.messaging.kafka.ensure_topics` (each service's worker at start, the contacts feed
   publisher, the local launcher's ``stack.py create-topics``, the tests) creates a missing
   topic with these settings and brings the configuration of an existing one to them;
 - ``deploy/k8s/generate.py`` renders the same topics as Strimzi ``KafkaTopic`` resources

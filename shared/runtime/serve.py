@@ -1,6 +1,6 @@
 """Serve a service's HTTP API from several processes on one port (role ``api``).
 
-    python -m shared.serve contacts.main:create_app --port 8101 --workers 4
+    python -m shared.runtime.serve contacts.main:create_app --port 8101 --workers 4
 
 What ``uvicorn --factory --workers N --no-access-log`` does, with one difference: the
 listening socket is opened as a TCP socket (``IPPROTO_TCP``). uvicorn opens it with protocol

@@ -6,7 +6,8 @@
   partition back to the batch's first message so the batch is delivered again).
 - De-duplicate by event id: the effect is stored together with a tracking record named after
   the consumer and the event id, in the same transaction (see
-  :meth:`shared.eventstore.OutreachApplication.save_tracked` and :class:`TrackedView`).
+  :meth:`shared.eventsourcing.application.OutreachApplication.save_tracked` and
+  :class:`TrackedView`).
 - The effects on a view's rows (:func:`view_effect`) of a whole batch are applied in one
   transaction, each event with its own tracking record in it
   (:meth:`TrackedView.apply_batch`). Other effects (those saving event-sourced aggregates)
@@ -53,8 +54,8 @@ from pydantic import ValidationError
 from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_letter_topic
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
-from shared.eventstore import TrackedView
-from shared.parking import database_away, describe
+from shared.eventsourcing.parking import database_away, describe
+from shared.eventsourcing.views import TrackedView
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)

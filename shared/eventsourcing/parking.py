@@ -1,11 +1,12 @@
 """Parked events: a stored event that a projection could not apply, set aside so that the
 view keeps following the log.
 
-A projection runner (:mod:`shared.projection_runner`) or a rebuild (:mod:`shared.rebuild`)
-that cannot apply one event records it in ``parked_events`` (in the service's database, in
-the transaction that moves the view's tracking record past it) and goes on. What is recorded
-says what, why and where, never the event's data: the projection, the log and notification
-id, the aggregate and its version, the event's topic, the error's class and a safe message
+A projection runner (:mod:`shared.eventsourcing.runner`) or a rebuild
+(:mod:`shared.eventsourcing.rebuild`) that cannot apply one event records it in
+``parked_events`` (in the service's database, in the transaction that moves the view's
+tracking record past it) and goes on. What is recorded says what, why and where, never the
+event's data: the projection, the log and notification id, the aggregate and its version,
+the event's topic, the error's class and a safe message
 (:func:`describe`).
 
 Order, per aggregate: once an event of an aggregate is parked, the aggregate's later events
@@ -39,7 +40,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from shared.errors import ConflictError
-from shared.eventstore import TrackedView
+from shared.eventsourcing.views import TrackedView
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ shutting down or not yet accepting connections, and what passes by itself (seria
 failures, deadlocks, lock and statement time-outs)."""
 
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|\([^()]*\)=\([^()]*\)")
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_away(error: BaseException) -> bool:

@@ -25,15 +25,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from psycopg_pool import ConnectionPool
 
-from shared import parking
-from shared.access_log import AccessLog
-from shared.api import ReadinessCheck, ReadinessReport, create_app
-from shared.auth import Authenticator, Principal, Role, principal_dependency, verifier_from_settings
 from shared.chain import ChainKeeper, EventChain
-from shared.consumer import Consumer, ConsumerProgress, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
 from shared.database import connection_pool
-from shared.dpo_api import build_dpo_router
 from shared.erasure import (
     ERASED_KEYS_POLL_SECONDS,
     ConfirmationOutbox,
@@ -43,13 +37,27 @@ from shared.erasure import (
     evict_erased_keys,
     forget_nothing,
 )
-from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
-from shared.kafka import build_broker, ensure_topics
+from shared.eventsourcing import parking
+from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
+from shared.eventsourcing.views import TrackedView, build_view
+from shared.http.access_log import AccessLog
+from shared.http.app import ReadinessCheck, ReadinessReport, create_app
+from shared.http.auth import (
+    Authenticator,
+    Principal,
+    Role,
+    principal_dependency,
+    verifier_from_settings,
+)
+from shared.http.dpo import build_dpo_router
+from shared.http.ops import read_side_router
 from shared.logging import configure_logging
-from shared.ops import read_side_router
+from shared.messaging.consumer import Consumer, ConsumerProgress, DeadLetters, register
+from shared.messaging.kafka import build_broker, ensure_topics
+from shared.messaging.relay import Mapper, Relay
 from shared.privacy import Keyring, PersonalDataCipher
-from shared.projection_runner import BatchingProjectionRunner, ViewMoved
-from shared.relay import Mapper, Relay
 from shared.settings import ProcessRole, ServiceSettings
 from shared.telemetry import configure_telemetry
 
@@ -113,7 +121,7 @@ class ServiceSpec:
     """The service's own part of a person's Art. 15 export, of the given districts only
     (the officer's): ``districts`` (those in which it holds something about the person),
     ``personal_data`` (opened) and ``recipients`` (who the data went to). The events and the
-    access log are added by ``GET /dpo/subjects/{subject}/export`` (``shared.dpo_api``)."""
+    access log are added by ``GET /dpo/subjects/{subject}/export`` (``shared.http.dpo``)."""
     forget: Forget = forget_nothing
     """Drops or blanks the service's view rows of an erased person (``shared.erasure``):
     run by the ``SubjectErased`` consumer every service gets, which also evicts the person's

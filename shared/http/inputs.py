@@ -373,6 +373,6 @@ class StrictModel(BaseModel):
             loose = _loose_scalars(info.annotation, tuple(info.metadata))
             if loose:
                 raise TypeError(
-                    f"{cls.__name__}.{name}: use the types of shared.inputs "
+                    f"{cls.__name__}.{name}: use the types of shared.http.inputs "
                     f"instead of {', '.join(loose)}"
                 )

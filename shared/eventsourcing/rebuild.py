@@ -2,15 +2,15 @@
 the event log again — in batches of one transaction each, not one transaction per event.
 
 A rebuild takes over the view safely while its service runs: it holds the view's advisory
-lock (:func:`shared.parking.lock_key`) from the start to the end, so the projection runner
-applies nothing meanwhile (each of its batches needs the lock; it waits, and afterwards
-starts again from the tracking record the rebuild left). The tracking record always says
-how far the rows go: a rebuild that stops half-way (killed, the database gone) leaves a view
-that is behind, never one marked current, and the runner (or the next rebuild with
-``--resume``) goes on from there. An event that cannot be applied is parked, as by the
+lock (:func:`shared.eventsourcing.parking.lock_key`) from the start to the end, so the
+projection runner applies nothing meanwhile (each of its batches needs the lock; it waits,
+and afterwards starts again from the tracking record the rebuild left). The tracking record
+always says how far the rows go: a rebuild that stops half-way (killed, the database gone)
+leaves a view that is behind, never one marked current, and the runner (or the next rebuild
+with ``--resume``) goes on from there. An event that cannot be applied is parked, as by the
 runner. While it runs the view shows what was rebuilt so far.
 
-    python -m shared.rebuild <service> <projection> [--batch-size N] [--resume]
+    python -m shared.eventsourcing.rebuild <service> <projection> [--batch-size N] [--resume]
 
 :func:`notification_batches` reads a log without the notification log's section cap
 (``select_notifications``).
@@ -38,11 +38,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from shared import parking
-from shared.eventstore import TrackedView, build_view, eventsourcing_env
-from shared.parking import lock_key
-from shared.projection_runner import ViewApplier
-from shared.runtime import ServiceSpec
+from shared.eventsourcing import parking
+from shared.eventsourcing.parking import lock_key
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.runner import ViewApplier
+from shared.eventsourcing.views import TrackedView, build_view
+from shared.runtime.service import ServiceSpec
 from shared.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -236,7 +237,7 @@ def service_spec(service: str) -> tuple[ServiceSpec, ServiceSettings]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.rebuild",
+        prog="python -m shared.eventsourcing.rebuild",
         description="Rebuild a projection's view from its service's event log, while the "
         "service runs (its runner waits meanwhile and goes on from where the rebuild ended).",
     )

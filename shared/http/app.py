@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from shared.access_log import PURPOSE_HEADER, purpose_required
 from shared.database import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from shared.errors import ApplicationError
+from shared.http.access_log import PURPOSE_HEADER, purpose_required
 
 log = logging.getLogger(__name__)
 

@@ -5,27 +5,29 @@ The library's ``ProjectionRunner`` applies one event per transaction (``BEGIN``,
 statements, the tracking record, ``COMMIT``). This runner reads the log the same way (the
 recorder's subscription, woken by ``NOTIFY``), decodes each event with the application's
 mapper and calls the projection's own ``process_event`` unchanged, but inside the view's
-:meth:`~shared.eventstore.TrackedView.batched` transaction: the rows of the whole batch and
+:meth:`~shared.eventsourcing.views.TrackedView.batched` transaction: the rows of the whole batch and
 its tracking record commit together, or nothing does.
 
 When a batch fails, the runner tells why:
 
-- the database is away (:func:`shared.parking.database_away`, or it does not answer): the
-  batch is rolled back, the runner stops with the error and
-  :func:`shared.runtime._supervise` starts a new one, which resumes after the last committed
-  tracking record; nothing is parked;
+- the database is away (:func:`shared.eventsourcing.parking.database_away`, or it does not
+  answer): the batch is rolled back, the runner stops with the error and the supervisor
+  (:mod:`shared.runtime.supervision`) starts a new one, which resumes after the last
+  committed tracking record; nothing is parked;
 - else one of its events cannot be applied: the runner applies the batch's events one by
   one, each in a transaction of its own, and parks the one that fails
-  (:mod:`shared.parking`: recorded in the transaction that moves the tracking record past
-  it), and the aggregate's later events behind it, so the view keeps following the log.
+  (:mod:`shared.eventsourcing.parking`: recorded in the transaction that moves the tracking
+  record past it), and the aggregate's later events behind it, so the view keeps following
+  the log.
 
 So every event is applied exactly once or parked exactly once.
 
-Each batch transaction first takes the view's advisory lock (:func:`shared.parking.lock_key`,
-transaction-level, without waiting) and checks that the tracking record is where this runner
-left it. While a rebuild or a retry of parked events holds the lock, the runner keeps its
-batch and tries again; when the record moved (a rebuild, another runner), it stops with
-:class:`ViewMoved` and the supervisor starts a new one from the record.
+Each batch transaction first takes the view's advisory lock
+(:func:`shared.eventsourcing.parking.lock_key`, transaction-level, without waiting) and checks
+that the tracking record is where this runner left it. While a rebuild or a retry of parked
+events holds the lock, the runner keeps its batch and tries again; when the record moved (a
+rebuild, another runner), it stops with :class:`ViewMoved` and the supervisor starts a new
+one from the record.
 
 Only the library's public interface is used: the infrastructure factory builds the view,
 ``recorder.subscribe`` follows the log, ``mapper.to_domain_event`` decodes.
@@ -52,8 +54,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from shared import parking
-from shared.eventstore import TrackedView
+from shared.eventsourcing import parking
+from shared.eventsourcing.views import TrackedView
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class ViewApplier:
 
     Used by :class:`BatchingProjectionRunner` (``locking=True``: each transaction takes the
     view's advisory lock without waiting, :class:`ViewLocked` if it cannot) and by
-    :func:`shared.rebuild.rebuild_projection` (which holds the lock throughout). Each
+    :func:`shared.eventsourcing.rebuild.rebuild_projection` (which holds the lock throughout). Each
     transaction checks that the tracking record is where this applier left it
     (:class:`ViewMoved` if not). Raises what means the database is away.
     """

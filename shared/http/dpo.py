@@ -28,13 +28,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from shared.access_log import AccessLog, Purpose, StatedPurpose, record_access
-from shared.auth import Authenticator, Principal, Role
 from shared.chain import EventChain, read_anchors
 from shared.dpo import subject_events
 from shared.errors import NotFoundError
-from shared.eventstore import OutreachApplication
-from shared.inputs import Key, Moment, QueryInt, Uuid
+from shared.eventsourcing.application import OutreachApplication
+from shared.http.access_log import AccessLog, Purpose, StatedPurpose, record_access
+from shared.http.auth import Authenticator, Principal, Role
+from shared.http.inputs import Key, Moment, QueryInt, Uuid
 from shared.privacy import PersonalDataCipher
 
 EXPORT_ROUTE = "GET /dpo/subjects/{subject}/export"

@@ -9,7 +9,7 @@ names the user, their role and districts, and for ``provider_outreach`` users th
 (claims: :class:`ClaimNames`).
 
 Development mode also accepts HS256 tokens signed with a shared key, minted by
-``python -m shared.auth mint`` (and by the unit tests); production refuses them.
+``python -m shared.http.auth mint`` (and by the unit tests); production refuses them.
 """
 
 from __future__ import annotations
@@ -417,7 +417,7 @@ def discover(issuer: str, timeout: float = 5) -> dict[str, Any]:
 
 class DevelopmentVerifier(TokenVerifier):
     """Development mode: the identity provider's tokens, and HS256 tokens of the shared
-    development key (``shared.auth mint``, the unit tests), told apart by their algorithm."""
+    development key (``shared.http.auth mint``, the unit tests), told apart by their algorithm."""
 
     def __init__(self, codec: TokenCodec, provider: OidcVerifier) -> None:
         super().__init__()
@@ -515,7 +515,7 @@ def principal_dependency(verifier: TokenVerifier) -> Authenticator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.auth", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.http.auth", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     mint = sub.add_parser("mint", help="print a development token")
     mint.add_argument("--user", required=True)

@@ -12,8 +12,8 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from kafka.admin import ConfigResource, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError, for_code
 
+from shared.messaging.topics import DURABILITY, Durability, TopicSpec, declared_names, spec_for
 from shared.settings import StackSettings
-from shared.topics import DURABILITY, Durability, TopicSpec, declared_names, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,13 @@ class TopicsEnsured:
 
 def ensure_topics(settings: StackSettings, topics: Iterable[str] | None = None) -> TopicsEnsured:
     """Create the missing ``topics`` (default: every declared one) with their declared
-    settings (:mod:`shared.topics`), and set the declared configuration on existing ones
+    settings (:mod:`shared.messaging.topics`), and set the declared configuration on existing ones
     where it differs: retention, cleanup policy, ``min.insync.replicas``.
 
     Partition counts and replication factors of existing topics are compared and reported
-    (``drift``), not changed: see :mod:`shared.topics`. ``min.insync.replicas`` is not raised
-    above a topic's actual replication factor (every ``acks=all`` write would be refused).
+    (``drift``), not changed: see :mod:`shared.messaging.topics`. ``min.insync.replicas`` is
+    not raised above a topic's actual replication factor (every ``acks=all`` write would be
+    refused).
     """
     durability = DURABILITY[settings.kafka_durability]
     names = list(dict.fromkeys(declared_names() if topics is None else topics))

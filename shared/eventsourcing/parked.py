@@ -1,12 +1,13 @@
 """Parked events of a service's projections, from the command line (as ``/ops/parked``).
 
-    python -m shared.parked <service> list [--projection NAME] [--all]
-    python -m shared.parked <service> retry <projection> [--aggregate ID ...] [--event N ...]
+    python -m shared.eventsourcing.parked <service> list [--projection NAME] [--all]
+    python -m shared.eventsourcing.parked <service> retry <projection> [--aggregate ID ...]
+        [--event N ...]
 
 ``retry`` applies the projection's parked events again after a fix (all of them, or those of
 the aggregates named, or the aggregates of the notification ids named): per aggregate in log
 order, each once, while the service runs (its runner waits for each event's transaction). See
-:mod:`shared.parking` for what is parked and the order.
+:mod:`shared.eventsourcing.parking` for what is parked and the order.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from shared import parking
-from shared.eventstore import build_view, eventsourcing_env
-from shared.rebuild import service_spec
+from shared.eventsourcing import parking
+from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.rebuild import service_spec
+from shared.eventsourcing.views import build_view
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.parked", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.eventsourcing.parked", description=__doc__
+    )
     parser.add_argument("service", choices=["contacts", "visits", "coaching", "notifications"])
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the parked events, oldest first")

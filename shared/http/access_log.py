@@ -40,8 +40,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
-from shared.auth import Authenticator, Principal
 from shared.errors import ApplicationError
+from shared.http.auth import Authenticator, Principal
 
 PURPOSE_HEADER = "X-Purpose"
 NOTE_MAX = 200
@@ -463,7 +463,7 @@ def personal_read(authenticate: Authenticator, log: AccessLog) -> Any:
         request: Request,
         principal: Annotated[Principal, Depends(authenticate)],
         # Required: a request without it is answered 400 ``purpose_required`` (see
-        # ``shared.api``), after the token was checked.
+        # ``shared.http.app``), after the token was checked.
         x_purpose: Annotated[
             str,
             Header(

@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import Field
 
-from shared import parking
-from shared.auth import Authenticator, Principal, Role
 from shared.errors import NotFoundError
-from shared.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
+from shared.eventsourcing import parking
+from shared.http.auth import Authenticator, Principal, Role
+from shared.http.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
 from shared.settings import ProcessRole
 
 if TYPE_CHECKING:
-    from shared.runtime import Runtime, ServiceSpec
+    from shared.runtime.service import Runtime, ServiceSpec
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, set_span_in_context
 
 from shared.contracts import Envelope, Payload, stable_event_id
-from shared.eventstore import OutreachApplication
-from shared.kafka import aiokafka_producer
+from shared.eventsourcing.application import OutreachApplication
+from shared.messaging.kafka import aiokafka_producer
 from shared.telemetry import continued_from
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Outgoing:
 def outgoing(producer: str, domain_event: Any, payload: Payload | None) -> Outgoing | None:
     """The integration event of a stored domain event (``None`` for an internal event).
 
-    The envelope comes from the event's ``meta`` (see ``shared.eventstore.CommandContext``:
+    The envelope comes from the event's ``meta`` (see ``shared.eventsourcing.meta.CommandContext``:
     district, subject, correlation and causation, the trace context); its id is stable, so a
     republished event keeps it. The envelope is typed by the payload's own contract (as
     ``parse_envelope`` does), so it serialises with the payload's fields.

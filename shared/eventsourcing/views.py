@@ -1,0 +1,180 @@
+"""Tracked views: a materialised view in the service's database whose rows and tracking
+record are written in one transaction."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.utils import Environment
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from shared.eventsourcing.persistence import TrackingRecorder
+
+
+class TrackedView(TrackingRecorder):
+    """A materialised view in the service's database: its rows and its tracking record are
+    written in one transaction, so a crash never applies an event twice or skips one.
+
+    Subclasses list their ``CREATE`` statements in ``schema``.
+    """
+
+    schema: tuple[str, ...] = ()
+    rebuild_tables: tuple[str, ...] | None = None
+    """The tables a rebuild empties (:mod:`shared.eventsourcing.rebuild`); ``None``: every table of
+    ``schema``, ``()``: the view shares its tables with other writers and is not rebuilt
+    on its own."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(SQL(statement).format() for statement in self.schema)
+        self._local = threading.local()  # the batch of a rebuild belongs to its thread only
+
+    @contextmanager
+    def tracked(self, tracking: Tracking) -> Iterator[Cursor[DictRow]]:
+        """A transaction that also records ``tracking`` (inside :meth:`batched`: the batch's)."""
+        batch = self._current_batch()
+        if batch is not None:
+            yield batch.cursor
+            batch.last[tracking.application_name] = tracking
+            return
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+            self._insert_tracking(cursor, tracking)
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        batch = self._current_batch()
+        if batch is not None:
+            batch.last[tracking.application_name] = tracking
+            return
+        super().insert_tracking(tracking)
+
+    def _current_batch(self) -> _Batch | None:
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        return batch
+
+    @contextmanager
+    def batched(
+        self,
+        *,
+        prepare: Callable[[Cursor[DictRow]], None] | None = None,
+        track: bool = True,
+    ) -> Iterator[Cursor[DictRow]]:
+        """Apply many events in one transaction (a rebuild, a projection runner's batch):
+        inside, :meth:`tracked` and :meth:`insert_tracking` share this transaction and its
+        cursor, and only the last tracking record of each log is written, at the end (not
+        at all with ``track=False``: a parked event applied again, behind the position).
+        Only the calling thread's writes join the batch.
+
+        ``prepare`` runs first in the transaction, before the pipeline (it may read results:
+        take a lock, check the position); an exception from it rolls the transaction back.
+
+        The statements are pipelined on the one cursor, so inside a batch an effect writes
+        and does not read results: the results of earlier statements arrive at any time and
+        become that cursor's current result."""
+        with self.datastore.transaction(commit=True) as cursor:
+            if prepare is not None:
+                prepare(cursor)
+            batch = _Batch(cursor)
+            self._local.batch = batch
+            try:
+                with cursor.connection.pipeline():
+                    yield cursor
+                    # The library reads back the upserted position (``RETURNING``): on a
+                    # cursor of its own, not one whose earlier statements' results may
+                    # arrive meanwhile (that read a stale result: "the last operation
+                    # didn't produce records").
+                    tracking_cursor = cursor.connection.cursor()
+                    for tracking in batch.last.values() if track else ():
+                        self._insert_tracking(tracking_cursor, tracking)
+            finally:
+                self._local.batch = None
+
+    def apply_once(self, tracking: Tracking, apply: Callable[[Cursor[DictRow]], None]) -> bool:
+        """Run ``apply`` with tracking unless this tracking record exists (``False`` then)."""
+        if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            return False
+        try:
+            with self.tracked(tracking) as cursor:
+                apply(cursor)
+        except IntegrityError:
+            if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+                return False
+            raise
+        return True
+
+    def apply_batch(
+        self, items: Sequence[tuple[Tracking, Callable[[Cursor[DictRow]], None]]]
+    ) -> list[bool]:
+        """Apply many consumed events in one transaction, each with its own tracking record.
+
+        An event whose tracking record exists already (or that came earlier in ``items``) is
+        skipped (``False`` in the result). The tracking records are read in one query and
+        written in one statement, the effects' statements are pipelined. Raises
+        :class:`IntegrityError` (and applies nothing) when one of the tracking records was
+        written meanwhile by someone else: apply the events one by one then.
+        """
+        table = SQL("{}.{}").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+        )
+        names = [tracking.application_name for tracking, _ in items]
+        applied: list[bool] = []
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT application_name, max(notification_id) AS notification_id FROM {} "
+                    "WHERE application_name = ANY(%s) GROUP BY application_name"
+                ).format(table),
+                (names,),
+            )
+            recorded = {row["application_name"]: row["notification_id"] for row in cursor}
+            fresh: list[Tracking] = []
+            with cursor.connection.pipeline():
+                for tracking, apply in items:
+                    last = recorded.get(tracking.application_name)
+                    if last is not None and last >= tracking.notification_id:
+                        applied.append(False)
+                        continue
+                    recorded[tracking.application_name] = tracking.notification_id
+                    apply(cursor)
+                    fresh.append(tracking)
+                    applied.append(True)
+                if fresh:
+                    cursor.execute(
+                        SQL(
+                            "INSERT INTO {} (application_name, notification_id) "
+                            "SELECT * FROM unnest(%s::text[], %s::bigint[])"
+                        ).format(table),
+                        ([t.application_name for t in fresh], [t.notification_id for t in fresh]),
+                    )
+        return applied
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[DictRow]:
+        """The rows of one read-only statement. The library's connections are in autocommit
+        mode and one statement reads one snapshot, so no ``BEGIN``/``ROLLBACK`` around it: one
+        round trip instead of three."""
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(sql.encode(), params)
+            return cursor.fetchall()
+
+
+@dataclass
+class _Batch:
+    cursor: Cursor[DictRow]
+    last: dict[str, Tracking] = field(default_factory=dict)
+
+
+V = TypeVar("V", bound=TrackedView)
+
+
+def build_view(view_class: type[V], env: dict[str, str], name: str) -> V:
+    """Construct a tracked view (creating its tables); its tracking table is ``<name>_tracking``."""
+    factory = InfrastructureFactory[V].construct(env=Environment(name, env))
+    return factory.tracking_recorder(view_class)
