@@ -60,7 +60,8 @@ from shared.contracts import (
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
 from shared.errors import ConflictError, InvalidInputError
 from shared.eventsourcing.views import TrackedView
-from shared.http.auth import Principal, Role
+from shared.http.auth import Role
+from shared.http.deps import CurrentUser
 from shared.http.inputs import Key, StrictModel, Text
 from shared.messaging.consumer import Consumer, view_effect
 from shared.privacy import TOKEN_PATTERN, TOKEN_PREFIX
@@ -454,15 +455,19 @@ class Registration(BaseModel):
     registered_at: datetime
 
 
-def build_feed_router(view: FeedView, authenticate: Any) -> APIRouter:
+def build_feed_router(feed_view: Callable[..., FeedView]) -> APIRouter:
+    """The officer's routes of the feeds; ``feed_view``: the dependency giving the service's
+    :class:`FeedView`."""
     router = APIRouter(prefix="/dpo/feeds", tags=["data protection"])
-    Authenticated = Annotated[Principal, Depends(authenticate)]
+    View = Annotated[FeedView, Depends(feed_view)]
 
     def registration(row: Mapping[str, Any]) -> Registration:
         return Registration(topic=feed_topic(row["name"]), **row)
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=Registration)
-    def register_subscriber(body: RegisterSubscriber, principal: Authenticated) -> Registration:
+    def register_subscriber(
+        body: RegisterSubscriber, principal: CurrentUser, view: View
+    ) -> Registration:
         """Register a subscribing team for the districts on the officer's token (or change
         its purpose, allow-list and districts). 409 ``feed_of_other_districts`` when the
         name is registered for a district the officer does not hold."""
@@ -478,7 +483,7 @@ def build_feed_router(view: FeedView, authenticate: Any) -> APIRouter:
         return registration(rows[0])
 
     @router.get("", response_model=list[Registration])
-    def subscribers(principal: Authenticated) -> list[Registration]:
+    def subscribers(principal: CurrentUser, view: View) -> list[Registration]:
         """The subscribers of the officer's districts."""
         principal.require(Role.DATA_PROTECTION_OFFICER)
         return [registration(row) for row in view.registrations(principal.districts)]

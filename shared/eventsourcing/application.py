@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -23,7 +23,14 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import EnvType
 from psycopg.sql import SQL, Identifier
 
+from shared.errors import ConflictError, NotFoundError
 from shared.privacy import PersonalDataCipher
+
+A = TypeVar("A", bound=BaseAggregate[UUID])
+
+
+class ConcurrentChangeError(ConflictError):
+    code = "concurrent_change"
 
 
 class DateAsISO(Transcoding):
@@ -56,7 +63,36 @@ class _Collected(ProcessingEvent[UUID]):
 
 class OutreachApplication(Application[UUID]):
     """Base of every service's application: a process recorder, so effects of consumed
-    events can be stored atomically with the consumer's tracking record."""
+    events can be stored atomically with the consumer's tracking record; and the three steps
+    of every command: :meth:`get` (or :meth:`find`) the aggregates, call them,
+    :meth:`save_or_conflict`."""
+
+    concurrent_change = "the resource changed meanwhile; try again"
+    """What :meth:`save_or_conflict` answers when another command saved first."""
+
+    def get(self, kind: type[A], aggregate_id: UUID, missing: NotFoundError) -> A:
+        """The aggregate ``aggregate_id`` of ``kind``; ``missing`` is raised if there is none."""
+        found = self.find(kind, aggregate_id)
+        if found is None:
+            raise missing
+        return found
+
+    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate ``aggregate_id`` of ``kind``, or ``None`` (none, or of another kind)."""
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def save_or_conflict(self, *aggregates: BaseAggregate[UUID] | None) -> None:
+        """Save the aggregates' new events together (``None``: nothing to save); when another
+        command saved a version first, nothing is saved and the caller is told to try again
+        (409 ``concurrent_change``)."""
+        try:
+            self.save(*(a for a in aggregates if a is not None))
+        except IntegrityError:
+            raise ConcurrentChangeError(self.concurrent_change) from None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from shared.eventsourcing import parking
 from shared.eventsourcing.persistence import eventsourcing_env
-from shared.eventsourcing.rebuild import service_spec
+from shared.eventsourcing.rebuild import SETTINGS, service_log
 from shared.eventsourcing.views import build_view
 
 
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m shared.eventsourcing.parked", description=__doc__
     )
-    parser.add_argument("service", choices=["contacts", "visits", "coaching", "notifications"])
+    parser.add_argument("service", choices=list(SETTINGS))
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the parked events, oldest first")
     listing.add_argument("--projection")
@@ -41,11 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     retry.add_argument("--event", type=int, action="append", dest="events", metavar="N")
     args = parser.parse_args(argv)
 
-    spec, settings = service_spec(args.service)
+    log, settings = service_log(args.service)
     env = eventsourcing_env(settings, settings.database)
-    projections = {p.name: (p, v) for p, v in spec.projections}
+    projections = {p.name: p for p in log.projections}
     if args.command == "list":
-        some_view = build_view(spec.projections[0][1], env, spec.projections[0][0].name)
+        first = log.projections[0]
+        some_view = build_view(first.view, env, first.name)
         with some_view.datastore.transaction(commit=False) as cursor:
             parking.create_schema(cursor)
             rows = parking.listing(
@@ -59,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.projection not in projections:
         print(f"no projection {args.projection!r} in {args.service}", file=sys.stderr)
         return 2
-    projection_class, view_class = projections[args.projection]
-    view = build_view(view_class, env, projection_class.name)
-    app = spec.application_class(env)
+    projected = projections[args.projection]
+    view = build_view(projected.view, env, projected.name)
+    app = log.application(env)
     try:
 
         def read(notification_id: int) -> Any:
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return found[0] if found and found[0].id == notification_id else None
 
         result = parking.retry_parked(
-            projection_class(view=view),
+            projected.over(view),
             app.name,
             read,
             app.mapper.to_domain_event,

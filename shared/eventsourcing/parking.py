@@ -35,11 +35,11 @@ from uuid import UUID
 import psycopg
 from eventsourcing import persistence
 from eventsourcing.persistence import Notification, Tracking
-from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from shared.errors import ConflictError
+from shared.eventsourcing.projections import ViewProjection
 from shared.eventsourcing.views import TrackedView
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ class RetryResult:
 
 
 def retry_parked(
-    projection: Projection[Any],
+    projection: ViewProjection,
     application_name: str,
     read: Callable[[int], Notification | None],
     decode: Callable[[Notification], Any],
@@ -345,7 +345,7 @@ def retry_parked(
 
 
 def _retry_one(
-    projection: Projection[Any],
+    projection: ViewProjection,
     application_name: str,
     notification_id: int,
     read: Callable[[int], Notification | None],

@@ -27,13 +27,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -41,9 +40,9 @@ from psycopg.sql import SQL, Identifier
 from shared.eventsourcing import parking
 from shared.eventsourcing.parking import lock_key
 from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.projections import EventLog, Projected, ViewProjection
 from shared.eventsourcing.runner import ViewApplier
 from shared.eventsourcing.views import TrackedView, build_view
-from shared.runtime.service import ServiceSpec
 from shared.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -155,7 +154,7 @@ def holding_view(view: TrackedView, projection: str, wait_seconds: float) -> Ite
 
 
 def rebuild_projection(
-    projection: Projection[Any],
+    projection: ViewProjection,
     app: Application[UUID],
     *,
     tables: Sequence[str],
@@ -194,8 +193,7 @@ def rebuild_projection(
 class Rebuildable:
     """A projection of a service that can be rebuilt, with the tables it empties."""
 
-    projection: type[Projection[Any]]
-    view: type[TrackedView]
+    projected: Projected
     tables: tuple[str, ...]
 
 
@@ -210,29 +208,27 @@ def tables_of(view: type[TrackedView]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(1) for s in view.schema for m in _CREATED.finditer(s)))
 
 
-def rebuildable(spec: ServiceSpec) -> dict[str, Rebuildable]:
+def rebuildable(log: EventLog) -> dict[str, Rebuildable]:
     """The service's projections by name (those whose view has tables of its own)."""
-    return {
-        projection.name: Rebuildable(projection, view, tables_of(view))
-        for projection, view in spec.projections
-    }
+    return {p.name: Rebuildable(p, tables_of(p.view)) for p in log.projections}
 
 
-def service_spec(service: str) -> tuple[ServiceSpec, ServiceSettings]:
-    """The composition of ``service`` (its spec and settings from the environment)."""
-    module = importlib.import_module(f"{service}.main")
-    settings_class = {
-        "contacts": "ContactsSettings",
-        "visits": "VisitsSettings",
-        "coaching": "CoachingSettings",
-        "notifications": "NotificationsSettings",
-    }[service]
-    settings = getattr(importlib.import_module(f"{service}.settings"), settings_class)()
-    if service == "contacts":
-        return module.SPEC, settings
-    if service == "visits":
-        return module.build_spec(settings.rules), settings
-    return module.build_spec(settings), settings
+SETTINGS = {
+    "contacts": "ContactsSettings",
+    "visits": "VisitsSettings",
+    "coaching": "CoachingSettings",
+    "notifications": "NotificationsSettings",
+}
+
+
+def service_log(service: str) -> tuple[EventLog, ServiceSettings]:
+    """The event log and projections of ``service`` (``LOG`` of its ``main.py``), and its
+    settings from the environment."""
+    log = importlib.import_module(f"{service}.main").LOG
+    assert isinstance(log, EventLog)
+    settings = getattr(importlib.import_module(f"{service}.settings"), SETTINGS[service])()
+    assert isinstance(settings, ServiceSettings)
+    return log, settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Rebuild a projection's view from its service's event log, while the "
         "service runs (its runner waits meanwhile and goes on from where the rebuild ended).",
     )
-    parser.add_argument("service", choices=["contacts", "visits", "coaching", "notifications"])
+    parser.add_argument("service", choices=list(SETTINGS))
     parser.add_argument("projection", nargs="?", help="the projection's name (omit to list)")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument(
@@ -252,8 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the view")
     args = parser.parse_args(argv)
-    spec, settings = service_spec(args.service)
-    known = rebuildable(spec)
+    log, settings = service_log(args.service)
+    known = rebuildable(log)
     if args.projection is None or args.projection not in known:
         if args.projection is not None:
             print(f"no projection {args.projection!r} in {args.service}", file=sys.stderr)
@@ -269,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     env = eventsourcing_env(settings, settings.database)
-    view = build_view(chosen.view, env, chosen.projection.name)
-    app = spec.application_class(env)
+    view = build_view(chosen.projected.view, env, chosen.projected.name)
+    app = log.application(env)
     try:
         total = app.recorder.max_notification_id() or 0
         started = time.monotonic()
@@ -285,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (" from its tracking record" if args.resume else "")
         )
         done = rebuild_projection(
-            chosen.projection(view=view),
+            chosen.projected.over(view),
             app,
             tables=chosen.tables,
             batch_size=args.batch_size,

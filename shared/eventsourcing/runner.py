@@ -37,30 +37,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, Notification, Subscription, Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import Notification, Subscription, Tracking
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from shared.eventsourcing import parking
+from shared.eventsourcing.projections import ViewProjection
 from shared.eventsourcing.views import TrackedView
 
 log = logging.getLogger(__name__)
-
-TApplication = TypeVar("TApplication", bound=Application[Any])
-TView = TypeVar("TView", bound=TrackedView)
 
 
 class ViewLocked(Exception):
@@ -86,7 +81,7 @@ class ViewApplier:
 
     def __init__(
         self,
-        projection: Projection[Any],
+        projection: ViewProjection,
         application_name: str,
         decode: Callable[[Notification], Any],
         *,
@@ -239,31 +234,28 @@ class ViewApplier:
         return False
 
 
-class BatchingProjectionRunner(Generic[TApplication, TView]):
-    """Runs ``projection_class`` over ``application_class``'s event log into a
-    ``view_class`` view, a batch of events per transaction (:class:`ViewApplier`).
+class BatchingProjectionRunner:
+    """Runs ``projection`` (writing into its view) over ``application_class``'s event log, a
+    batch of events per transaction (:class:`ViewApplier`).
 
-    Built like the library's ``ProjectionRunner`` (the view from an environment named after
-    the projection, the application from ``env``) and used the same way: enter it to start,
-    :meth:`stop` or exit it to stop; :attr:`is_interrupted` is set when it stopped, and
-    :meth:`run_forever` re-raises what stopped it.
+    Used like the library's ``ProjectionRunner`` (it builds its own application from ``env``
+    to follow the log): enter it to start, :meth:`stop` or exit it to stop;
+    :attr:`is_interrupted` is set when it stopped, and :meth:`run_forever` re-raises what
+    stopped it. The view is the caller's (the process opens each view once); a runner that
+    stopped is replaced by a new one over the same projection.
     """
 
     def __init__(
         self,
         *,
-        application_class: type[TApplication],
-        projection_class: type[Projection[TView]],
-        view_class: type[TView],
+        application_class: type[Application[UUID]],
+        projection: ViewProjection,
         env: dict[str, str] | None = None,
         batch_size: int = 500,
     ) -> None:
-        environment = Environment(projection_class.name, {**os.environ, **(env or {})})
-        self.view: TView = (
-            InfrastructureFactory[TView].construct(env=environment).tracking_recorder(view_class)
-        )
-        self.projection = projection_class(view=self.view)
-        self.app: TApplication = application_class(env)
+        self.projection = projection
+        self.view = projection.view
+        self.app = application_class(env)
         self.app_name = self.app.name
         self.batch_size = batch_size
         self.applier = ViewApplier(self.projection, self.app_name, self.app.mapper.to_domain_event)
@@ -302,7 +294,7 @@ class BatchingProjectionRunner(Generic[TApplication, TView]):
             "locked_out_since": at(self.locked_out_since),
         }
 
-    def __enter__(self) -> BatchingProjectionRunner[TApplication, TView]:
+    def __enter__(self) -> BatchingProjectionRunner:
         self.applier.load()
         self._subscription = self.app.recorder.subscribe(
             gt=self.applier.position or None, topics=self.projection.topics

@@ -49,6 +49,14 @@ class TrackedView(TrackingRecorder):
             yield cursor
             self._insert_tracking(cursor, tracking)
 
+    def execute(
+        self, tracking: Tracking, sql: str, params: Mapping[str, object] | Sequence[object] = ()
+    ) -> None:
+        """One statement and ``tracking`` in one transaction (inside :meth:`batched`: the
+        batch's): the write of a projection's handler for one event."""
+        with self.tracked(tracking) as cursor:
+            cursor.execute(sql.encode(), params)
+
     def insert_tracking(self, tracking: Tracking) -> None:
         batch = self._current_batch()
         if batch is not None:

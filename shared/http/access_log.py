@@ -23,25 +23,23 @@ grants of the districts on the officer's token: each entry names the district of
 read.
 """
 
-# No "from __future__ import annotations": FastAPI resolves the dependency's signature.
+from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
-from starlette.concurrency import run_in_threadpool
 
 from shared.errors import ApplicationError
-from shared.http.auth import Authenticator, Principal
+from shared.http.auth import Principal
 
 PURPOSE_HEADER = "X-Purpose"
 NOTE_MAX = 200
@@ -109,7 +107,7 @@ class StatedPurpose:
     note: str | None = None
 
     @classmethod
-    def parse(cls, header: str | None) -> "StatedPurpose":
+    def parse(cls, header: str | None) -> StatedPurpose:
         """``purpose`` or ``purpose: note`` (see the module's docstring)."""
         if header is None or not header.strip():
             raise purpose_required()
@@ -447,45 +445,3 @@ def record_access(
     read = PersonalRead(principal, purpose, route, log)
     read.opened(subject, fields, district=district, resource=resource)
     read.flush()
-
-
-def personal_read(authenticate: Authenticator, log: AccessLog) -> Any:
-    """The FastAPI dependency of routes that open personal data, for
-    ``Reading = Annotated[PersonalRead, personal_read(authenticate, access_log)]``.
-
-    It authenticates first (a missing token stays 401), then requires the stated purpose
-    (400 ``purpose_required``), hands the route a :class:`PersonalRead`, and after the route
-    returned writes what the route noted with :meth:`PersonalRead.opened`. If writing fails
-    the request fails: nothing is revealed without its log entry.
-    """
-
-    async def dependency(
-        request: Request,
-        principal: Annotated[Principal, Depends(authenticate)],
-        # Required: a request without it is answered 400 ``purpose_required`` (see
-        # ``shared.http.app``), after the token was checked.
-        x_purpose: Annotated[
-            str,
-            Header(
-                alias=PURPOSE_HEADER,
-                description="Why the data is read: case_work, visit_planning, coaching or "
-                f"audit, optionally followed by ':' and a note of up to {NOTE_MAX} "
-                "characters (percent-encoded UTF-8 beyond ASCII). Without it: 400 "
-                "purpose_required; not of this form: 400 invalid_purpose.",
-                json_schema_extra={"pattern": PURPOSE_PATTERN},
-                examples=["case_work", "visit_planning: round of 3 December"],
-            ),
-        ],
-    ) -> AsyncIterator[PersonalRead]:
-        # On the event loop (no I/O before the route): no thread-pool hop of its own.
-        stated = StatedPurpose.parse(x_purpose)
-        route = request.scope.get("route")
-        # The template as documented (``/cases/{case_id}``, not ``{case_id:uuid}``).
-        path = getattr(route, "path_format", None) or getattr(route, "path", request.url.path)
-        read = PersonalRead(principal, stated, f"{request.method} {path}", log)
-        yield read
-        if read.pending:  # not yet written by the route itself
-            await run_in_threadpool(read.flush)
-
-    # "function": the entries are written when the route returned, before the response goes.
-    return Depends(dependency, scope="function")

@@ -111,14 +111,18 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def create_app(
+def http_app(
     *,
     title: str,
     description: str,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-    readiness: dict[str, ReadinessCheck],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    readiness: dict[str, ReadinessCheck] | None = None,
     reports: dict[str, ReadinessReport] | None = None,
 ) -> FastAPI:
+    """An HTTP app as every service's: problem+json answers for every error, ``/healthz``
+    and ``/readyz`` (``readiness`` decides it, ``reports`` are shown beside), one trace span
+    per request, and an OpenAPI document that declares every error answer."""
+    readiness = readiness or {}
     # Traced by the OpenTelemetry instrumentation below (one server span per request, the
     # trace context continued into events and Kafka); FastAPI's own telemetry would only
     # inspect every request to find that out.
@@ -214,7 +218,7 @@ def create_app(
     )
 
     def openapi() -> dict[str, Any]:
-        # Built once, after the lifespan included the service's routers.
+        # Built once, at the first request for it (every router is included by then).
         if app.openapi_schema is None:
             document = get_openapi(
                 title=app.title,

@@ -34,6 +34,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import ApplicationError, ForbiddenError, NotFoundError, UnauthorizedError
+from shared.eventsourcing.meta import CommandContext, begin_command
+from shared.http.state import app_state
 from shared.settings import Mode, ServiceSettings
 
 
@@ -487,31 +489,34 @@ class JobTokens:
 _bearer = HTTPBearer(auto_error=False)
 
 
-Authenticator = Callable[..., Awaitable[Principal]]
-"""The FastAPI dependency that gives a request's :class:`Principal` (see
-:func:`principal_dependency`)."""
-
-
-def principal_dependency(verifier: TokenVerifier) -> Authenticator:
-    """A FastAPI dependency that authenticates the request's bearer token.
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The FastAPI dependency that authenticates the request's bearer token with the app's
+    verifier (``app.state.verifier``), and makes the principal who asks for every change the
+    request records (the ``meta`` of its events, :mod:`shared.eventsourcing.meta`).
 
     A token seen before is answered from memory on the event loop; a new one is checked on a
     worker thread, since that may fetch the identity provider's keys."""
+    if credentials is None:
+        raise _unauthorized("token_missing", "a bearer token is required")
+    verifier = app_state(request, "verifier", TokenVerifier)
+    token = credentials.credentials
+    principal = verifier.remembered(token)
+    if principal is None:
+        principal = await asyncio.to_thread(verifier.decode, token)
+    request.state.principal = principal
+    # On the event loop, in the request's own task: the route (run in a copy of the task's
+    # context) and everything it calls see it.
+    begin_command(CommandContext(actor=principal.user, role=principal.role.value))
+    return principal
 
-    async def authenticate(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        if credentials is None:
-            raise _unauthorized("token_missing", "a bearer token is required")
-        token = credentials.credentials
-        principal = verifier.remembered(token)
-        if principal is None:
-            principal = await asyncio.to_thread(verifier.decode, token)
-        request.state.principal = principal
-        return principal
 
-    return authenticate
+Authenticator = Callable[..., Awaitable[Principal]]
+"""A FastAPI dependency that gives a request's :class:`Principal`: :func:`authenticate`, or
+a service's narrowing of it (e.g. visits admits a provider's outreach workers only to the
+districts its contract covers)."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,138 +17,117 @@ officer of each of them, and each officer's export holds what their districts ho
   positions, digests) reveals nothing about a person; any officer may check it.
 """
 
-# No "from __future__ import annotations": FastAPI must resolve the route signatures that
-# refer to local dependencies at runtime.
+from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any, Protocol
-from uuid import UUID
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from shared.chain import EventChain, read_anchors
+from shared.chain import read_anchors
 from shared.dpo import subject_events
 from shared.errors import NotFoundError
-from shared.eventsourcing.application import OutreachApplication
-from shared.http.access_log import AccessLog, Purpose, StatedPurpose, record_access
-from shared.http.auth import Authenticator, Principal, Role
+from shared.http.access_log import Purpose, StatedPurpose, record_access
+from shared.http.auth import Principal, Role
+from shared.http.deps import require
 from shared.http.inputs import Key, Moment, QueryInt, Uuid
-from shared.privacy import PersonalDataCipher
+from shared.http.state import app_state
+from shared.runtime.running import Running
 
 EXPORT_ROUTE = "GET /dpo/subjects/{subject}/export"
 
-SubjectExport = Callable[[UUID, frozenset[str]], dict[str, Any]]
-"""A service's own part of a person's export, of the given districts only:
-``districts`` (those of them in which the service holds something about the person; empty:
-nothing), ``personal_data`` (opened) and ``recipients`` (to whom the data went)."""
+
+def _running(request: Request) -> Running:
+    return app_state(request, "running", Running)
 
 
-class DpoSources(Protocol):
-    """What the routes read (the service's runtime)."""
+RunningDep = Annotated[Running, Depends(_running)]
+Officer = Annotated[Principal, Depends(require(Role.DATA_PROTECTION_OFFICER))]
 
-    @property
-    def app(self) -> OutreachApplication: ...
-    @property
-    def cipher(self) -> PersonalDataCipher: ...
-    @property
-    def access_log(self) -> AccessLog: ...
-    @property
-    def chain(self) -> EventChain | None: ...
+router = APIRouter(prefix="/dpo", tags=["data protection"])
 
 
-def build_dpo_router(
-    authenticate: Authenticator,
-    *,
-    service: str,
-    kafka_bootstrap: str,
-    sources: Callable[[], DpoSources],
-    export: SubjectExport,
-) -> APIRouter:
-    router = APIRouter(prefix="/dpo", tags=["data protection"])
-    Officer = Annotated[Principal, Depends(authenticate)]
+@router.get("/chain")
+async def verify_chain(_: Officer, running: RunningDep) -> dict[str, Any]:
+    """Verify the hash chain of this service's stored events against the anchors
+    (service-wide: the result holds no personal data)."""
+    chain = running.chain
+    bootstrap = running.infra.settings.kafka_bootstrap
+    anchors = await asyncio.to_thread(read_anchors, bootstrap, chain.service)
+    result = await asyncio.to_thread(chain.verify, anchors)
+    return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
 
-    def officer(principal: Principal) -> frozenset[str]:
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        return principal.districts
 
-    @router.get("/chain")
-    async def verify_chain(principal: Officer) -> dict[str, Any]:
-        """Verify the hash chain of this service's stored events against the anchors
-        (service-wide: the result holds no personal data)."""
-        officer(principal)
-        chain = sources().chain
-        assert chain is not None
-        anchors = await asyncio.to_thread(read_anchors, kafka_bootstrap, chain.service)
-        result = await asyncio.to_thread(chain.verify, anchors)
-        return {**asdict(result), "intact": result.intact, "anchors": len(anchors)}
+@router.get("/access-log")
+def access_log_entries(
+    officer: Officer,
+    running: RunningDep,
+    subject: Uuid | None = None,
+    user: Key | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    limit: Annotated[int, QueryInt(1, 10000)] = 1000,
+) -> dict[str, Any]:
+    """Who opened whose personal data, when, which fields and why (oldest first): the
+    reads of records of the districts on the officer's token."""
+    districts = officer.districts
+    entries = running.infra.access_log.entries(
+        districts=districts, subject=subject, user=user, since=since, until=until, limit=limit
+    )
+    service = running.infra.settings.service_name
+    return {"service": service, "districts": sorted(districts), "entries": entries}
 
-    @router.get("/access-log")
-    def access_log_entries(
-        principal: Officer,
-        subject: Uuid | None = None,
-        user: Key | None = None,
-        since: Moment | None = None,
-        until: Moment | None = None,
-        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
-    ) -> dict[str, Any]:
-        """Who opened whose personal data, when, which fields and why (oldest first): the
-        reads of records of the districts on the officer's token."""
-        districts = officer(principal)
-        entries = sources().access_log.entries(
-            districts=districts, subject=subject, user=user, since=since, until=until, limit=limit
+
+@router.get("/break-glass")
+def break_glass_grants(
+    officer: Officer,
+    running: RunningDep,
+    subject: Uuid | None = None,
+    user: Key | None = None,
+    limit: Annotated[int, QueryInt(1, 10000)] = 1000,
+) -> dict[str, Any]:
+    """Every break-glass grant to a record of the officer's districts: who opened it,
+    why, until when."""
+    districts = officer.districts
+    grants = running.infra.access_log.grants(
+        districts=districts, subject=subject, user=user, limit=limit
+    )
+    service = running.infra.settings.service_name
+    return {"service": service, "districts": sorted(districts), "grants": grants}
+
+
+@router.get("/subjects/{subject}/export")
+def subject_export(subject: Uuid, officer: Officer, running: RunningDep) -> dict[str, Any]:
+    """This service's part of the person's Art. 15 export, of the officer's districts
+    (404 when it holds nothing about the person there). Logged with purpose audit, one
+    entry per district read."""
+    districts = officer.districts
+    infra = running.infra
+    own = running.service.export(subject, districts)
+    found = sorted(set(own["districts"]) & districts)
+    if not found:
+        raise NotFoundError("subject not found")
+    events = subject_events(running.service.app, infra.cipher, subject, districts=districts)
+    for district in found:
+        record_access(
+            infra.access_log,
+            officer,
+            subject,
+            ["personal_data", "events", "recipients", "access_log"],
+            StatedPurpose(Purpose.AUDIT, "Art. 15 GDPR export"),
+            route=EXPORT_ROUTE,
+            district=district,
+            resource=f"subject:{subject}",
         )
-        return {"service": service, "districts": sorted(districts), "entries": entries}
-
-    @router.get("/break-glass")
-    def break_glass_grants(
-        principal: Officer,
-        subject: Uuid | None = None,
-        user: Key | None = None,
-        limit: Annotated[int, QueryInt(1, 10000)] = 1000,
-    ) -> dict[str, Any]:
-        """Every break-glass grant to a record of the officer's districts: who opened it,
-        why, until when."""
-        districts = officer(principal)
-        grants = sources().access_log.grants(
-            districts=districts, subject=subject, user=user, limit=limit
-        )
-        return {"service": service, "districts": sorted(districts), "grants": grants}
-
-    @router.get("/subjects/{subject}/export")
-    def subject_export(subject: Uuid, principal: Officer) -> dict[str, Any]:
-        """This service's part of the person's Art. 15 export, of the officer's districts
-        (404 when it holds nothing about the person there). Logged with purpose audit, one
-        entry per district read."""
-        districts = officer(principal)
-        runtime = sources()
-        own = export(subject, districts)
-        found = sorted(set(own.get("districts", ())) & districts)
-        if not found:
-            raise NotFoundError("subject not found")
-        events = subject_events(runtime.app, runtime.cipher, subject, districts=districts)
-        for district in found:
-            record_access(
-                runtime.access_log,
-                principal,
-                subject,
-                ["personal_data", "events", "recipients", "access_log"],
-                StatedPurpose(Purpose.AUDIT, "Art. 15 GDPR export"),
-                route=EXPORT_ROUTE,
-                district=district,
-                resource=f"subject:{subject}",
-            )
-        log = runtime.access_log
-        return {
-            "service": service,
-            "subject": str(subject),
-            "districts": found,
-            "personal_data": own.get("personal_data", {}),
-            "recipients": own.get("recipients", []),
-            "events": events,
-            "access_log": log.entries(districts=districts, subject=subject, limit=100000),
-            "break_glass": log.grants(districts=districts, subject=subject),
-        }
-
-    return router
+    log = infra.access_log
+    return {
+        "service": infra.settings.service_name,
+        "subject": str(subject),
+        "districts": found,
+        "personal_data": own["personal_data"],
+        "recipients": own["recipients"],
+        "events": events,
+        "access_log": log.entries(districts=districts, subject=subject, limit=100000),
+        "break_glass": log.grants(districts=districts, subject=subject),
+    }

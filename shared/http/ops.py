@@ -1,27 +1,27 @@
-"""The ``/ops`` routes of the read side: projection runners, consumer groups, parked events
-and their retry (see README, Operations). Role-checked like every ``/ops`` route: a team
-lead or a data protection officer; the retry only a team lead."""
+"""The ``/ops`` routes every service serves (see README, Operations): dead letters, the
+relay, projection runners, consumer groups, parked events and their retry. A team lead or a
+data protection officer; the retry only a team lead. The relay, runners and consumers run
+where the work runs (not in an ``api`` process: it says so); parked events are read and
+retried from the database by any process of the service."""
 
-# No "from __future__ import annotations": FastAPI resolves the route signatures at runtime.
+from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from eventsourcing.projection import Projection
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import Field
 
-from shared.errors import NotFoundError
 from shared.eventsourcing import parking
-from shared.http.auth import Authenticator, Principal, Role
+from shared.http.auth import Principal, Role
+from shared.http.deps import require
 from shared.http.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
+from shared.http.state import app_state
+from shared.runtime.running import Running
 from shared.settings import ProcessRole
-
-if TYPE_CHECKING:
-    from shared.runtime.service import Runtime, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,112 +42,114 @@ class ParkedRetry(StrictModel):
     ) = None
 
 
-def _projection_named(spec: "ServiceSpec", runtime: "Runtime", name: str) -> Projection[Any]:
-    """The service's projection ``name`` over the view this process has open."""
-    for projection_class, view_class in spec.projections:
-        if projection_class.name == name:
-            return projection_class(view=runtime.views[view_class.__name__])
-    raise NotFoundError(f"no projection {name!r} in this service")
+def _running(request: Request) -> Running:
+    return app_state(request, "running", Running)
 
 
-def read_side_router(
-    spec: "ServiceSpec",
-    holder: dict[str, "Runtime"],
-    authenticate: Authenticator,
-    role: ProcessRole,
-) -> APIRouter:
-    """``/ops/projections``, ``/ops/consumers``, ``/ops/parked`` and its retry. The runners
-    and consumers run where the work runs (not in an ``api`` process); parked events are
-    read and retried from the database by any process of the service."""
-    router = APIRouter(tags=["ops"])
-    runs_work = role is not ProcessRole.API
+RunningDep = Annotated[Running, Depends(_running)]
+Operator = Annotated[Principal, Depends(require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER))]
+TeamLead = Annotated[Principal, Depends(require(Role.TEAM_LEAD))]
 
-    @router.get("/ops/projections")
-    def projection_status(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> dict[str, Any]:
-        """Each projection runner: running, position, how far behind the log's head, parked
-        events, last progress, and whether a rebuild or retry holds its view."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        runtime = holder["runtime"]
-        if not runs_work:
-            return {"process_role": str(role), "runs_in": "worker"}
-        head = runtime.app.recorder.max_notification_id() or 0
-        return {
-            "process_role": str(role),
-            "log_head": head,
-            "projections": {
-                runner.projection.name: {
-                    **runner.status(),
-                    "behind_log_head": head - runner.applier.position,
-                }
-                for runner in runtime.runners
-            },
-        }
+router = APIRouter(prefix="/ops", tags=["ops"])
 
-    @router.get("/ops/consumers")
-    async def consumer_status(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> dict[str, Any]:
-        """Each Kafka consumer group: lag per partition, processed and parked messages, last
-        progress, stalled (messages wait and nothing moved for a while)."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        if not runs_work:
-            return {"process_role": str(role), "runs_in": "worker"}
-        consumers = holder["runtime"].consumers
-        return {"consumers": {c.name: await c.status() for c in consumers}}
 
-    @router.get("/ops/parked")
-    def parked_events(
-        principal: Annotated[Principal, Depends(authenticate)],
-        projection: Key | None = None,
-        include_resolved: Annotated[QueryBool, Query()] = False,
-        limit: Annotated[int, QueryInt(1, 10000)] = 100,
-    ) -> JSONResponse:
-        """Stored events a projection could not apply (oldest first): what, why, where in
-        the log. No event data: the error's class and a message without values."""
-        principal.require(Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
-        with holder["runtime"].pool.connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            events = parking.listing(
-                cursor, projection=projection, include_resolved=include_resolved, limit=limit
-            )
-            by_projection = parking.counts(cursor)
-        body = {
-            "total": sum(by_projection.values()),
-            "by_projection": by_projection,
-            "events": events,
-        }
-        return JSONResponse(jsonable_encoder(body))
+def _in_worker(running: Running) -> dict[str, Any]:
+    return {"process_role": str(running.role), "runs_in": "worker"}
 
-    @router.post("/ops/parked/retry")
-    def retry_parked_events(
-        principal: Annotated[Principal, Depends(authenticate)],
-        request: Annotated[ParkedRetry, Body()],
-    ) -> dict[str, Any]:
-        """Apply a projection's parked events again after a fix: per aggregate in log order,
-        each once; one that fails again stays parked (and its aggregate's later ones)."""
-        principal.require(Role.TEAM_LEAD)
-        runtime = holder["runtime"]
-        projection = _projection_named(spec, runtime, request.projection)
-        recorder = runtime.app.recorder
 
-        def read(notification_id: int) -> Any:
-            found = recorder.select_notifications(notification_id, 1)
-            return found[0] if found and found[0].id == notification_id else None
+@router.get("/dead-letters")
+def dead_letter_counts(_: Operator, running: RunningDep) -> dict[str, Any]:
+    counts = running.infra.dead_letters.counts()
+    return {"total": sum(counts.values()), "by_consumer": counts}
 
-        result = parking.retry_parked(
-            projection,
-            runtime.app.name,
-            read,
-            runtime.app.mapper.to_domain_event,
-            originator_ids=request.aggregate_ids,
-            notification_ids=request.notification_ids,
+
+@router.get("/relay")
+def relay_status(_: Operator, running: RunningDep) -> dict[str, Any]:
+    relay = running.relays[0]
+    status: dict[str, Any] = {
+        "process_role": str(running.role),
+        "active": relay.is_active,
+        "position": relay.position,
+        "published": relay.published,
+    }
+    if running.role is ProcessRole.API:
+        # The relay runs in the worker process; its position is the one it recorded.
+        status["runs_in"] = "worker"
+    return status
+
+
+@router.get("/projections")
+def projection_status(_: Operator, running: RunningDep) -> dict[str, Any]:
+    """Each projection runner: running, position, how far behind the log's head, parked
+    events, last progress, and whether a rebuild or retry holds its view."""
+    if running.runners is None:
+        return _in_worker(running)
+    head = running.service.app.recorder.max_notification_id() or 0
+    return {
+        "process_role": str(running.role),
+        "log_head": head,
+        "projections": {
+            runner.projection.name: {
+                **runner.status(),
+                "behind_log_head": head - runner.applier.position,
+            }
+            for runner in running.runners.runners
+        },
+    }
+
+
+@router.get("/consumers")
+async def consumer_status(_: Operator, running: RunningDep) -> dict[str, Any]:
+    """Each Kafka consumer group: lag per partition, processed and parked messages, last
+    progress, stalled (messages wait and nothing moved for a while)."""
+    if running.runners is None:
+        return _in_worker(running)
+    return {"consumers": {c.name: await c.status() for c in running.consumers}}
+
+
+@router.get("/parked")
+def parked_events(
+    _: Operator,
+    running: RunningDep,
+    projection: Key | None = None,
+    include_resolved: Annotated[QueryBool, Query()] = False,
+    limit: Annotated[int, QueryInt(1, 10000)] = 100,
+) -> JSONResponse:
+    """Stored events a projection could not apply (oldest first): what, why, where in the
+    log. No event data: the error's class and a message without values."""
+    with running.infra.pool.connection() as conn:
+        cursor = conn.cursor(row_factory=dict_row)
+        events = parking.listing(
+            cursor, projection=projection, include_resolved=include_resolved, limit=limit
         )
-        log.info(
-            "parked events retried by request",
-            extra={"projection": request.projection, "user": principal.user},
-        )
-        return {"projection": request.projection, **result.as_dict()}
+        by_projection = parking.counts(cursor)
+    body = {"total": sum(by_projection.values()), "by_projection": by_projection, "events": events}
+    return JSONResponse(jsonable_encoder(body))
 
-    return router
+
+@router.post("/parked/retry")
+def retry_parked_events(
+    principal: TeamLead, running: RunningDep, request: Annotated[ParkedRetry, Body()]
+) -> dict[str, Any]:
+    """Apply a projection's parked events again after a fix: per aggregate in log order,
+    each once; one that fails again stays parked (and its aggregate's later ones)."""
+    projection = running.projection(request.projection)
+    app = running.service.app
+
+    def read(notification_id: int) -> Any:
+        found = app.recorder.select_notifications(notification_id, 1)
+        return found[0] if found and found[0].id == notification_id else None
+
+    result = parking.retry_parked(
+        projection,
+        app.name,
+        read,
+        app.mapper.to_domain_event,
+        originator_ids=request.aggregate_ids,
+        notification_ids=request.notification_ids,
+    )
+    log.info(
+        "parked events retried by request",
+        extra={"projection": request.projection, "user": principal.user},
+    )
+    return {"projection": request.projection, **result.as_dict()}

@@ -4,6 +4,8 @@
   ``batch_size``). A batch is acknowledged only after every message in it was processed
   (FastStream ``NACK_ON_ERROR``: success commits the offsets, an unhandled error seeks every
   partition back to the batch's first message so the batch is delivered again).
+- Each message is processed in a command context of its own (:mod:`shared.eventsourcing.meta`):
+  what its effect records, the service records, caused by the message, in its correlation.
 - De-duplicate by event id: the effect is stored together with a tracking record named after
   the consumer and the event id, in the same transaction (see
   :meth:`shared.eventsourcing.application.OutreachApplication.save_tracked` and
@@ -54,6 +56,7 @@ from pydantic import ValidationError
 from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_letter_topic
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.parking import database_away, describe
 from shared.eventsourcing.views import TrackedView
 
@@ -302,7 +305,11 @@ def register(
         attempt = 0
         while True:
             try:
-                applied = await asyncio.to_thread(consumer.effect, envelope, tracking)
+                # What the effect records, the service records because of this message.
+                with acting_as(
+                    CommandContext.following(envelope.event_id, envelope.correlation_id)
+                ):
+                    applied = await asyncio.to_thread(consumer.effect, envelope, tracking)
                 log.info(
                     "event applied" if applied else "duplicate event skipped",
                     extra={
@@ -371,7 +378,7 @@ def register(
     async def handle(_bodies: Any) -> None:
         message: KafkaMessage = broker.context.get_local("message")
         raw = message.raw_message
-        records: Sequence[Any] = raw if isinstance(raw, tuple) else (raw,)
+        records: Sequence[Any] = raw if isinstance(raw, tuple | list) else (raw,)
         events: list[tuple[Any, Envelope[Payload]]] = []
         for record in records:
             unreadable = _unreadable(record)

@@ -6,7 +6,6 @@ refuses a read without a purpose and writes the entries after the route returned
 import re
 import unicodedata
 from collections.abc import Sequence
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -19,15 +18,16 @@ from hypothesis import strategies as st
 from shared.http.access_log import (
     PURPOSE_PATTERN,
     AccessEntry,
+    AccessLog,
     InvalidPurposeError,
     PersonalRead,
     Purpose,
     PurposeRequiredError,
     StatedPurpose,
-    personal_read,
 )
-from shared.http.app import create_app
-from shared.http.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.http.app import http_app
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.deps import reading
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +35,7 @@ WORKER = Principal(user="ow-yilmaz", role=Role.OUTREACH_WORKER, districts=frozen
 SUBJECT = UUID("5f0c7ad2-a7a9-4c5e-9c1f-0e3d2b1a0f9e")
 
 
-class RecordingLog:
+class RecordingLog(AccessLog):
     """Stands in for :class:`shared.http.access_log.AccessLog`: keeps what would be written."""
 
     def __init__(self) -> None:
@@ -171,9 +171,9 @@ def test_a_break_glass_read_is_logged_with_its_own_purpose_and_note() -> None:
 def served() -> tuple[TestClient, RecordingLog, TokenCodec]:
     codec = TokenCodec("unit-test-secret-of-at-least-32-bytes!", "HS256", "outreach")
     log = RecordingLog()
-    authenticate = principal_dependency(codec)
     router = APIRouter()
-    Reading = Annotated[PersonalRead, personal_read(authenticate, log)]  # type: ignore[arg-type]
+    Reading = Annotated[PersonalRead, reading()]
+    LeadsReading = Annotated[PersonalRead, reading(Role.TEAM_LEAD)]
 
     @router.get("/people/{name}")
     def person(name: str, read: Reading) -> dict[str, Any]:
@@ -182,12 +182,14 @@ def served() -> tuple[TestClient, RecordingLog, TokenCodec]:
         read.opened(SUBJECT, ["name"], resource=f"person:{name}")
         return {"name": name}
 
-    async def lifespan(_: Any) -> Any:
-        yield
+    @router.get("/team/{name}")
+    def team_member(name: str, read: LeadsReading) -> dict[str, Any]:
+        read.opened(SUBJECT, ["name"], resource=f"person:{name}")
+        return {"name": name}
 
-    app = create_app(
-        title="t", description="", lifespan=asynccontextmanager(lifespan), readiness={}
-    )
+    app = http_app(title="t", description="")
+    app.state.verifier = codec
+    app.state.access_log = log
     app.include_router(router)
     return TestClient(app, raise_server_exceptions=False), log, codec
 
@@ -230,4 +232,18 @@ def test_a_read_that_fails_writes_no_entry(
     headers = {"Authorization": f"Bearer {codec.mint(WORKER)}", "X-Purpose": "case_work"}
 
     assert client.get("/people/fails", headers=headers).status_code == 500
+    assert log.written == []
+
+
+def test_a_read_of_some_roles_checks_the_role_after_the_purpose(
+    served: tuple[TestClient, RecordingLog, TokenCodec],
+) -> None:
+    client, log, codec = served
+    token = {"Authorization": f"Bearer {codec.mint(WORKER)}"}
+
+    without = client.get("/team/erika", headers=token)
+    stated = client.get("/team/erika", headers={**token, "X-Purpose": "case_work"})
+
+    assert (without.status_code, without.json()["code"]) == (400, "purpose_required")
+    assert (stated.status_code, stated.json()["code"]) == (403, "forbidden")
     assert log.written == []

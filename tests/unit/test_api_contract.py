@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -15,14 +14,14 @@ from contacts.api import (
     ReportContactLost,
     UpdateContactDetails,
 )
-from contacts.domain import DateInFutureError, OpenCaseExistsError
-from fastapi import FastAPI
+from contacts.domain import OpenCaseExistsError
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from shared.contracts.contacts import ContactLostReason
+from shared.dates import DateInFutureError
 from shared.errors import ForbiddenError
-from shared.http.app import PROBLEM_JSON, create_app
+from shared.http.app import PROBLEM_JSON, http_app
 
 pytestmark = pytest.mark.unit
 
@@ -131,11 +130,6 @@ def test_other_commands_reject_unknown_values_and_extra_fields() -> None:
 EXISTING_CASE = str(uuid4())
 
 
-@asynccontextmanager
-async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 async def ready() -> bool:
     return True
 
@@ -146,10 +140,9 @@ async def not_ready() -> bool:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    app = create_app(
+    app = http_app(
         title="probe",
         description="A tiny service built like every Outreach service.",
-        lifespan=no_lifespan,
         readiness={"database": ready, "broker": not_ready},
     )
 

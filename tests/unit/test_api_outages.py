@@ -5,29 +5,22 @@ answer that waits for no check that hangs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from eventsourcing import persistence
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import PoolTimeout
 
 from shared.database import RETRY_AFTER_SECONDS
-from shared.http.app import PROBLEM_JSON, ReadinessCheck, create_app
+from shared.http.app import PROBLEM_JSON, ReadinessCheck, http_app
 
 pytestmark = pytest.mark.unit
 
 
-@asynccontextmanager
-async def _nothing(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 def _client(readiness: dict[str, ReadinessCheck], error: Exception | None = None) -> TestClient:
-    app = create_app(title="t", description="d", lifespan=_nothing, readiness=readiness)
+    app = http_app(title="t", description="d", readiness=readiness)
 
     @app.get("/cases")
     def cases() -> dict[str, str]:  # a sync route, run in a worker thread like the services'

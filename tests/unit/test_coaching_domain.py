@@ -18,7 +18,6 @@ from coaching.domain import (
     CoachingStatus,
     CoachNotOfProviderError,
     ContractTerms,
-    DateInFutureError,
     DateOutOfRangeError,
     ExtensionLimitReachedError,
     ExtensionNeedsTeamLeadError,
@@ -35,6 +34,7 @@ from coaching.domain import (
 
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
+from shared.dates import DateInFutureError
 from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 

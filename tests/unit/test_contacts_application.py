@@ -18,7 +18,6 @@ from contacts.domain import (
     CaseClosedError,
     CaseStatus,
     ContactAlreadyRestoredError,
-    DateInFutureError,
     NothingToUpdateError,
     OpenCaseExistsError,
     OutreachCase,
@@ -27,6 +26,7 @@ from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
+from shared.dates import DateInFutureError
 from shared.errors import ConflictError
 from shared.privacy import ERASED, DataCategory, PersonalDataCipher
 
@@ -390,7 +390,7 @@ def test_a_report_racing_another_for_the_same_customer_names_the_winner(
 ) -> None:
     winner = report(app)
     stored = len(stored_states(app))
-    looked_up = app._get_optional
+    looked_up = app.find
     calls = 0
 
     def stale_lookup(kind: type[Any], aggregate_id: UUID) -> Any:
@@ -399,7 +399,7 @@ def test_a_report_racing_another_for_the_same_customer_names_the_winner(
         calls += 1
         return None if calls == 1 else looked_up(kind, aggregate_id)
 
-    monkeypatch.setattr(app, "_get_optional", stale_lookup)
+    monkeypatch.setattr(app, "find", stale_lookup)
 
     with pytest.raises(OpenCaseExistsError) as raised:
         report(app, ctx=context(actor="cm-other"))

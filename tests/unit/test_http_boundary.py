@@ -4,8 +4,7 @@ declares the errors it answers with."""
 
 # No "from __future__ import annotations": FastAPI must resolve the test routes' signatures.
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import date, time
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,18 +13,20 @@ from typing import Annotated, Any
 import pytest
 from coaching.api import RegisterProvider
 from contacts.domain import deadline_passed
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.testclient import TestClient
-from notifications.api import build_router as notifications_router
+from notifications import api as notifications_api
+from notifications.deps import service_state as notifications_state
 from notifications.rendering import Templates
 from notifications.settings import TEMPLATES_DIR, Letterhead, NotificationsSettings
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from visits.api import AnnounceVisit, RecordOutcome
+from visits.api.schemas import AnnounceVisit, RecordOutcome
 
 from shared.errors import ConflictError
-from shared.http.access_log import PURPOSE_HEADER, PersonalRead, personal_read
-from shared.http.app import PROBLEM_JSON, create_app
-from shared.http.auth import Principal, Role, TokenCodec, principal_dependency
+from shared.http.access_log import PURPOSE_HEADER, AccessLog, PersonalRead
+from shared.http.app import PROBLEM_JSON, http_app
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.deps import CurrentUser, reading
 from shared.http.inputs import (
     ClockTime,
     Integer,
@@ -167,9 +168,11 @@ def test_a_deadline_before_today_is_passed_and_today_is_not() -> None:
 # --- answers and the OpenAPI document -------------------------------------------------------
 
 
-@asynccontextmanager
-async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
+class NoLog(AccessLog):
+    """An access log the probe's routes never write to."""
+
+    def __init__(self) -> None:
+        pass
 
 
 class Created(BaseModel):
@@ -182,11 +185,12 @@ class NewThing(StrictModel):
 
 @pytest.fixture
 def app() -> FastAPI:
-    http = create_app(title="probe", description="", lifespan=no_lifespan, readiness={})
-    authenticate = principal_dependency(CODEC)
+    http = http_app(title="probe", description="")
+    http.state.verifier = CODEC
+    http.state.access_log = NoLog()
     router = APIRouter()
-    Authenticated = Annotated[Principal, Depends(authenticate)]
-    Reading = Annotated[PersonalRead, personal_read(authenticate, SimpleNamespace())]
+    Authenticated = CurrentUser
+    Reading = Annotated[PersonalRead, reading()]
 
     @router.get("/things")
     def things(
@@ -358,8 +362,10 @@ def test_a_template_preview_error_names_the_problem_not_the_servers_files() -> N
         directory=SimpleNamespace(letterhead=lambda district: None),
         access_log=SimpleNamespace(),
     )
-    http = create_app(title="probe", description="", lifespan=no_lifespan, readiness={})
-    http.include_router(notifications_router(context, principal_dependency(CODEC)))
+    http = http_app(title="probe", description="")
+    http.state.verifier = CODEC
+    http.include_router(notifications_api.router)
+    http.dependency_overrides[notifications_state] = lambda: context
     with TestClient(http) as client:
         missing = client.post(
             "/templates/visit_announcement/preview", params={"version": "9"}, headers=bearer()

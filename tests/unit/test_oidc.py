@@ -9,12 +9,11 @@ against the real Keycloak are in ``tests/integration/test_keycloak_sign_in.py`` 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,7 +25,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from shared.errors import UnauthorizedError
-from shared.http.app import create_app
+from shared.http.app import http_app
 from shared.http.auth import (
     DevelopmentVerifier,
     IdentityProviderUnavailableError,
@@ -34,7 +33,7 @@ from shared.http.auth import (
     Principal,
     Role,
     TokenCodec,
-    principal_dependency,
+    authenticate,
 )
 
 pytestmark = pytest.mark.unit
@@ -345,19 +344,14 @@ def test_development_accepts_the_development_key_and_the_providers_tokens(
 
 @pytest.fixture
 def client(provider: FakeProvider) -> TestClient:
-    app: FastAPI = create_app(title="t", description="t", lifespan=_no_lifespan, readiness={})
-    authenticate = principal_dependency(verifier_of(provider))
+    app: FastAPI = http_app(title="t", description="t")
+    app.state.verifier = verifier_of(provider)
 
     @app.get("/me")
     async def me(principal: Principal = Depends(authenticate)) -> dict[str, Any]:  # noqa: B008
         return {"user": principal.user, "role": principal.role, "districts": [*principal.districts]}
 
     return TestClient(app)
-
-
-@contextlib.asynccontextmanager
-async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
 
 
 def test_the_api_answers_a_refused_token_with_a_401_problem_naming_the_reason(

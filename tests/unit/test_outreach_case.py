@@ -13,7 +13,6 @@ from contacts.domain import (
     CaseStatus,
     ContactAlreadyRestoredError,
     DateBeforeLastContactError,
-    DateInFutureError,
     NothingToUpdateError,
     OpenCaseExistsError,
     OpenCaseIndex,
@@ -21,6 +20,7 @@ from contacts.domain import (
 )
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.dates import DateInFutureError
 from shared.errors import ConflictError, InvalidInputError
 from shared.privacy import PersonalDataCipher
 

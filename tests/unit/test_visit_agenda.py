@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 from visits.agenda import AgendaItem, in_round_order, to_icalendar
-from visits.api import AnnounceVisit, RecordOutcome, RescheduleVisit
+from visits.api.schemas import AnnounceVisit, RecordOutcome, RescheduleVisit
 from visits.domain import Schedule
 
 pytestmark = pytest.mark.unit

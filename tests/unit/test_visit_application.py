@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -10,13 +11,15 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from visits.application import VisitNotFoundError, Visits
+from visits.application import Visits
 from visits.domain import (
     NotAssignedToVisitError,
+    Schedule,
     Visit,
     VisitAlreadyAnnouncedError,
     VisitCancelledError,
     VisitNotBegunError,
+    VisitNotFoundError,
     VisitStatus,
 )
 
@@ -26,7 +29,9 @@ from shared.contracts.visits import (
     NextStep,
     VisitCancelledReason,
     VisitOutcome,
+    VisitPurpose,
 )
+from shared.eventsourcing.meta import NoCommandContextError, acting_as
 from shared.privacy import PersonalDataCipher
 
 from .visit_support import (
@@ -77,6 +82,13 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def outreach_worker() -> Iterator[None]:
+    """The tests' commands are an outreach worker's (as an HTTP request of theirs)."""
+    with acting_as(worker()):
+        yield
+
+
 @pytest.fixture
 def early_app(cipher: PersonalDataCipher, clock: Clock) -> Visits:
     """Announcing on the day of the announcement; ``clock.on(day)`` moves it."""
@@ -97,10 +109,11 @@ def complete(app: Visits, visit_id: UUID, outcome: VisitOutcome, **kw: Any) -> V
         "next_step": NextStep.NONE,
         "completed_on": None,
         "is_team_lead": False,
-        "ctx": worker(),
     }
+    ctx = kw.pop("ctx", worker())
     arguments.update(kw)
-    return app.complete(visit_id, **arguments)
+    with acting_as(ctx):
+        return app.complete(visit_id, **arguments)
 
 
 def stored_bytes(app: Visits) -> bytes:
@@ -137,7 +150,7 @@ def test_a_case_has_one_announced_visit_at_a_time(
         announce_with_app(early_app, case)
     assert raised.value.extra == {"pending_visit_id": str(first)}
 
-    early_app.cancel(first, reason=VisitCancelledReason.OTHER, ctx=worker())
+    early_app.cancel(first, reason=VisitCancelledReason.OTHER)
     second = announce_with_app(early_app, case)
     assert early_app.pending_visit_id(case.case_id) == second
 
@@ -210,7 +223,7 @@ def test_each_completed_visit_of_a_case_counts_as_one_more_attempt(
             complete(early_app, visit_id, outcome)
         numbers.append(_attempt_of(early_app, visit_id))
     cancelled = announce_with_app(early_app, case)
-    early_app.cancel(cancelled, reason=VisitCancelledReason.OTHER, ctx=worker())  # no attempt
+    early_app.cancel(cancelled, reason=VisitCancelledReason.OTHER)  # no attempt
     last = announce_with_app(early_app, case)
     with clock.on(IN_A_WEEK):
         complete(early_app, last, VisitOutcome.MET_ELSEWHERE)
@@ -237,18 +250,17 @@ def test_a_person_who_got_in_touch_has_their_announced_visit_cancelled_once(
     tracking = Tracking("visits-cancellations/" + str(uuid4()), 1)
     ctx = worker("system", "system")
 
-    first = early_app.cancel_pending_visit(
-        case.case_id,
-        reason=VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT,
-        tracking=tracking,
-        ctx=ctx,
-    )
-    again = early_app.cancel_pending_visit(
-        case.case_id,
-        reason=VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT,
-        tracking=tracking,
-        ctx=ctx,
-    )
+    with acting_as(ctx):
+        first = early_app.cancel_pending_visit(
+            case.case_id,
+            reason=VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT,
+            tracking=tracking,
+        )
+        again = early_app.cancel_pending_visit(
+            case.case_id,
+            reason=VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT,
+            tracking=tracking,
+        )
 
     assert (first, again) == (True, False)
     visit = early_app.get_visit(visit_id)
@@ -271,8 +283,9 @@ def test_with_no_visit_announced_only_the_tracking_is_recorded(early_app: Visits
     ctx = worker("system", "system")
     reason = VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT
 
-    assert early_app.cancel_pending_visit(uuid4(), reason=reason, tracking=tracking, ctx=ctx)
-    assert not early_app.cancel_pending_visit(uuid4(), reason=reason, tracking=tracking, ctx=ctx)
+    with acting_as(ctx):
+        assert early_app.cancel_pending_visit(uuid4(), reason=reason, tracking=tracking)
+        assert not early_app.cancel_pending_visit(uuid4(), reason=reason, tracking=tracking)
     assert early_app.recorder.has_tracking_id(tracking.application_name, 1)
 
 
@@ -280,3 +293,55 @@ def test_an_unknown_visit_is_not_found(app: Visits) -> None:
     with pytest.raises(VisitNotFoundError) as raised:
         app.get_visit(uuid4())
     assert raised.value.status == 404
+
+
+def test_the_events_of_a_command_record_who_asked_and_whose_data_it_concerns(
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
+) -> None:
+    case = planned_case(cipher)
+    visit_id = announce_with_app(early_app, case)
+    with clock.on(IN_A_WEEK):
+        complete(
+            early_app,
+            visit_id,
+            VisitOutcome.NOT_MET,
+            ctx=worker("tl-anna", "team_lead"),
+            is_team_lead=True,
+        )
+
+    metas = [
+        e.meta
+        for e in (
+            early_app.mapper.to_domain_event(n)
+            for n in early_app.recorder.select_notifications(start=None, limit=1000)
+        )
+        if isinstance(e, Visit.Event)
+    ]
+    assert [(m["actor"], m["role"]) for m in metas] == [
+        ("ow-yilmaz", "outreach_worker"),
+        ("tl-anna", "team_lead"),
+    ]
+    assert {(m["subject"], m["district"]) for m in metas} == {(str(case.subject_id), "kassel")}
+
+
+def test_a_command_outside_any_request_or_message_records_nothing(
+    early_app: Visits, cipher: PersonalDataCipher
+) -> None:
+    """An event always says who caused it: without a request's or a consumed message's
+    context, a command fails and stores nothing."""
+    case = planned_case(cipher)
+
+    def announce() -> None:
+        early_app.announce(
+            case=case,
+            workers=["ow-yilmaz"],
+            schedule=Schedule.on(IN_A_WEEK),
+            purpose=VisitPurpose.FIRST_CONTACT,
+            place=MeetingPlace.HOME,
+            place_description=None,
+            announced_on=None,
+        )
+
+    with pytest.raises(NoCommandContextError):
+        contextvars.Context().run(announce)  # a context no request or message set
+    assert early_app.pending_visit_id(case.case_id) is None

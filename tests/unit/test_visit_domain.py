@@ -34,23 +34,23 @@ from shared.contracts.visits import (
 )
 from shared.privacy import PersonalDataCipher
 
-from .visit_support import RULES, TODAY, announce_visit, meta
+from .visit_support import RULES, TODAY, acting, announce_visit
 
 pytestmark = pytest.mark.unit
 
 
 def complete(visit: Visit, outcome: VisitOutcome = VisitOutcome.MET_AND_TALKED) -> None:
-    visit.complete(
-        outcome=outcome,
-        needs=[Need.DEBT],
-        note=None,
-        coaching_referral_consent=False,
-        next_step=NextStep.NONE,
-        completed_on=TODAY + timedelta(days=7),
-        attempt_number=1,
-        today=TODAY + timedelta(days=7),
-        meta=meta(visit.subject_id),
-    )
+    with acting(visit.subject_id):
+        visit.complete(
+            outcome=outcome,
+            needs=[Need.DEBT],
+            note=None,
+            coaching_referral_consent=False,
+            next_step=NextStep.NONE,
+            completed_on=TODAY + timedelta(days=7),
+            attempt_number=1,
+            today=TODAY + timedelta(days=7),
+        )
 
 
 def test_an_announced_visit_records_who_comes_when_why_and_the_letter_address(
@@ -175,7 +175,7 @@ def test_the_same_worker_named_twice_is_refused(cipher: PersonalDataCipher) -> N
 
 def test_no_outcome_is_recorded_before_the_visits_first_day(cipher: PersonalDataCipher) -> None:
     visit = announce_visit(cipher)  # on IN_A_WEEK
-    with pytest.raises(VisitNotBegunError) as raised:
+    with pytest.raises(VisitNotBegunError) as raised, acting(visit.subject_id):
         visit.complete(
             outcome=VisitOutcome.NOT_MET,
             needs=[],
@@ -185,7 +185,6 @@ def test_no_outcome_is_recorded_before_the_visits_first_day(cipher: PersonalData
             completed_on=TODAY + timedelta(days=6),
             attempt_number=1,
             today=TODAY + timedelta(days=6),
-            meta=meta(visit.subject_id),
         )
 
     assert raised.value.status == 409
@@ -226,18 +225,18 @@ def test_a_completed_visit_cannot_be_completed_again(cipher: PersonalDataCipher)
 
 def test_a_cancelled_visit_takes_no_outcome_and_no_new_date(cipher: PersonalDataCipher) -> None:
     visit = announce_visit(cipher)
-    visit.cancel(reason=VisitCancelledReason.OTHER, today=TODAY, meta=meta(visit.subject_id))
+    with acting(visit.subject_id):
+        visit.cancel(reason=VisitCancelledReason.OTHER, today=TODAY)
 
     with pytest.raises(VisitCancelledError) as raised:
         complete(visit)
     assert raised.value.code == "visit_cancelled"
-    with pytest.raises(VisitCancelledError):
+    with pytest.raises(VisitCancelledError), acting(visit.subject_id):
         visit.reschedule(
             schedule=Schedule.on(TODAY + timedelta(days=9)),
             announced_on=TODAY,
             today=TODAY,
             rules=RULES,
-            meta=meta(visit.subject_id),
         )
 
 
@@ -245,22 +244,21 @@ def test_rescheduling_is_a_new_announcement_under_the_same_rules(
     cipher: PersonalDataCipher,
 ) -> None:
     visit = announce_visit(cipher)
-    with pytest.raises(LeadTimeTooShortError):
+    with pytest.raises(LeadTimeTooShortError), acting(visit.subject_id):
         visit.reschedule(
             schedule=Schedule.on(TODAY + timedelta(days=2)),
             announced_on=TODAY,
             today=TODAY,
             rules=RULES,
-            meta=meta(visit.subject_id),
         )
 
-    visit.reschedule(
-        schedule=Schedule.window(TODAY + timedelta(days=10), TODAY + timedelta(days=12)),
-        announced_on=TODAY,
-        today=TODAY,
-        rules=RULES,
-        meta=meta(visit.subject_id),
-    )
+    with acting(visit.subject_id):
+        visit.reschedule(
+            schedule=Schedule.window(TODAY + timedelta(days=10), TODAY + timedelta(days=12)),
+            announced_on=TODAY,
+            today=TODAY,
+            rules=RULES,
+        )
 
     rescheduled = visit.collect_events()[-1]
     assert isinstance(rescheduled, Visit.Rescheduled)

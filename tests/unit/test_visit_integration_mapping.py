@@ -1,4 +1,5 @@
-"""Visits' domain events -> integration events, and the policies on both sides of the topic."""
+"""Visits' domain events -> integration events, and what contacts makes of a visit's outcome
+(the visits side of the contacts topic: ``tests/unit/test_visits_messaging.py``)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,11 @@ from contacts.policies import command_for as contacts_command_for
 from eventsourcing.persistence import Tracking
 from visits.domain import CaseVisits, Schedule, Visit
 from visits.integration import to_integration_event
-from visits.policies import CancelPendingVisit
-from visits.policies import command_for as visits_command_for
 
 from shared.contracts import Envelope, Payload, parse_envelope, stable_event_id
 from shared.contracts.contacts import (
-    CaseClosedReason,
     ContactChannel,
     ContactLostReason,
-    ContactRestored,
-    OutreachCaseClosed,
 )
 from shared.contracts.visits import (
     Need,
@@ -39,7 +35,7 @@ from shared.eventsourcing.meta import CommandContext
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
-from .visit_support import RULES, TODAY, announce_visit, meta
+from .visit_support import RULES, TODAY, acting, announce_visit
 
 pytestmark = pytest.mark.unit
 
@@ -50,17 +46,17 @@ def completed_visit(
     cipher: PersonalDataCipher, outcome: VisitOutcome, *, consent: bool
 ) -> tuple[Visit, Any]:
     visit = announce_visit(cipher)
-    visit.complete(
-        outcome=outcome,
-        needs=[Need.DEBT, Need.THREATENED_LOSS_OF_HOUSING],
-        note=cipher.seal(visit.subject_id, NOTE),
-        coaching_referral_consent=consent,
-        next_step=NextStep.COACHING_REFERRAL if consent else NextStep.REVISIT,
-        completed_on=TODAY + timedelta(days=7),
-        attempt_number=1,
-        today=TODAY + timedelta(days=7),
-        meta=meta(visit.subject_id),
-    )
+    with acting(visit.subject_id):
+        visit.complete(
+            outcome=outcome,
+            needs=[Need.DEBT, Need.THREATENED_LOSS_OF_HOUSING],
+            note=cipher.seal(visit.subject_id, NOTE),
+            coaching_referral_consent=consent,
+            next_step=NextStep.COACHING_REFERRAL if consent else NextStep.REVISIT,
+            completed_on=TODAY + timedelta(days=7),
+            attempt_number=1,
+            today=TODAY + timedelta(days=7),
+        )
     return visit, visit.collect_events()[-1]
 
 
@@ -112,13 +108,13 @@ def test_an_announcement_is_published_with_what_the_letter_needs(
 
 def test_a_rescheduled_visit_is_a_complete_new_announcement(cipher: PersonalDataCipher) -> None:
     visit = announce_visit(cipher)
-    visit.reschedule(
-        schedule=Schedule.window(TODAY + timedelta(days=10), TODAY + timedelta(days=11)),
-        announced_on=TODAY,
-        today=TODAY,
-        rules=RULES,
-        meta=meta(visit.subject_id),
-    )
+    with acting(visit.subject_id):
+        visit.reschedule(
+            schedule=Schedule.window(TODAY + timedelta(days=10), TODAY + timedelta(days=11)),
+            announced_on=TODAY,
+            today=TODAY,
+            rules=RULES,
+        )
 
     payload = published(visit.collect_events()[-1]).payload
 
@@ -130,7 +126,8 @@ def test_a_rescheduled_visit_is_a_complete_new_announcement(cipher: PersonalData
 
 def test_a_cancellation_names_its_reason(cipher: PersonalDataCipher) -> None:
     visit = announce_visit(cipher)
-    visit.cancel(reason=VisitCancelledReason.PERSON_MOVED, today=TODAY, meta=meta(visit.subject_id))
+    with acting(visit.subject_id):
+        visit.cancel(reason=VisitCancelledReason.PERSON_MOVED, today=TODAY)
 
     payload = published(visit.collect_events()[-1]).payload
 
@@ -198,48 +195,6 @@ def contacts_envelope(payload: Payload, district: str = "kassel") -> Envelope[Pa
         payload=payload,
     )
     return envelope
-
-
-def test_a_restored_contact_cancels_the_announced_visit() -> None:
-    case_id = uuid4()
-    envelope = contacts_envelope(
-        ContactRestored(
-            case_id=case_id,
-            channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER,
-            restored_on=TODAY,
-            case_manager="cm-mueller",
-            recorded_by="cm-mueller",
-        )
-    )
-
-    command = visits_command_for(envelope)
-
-    assert isinstance(command, CancelPendingVisit)
-    assert command.case_id == case_id
-    assert command.reason is VisitCancelledReason.CONTACT_RESTORED_BEFORE_VISIT
-    assert command.ctx.causation_id == envelope.event_id
-    assert command.ctx.correlation_id == envelope.correlation_id
-    assert command.ctx.actor == "system"
-
-
-@pytest.mark.parametrize(
-    ("reason", "cancelled_because"),
-    [
-        (CaseClosedReason.MOVED_AWAY, VisitCancelledReason.PERSON_MOVED),
-        (CaseClosedReason.CONTACT_LASTING, VisitCancelledReason.OTHER),
-    ],
-)
-def test_a_closed_case_cancels_its_announced_visit(
-    reason: CaseClosedReason, cancelled_because: VisitCancelledReason
-) -> None:
-    envelope = contacts_envelope(
-        OutreachCaseClosed(case_id=uuid4(), reason=reason, closed_by="tl-anna")
-    )
-
-    command = visits_command_for(envelope)
-
-    assert command is not None
-    assert command.reason is cancelled_because
 
 
 def visit_completed(outcome: VisitOutcome, case_id: UUID) -> Envelope[Payload]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,7 +13,7 @@ from visits.application import PlannedCase, Visits
 from visits.domain import Schedule, Visit, VisitRules
 
 from shared.contracts.visits import MeetingPlace, VisitPurpose
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 
 TODAY = date(2026, 11, 23)
@@ -36,8 +39,14 @@ def planned_case(cipher: PersonalDataCipher, district: str = DISTRICT) -> Planne
     )
 
 
-def meta(subject_id: UUID, district: str = DISTRICT, actor: str = "ow-yilmaz") -> dict[str, Any]:
-    return {**worker(actor).as_meta(), "subject": str(subject_id), "district": district}
+@contextmanager
+def acting(
+    subject_id: UUID, district: str = DISTRICT, actor: str = "ow-yilmaz"
+) -> Iterator[CommandContext]:
+    """The events recorded inside are of ``actor``'s command about the person (as the
+    application records them)."""
+    with acting_as(replace(worker(actor), subject=subject_id, district=district)) as context:
+        yield context
 
 
 def announce_visit(cipher: PersonalDataCipher, **overrides: Any) -> Visit:
@@ -58,10 +67,10 @@ def announce_visit(cipher: PersonalDataCipher, **overrides: Any) -> Visit:
         "address": case.address,
         "today": TODAY,
         "rules": RULES,
-        "meta": meta(case.subject_id),
     }
     arguments.update(overrides)
-    return Visit.announce(**arguments)
+    with acting(arguments["subject_id"], arguments["district"]):
+        return Visit.announce(**arguments)
 
 
 def announce_with_app(app: Visits, case: PlannedCase, **overrides: Any) -> UUID:
@@ -73,7 +82,7 @@ def announce_with_app(app: Visits, case: PlannedCase, **overrides: Any) -> UUID:
         "place": MeetingPlace.HOME,
         "place_description": None,
         "announced_on": None,
-        "ctx": worker(),
     }
     arguments.update(overrides)
-    return app.announce(**arguments)
+    with acting_as(worker()):
+        return app.announce(**arguments)

@@ -10,18 +10,16 @@ Two audiences, two routers:
   never counselling content.
 """
 
-# No "from __future__ import annotations": FastAPI must resolve the route signatures that
-# refer to local dependencies at runtime.
-
 import datetime as dt
-from typing import Annotated, Any, Literal, Protocol, get_args
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from psycopg.rows import DictRow
 from pydantic import BaseModel, Field
 
-from coaching.application import Coachings, KnownCase
+from coaching.application import KnownCase
+from coaching.deps import CoachingContext, Context
 from coaching.domain import (
     HANDOVER_FIELDS,
     Coach,
@@ -30,19 +28,14 @@ from coaching.domain import (
     HouseholdRelation,
     PartnerKind,
 )
-from coaching.projections import (
-    CaseDirectoryView,
-    CoachingRecordView,
-    ProgrammeView,
-    RegistryView,
-)
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
 from shared.dpo import opened_rows
 from shared.errors import ConflictError, NotFoundError
 from shared.eventsourcing.meta import CommandContext
-from shared.http.access_log import AccessLog, PersonalRead, personal_read
+from shared.http.access_log import PersonalRead
 from shared.http.auth import Principal, Role
+from shared.http.deps import CurrentUser, reading
 from shared.http.inputs import (
     Bool,
     Integer,
@@ -55,7 +48,7 @@ from shared.http.inputs import (
     Uuid,
 )
 from shared.http.read_your_writes import projected
-from shared.privacy import PersonalDataCipher
+from shared.runtime.service import ExportPart
 
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER)
 
@@ -63,25 +56,8 @@ HandoverField = Literal["name", "address", "phone", "needs"]
 assert set(get_args(HandoverField)) == set(HANDOVER_FIELDS)
 
 
-class CoachingContext(Protocol):
-    """What the routes need from the composition root."""
-
-    @property
-    def app(self) -> Coachings: ...
-    @property
-    def cipher(self) -> PersonalDataCipher: ...
-    @property
-    def registry(self) -> RegistryView: ...
-    @property
-    def records(self) -> CoachingRecordView: ...
-    @property
-    def programmes(self) -> ProgrammeView: ...
-    @property
-    def directory(self) -> CaseDirectoryView: ...
-    @property
-    def extension_due_days(self) -> int: ...
-    @property
-    def access_log(self) -> AccessLog: ...
+Authenticated = CurrentUser
+Reading = Annotated[PersonalRead, reading()]
 
 
 class CaseNotKnownError(NotFoundError):
@@ -507,7 +483,7 @@ class _Readers:
 
 def subject_export(
     context: CoachingContext, subject: UUID, districts: frozenset[str]
-) -> dict[str, Any]:
+) -> ExportPart:
     """The coaching part of a person's Art. 15 export, of ``districts``: their cases as
     known here, coachings (with household and partner referrals), programme participations
     (of programmes of those districts), and the providers their data was handed over to
@@ -549,490 +525,440 @@ def subject_export(
     }
 
 
-def build_router(context: CoachingContext, authenticate: Any) -> APIRouter:
-    """The routes of Jobcenter staff (team leads and case managers)."""
-    router = APIRouter(tags=["coaching"])
-    Authenticated = Annotated[Principal, Depends(authenticate)]
-    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
-    read = _Readers(context)
+"""The routes of Jobcenter staff (team leads and case managers)."""
+router = APIRouter(tags=["coaching"])
 
-    def known_case(case_id: UUID, principal: Principal) -> KnownCase:
-        row = context.directory.case(case_id)
-        if row is None or not principal.may_see(row["district"]):
-            raise CaseNotKnownError(f"case {case_id} is not known to the coaching service")
-        return KnownCase(case_id=case_id, subject_id=row["subject_id"], district=row["district"])
 
-    def coaching_in_scope(coaching_id: UUID, principal: Principal) -> Coaching:
-        coaching = context.app.get_coaching(coaching_id)
-        principal.check_district(coaching.district, "coaching")
-        return coaching
+def known_case(context: CoachingContext, case_id: UUID, principal: Principal) -> KnownCase:
+    row = context.directory.case(case_id)
+    if row is None or not principal.may_see(row["district"]):
+        raise CaseNotKnownError(f"case {case_id} is not known to the coaching service")
+    return KnownCase(case_id=case_id, subject_id=row["subject_id"], district=row["district"])
 
-    def provider_in_scope(provider_id: UUID, principal: Principal) -> DictRow:
-        row = projected(
-            lambda: context.registry.provider(provider_id),
-            lambda: context.app.get_provider(provider_id),
-        )
-        if row is None or not any(principal.may_see(d) for d in row["districts"]):
-            raise NotFoundError("provider not found")
-        return row
 
-    def provider_to_change(provider_id: UUID, principal: Principal) -> None:
-        """A command's scope check reads the provider itself, not the (eventual) registry
-        view: a provider registered a moment ago can be changed at once."""
-        provider = context.app.get_provider(provider_id)
-        if not any(principal.may_see(d) for d in provider.districts):
-            raise NotFoundError("provider not found")
+def coaching_in_scope(
+    context: CoachingContext, coaching_id: UUID, principal: Principal
+) -> Coaching:
+    coaching = context.app.get_coaching(coaching_id)
+    principal.check_district(coaching.district, "coaching")
+    return coaching
 
-    # registry
 
-    @router.post("/providers", status_code=status.HTTP_201_CREATED, response_model=Created)
-    def register_provider(body: RegisterProvider, principal: Authenticated) -> Created:
-        principal.require(Role.TEAM_LEAD)
-        for district in body.districts:
-            principal.check_district(district, "district")
-        provider_id = context.app.register_provider(
-            name=body.name,
-            districts=body.districts,
-            terms=ContractTerms(
-                initial_months=body.initial_term_months,
-                extension_months=body.extension_months,
-                max_extensions=body.max_extensions,
-            ),
-            ctx=_ctx(principal),
-        )
-        return Created(id=provider_id)
-
-    @router.get("/providers", response_model=list[ProviderOut])
-    def providers(principal: Authenticated, district: District) -> list[ProviderOut]:
-        principal.require(*STAFF)
-        principal.check_district(district, "district")
-        return [read.provider(row) for row in context.registry.providers(district)]
-
-    @router.get("/providers/{provider_id}/caseload", response_model=ProviderCaseload)
-    def provider_caseload(
-        provider_id: ProviderId, principal: Authenticated, reading: Reading
-    ) -> ProviderCaseload:
-        """The provider's coaches with their caseload and free places, and its coachings."""
-        principal.require(*STAFF)
-        row = provider_in_scope(provider_id, principal)
-        rows = [
-            r
-            for r in context.records.of_provider(provider_id, "active")
-            if principal.may_see(r["district"])
-        ]
-        cases = context.directory.cases([r["case_id"] for r in rows])
-        return ProviderCaseload(
-            provider=read.provider(row),
-            coachings=[read.packet(r, cases.get(r["case_id"]), reading) for r in rows],
-        )
-
-    @router.put(
-        "/providers/{provider_id}/outreach/{district}",
-        response_model=OutreachContract,
+def provider_in_scope(context: CoachingContext, provider_id: UUID, principal: Principal) -> DictRow:
+    row = projected(
+        lambda: context.registry.provider(provider_id),
+        lambda: context.app.get_provider(provider_id),
     )
-    def contract_outreach(
-        provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
-    ) -> OutreachContract:
-        """Contract the provider to run the outreach in one of the districts it serves (team
-        lead of that district). Its outreach workers (``provider_outreach`` tokens naming the
-        provider) may then work the district's planning board in the visits service. 409
-        ``provider_does_not_serve_district`` for a district outside the provider's contract.
-        Idempotent."""
-        return set_outreach(provider_id, district, principal, contracted=True)
+    if row is None or not any(principal.may_see(d) for d in row["districts"]):
+        raise NotFoundError("provider not found")
+    return row
 
-    @router.delete(
-        "/providers/{provider_id}/outreach/{district}",
-        response_model=OutreachContract,
+
+def provider_to_change(context: CoachingContext, provider_id: UUID, principal: Principal) -> None:
+    """A command's scope check reads the provider itself, not the (eventual) registry
+    view: a provider registered a moment ago can be changed at once."""
+    provider = context.app.get_provider(provider_id)
+    if not any(principal.may_see(d) for d in provider.districts):
+        raise NotFoundError("provider not found")
+
+
+# registry
+
+
+@router.post("/providers", status_code=status.HTTP_201_CREATED, response_model=Created)
+def register_provider(
+    context: Context, body: RegisterProvider, principal: Authenticated
+) -> Created:
+    principal.require(Role.TEAM_LEAD)
+    for district in body.districts:
+        principal.check_district(district, "district")
+    provider_id = context.app.register_provider(
+        name=body.name,
+        districts=body.districts,
+        terms=ContractTerms(
+            initial_months=body.initial_term_months,
+            extension_months=body.extension_months,
+            max_extensions=body.max_extensions,
+        ),
+        ctx=_ctx(principal),
     )
-    def end_outreach_contract(
-        provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
-    ) -> OutreachContract:
-        """End the provider's outreach in the district; its outreach workers lose access to
-        the district's planning board. Idempotent."""
-        return set_outreach(provider_id, district, principal, contracted=False)
+    return Created(id=provider_id)
 
-    def set_outreach(
-        provider_id: UUID, district: str, principal: Principal, *, contracted: bool
-    ) -> OutreachContract:
-        principal.require(Role.TEAM_LEAD)
-        provider_to_change(provider_id, principal)
-        principal.check_district(district, "district")
-        provider = context.app.set_outreach_contract(
-            provider_id, district, contracted=contracted, ctx=_ctx(principal)
-        )
-        return OutreachContract(
-            provider_id=provider.id, outreach_districts=list(provider.outreach_districts)
-        )
 
-    @router.post(
-        "/providers/{provider_id}/coaches",
-        status_code=status.HTTP_201_CREATED,
-        response_model=CoachOut,
+@router.get("/providers", response_model=list[ProviderOut])
+def providers(context: Context, principal: Authenticated, district: District) -> list[ProviderOut]:
+    principal.require(*STAFF)
+    principal.check_district(district, "district")
+    return [_Readers(context).provider(row) for row in context.registry.providers(district)]
+
+
+@router.get("/providers/{provider_id}/caseload", response_model=ProviderCaseload)
+def provider_caseload(
+    context: Context, provider_id: ProviderId, principal: Authenticated, reading: Reading
+) -> ProviderCaseload:
+    """The provider's coaches with their caseload and free places, and its coachings."""
+    principal.require(*STAFF)
+    row = provider_in_scope(context, provider_id, principal)
+    rows = [
+        r
+        for r in context.records.of_provider(provider_id, "active")
+        if principal.may_see(r["district"])
+    ]
+    cases = context.directory.cases([r["case_id"] for r in rows])
+    return ProviderCaseload(
+        provider=_Readers(context).provider(row),
+        coachings=[_Readers(context).packet(r, cases.get(r["case_id"]), reading) for r in rows],
     )
-    def register_coach(
-        provider_id: ProviderId, body: RegisterCoach, principal: Authenticated
-    ) -> CoachOut:
-        principal.require(Role.TEAM_LEAD)
-        provider_to_change(provider_id, principal)
-        coach: Coach = context.app.register_coach(
-            provider_id,
-            user=body.coach,
-            display_name=body.display_name,
-            max_caseload=body.max_caseload,
-            emergency_line=body.emergency_line,
-            ctx=_ctx(principal),
+
+
+@router.put(
+    "/providers/{provider_id}/outreach/{district}",
+    response_model=OutreachContract,
+)
+def contract_outreach(
+    context: Context, provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
+) -> OutreachContract:
+    """Contract the provider to run the outreach in one of the districts it serves (team
+    lead of that district). Its outreach workers (``provider_outreach`` tokens naming the
+    provider) may then work the district's planning board in the visits service. 409
+    ``provider_does_not_serve_district`` for a district outside the provider's contract.
+    Idempotent."""
+    return set_outreach(context, provider_id, district, principal, contracted=True)
+
+
+@router.delete(
+    "/providers/{provider_id}/outreach/{district}",
+    response_model=OutreachContract,
+)
+def end_outreach_contract(
+    context: Context, provider_id: ProviderId, district: DistrictInPath, principal: Authenticated
+) -> OutreachContract:
+    """End the provider's outreach in the district; its outreach workers lose access to
+    the district's planning board. Idempotent."""
+    return set_outreach(context, provider_id, district, principal, contracted=False)
+
+
+def set_outreach(
+    context: CoachingContext,
+    provider_id: UUID,
+    district: str,
+    principal: Principal,
+    *,
+    contracted: bool,
+) -> OutreachContract:
+    principal.require(Role.TEAM_LEAD)
+    provider_to_change(context, provider_id, principal)
+    principal.check_district(district, "district")
+    provider = context.app.set_outreach_contract(
+        provider_id, district, contracted=contracted, ctx=_ctx(principal)
+    )
+    return OutreachContract(
+        provider_id=provider.id, outreach_districts=list(provider.outreach_districts)
+    )
+
+
+@router.post(
+    "/providers/{provider_id}/coaches",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CoachOut,
+)
+def register_coach(
+    context: Context, provider_id: ProviderId, body: RegisterCoach, principal: Authenticated
+) -> CoachOut:
+    principal.require(Role.TEAM_LEAD)
+    provider_to_change(context, provider_id, principal)
+    coach: Coach = context.app.register_coach(
+        provider_id,
+        user=body.coach,
+        display_name=body.display_name,
+        max_caseload=body.max_caseload,
+        emergency_line=body.emergency_line,
+        ctx=_ctx(principal),
+    )
+    return CoachOut(
+        coach=coach.user,
+        display_name=coach.display_name,
+        max_caseload=coach.max_caseload,
+        caseload=0,
+        free_places=coach.free_places,
+        emergency_line=coach.emergency_line,
+    )
+
+
+# coachings
+
+
+@router.post("/coachings", status_code=status.HTTP_201_CREATED, response_model=Created)
+def request_coaching(context: Context, body: RequestCoaching, principal: Authenticated) -> Created:
+    principal.require(*STAFF)
+    case = known_case(context, body.case_id, principal)
+    row = context.directory.case(body.case_id)
+    if row is not None and not row["is_open"]:
+        raise CaseClosedError(f"case {body.case_id} is closed")
+    coaching_id = context.app.request_coaching(
+        case,
+        source=CoachingSource.CASE_MANAGER,
+        needs=body.needs,
+        shared_fields=body.shared_fields,
+        ctx=_ctx(principal),
+    )
+    return Created(id=coaching_id)
+
+
+@router.get("/coachings", response_model=CoachingList)
+def coachings(
+    context: Context,
+    principal: Authenticated,
+    reading: Reading,
+    district: District,
+    status_filter: Annotated[
+        Literal["requested", "active", "ended"] | None, Query(alias="status")
+    ] = None,
+) -> CoachingList:
+    principal.require(*STAFF)
+    principal.check_district(district, "district")
+    rows = context.records.in_district(district, status_filter)
+    return CoachingList(district=district, coachings=_Readers(context).coachings(rows, reading))
+
+
+@router.get("/coachings/extension-due", response_model=CoachingList)
+def extension_due(
+    context: Context, principal: Authenticated, reading: Reading, district: District
+) -> CoachingList:
+    """Active coachings ending within the configured days (14): decide on an extension."""
+    principal.require(*STAFF)
+    principal.check_district(district, "district")
+    rows = context.records.ending_within(district, dt.date.today(), context.extension_due_days)
+    return CoachingList(district=district, coachings=_Readers(context).coachings(rows, reading))
+
+
+# Only a UUID names a coaching: ``/coachings/extension-due`` is its own route.
+@router.get("/coachings/{coaching_id:uuid}", response_model=CoachingOut)
+def coaching_detail(
+    context: Context, coaching_id: CoachingId, principal: Authenticated, reading: Reading
+) -> CoachingOut:
+    principal.require(*STAFF)
+    row = projected(
+        lambda: context.records.coaching(coaching_id),
+        lambda: context.app.get_coaching(coaching_id),
+    )
+    if row is None or not principal.may_see(row["district"]):
+        raise NotFoundError("coaching not found")
+    return _Readers(context).coaching(row, context.directory.case(row["case_id"]), reading)
+
+
+@router.get("/cases/{case_id}/coachings", response_model=History)
+def coaching_history(
+    context: Context, case_id: CaseId, principal: Authenticated, reading: Reading
+) -> History:
+    """Every coaching of the person of this case (also from earlier cases)."""
+    principal.require(*STAFF)
+    case = known_case(context, case_id, principal)
+    rows = [r for r in context.records.history(case.subject_id) if principal.may_see(r["district"])]
+    return History(case_id=case_id, coachings=_Readers(context).coachings(rows, reading))
+
+
+@router.post("/coachings/{coaching_id}/assign", response_model=CoachingState)
+def assign_coach(
+    context: Context, coaching_id: CoachingId, body: AssignCoach, principal: Authenticated
+) -> CoachingState:
+    principal.require(*STAFF)
+    coaching_in_scope(context, coaching_id, principal)
+    coaching = context.app.assign_coach(
+        coaching_id,
+        provider_id=body.provider_id,
+        coach_user=body.coach,
+        starts_on=body.starts_on,
+        ctx=_ctx(principal),
+    )
+    return _state(coaching)
+
+
+@router.post("/coachings/{coaching_id}/extend", response_model=CoachingState)
+def extend(
+    context: Context, coaching_id: CoachingId, body: ExtendCoaching, principal: Authenticated
+) -> CoachingState:
+    principal.require(*STAFF)
+    coaching_in_scope(context, coaching_id, principal)
+    coaching = context.app.extend(
+        coaching_id,
+        reason=body.reason,
+        until=body.until,
+        by_team_lead=principal.role is Role.TEAM_LEAD,
+        ctx=_ctx(principal),
+    )
+    return _state(coaching)
+
+
+@router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
+def end(
+    context: Context, coaching_id: CoachingId, body: EndCoaching, principal: Authenticated
+) -> CoachingState:
+    principal.require(*STAFF)
+    coaching_in_scope(context, coaching_id, principal)
+    coaching = context.app.end(
+        coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)
+    )
+    return _state(coaching)
+
+
+@router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
+def add_household_member(
+    context: Context, coaching_id: CoachingId, body: AddHouseholdMember, principal: Authenticated
+) -> CoachingState:
+    principal.require(*STAFF)
+    coaching_in_scope(context, coaching_id, principal)
+    coaching = context.app.add_household_member(
+        coaching_id, name=body.name, relation=body.relation, ctx=_ctx(principal)
+    )
+    return _state(coaching)
+
+
+@router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
+def record_partner_referral(
+    context: Context, coaching_id: CoachingId, body: RecordPartnerReferral, principal: Authenticated
+) -> CoachingState:
+    principal.require(*STAFF)
+    coaching_in_scope(context, coaching_id, principal)
+    coaching = context.app.record_partner_referral(
+        coaching_id, partner=body.partner, referred_on=body.referred_on, ctx=_ctx(principal)
+    )
+    return _state(coaching)
+
+
+# group programmes
+
+
+def programme_in_scope(context: CoachingContext, programme_id: UUID, principal: Principal) -> None:
+    programme = context.app.get_programme(programme_id)
+    principal.check_district(programme.district, "programme")
+
+
+@router.post("/programmes", status_code=status.HTTP_201_CREATED, response_model=Created)
+def plan_programme(context: Context, body: PlanProgramme, principal: Authenticated) -> Created:
+    principal.require(Role.TEAM_LEAD)
+    principal.check_district(body.district, "district")
+    programme_id = context.app.plan_programme(
+        district=body.district,
+        local_office=body.local_office,
+        title=body.title,
+        target_group=body.target_group,
+        dates=body.dates,
+        capacity=body.capacity,
+        open_to_neighbouring=body.open_to_neighbouring,
+        mobile=body.mobile,
+        ctx=_ctx(principal),
+    )
+    return Created(id=programme_id)
+
+
+@router.get("/programmes", response_model=list[ProgrammeOut])
+def programmes(
+    context: Context, principal: Authenticated, district: District
+) -> list[ProgrammeOut]:
+    """The district's programmes, and the neighbours' programmes open to it."""
+    principal.require(*STAFF)
+    principal.check_district(district, "district")
+    return [_Readers(context).programme(row) for row in context.programmes.programmes(district)]
+
+
+@router.get("/programmes/{programme_id}", response_model=Roster)
+def roster(
+    context: Context, programme_id: ProgrammeId, principal: Authenticated, reading: Reading
+) -> Roster:
+    principal.require(*STAFF)
+    row = projected(
+        lambda: context.programmes.programme(programme_id),
+        lambda: context.app.get_programme(programme_id),
+    )
+    if row is None or not principal.may_see(row["district"]):
+        raise NotFoundError("programme not found")
+    participants = context.programmes.roster(programme_id)
+    cases = context.directory.cases([p["case_id"] for p in participants])
+    for p in participants:
+        reading.opened(
+            p["subject_id"],
+            ["programme_participation", *(["name"] if p["case_id"] in cases else [])],
+            district=p["participant_district"],
+            resource=f"programme:{programme_id}",
         )
-        return CoachOut(
-            coach=coach.user,
-            display_name=coach.display_name,
-            max_caseload=coach.max_caseload,
-            caseload=0,
-            free_places=coach.free_places,
-            emergency_line=coach.emergency_line,
+    attendance: dict[UUID, list[Attendance]] = {}
+    for a in context.programmes.attendance(programme_id):
+        attendance.setdefault(a["case_id"], []).append(
+            Attendance(session_on=a["session_on"], present=a["present"])
         )
-
-    # coachings
-
-    @router.post("/coachings", status_code=status.HTTP_201_CREATED, response_model=Created)
-    def request_coaching(body: RequestCoaching, principal: Authenticated) -> Created:
-        principal.require(*STAFF)
-        case = known_case(body.case_id, principal)
-        row = context.directory.case(body.case_id)
-        if row is not None and not row["is_open"]:
-            raise CaseClosedError(f"case {body.case_id} is closed")
-        coaching_id = context.app.request_coaching(
-            case,
-            source=CoachingSource.CASE_MANAGER,
-            needs=body.needs,
-            shared_fields=body.shared_fields,
-            ctx=_ctx(principal),
-        )
-        return Created(id=coaching_id)
-
-    @router.get("/coachings", response_model=CoachingList)
-    def coachings(
-        principal: Authenticated,
-        reading: Reading,
-        district: District,
-        status_filter: Annotated[
-            Literal["requested", "active", "ended"] | None, Query(alias="status")
-        ] = None,
-    ) -> CoachingList:
-        principal.require(*STAFF)
-        principal.check_district(district, "district")
-        rows = context.records.in_district(district, status_filter)
-        return CoachingList(district=district, coachings=read.coachings(rows, reading))
-
-    @router.get("/coachings/extension-due", response_model=CoachingList)
-    def extension_due(
-        principal: Authenticated, reading: Reading, district: District
-    ) -> CoachingList:
-        """Active coachings ending within the configured days (14): decide on an extension."""
-        principal.require(*STAFF)
-        principal.check_district(district, "district")
-        rows = context.records.ending_within(district, dt.date.today(), context.extension_due_days)
-        return CoachingList(district=district, coachings=read.coachings(rows, reading))
-
-    # Only a UUID names a coaching: ``/coachings/extension-due`` is its own route.
-    @router.get("/coachings/{coaching_id:uuid}", response_model=CoachingOut)
-    def coaching_detail(
-        coaching_id: CoachingId, principal: Authenticated, reading: Reading
-    ) -> CoachingOut:
-        principal.require(*STAFF)
-        row = projected(
-            lambda: context.records.coaching(coaching_id),
-            lambda: context.app.get_coaching(coaching_id),
-        )
-        if row is None or not principal.may_see(row["district"]):
-            raise NotFoundError("coaching not found")
-        return read.coaching(row, context.directory.case(row["case_id"]), reading)
-
-    @router.get("/cases/{case_id}/coachings", response_model=History)
-    def coaching_history(case_id: CaseId, principal: Authenticated, reading: Reading) -> History:
-        """Every coaching of the person of this case (also from earlier cases)."""
-        principal.require(*STAFF)
-        case = known_case(case_id, principal)
-        rows = [
-            r for r in context.records.history(case.subject_id) if principal.may_see(r["district"])
-        ]
-        return History(case_id=case_id, coachings=read.coachings(rows, reading))
-
-    @router.post("/coachings/{coaching_id}/assign", response_model=CoachingState)
-    def assign_coach(
-        coaching_id: CoachingId, body: AssignCoach, principal: Authenticated
-    ) -> CoachingState:
-        principal.require(*STAFF)
-        coaching_in_scope(coaching_id, principal)
-        coaching = context.app.assign_coach(
-            coaching_id,
-            provider_id=body.provider_id,
-            coach_user=body.coach,
-            starts_on=body.starts_on,
-            ctx=_ctx(principal),
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/extend", response_model=CoachingState)
-    def extend(
-        coaching_id: CoachingId, body: ExtendCoaching, principal: Authenticated
-    ) -> CoachingState:
-        principal.require(*STAFF)
-        coaching_in_scope(coaching_id, principal)
-        coaching = context.app.extend(
-            coaching_id,
-            reason=body.reason,
-            until=body.until,
-            by_team_lead=principal.role is Role.TEAM_LEAD,
-            ctx=_ctx(principal),
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
-    def end(coaching_id: CoachingId, body: EndCoaching, principal: Authenticated) -> CoachingState:
-        principal.require(*STAFF)
-        coaching_in_scope(coaching_id, principal)
-        coaching = context.app.end(
-            coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
-    def add_household_member(
-        coaching_id: CoachingId, body: AddHouseholdMember, principal: Authenticated
-    ) -> CoachingState:
-        principal.require(*STAFF)
-        coaching_in_scope(coaching_id, principal)
-        coaching = context.app.add_household_member(
-            coaching_id, name=body.name, relation=body.relation, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
-    def record_partner_referral(
-        coaching_id: CoachingId, body: RecordPartnerReferral, principal: Authenticated
-    ) -> CoachingState:
-        principal.require(*STAFF)
-        coaching_in_scope(coaching_id, principal)
-        coaching = context.app.record_partner_referral(
-            coaching_id, partner=body.partner, referred_on=body.referred_on, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    # group programmes
-
-    def programme_in_scope(programme_id: UUID, principal: Principal) -> None:
-        programme = context.app.get_programme(programme_id)
-        principal.check_district(programme.district, "programme")
-
-    @router.post("/programmes", status_code=status.HTTP_201_CREATED, response_model=Created)
-    def plan_programme(body: PlanProgramme, principal: Authenticated) -> Created:
-        principal.require(Role.TEAM_LEAD)
-        principal.check_district(body.district, "district")
-        programme_id = context.app.plan_programme(
-            district=body.district,
-            local_office=body.local_office,
-            title=body.title,
-            target_group=body.target_group,
-            dates=body.dates,
-            capacity=body.capacity,
-            open_to_neighbouring=body.open_to_neighbouring,
-            mobile=body.mobile,
-            ctx=_ctx(principal),
-        )
-        return Created(id=programme_id)
-
-    @router.get("/programmes", response_model=list[ProgrammeOut])
-    def programmes(principal: Authenticated, district: District) -> list[ProgrammeOut]:
-        """The district's programmes, and the neighbours' programmes open to it."""
-        principal.require(*STAFF)
-        principal.check_district(district, "district")
-        return [read.programme(row) for row in context.programmes.programmes(district)]
-
-    @router.get("/programmes/{programme_id}", response_model=Roster)
-    def roster(programme_id: ProgrammeId, principal: Authenticated, reading: Reading) -> Roster:
-        principal.require(*STAFF)
-        row = projected(
-            lambda: context.programmes.programme(programme_id),
-            lambda: context.app.get_programme(programme_id),
-        )
-        if row is None or not principal.may_see(row["district"]):
-            raise NotFoundError("programme not found")
-        participants = context.programmes.roster(programme_id)
-        cases = context.directory.cases([p["case_id"] for p in participants])
-        for p in participants:
-            reading.opened(
-                p["subject_id"],
-                ["programme_participation", *(["name"] if p["case_id"] in cases else [])],
-                district=p["participant_district"],
-                resource=f"programme:{programme_id}",
+    return Roster(
+        programme=_Readers(context).programme(row),
+        participants=[
+            Participant(
+                case_id=p["case_id"],
+                name=context.cipher.open(cases[p["case_id"]]["name_token"])
+                if p["case_id"] in cases
+                else None,
+                participant_district=p["participant_district"],
+                enrolled_on=p["enrolled_on"],
+                completed_on=p["completed_on"],
+                attendance=attendance.get(p["case_id"], []),
             )
-        attendance: dict[UUID, list[Attendance]] = {}
-        for a in context.programmes.attendance(programme_id):
-            attendance.setdefault(a["case_id"], []).append(
-                Attendance(session_on=a["session_on"], present=a["present"])
-            )
-        return Roster(
-            programme=read.programme(row),
-            participants=[
-                Participant(
-                    case_id=p["case_id"],
-                    name=context.cipher.open(cases[p["case_id"]]["name_token"])
-                    if p["case_id"] in cases
-                    else None,
-                    participant_district=p["participant_district"],
-                    enrolled_on=p["enrolled_on"],
-                    completed_on=p["completed_on"],
-                    attendance=attendance.get(p["case_id"], []),
-                )
-                for p in participants
-            ],
-        )
-
-    @router.post("/programmes/{programme_id}/participants", response_model=ProgrammeState)
-    def enrol(programme_id: ProgrammeId, body: Enrol, principal: Authenticated) -> ProgrammeState:
-        principal.require(*STAFF)
-        programme_in_scope(programme_id, principal)
-        programme = context.app.enrol(
-            programme_id, known_case(body.case_id, principal), ctx=_ctx(principal)
-        )
-        return ProgrammeState(
-            programme_id=programme.id,
-            enrolled=len(programme.participants),
-            free_places=programme.free_places,
-        )
-
-    @router.post("/programmes/{programme_id}/attendance", response_model=ProgrammeState)
-    def record_attendance(
-        programme_id: ProgrammeId, body: RecordAttendance, principal: Authenticated
-    ) -> ProgrammeState:
-        principal.require(*STAFF)
-        programme_in_scope(programme_id, principal)
-        programme = context.app.record_attendance(
-            programme_id,
-            case_id=body.case_id,
-            session_on=body.session_on,
-            present=body.present,
-            ctx=_ctx(principal),
-        )
-        return ProgrammeState(
-            programme_id=programme.id,
-            enrolled=len(programme.participants),
-            free_places=programme.free_places,
-        )
-
-    @router.post(
-        "/programmes/{programme_id}/participants/{case_id}/complete",
-        response_model=ProgrammeState,
+            for p in participants
+        ],
     )
-    def complete_participation(
-        programme_id: ProgrammeId,
-        case_id: CaseId,
-        body: CompleteParticipation,
-        principal: Authenticated,
-    ) -> ProgrammeState:
-        principal.require(*STAFF)
-        programme_in_scope(programme_id, principal)
-        programme = context.app.complete_participation(
-            programme_id, case_id=case_id, completed_on=body.completed_on, ctx=_ctx(principal)
-        )
-        return ProgrammeState(
-            programme_id=programme.id,
-            enrolled=len(programme.participants),
-            free_places=programme.free_places,
-        )
-
-    return router
 
 
-def build_provider_router(context: CoachingContext, authenticate: Any) -> APIRouter:
-    """The routes of a provider's coaches: their own provider's people, hand-over only."""
-    router = APIRouter(prefix="/provider", tags=["provider"])
-    Authenticated = Annotated[Principal, Depends(authenticate)]
-    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
-    read = _Readers(context)
+@router.post("/programmes/{programme_id}/participants", response_model=ProgrammeState)
+def enrol(
+    context: Context, programme_id: ProgrammeId, body: Enrol, principal: Authenticated
+) -> ProgrammeState:
+    principal.require(*STAFF)
+    programme_in_scope(context, programme_id, principal)
+    programme = context.app.enrol(
+        programme_id, known_case(context, body.case_id, principal), ctx=_ctx(principal)
+    )
+    return ProgrammeState(
+        programme_id=programme.id,
+        enrolled=len(programme.participants),
+        free_places=programme.free_places,
+    )
 
-    def coach_of(principal: Principal) -> Coach:
-        principal.require(Role.PROVIDER_COACH)
-        return context.app.coach_of_user(principal.user)
 
-    def own_coaching(coaching_id: UUID, principal: Principal) -> None:
-        """Another provider's coaching does not exist for this coach: 404."""
-        coach = coach_of(principal)
-        coaching = context.app.get_coaching(coaching_id)
-        if coaching.provider_id != coach.provider_id or not principal.may_see(coaching.district):
-            raise NotFoundError("coaching not found")
+@router.post("/programmes/{programme_id}/attendance", response_model=ProgrammeState)
+def record_attendance(
+    context: Context, programme_id: ProgrammeId, body: RecordAttendance, principal: Authenticated
+) -> ProgrammeState:
+    principal.require(*STAFF)
+    programme_in_scope(context, programme_id, principal)
+    programme = context.app.record_attendance(
+        programme_id,
+        case_id=body.case_id,
+        session_on=body.session_on,
+        present=body.present,
+        ctx=_ctx(principal),
+    )
+    return ProgrammeState(
+        programme_id=programme.id,
+        enrolled=len(programme.participants),
+        free_places=programme.free_places,
+    )
 
-    @router.get("/caseload", response_model=ProviderCaseload)
-    def caseload(principal: Authenticated, reading: Reading) -> ProviderCaseload:
-        """The provider's coaches with free places, and the hand-over packets of its people."""
-        coach = coach_of(principal)
-        row = context.registry.provider(coach.provider_id)
-        if row is None:
-            raise NotFoundError("provider not found")
-        rows = [
-            r
-            for r in context.records.of_provider(coach.provider_id)
-            if principal.may_see(r["district"])
-        ]
-        cases = context.directory.cases([r["case_id"] for r in rows])
-        return ProviderCaseload(
-            provider=read.provider(row),
-            coachings=[read.packet(r, cases.get(r["case_id"]), reading) for r in rows],
-        )
 
-    @router.get("/coachings/{coaching_id}", response_model=HandoverPacket)
-    def handover_packet(
-        coaching_id: CoachingId, principal: Authenticated, reading: Reading
-    ) -> HandoverPacket:
-        coach = coach_of(principal)
-        row = projected(
-            lambda: context.records.coaching(coaching_id),
-            lambda: context.app.get_coaching(coaching_id),
-        )
-        if (
-            row is None
-            or row["provider_id"] != coach.provider_id
-            or not principal.may_see(row["district"])
-        ):
-            raise NotFoundError("coaching not found")
-        return read.packet(row, context.directory.case(row["case_id"]), reading)
-
-    @router.post("/coachings/{coaching_id}/sessions", response_model=CoachingState)
-    def record_session(
-        coaching_id: CoachingId, body: RecordSession, principal: Authenticated
-    ) -> CoachingState:
-        own_coaching(coaching_id, principal)
-        coaching = context.app.record_session(
-            coaching_id, held_on=body.held_on, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/household-members", response_model=CoachingState)
-    def add_household_member(
-        coaching_id: CoachingId, body: AddHouseholdMember, principal: Authenticated
-    ) -> CoachingState:
-        own_coaching(coaching_id, principal)
-        coaching = context.app.add_household_member(
-            coaching_id, name=body.name, relation=body.relation, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/partner-referrals", response_model=CoachingState)
-    def record_partner_referral(
-        coaching_id: CoachingId, body: RecordPartnerReferral, principal: Authenticated
-    ) -> CoachingState:
-        own_coaching(coaching_id, principal)
-        coaching = context.app.record_partner_referral(
-            coaching_id, partner=body.partner, referred_on=body.referred_on, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    @router.post("/coachings/{coaching_id}/end", response_model=CoachingState)
-    def end(coaching_id: CoachingId, body: EndCoaching, principal: Authenticated) -> CoachingState:
-        own_coaching(coaching_id, principal)
-        coaching = context.app.end(
-            coaching_id, reason=body.reason, ended_on=body.ended_on, ctx=_ctx(principal)
-        )
-        return _state(coaching)
-
-    return router
+@router.post(
+    "/programmes/{programme_id}/participants/{case_id}/complete",
+    response_model=ProgrammeState,
+)
+def complete_participation(
+    context: Context,
+    programme_id: ProgrammeId,
+    case_id: CaseId,
+    body: CompleteParticipation,
+    principal: Authenticated,
+) -> ProgrammeState:
+    principal.require(*STAFF)
+    programme_in_scope(context, programme_id, principal)
+    programme = context.app.complete_participation(
+        programme_id, case_id=case_id, completed_on=body.completed_on, ctx=_ctx(principal)
+    )
+    return ProgrammeState(
+        programme_id=programme.id,
+        enrolled=len(programme.participants),
+        free_places=programme.free_places,
+    )

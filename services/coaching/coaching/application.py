@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -26,7 +25,7 @@ from coaching.domain import (
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
-from shared.eventsourcing.application import SealingApplication
+from shared.eventsourcing.application import ConcurrentChangeError, SealingApplication
 from shared.eventsourcing.meta import CommandContext
 
 A = TypeVar("A", bound=Aggregate)
@@ -56,10 +55,6 @@ class NotARegisteredCoachError(ForbiddenError):
     code = "not_a_registered_coach"
 
 
-class ConcurrentChangeError(ConflictError):
-    code = "concurrent_change"
-
-
 @dataclass(frozen=True)
 class KnownCase:
     """An outreach case as the coaching service knows it (from the contacts events)."""
@@ -71,6 +66,7 @@ class KnownCase:
 
 class Coachings(SealingApplication):
     name = "coaching"
+    concurrent_change = "the coaching changed meanwhile; try again"
 
     # --- the registry -------------------------------------------------------------------
 
@@ -80,7 +76,7 @@ class Coachings(SealingApplication):
         provider = Provider.register(
             provider_id=uuid4(), name=name, districts=districts, terms=terms, meta=ctx.as_meta()
         )
-        self._save(provider)
+        self.save_or_conflict(provider)
         return provider.id
 
     def set_outreach_contract(
@@ -90,14 +86,14 @@ class Coachings(SealingApplication):
         Published (``ProviderOutreachContracted`` / ``...Ended``) with the provider's id in
         place of a person's pseudonym: the event is about an organisation, not a person."""
         provider = self.get_provider(provider_id)
-        meta = {**ctx.as_meta(), "subject": str(provider.id), "district": district}
+        meta = ctx.meta_for(provider.id, district)
         changed = (
             provider.contract_outreach(district, meta)
             if contracted
             else provider.end_outreach_contract(district, meta)
         )
         if changed:
-            self._save(provider)
+            self.save_or_conflict(provider)
         return provider
 
     def register_coach(
@@ -111,7 +107,7 @@ class Coachings(SealingApplication):
         ctx: CommandContext,
     ) -> Coach:
         provider = self.get_provider(provider_id)
-        if self._get_optional(Coach, Coach.id_for(user)) is not None:
+        if self.find(Coach, Coach.id_for(user)) is not None:
             raise CoachAlreadyRegisteredError(f"{user} is a registered coach already", coach=user)
         coach = Coach.register(
             user=user,
@@ -130,17 +126,17 @@ class Coachings(SealingApplication):
         return coach
 
     def get_provider(self, provider_id: UUID) -> Provider:
-        return self._get(Provider, provider_id, ProviderNotFoundError("provider not found"))
+        return self.get(Provider, provider_id, ProviderNotFoundError("provider not found"))
 
     def coach_of_user(self, user: str) -> Coach:
         """The coach a ``provider_coach`` token's user id names (403 if none)."""
-        coach = self._get_optional(Coach, Coach.id_for(user))
+        coach = self.find(Coach, Coach.id_for(user))
         if coach is None:
             raise NotARegisteredCoachError(f"{user} is not a registered coach")
         return coach
 
     def get_coach(self, user: str) -> Coach:
-        return self._get(Coach, Coach.id_for(user), CoachNotFoundError(f"coach {user} not found"))
+        return self.get(Coach, Coach.id_for(user), CoachNotFoundError(f"coach {user} not found"))
 
     def coaches_with_capacity(self, provider: Provider) -> list[dict[str, Any]]:
         """The provider's coaches with a free place, most free places first."""
@@ -212,7 +208,7 @@ class Coachings(SealingApplication):
             needs=needs,
             shared_fields=shared_fields,
             today=self._today(),
-            meta=self._meta(ctx, case.subject_id, case.district),
+            meta=ctx.meta_for(case.subject_id, case.district),
         )
         index.open(coaching.id)
         return coaching, index
@@ -229,7 +225,7 @@ class Coachings(SealingApplication):
         coaching = self.get_coaching(coaching_id)
         provider = self.get_provider(provider_id)
         coach = self.get_coach(coach_user)
-        meta = self._meta(ctx, coaching.subject_id, coaching.district)
+        meta = ctx.meta_for(coaching.subject_id, coaching.district)
         coaching.assign_coach(
             provider=provider, coach=coach, starts_on=starts_on or self._today(), meta=meta
         )
@@ -241,7 +237,7 @@ class Coachings(SealingApplication):
                 **error.extra,
                 coaches_with_capacity=self.coaches_with_capacity(provider),
             ) from None
-        self._save(coaching, coach)
+        self.save_or_conflict(coaching, coach)
         return coaching
 
     def extend(
@@ -264,9 +260,9 @@ class Coachings(SealingApplication):
             reason=reason,
             until=until,
             by_team_lead=by_team_lead,
-            meta=self._meta(ctx, coaching.subject_id, coaching.district),
+            meta=ctx.meta_for(coaching.subject_id, coaching.district),
         )
-        self._save(coaching)
+        self.save_or_conflict(coaching)
         return coaching
 
     def end(
@@ -278,7 +274,7 @@ class Coachings(SealingApplication):
         ctx: CommandContext,
     ) -> Coaching:
         coaching = self.get_coaching(coaching_id)
-        meta = self._meta(ctx, coaching.subject_id, coaching.district)
+        meta = ctx.meta_for(coaching.subject_id, coaching.district)
         coaching.end(
             reason=reason, ended_on=ended_on or self._today(), today=self._today(), meta=meta
         )
@@ -290,7 +286,7 @@ class Coachings(SealingApplication):
         index = self._case_coaching(coaching.case_id)
         index.close(coaching.id)
         changed.append(index)
-        self._save(*changed)
+        self.save_or_conflict(*changed)
         return coaching
 
     def record_session(
@@ -300,9 +296,9 @@ class Coachings(SealingApplication):
         coaching.record_session(
             held_on=held_on or self._today(),
             today=self._today(),
-            meta=self._meta(ctx, coaching.subject_id, coaching.district),
+            meta=ctx.meta_for(coaching.subject_id, coaching.district),
         )
-        self._save(coaching)
+        self.save_or_conflict(coaching)
         return coaching
 
     def add_household_member(
@@ -313,9 +309,9 @@ class Coachings(SealingApplication):
             # Sealed with the person's own key: erasing the person erases their household too.
             name=self.cipher.seal(coaching.subject_id, name),
             relation=relation,
-            meta=self._meta(ctx, coaching.subject_id, coaching.district),
+            meta=ctx.meta_for(coaching.subject_id, coaching.district),
         )
-        self._save(coaching)
+        self.save_or_conflict(coaching)
         return coaching
 
     def record_partner_referral(
@@ -331,13 +327,13 @@ class Coachings(SealingApplication):
             partner=partner,
             referred_on=referred_on or self._today(),
             today=self._today(),
-            meta=self._meta(ctx, coaching.subject_id, coaching.district),
+            meta=ctx.meta_for(coaching.subject_id, coaching.district),
         )
-        self._save(coaching)
+        self.save_or_conflict(coaching)
         return coaching
 
     def get_coaching(self, coaching_id: UUID) -> Coaching:
-        return self._get(
+        return self.get(
             Coaching, coaching_id, CoachingNotFoundError(f"coaching {coaching_id} not found")
         )
 
@@ -366,9 +362,9 @@ class Coachings(SealingApplication):
             capacity=capacity,
             open_to_neighbouring=open_to_neighbouring,
             mobile=mobile,
-            meta={**ctx.as_meta(), "district": district},
+            meta=ctx.meta_for(None, district),
         )
-        self._save(programme)
+        self.save_or_conflict(programme)
         return programme.id
 
     def enrol(self, programme_id: UUID, case: KnownCase, *, ctx: CommandContext) -> Programme:
@@ -378,9 +374,9 @@ class Coachings(SealingApplication):
             subject_id=case.subject_id,
             participant_district=case.district,
             today=self._today(),
-            meta=self._meta(ctx, case.subject_id, programme.district),
+            meta=ctx.meta_for(case.subject_id, programme.district),
         )
-        self._save(programme)
+        self.save_or_conflict(programme)
         return programme
 
     def record_attendance(
@@ -398,9 +394,9 @@ class Coachings(SealingApplication):
             session_on=session_on,
             present=present,
             today=self._today(),
-            meta={**ctx.as_meta(), "district": programme.district},
+            meta=ctx.meta_for(None, programme.district),
         )
-        self._save(programme)
+        self.save_or_conflict(programme)
         return programme
 
     def complete_participation(
@@ -411,39 +407,16 @@ class Coachings(SealingApplication):
             case_id=case_id,
             completed_on=completed_on or self._today(),
             today=self._today(),
-            meta={**ctx.as_meta(), "district": programme.district},
+            meta=ctx.meta_for(None, programme.district),
         )
-        self._save(programme)
+        self.save_or_conflict(programme)
         return programme
 
     def get_programme(self, programme_id: UUID) -> Programme:
-        return self._get(Programme, programme_id, ProgrammeNotFoundError("programme not found"))
+        return self.get(Programme, programme_id, ProgrammeNotFoundError("programme not found"))
 
     # --- helpers ------------------------------------------------------------------------
 
     def _case_coaching(self, case_id: UUID) -> CaseCoaching:
-        found = self._get_optional(CaseCoaching, CaseCoaching.id_for(case_id))
+        found = self.find(CaseCoaching, CaseCoaching.id_for(case_id))
         return found if found is not None else CaseCoaching.start(case_id)
-
-    def _get(self, kind: type[A], aggregate_id: UUID, missing: NotFoundError) -> A:
-        found = self._get_optional(kind, aggregate_id)
-        if found is None:
-            raise missing
-        return found
-
-    def _get_optional(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            found: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, kind) else None
-
-    def _save(self, *aggregates: Aggregate) -> None:
-        try:
-            self.save(*aggregates)
-        except IntegrityError:
-            raise ConcurrentChangeError("the coaching changed meanwhile; try again") from None
-
-    @staticmethod
-    def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
-        return {**ctx.as_meta(), "subject": str(subject_id), "district": district}

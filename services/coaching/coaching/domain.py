@@ -32,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.coaching import CoachingEndReason, CoachingSource, ExtensionReason
 from shared.contracts.visits import Need
+from shared.dates import check_not_in_future
 from shared.errors import ConflictError, ForbiddenError, InvalidInputError
 
 Meta = dict[str, Any]
@@ -81,10 +82,6 @@ class InvalidCaseloadError(InvalidInputError):
 
 class InvalidHandoverFieldsError(InvalidInputError):
     code = "invalid_handover_fields"
-
-
-class DateInFutureError(InvalidInputError):
-    code = "date_in_future"
 
 
 class DateOutOfRangeError(InvalidInputError):
@@ -189,11 +186,6 @@ class ContractTerms:
             "extension_months": self.extension_months,
             "max_extensions": self.max_extensions,
         }
-
-
-def check_not_in_future(name: str, value: date, today: date) -> None:
-    if value > today:
-        raise DateInFutureError(f"{name} {value.isoformat()} lies in the future", field=name)
 
 
 def check_handover_fields(fields: Sequence[str]) -> list[str]:

@@ -1,18 +1,18 @@
-"""The composition root of the coaching service.
+"""The composition root of the coaching service: what it is made of and what it runs.
 
 uvicorn coaching.main:create_app --factory --port 8103
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import partial
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
-from coaching.api import build_provider_router, build_router, subject_export
+from coaching import api, provider_api
 from coaching.application import Coachings
 from coaching.consumers import build_consumers
+from coaching.deps import CoachingContext
 from coaching.integration import to_integration_event
 from coaching.projections import FORGET as FORGET_COACHINGS
 from coaching.projections import (
@@ -26,71 +26,55 @@ from coaching.projections import (
 )
 from coaching.settings import CoachingSettings
 from shared.contracts import coaching as coaching_contracts
-from shared.http.access_log import AccessLog
-from shared.http.auth import Authenticator
-from shared.messaging.consumer import Consumer
-from shared.privacy import PersonalDataCipher
-from shared.runtime.service import Runtime, ServiceSpec, create_service_app
+from shared.contracts import topic_of
+from shared.eventsourcing.projections import EventLog, Projected
+from shared.runtime.app import service_app
+from shared.runtime.infrastructure import Infrastructure, build_infrastructure
+from shared.runtime.service import RelayTo, Service
 
-
-@dataclass(frozen=True)
-class CoachingContext:
-    app: Coachings
-    cipher: PersonalDataCipher
-    registry: RegistryView
-    records: CoachingRecordView
-    programmes: ProgrammeView
-    directory: CaseDirectoryView
-    extension_due_days: int
-    access_log: AccessLog
-
-
-def build_spec(settings: CoachingSettings) -> ServiceSpec:
-    def context_of(runtime: Runtime) -> CoachingContext:
-        return CoachingContext(
-            app=runtime.app,
-            cipher=runtime.cipher,
-            registry=runtime.view(RegistryView),
-            records=runtime.view(CoachingRecordView),
-            programmes=runtime.view(ProgrammeView),
-            directory=runtime.view(CaseDirectoryView),
-            extension_due_days=settings.extension_due_days,
-            access_log=runtime.access_log,
-        )
-
-    def routers(runtime: Runtime, authenticate: Authenticator) -> Sequence[APIRouter]:
-        context = context_of(runtime)
-        return [build_router(context, authenticate), build_provider_router(context, authenticate)]
-
-    def consumers(runtime: Runtime) -> Sequence[Consumer]:
-        return build_consumers(
-            runtime.app, runtime.view(CaseDirectoryView), prefix=runtime.settings.service_name
-        )
-
-    return ServiceSpec(
-        name="coaching",
-        title="Outreach coaching",
-        description="Providers and coaches, coachings after a visit (§16k SGB II), the "
-        "hand-over to the provider, and the Jobcenter's group programmes.",
-        application=lambda env, cipher: Coachings(env, cipher=cipher),
-        application_class=Coachings,
-        mapper=to_integration_event,
-        publishes=coaching_contracts.EVENTS,
-        projections=[
-            (RegistryProjection, RegistryView),
-            (CoachingRecordProjection, CoachingRecordView),
-            (ProgrammeProjection, ProgrammeView),
-        ],
-        consumed_views=[(CaseDirectoryView, "case_directory")],
-        consumers=consumers,
-        routers=routers,
-        export=lambda runtime, subject, districts: subject_export(
-            context_of(runtime), subject, districts
-        ),
-        forget=FORGET_COACHINGS,
-    )
+LOG = EventLog(
+    Coachings,
+    Projected(RegistryProjection, RegistryView),
+    Projected(CoachingRecordProjection, CoachingRecordView),
+    Projected(ProgrammeProjection, ProgrammeView),
+)
+"""The coaching event log and its projections (run by the worker; ``/ops`` and the rebuild
+and parked-events commands find them by name)."""
 
 
 def create_app(settings: CoachingSettings | None = None) -> FastAPI:
     settings = settings or CoachingSettings()
-    return create_service_app(build_spec(settings), settings)
+    infra = build_infrastructure("coaching", settings)
+    return service_app(
+        infra,
+        title="Outreach coaching",
+        description="Providers and coaches, coachings after a visit (§16k SGB II), the "
+        "hand-over to the provider, and the Jobcenter's group programmes.",
+        open_service=partial(open_coaching, infra, settings),
+        routers=[api.router, provider_api.router],
+    )
+
+
+def open_coaching(infra: Infrastructure, settings: CoachingSettings) -> Service[CoachingContext]:
+    """The application and views of the coaching service, and what its process runs."""
+    coachings = Coachings(infra.env, cipher=infra.cipher)
+    directory = infra.view(CaseDirectoryView, "case_directory")
+    context = CoachingContext(
+        app=coachings,
+        cipher=infra.cipher,
+        registry=infra.view(RegistryView, RegistryProjection.name),
+        records=infra.view(CoachingRecordView, CoachingRecordProjection.name),
+        programmes=infra.view(ProgrammeView, ProgrammeProjection.name),
+        directory=directory,
+        extension_due_days=settings.extension_due_days,
+        access_log=infra.access_log,
+    )
+    return Service(
+        app=coachings,
+        log=LOG,
+        state=context,
+        relays=[RelayTo(topic_of("coaching"), to_integration_event, coaching_contracts.EVENTS)],
+        consumers=build_consumers(coachings, directory, prefix=settings.service_name),
+        forget=FORGET_COACHINGS,
+        export=partial(api.subject_export, context),
+    )

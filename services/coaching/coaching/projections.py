@@ -41,18 +41,10 @@ def _topics(aggregate: type[Any], *names: str) -> tuple[str, ...]:
     return tuple(f"coaching.domain:{aggregate.__name__}.{name}" for name in names)
 
 
-class _Recording(TrackedView):
-    def record(self, tracking: Tracking, *statements: tuple[str, dict[str, Any]]) -> None:
-        """Run ``statements`` and record ``tracking`` in one transaction."""
-        with self.tracked(tracking) as cursor:
-            for statement, params in statements:
-                cursor.execute(statement.encode(), params)
-
-
 # --- the registry -------------------------------------------------------------------------
 
 
-class RegistryView(_Recording):
+class RegistryView(TrackedView):
     schema = (
         """CREATE TABLE IF NOT EXISTS coaching_providers (
             provider_id uuid PRIMARY KEY,
@@ -112,56 +104,48 @@ class RegistryProjection(Projection[RegistryView]):
 
     @process_event.register
     def _(self, e: Provider.Registered, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "INSERT INTO coaching_providers VALUES (%(id)s, %(name)s, %(districts)s, "
-                "%(initial_months)s, %(extension_months)s, %(max_extensions)s) "
-                "ON CONFLICT DO NOTHING",
-                {"id": e.originator_id, "name": e.name, "districts": Jsonb(e.districts), **e.terms},
-            ),
+            "INSERT INTO coaching_providers VALUES (%(id)s, %(name)s, %(districts)s, "
+            "%(initial_months)s, %(extension_months)s, %(max_extensions)s) "
+            "ON CONFLICT DO NOTHING",
+            {"id": e.originator_id, "name": e.name, "districts": Jsonb(e.districts), **e.terms},
         )
 
     @process_event.register
     def _(self, e: Provider.OutreachContracted, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "UPDATE coaching_providers "
-                "SET outreach_districts = outreach_districts || to_jsonb(%(district)s::text) "
-                "WHERE provider_id = %(id)s AND NOT outreach_districts ? %(district)s",
-                {"id": e.originator_id, "district": e.district},
-            ),
+            "UPDATE coaching_providers "
+            "SET outreach_districts = outreach_districts || to_jsonb(%(district)s::text) "
+            "WHERE provider_id = %(id)s AND NOT outreach_districts ? %(district)s",
+            {"id": e.originator_id, "district": e.district},
         )
 
     @process_event.register
     def _(self, e: Provider.OutreachContractEnded, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "UPDATE coaching_providers SET outreach_districts = outreach_districts - "
-                "%(district)s::text WHERE provider_id = %(id)s",
-                {"id": e.originator_id, "district": e.district},
-            ),
+            "UPDATE coaching_providers SET outreach_districts = outreach_districts - "
+            "%(district)s::text WHERE provider_id = %(id)s",
+            {"id": e.originator_id, "district": e.district},
         )
 
     @process_event.register
     def _(self, e: Coach.Registered, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "INSERT INTO coaching_coaches VALUES (%(coach)s, %(coach_id)s, %(provider_id)s, "
-                "%(display_name)s, %(max_caseload)s, %(emergency_line)s, 0) "
-                "ON CONFLICT DO NOTHING",
-                {
-                    "coach": e.user,
-                    "coach_id": e.originator_id,
-                    "provider_id": e.provider_id,
-                    "display_name": e.display_name,
-                    "max_caseload": e.max_caseload,
-                    "emergency_line": e.emergency_line,
-                },
-            ),
+            "INSERT INTO coaching_coaches VALUES (%(coach)s, %(coach_id)s, %(provider_id)s, "
+            "%(display_name)s, %(max_caseload)s, %(emergency_line)s, 0) "
+            "ON CONFLICT DO NOTHING",
+            {
+                "coach": e.user,
+                "coach_id": e.originator_id,
+                "provider_id": e.provider_id,
+                "display_name": e.display_name,
+                "max_caseload": e.max_caseload,
+                "emergency_line": e.emergency_line,
+            },
         )
 
     @process_event.register
@@ -173,20 +157,18 @@ class RegistryProjection(Projection[RegistryView]):
         self._count(e, tracking, -1)
 
     def _count(self, e: Any, tracking: Tracking, delta: int) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "UPDATE coaching_coaches SET caseload = caseload + %(delta)s "
-                "WHERE coach_id = %(coach_id)s",
-                {"delta": delta, "coach_id": e.originator_id},
-            ),
+            "UPDATE coaching_coaches SET caseload = caseload + %(delta)s "
+            "WHERE coach_id = %(coach_id)s",
+            {"delta": delta, "coach_id": e.originator_id},
         )
 
 
 # --- coachings ----------------------------------------------------------------------------
 
 
-class CoachingRecordView(_Recording):
+class CoachingRecordView(TrackedView):
     schema = (
         """CREATE TABLE IF NOT EXISTS coaching_record (
             coaching_id uuid PRIMARY KEY,
@@ -273,36 +255,32 @@ class CoachingRecordProjection(Projection[CoachingRecordView]):
         self.view.insert_tracking(tracking)
 
     def _update(self, e: Any, tracking: Tracking, assignments: str, **params: Any) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                f"UPDATE coaching_record SET {assignments} WHERE coaching_id = %(coaching_id)s",
-                {**params, "coaching_id": e.originator_id},
-            ),
+            f"UPDATE coaching_record SET {assignments} WHERE coaching_id = %(coaching_id)s",
+            {**params, "coaching_id": e.originator_id},
         )
 
     @process_event.register
     def _(self, e: Coaching.Requested, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "INSERT INTO coaching_record (coaching_id, case_id, subject_id, district, "
-                "source, status, needs, shared_fields, requested_on, requested_by) VALUES "
-                "(%(coaching_id)s, %(case_id)s, %(subject_id)s, %(district)s, %(source)s, "
-                "'requested', %(needs)s, %(shared_fields)s, %(requested_on)s, "
-                "%(requested_by)s) ON CONFLICT DO NOTHING",
-                {
-                    "coaching_id": e.originator_id,
-                    "case_id": e.case_id,
-                    "subject_id": e.subject_id,
-                    "district": e.district,
-                    "source": e.source,
-                    "needs": Jsonb(e.needs),
-                    "shared_fields": Jsonb(e.shared_fields),
-                    "requested_on": e.requested_on,
-                    "requested_by": e.meta.get("actor", "system"),
-                },
-            ),
+            "INSERT INTO coaching_record (coaching_id, case_id, subject_id, district, "
+            "source, status, needs, shared_fields, requested_on, requested_by) VALUES "
+            "(%(coaching_id)s, %(case_id)s, %(subject_id)s, %(district)s, %(source)s, "
+            "'requested', %(needs)s, %(shared_fields)s, %(requested_on)s, "
+            "%(requested_by)s) ON CONFLICT DO NOTHING",
+            {
+                "coaching_id": e.originator_id,
+                "case_id": e.case_id,
+                "subject_id": e.subject_id,
+                "district": e.district,
+                "source": e.source,
+                "needs": Jsonb(e.needs),
+                "shared_fields": Jsonb(e.shared_fields),
+                "requested_on": e.requested_on,
+                "requested_by": e.meta.get("actor", "system"),
+            },
         )
 
     @process_event.register
@@ -372,7 +350,7 @@ class CoachingRecordProjection(Projection[CoachingRecordView]):
 # --- group programmes ---------------------------------------------------------------------
 
 
-class ProgrammeView(_Recording):
+class ProgrammeView(TrackedView):
     schema = (
         """CREATE TABLE IF NOT EXISTS programmes (
             programme_id uuid PRIMARY KEY,
@@ -443,24 +421,22 @@ class ProgrammeProjection(Projection[ProgrammeView]):
 
     @process_event.register
     def _(self, e: Programme.Planned, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "INSERT INTO programmes VALUES (%(id)s, %(district)s, %(local_office)s, "
-                "%(title)s, %(target_group)s, %(dates)s, %(capacity)s, "
-                "%(open_to_neighbouring)s, %(mobile)s, 0) ON CONFLICT DO NOTHING",
-                {
-                    "id": e.originator_id,
-                    "district": e.district,
-                    "local_office": e.local_office,
-                    "title": e.title,
-                    "target_group": e.target_group,
-                    "dates": Jsonb([d.isoformat() for d in e.dates]),
-                    "capacity": e.capacity,
-                    "open_to_neighbouring": e.open_to_neighbouring,
-                    "mobile": e.mobile,
-                },
-            ),
+            "INSERT INTO programmes VALUES (%(id)s, %(district)s, %(local_office)s, "
+            "%(title)s, %(target_group)s, %(dates)s, %(capacity)s, "
+            "%(open_to_neighbouring)s, %(mobile)s, 0) ON CONFLICT DO NOTHING",
+            {
+                "id": e.originator_id,
+                "district": e.district,
+                "local_office": e.local_office,
+                "title": e.title,
+                "target_group": e.target_group,
+                "dates": Jsonb([d.isoformat() for d in e.dates]),
+                "capacity": e.capacity,
+                "open_to_neighbouring": e.open_to_neighbouring,
+                "mobile": e.mobile,
+            },
         )
 
     @process_event.register
@@ -472,43 +448,40 @@ class ProgrammeProjection(Projection[ProgrammeView]):
             "participant_district": e.participant_district,
             "enrolled_on": e.enrolled_on,
         }
-        self.view.record(
-            tracking,
-            (
-                "INSERT INTO programme_participants VALUES (%(id)s, %(case_id)s, "
-                "%(subject_id)s, %(participant_district)s, %(enrolled_on)s, NULL) "
-                "ON CONFLICT DO NOTHING",
+        with self.view.tracked(tracking) as cursor:
+            cursor.execute(
+                b"INSERT INTO programme_participants VALUES (%(id)s, %(case_id)s, "
+                b"%(subject_id)s, %(participant_district)s, %(enrolled_on)s, NULL) "
+                b"ON CONFLICT DO NOTHING",
                 params,
-            ),
-            ("UPDATE programmes SET enrolled = enrolled + 1 WHERE programme_id = %(id)s", params),
-        )
+            )
+            cursor.execute(
+                b"UPDATE programmes SET enrolled = enrolled + 1 WHERE programme_id = %(id)s",
+                params,
+            )
 
     @process_event.register
     def _(self, e: Programme.AttendanceRecorded, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "INSERT INTO programme_attendance VALUES (%(id)s, %(case_id)s, %(session_on)s, "
-                "%(present)s) ON CONFLICT (programme_id, case_id, session_on) "
-                "DO UPDATE SET present = EXCLUDED.present",
-                {
-                    "id": e.originator_id,
-                    "case_id": e.case_id,
-                    "session_on": e.session_on,
-                    "present": e.present,
-                },
-            ),
+            "INSERT INTO programme_attendance VALUES (%(id)s, %(case_id)s, %(session_on)s, "
+            "%(present)s) ON CONFLICT (programme_id, case_id, session_on) "
+            "DO UPDATE SET present = EXCLUDED.present",
+            {
+                "id": e.originator_id,
+                "case_id": e.case_id,
+                "session_on": e.session_on,
+                "present": e.present,
+            },
         )
 
     @process_event.register
     def _(self, e: Programme.ParticipationCompleted, tracking: Tracking) -> None:
-        self.view.record(
+        self.view.execute(
             tracking,
-            (
-                "UPDATE programme_participants SET completed_on = %(completed_on)s "
-                "WHERE programme_id = %(id)s AND case_id = %(case_id)s",
-                {"id": e.originator_id, "case_id": e.case_id, "completed_on": e.completed_on},
-            ),
+            "UPDATE programme_participants SET completed_on = %(completed_on)s "
+            "WHERE programme_id = %(id)s AND case_id = %(case_id)s",
+            {"id": e.originator_id, "case_id": e.case_id, "completed_on": e.completed_on},
         )
 
 

@@ -1,48 +1,33 @@
 """HTTP routes of the contacts service: typed models in and out, no business logic."""
 
-# No "from __future__ import annotations": FastAPI must resolve the route signatures that
-# refer to local dependencies at runtime.
-
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contacts.application import CaseImport, Contacts, PersonDetails
+from contacts.application import CaseImport, PersonDetails
+from contacts.deps import ContactsContext, Context
 from contacts.domain import deadline_passed
-from contacts.projections import CaseDetailView, CaseQueueView
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ConflictError, NotFoundError
 from shared.eventsourcing.meta import CommandContext
-from shared.http.access_log import AccessLog, PersonalRead, Purpose, personal_read
+from shared.http.access_log import PersonalRead, Purpose
 from shared.http.auth import Principal, Role
+from shared.http.deps import CurrentUser, reading
 from shared.http.inputs import Integer, IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
 from shared.http.read_your_writes import projected
-from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
+from shared.privacy import TOKEN_PREFIX, subject_of
+from shared.runtime.service import ExportPart
 
 CUSTOMER_NUMBER = r"^[0-9]{3}[A-Z][0-9]{6}$"
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
 IMPORT_MAX_ROWS = 5000
 CASE_STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.OUTREACH_WORKER)
 
-
-class ContactsContext(Protocol):
-    """What the routes need from the composition root."""
-
-    @property
-    def app(self) -> Contacts: ...
-    @property
-    def cipher(self) -> PersonalDataCipher: ...
-    @property
-    def queue_view(self) -> CaseQueueView: ...
-    @property
-    def detail_view(self) -> CaseDetailView: ...
-    @property
-    def access_log(self) -> AccessLog: ...
-    @property
-    def break_glass_ttl(self) -> timedelta: ...
+Authenticated = CurrentUser
+Reading = Annotated[PersonalRead, reading()]
 
 
 class BreakGlassNotNeededError(ConflictError):
@@ -236,7 +221,7 @@ class CaseDetail(BaseModel):
 
 def subject_export(
     context: ContactsContext, subject: UUID, districts: frozenset[str]
-) -> dict[str, Any]:
+) -> ExportPart:
     """The contacts part of a person's Art. 15 export: their cases of ``districts`` with
     the personal data."""
     rows = context.detail_view.query(
@@ -258,250 +243,270 @@ def subject_export(
     }
 
 
-def build_router(context: ContactsContext, authenticate: Any) -> APIRouter:
-    router = APIRouter(prefix="/cases", tags=["cases"])
-    Authenticated = Annotated[Principal, Depends(authenticate)]
-    Reading = Annotated[PersonalRead, personal_read(authenticate, context.access_log)]
+router = APIRouter(prefix="/cases", tags=["cases"])
 
-    def command_context(principal: Principal, request: Request) -> CommandContext:
-        return CommandContext(actor=principal.user, role=principal.role.value)
 
-    def case_in_scope(case_id: UUID, principal: Principal) -> None:
-        case = context.app.get_case(case_id)
-        principal.check_district(case.district, "case")
+def command_context(principal: Principal, request: Request) -> CommandContext:
+    return CommandContext(actor=principal.user, role=principal.role.value)
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseCreated)
-    def report_contact_lost(
-        body: ReportContactLost, principal: Authenticated, request: Request
-    ) -> CaseCreated:
-        principal.require(*REPORTERS)
-        principal.check_district(body.district, "district")
-        person = PersonDetails(**body.person.model_dump())
-        case_id = context.app.report_contact_lost(
-            district=body.district,
-            local_office=body.local_office,
-            person=person,
-            reason=body.reason,
-            unanswered_letters=body.evidence.unanswered_letters,
-            missed_appointments=body.evidence.missed_appointments,
-            last_contact_on=body.evidence.last_contact_on,
-            deadline=body.deadline,
-            case_manager=body.case_manager or principal.user,
-            ctx=command_context(principal, request),
-        )
-        return CaseCreated(
-            case_id=case_id, deadline_passed=deadline_passed(body.deadline, date.today())
-        )
 
-    @router.post("/import", response_model=ImportReport)
-    def import_cases(body: ImportCases, principal: Authenticated, request: Request) -> ImportReport:
-        """Take over existing cases (e.g. from a previous system) in one request.
+def case_in_scope(context: ContactsContext, case_id: UUID, principal: Principal) -> None:
+    case = context.app.get_case(case_id)
+    principal.check_district(case.district, "case")
 
-        Every row is checked like a single report; a rejected row (an open case exists, the
-        person appears twice in the import, a rule of the case) is answered with its error and
-        changes nothing, the others are imported.
-        """
-        principal.require(*REPORTERS)
-        for district in {row.district for row in body.cases}:
-            principal.check_district(district, "district")
-        rows = [
-            CaseImport(
-                district=row.district,
-                local_office=row.local_office,
-                person=PersonDetails(**row.person.model_dump()),
-                reason=row.reason,
-                unanswered_letters=row.evidence.unanswered_letters,
-                missed_appointments=row.evidence.missed_appointments,
-                last_contact_on=row.evidence.last_contact_on,
-                deadline=row.deadline,
-                case_manager=row.case_manager or principal.user,
-            )
-            for row in body.cases
-        ]
-        outcomes = context.app.import_cases(rows, ctx=command_context(principal, request))
-        results = [
-            ImportRowResult(
-                row=position,
-                case_id=outcome.case_id,
-                error=RowError(code=outcome.error.code, detail=outcome.error.detail)
-                if outcome.error
-                else None,
-            )
-            for position, outcome in enumerate(outcomes)
-        ]
-        imported = sum(1 for outcome in outcomes if outcome.case_id is not None)
-        return ImportReport(imported=imported, rejected=len(rows) - imported, results=results)
 
-    @router.get("", response_model=Queue)
-    def lost_contact_queue(
-        principal: Authenticated,
-        read: Reading,
-        district: District,
-        sort: Literal["deadline", "age"] = "deadline",
-        status_filter: Annotated[
-            Literal["contact_lost", "contact_restored"] | None, Query(alias="status")
-        ] = None,
-        limit: Annotated[int, QueryInt(1, 500)] = 50,
-        offset: Annotated[int, QueryInt(0, 1_000_000)] = 0,
-    ) -> Queue:
-        principal.require(*CASE_STAFF)
-        principal.check_district(district, "district")
-        rows = context.queue_view.queue(
-            district, sort=sort, status=status_filter, limit=limit, offset=offset
-        )
-        names = context.cipher.open_all(row["name_token"] for row in rows)  # keys: one query
-        today = date.today()
-        cases = [
-            QueueEntry(
-                **{**row, "name": name},
-                deadline_passed=deadline_passed(row["deadline"], today),
-            )
-            for row, name in zip(rows, names, strict=True)
-        ]
-        for row in rows:
-            if row["name_token"].startswith(TOKEN_PREFIX):  # the sealed name carries the subject
-                read.opened(
-                    subject_of(row["name_token"]),
-                    ["name"],
-                    district=district,
-                    resource=f"case:{row['case_id']}",
-                )
-        counts = context.queue_view.counts(district, today)
-        read.flush()  # here, in the route's thread: the page's entries in one insert
-        return Queue(district=district, counts=counts, cases=cases)
-
-    # Only a UUID names a case: ``GET /cases/import`` is a method the import does not
-    # have (405), not a case that does not exist.
-    @router.get("/{case_id:uuid}", response_model=CaseDetail)
-    def case_detail(case_id: CaseId, principal: Authenticated, read: Reading) -> CaseDetail:
-        """The case with the person's data and the timeline. Another district's case exists
-        only for a user holding a break-glass grant for it (read with purpose break_glass)."""
-        principal.require(*CASE_STAFF)
-        row = projected(
-            lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
-        )
-        if row is None:
-            raise NotFoundError("case not found")
-        purpose, note = None, None
-        if not principal.may_see(row["district"]):
-            grant = context.access_log.active_grant(principal.user, f"case:{case_id}")
-            if grant is None:
-                raise NotFoundError("case not found")
-            purpose = Purpose.BREAK_GLASS
-            note = f"grant {grant['grant_id']} ({read.stated.purpose}): {grant['reason']}"
-        person = {k: context.cipher.open_optional(v) for k, v in row["person"].items()}
-        read.opened(
-            row["subject_id"],
-            [*(k for k, v in person.items() if v is not None), "timeline"],
-            district=row["district"],
-            resource=f"case:{case_id}",
-            purpose=purpose,
-            note=note,
-        )
-        timeline = [
-            TimelineEntry(
-                version=t["version"],
-                what=t["event_type"],
-                who=t["actor"],
-                role=t["role"],
-                when=t["occurred_at"],
-                details=t["details"],
-            )
-            for t in context.detail_view.timeline(case_id)
-        ]
-        return CaseDetail(
-            case_id=row["case_id"],
-            subject=row["subject_id"],
-            district=row["district"],
-            local_office=row["local_office"],
-            status=row["status"],
-            reason=row["reason"],
-            evidence=row["evidence"],
-            deadline=row["deadline"],
-            deadline_passed=deadline_passed(row["deadline"], date.today()),
-            case_manager=row["case_manager"],
-            reported_on=row["reported_on"],
-            closed_reason=row["closed_reason"],
-            person=PersonOut(**person),
-            timeline=timeline,
-        )
-
-    @router.post(
-        "/{case_id}/break-glass",
-        status_code=status.HTTP_201_CREATED,
-        response_model=BreakGlassGrant,
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseCreated)
+def report_contact_lost(
+    context: Context, body: ReportContactLost, principal: Authenticated, request: Request
+) -> CaseCreated:
+    principal.require(*REPORTERS)
+    principal.check_district(body.district, "district")
+    person = PersonDetails(**body.person.model_dump())
+    case_id = context.app.report_contact_lost(
+        district=body.district,
+        local_office=body.local_office,
+        person=person,
+        reason=body.reason,
+        unanswered_letters=body.evidence.unanswered_letters,
+        missed_appointments=body.evidence.missed_appointments,
+        last_contact_on=body.evidence.last_contact_on,
+        deadline=body.deadline,
+        case_manager=body.case_manager or principal.user,
+        ctx=command_context(principal, request),
     )
-    def break_glass(case_id: CaseId, body: BreakGlass, principal: Authenticated) -> BreakGlassGrant:
-        """Open a case of another district (e.g. the person moved) for a limited time.
+    return CaseCreated(
+        case_id=case_id, deadline_passed=deadline_passed(body.deadline, date.today())
+    )
 
-        The grant names the user, the case and the reason; it lasts the configured minutes
-        (``OUTREACH_BREAK_GLASS_SECONDS``), is kept append-only and is shown to the data
-        protection officer (``GET /dpo/break-glass``). Each read under it is logged with the
-        purpose ``break_glass``.
-        """
-        principal.require(*CASE_STAFF)
-        row = projected(
-            lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
+
+@router.post("/import", response_model=ImportReport)
+def import_cases(
+    context: Context, body: ImportCases, principal: Authenticated, request: Request
+) -> ImportReport:
+    """Take over existing cases (e.g. from a previous system) in one request.
+
+    Every row is checked like a single report; a rejected row (an open case exists, the
+    person appears twice in the import, a rule of the case) is answered with its error and
+    changes nothing, the others are imported.
+    """
+    principal.require(*REPORTERS)
+    for district in {row.district for row in body.cases}:
+        principal.check_district(district, "district")
+    rows = [
+        CaseImport(
+            district=row.district,
+            local_office=row.local_office,
+            person=PersonDetails(**row.person.model_dump()),
+            reason=row.reason,
+            unanswered_letters=row.evidence.unanswered_letters,
+            missed_appointments=row.evidence.missed_appointments,
+            last_contact_on=row.evidence.last_contact_on,
+            deadline=row.deadline,
+            case_manager=row.case_manager or principal.user,
         )
-        if row is None:
+        for row in body.cases
+    ]
+    outcomes = context.app.import_cases(rows, ctx=command_context(principal, request))
+    results = [
+        ImportRowResult(
+            row=position,
+            case_id=outcome.case_id,
+            error=RowError(code=outcome.error.code, detail=outcome.error.detail)
+            if outcome.error
+            else None,
+        )
+        for position, outcome in enumerate(outcomes)
+    ]
+    imported = sum(1 for outcome in outcomes if outcome.case_id is not None)
+    return ImportReport(imported=imported, rejected=len(rows) - imported, results=results)
+
+
+@router.get("", response_model=Queue)
+def lost_contact_queue(
+    context: Context,
+    principal: Authenticated,
+    read: Reading,
+    district: District,
+    sort: Literal["deadline", "age"] = "deadline",
+    status_filter: Annotated[
+        Literal["contact_lost", "contact_restored"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[int, QueryInt(1, 500)] = 50,
+    offset: Annotated[int, QueryInt(0, 1_000_000)] = 0,
+) -> Queue:
+    principal.require(*CASE_STAFF)
+    principal.check_district(district, "district")
+    rows = context.queue_view.queue(
+        district, sort=sort, status=status_filter, limit=limit, offset=offset
+    )
+    names = context.cipher.open_all(row["name_token"] for row in rows)  # keys: one query
+    today = date.today()
+    cases = [
+        QueueEntry(
+            **{**row, "name": name},
+            deadline_passed=deadline_passed(row["deadline"], today),
+        )
+        for row, name in zip(rows, names, strict=True)
+    ]
+    for row in rows:
+        if row["name_token"].startswith(TOKEN_PREFIX):  # the sealed name carries the subject
+            read.opened(
+                subject_of(row["name_token"]),
+                ["name"],
+                district=district,
+                resource=f"case:{row['case_id']}",
+            )
+    counts = context.queue_view.counts(district, today)
+    read.flush()  # here, in the route's thread: the page's entries in one insert
+    return Queue(district=district, counts=counts, cases=cases)
+
+
+# Only a UUID names a case: ``GET /cases/import`` is a method the import does not
+# have (405), not a case that does not exist.
+@router.get("/{case_id:uuid}", response_model=CaseDetail)
+def case_detail(
+    context: Context, case_id: CaseId, principal: Authenticated, read: Reading
+) -> CaseDetail:
+    """The case with the person's data and the timeline. Another district's case exists
+    only for a user holding a break-glass grant for it (read with purpose break_glass)."""
+    principal.require(*CASE_STAFF)
+    row = projected(
+        lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
+    )
+    if row is None:
+        raise NotFoundError("case not found")
+    purpose, note = None, None
+    if not principal.may_see(row["district"]):
+        grant = context.access_log.active_grant(principal.user, f"case:{case_id}")
+        if grant is None:
             raise NotFoundError("case not found")
-        if principal.may_see(row["district"]):
-            raise BreakGlassNotNeededError("the case is of your district; no grant is needed")
-        grant = context.access_log.grant(
-            principal,
-            subject=row["subject_id"],
-            district=row["district"],
-            resource=f"case:{case_id}",
-            reason=body.reason,
-            ttl=context.break_glass_ttl,
+        purpose = Purpose.BREAK_GLASS
+        note = f"grant {grant['grant_id']} ({read.stated.purpose}): {grant['reason']}"
+    person = {k: context.cipher.open_optional(v) for k, v in row["person"].items()}
+    read.opened(
+        row["subject_id"],
+        [*(k for k, v in person.items() if v is not None), "timeline"],
+        district=row["district"],
+        resource=f"case:{case_id}",
+        purpose=purpose,
+        note=note,
+    )
+    timeline = [
+        TimelineEntry(
+            version=t["version"],
+            what=t["event_type"],
+            who=t["actor"],
+            role=t["role"],
+            when=t["occurred_at"],
+            details=t["details"],
         )
-        return BreakGlassGrant(
-            grant_id=grant["grant_id"],
-            case_id=case_id,
-            district=grant["district"],
-            reason=grant["reason"],
-            granted_at=grant["granted_at"],
-            expires_at=grant["expires_at"],
-        )
+        for t in context.detail_view.timeline(case_id)
+    ]
+    return CaseDetail(
+        case_id=row["case_id"],
+        subject=row["subject_id"],
+        district=row["district"],
+        local_office=row["local_office"],
+        status=row["status"],
+        reason=row["reason"],
+        evidence=row["evidence"],
+        deadline=row["deadline"],
+        deadline_passed=deadline_passed(row["deadline"], date.today()),
+        case_manager=row["case_manager"],
+        reported_on=row["reported_on"],
+        closed_reason=row["closed_reason"],
+        person=PersonOut(**person),
+        timeline=timeline,
+    )
 
-    @router.post("/{case_id}/contact-restored", response_model=CaseState)
-    def record_contact_restored(
-        case_id: CaseId, body: RecordContactRestored, principal: Authenticated, request: Request
-    ) -> CaseState:
-        principal.require(*CASE_STAFF)
-        case_in_scope(case_id, principal)
-        case = context.app.restore_contact(
-            case_id,
-            channel=body.channel,
-            restored_on=body.restored_on,
-            ctx=command_context(principal, request),
-        )
-        return CaseState(case_id=case.id, status=case.status.value)
 
-    @router.patch("/{case_id}/contact-details", response_model=CaseState)
-    def update_contact_details(
-        case_id: CaseId, body: UpdateContactDetails, principal: Authenticated, request: Request
-    ) -> CaseState:
-        principal.require(*CASE_STAFF)
-        case_in_scope(case_id, principal)
-        case = context.app.update_contact_details(
-            case_id,
-            name=body.name,
-            address=body.address,
-            phone=body.phone,
-            ctx=command_context(principal, request),
-        )
-        return CaseState(case_id=case.id, status=case.status.value)
+@router.post(
+    "/{case_id}/break-glass",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BreakGlassGrant,
+)
+def break_glass(
+    context: Context, case_id: CaseId, body: BreakGlass, principal: Authenticated
+) -> BreakGlassGrant:
+    """Open a case of another district (e.g. the person moved) for a limited time.
 
-    @router.post("/{case_id}/close", response_model=CaseState)
-    def close_case(
-        case_id: CaseId, body: CloseCase, principal: Authenticated, request: Request
-    ) -> CaseState:
-        principal.require(*REPORTERS)
-        case_in_scope(case_id, principal)
-        case = context.app.close_case(
-            case_id, reason=body.reason, ctx=command_context(principal, request)
-        )
-        return CaseState(case_id=case.id, status=case.status.value)
+    The grant names the user, the case and the reason; it lasts the configured minutes
+    (``OUTREACH_BREAK_GLASS_SECONDS``), is kept append-only and is shown to the data
+    protection officer (``GET /dpo/break-glass``). Each read under it is logged with the
+    purpose ``break_glass``.
+    """
+    principal.require(*CASE_STAFF)
+    row = projected(
+        lambda: context.detail_view.detail(case_id), lambda: context.app.get_case(case_id)
+    )
+    if row is None:
+        raise NotFoundError("case not found")
+    if principal.may_see(row["district"]):
+        raise BreakGlassNotNeededError("the case is of your district; no grant is needed")
+    grant = context.access_log.grant(
+        principal,
+        subject=row["subject_id"],
+        district=row["district"],
+        resource=f"case:{case_id}",
+        reason=body.reason,
+        ttl=context.break_glass_ttl,
+    )
+    return BreakGlassGrant(
+        grant_id=grant["grant_id"],
+        case_id=case_id,
+        district=grant["district"],
+        reason=grant["reason"],
+        granted_at=grant["granted_at"],
+        expires_at=grant["expires_at"],
+    )
 
-    return router
+
+@router.post("/{case_id}/contact-restored", response_model=CaseState)
+def record_contact_restored(
+    context: Context,
+    case_id: CaseId,
+    body: RecordContactRestored,
+    principal: Authenticated,
+    request: Request,
+) -> CaseState:
+    principal.require(*CASE_STAFF)
+    case_in_scope(context, case_id, principal)
+    case = context.app.restore_contact(
+        case_id,
+        channel=body.channel,
+        restored_on=body.restored_on,
+        ctx=command_context(principal, request),
+    )
+    return CaseState(case_id=case.id, status=case.status.value)
+
+
+@router.patch("/{case_id}/contact-details", response_model=CaseState)
+def update_contact_details(
+    context: Context,
+    case_id: CaseId,
+    body: UpdateContactDetails,
+    principal: Authenticated,
+    request: Request,
+) -> CaseState:
+    principal.require(*CASE_STAFF)
+    case_in_scope(context, case_id, principal)
+    case = context.app.update_contact_details(
+        case_id,
+        name=body.name,
+        address=body.address,
+        phone=body.phone,
+        ctx=command_context(principal, request),
+    )
+    return CaseState(case_id=case.id, status=case.status.value)
+
+
+@router.post("/{case_id}/close", response_model=CaseState)
+def close_case(
+    context: Context, case_id: CaseId, body: CloseCase, principal: Authenticated, request: Request
+) -> CaseState:
+    principal.require(*REPORTERS)
+    case_in_scope(context, case_id, principal)
+    case = context.app.close_case(
+        case_id, reason=body.reason, ctx=command_context(principal, request)
+    )
+    return CaseState(case_id=case.id, status=case.status.value)

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from contacts.domain import (
@@ -25,17 +24,13 @@ from contacts.domain import (
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
 from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
-from shared.eventsourcing.application import SealingApplication
+from shared.eventsourcing.application import ConcurrentChangeError, SealingApplication
 from shared.eventsourcing.meta import CommandContext
 from shared.privacy import SEPARATELY_ERASABLE, SubjectErasedError
 
 
 class CaseNotFoundError(NotFoundError):
     code = "case_not_found"
-
-
-class ConcurrentChangeError(ConflictError):
-    code = "concurrent_change"
 
 
 class ErasureNotFoundError(NotFoundError):
@@ -92,6 +87,7 @@ IMPORT_BATCH_SIZE = 500
 
 class Contacts(SealingApplication):
     name = "contacts"
+    concurrent_change = "the case changed meanwhile; try again"
 
     def report_contact_lost(
         self,
@@ -109,12 +105,12 @@ class Contacts(SealingApplication):
     ) -> UUID:
         lookup = self.cipher.blind_index("open-case", district, person.customer_number)
         index_id = OpenCaseIndex.id_for(lookup)
-        index = self._get_optional(OpenCaseIndex, index_id)
+        index = self.find(OpenCaseIndex, index_id)
         if index is not None:
             index.check_no_open_case()
         subject_id = self.cipher.subject_for(person.customer_number)
         case_id = uuid4()
-        meta = self._meta(ctx, subject_id, district)
+        meta = ctx.meta_for(subject_id, district)
         case = OutreachCase.report(
             case_id=case_id,
             index_id=index_id,
@@ -138,7 +134,7 @@ class Contacts(SealingApplication):
         try:
             self.save(case, index)
         except IntegrityError:
-            current = self._get_optional(OpenCaseIndex, index_id)
+            current = self.find(OpenCaseIndex, index_id)
             if current is not None:
                 current.check_no_open_case()
             raise ConcurrentChangeError("the case changed meanwhile; try again") from None
@@ -181,7 +177,7 @@ class Contacts(SealingApplication):
             seen.add(index_id)
         indexes: dict[UUID, OpenCaseIndex] = {}
         for index_id in self.existing_ids([i for i in index_ids if i not in indexes]):
-            index = self._get_optional(OpenCaseIndex, index_id)
+            index = self.find(OpenCaseIndex, index_id)
             if index is not None:
                 indexes[index_id] = index
         accepted = [p for p, result in enumerate(results) if result is None]
@@ -208,7 +204,7 @@ class Contacts(SealingApplication):
                     deadline=row.deadline,
                     case_manager=row.case_manager,
                     today=today,
-                    meta=self._meta(ctx, subject_id, row.district),
+                    meta=ctx.meta_for(subject_id, row.district),
                 )
             except ApplicationError as error:
                 results[position] = ImportResult(error=error)
@@ -238,7 +234,7 @@ class Contacts(SealingApplication):
                 results[position] = ImportResult(case_id=case.id)
             except IntegrityError:
                 error: ApplicationError = ConcurrentChangeError("the case changed meanwhile")
-                current = self._get_optional(OpenCaseIndex, index.id)
+                current = self.find(OpenCaseIndex, index.id)
                 if current is not None and current.case_id is not None:
                     error = OpenCaseExistsError(
                         "an open case exists for this customer number",
@@ -255,9 +251,9 @@ class Contacts(SealingApplication):
             channel=channel,
             restored_on=restored_on,
             today=self._today(),
-            meta=self._meta(ctx, case.subject_id, case.district),
+            meta=ctx.meta_for(case.subject_id, case.district),
         )
-        self._save(case)
+        self.save_or_conflict(case)
         return case
 
     def restore_contact_after_visit(
@@ -281,7 +277,7 @@ class Contacts(SealingApplication):
             channel=channel,
             restored_on=restored_on,
             today=self._today(),
-            meta=self._meta(ctx, case.subject_id, case.district),
+            meta=ctx.meta_for(case.subject_id, case.district),
         )
         return self.save_tracked(tracking, case)
 
@@ -298,7 +294,7 @@ class Contacts(SealingApplication):
         ``CoachingNoted`` event of the case, saved with the consumer's tracking record."""
         case = self.get_case(case_id)
         case.note_coaching(
-            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
+            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
         )
         return self.save_tracked(tracking, case)
 
@@ -314,11 +310,11 @@ class Contacts(SealingApplication):
         """The effect of a consumed visit step: a ``VisitNoted`` event of the case, saved
         with the consumer's tracking record. A visit of a case this deployment does not hold
         is not its business: only the tracking is recorded."""
-        case = self._get_optional(OutreachCase, case_id)
+        case = self.find(OutreachCase, case_id)
         if not isinstance(case, OutreachCase):
             return self.save_tracked(tracking)
         case.note_visit(
-            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
+            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
         )
         return self.save_tracked(tracking, case)
 
@@ -335,13 +331,13 @@ class Contacts(SealingApplication):
         of ``case_id``, saved with the consumer's tracking record. A step after the first
         (sent, held, given up, retried) is noted only on the case that noted the letter
         queued (the other notifications are e-mails, or another case's)."""
-        case = None if case_id is None else self._get_optional(OutreachCase, case_id)
+        case = None if case_id is None else self.find(OutreachCase, case_id)
         if not isinstance(case, OutreachCase):
             return self.save_tracked(tracking)
         if kind != LETTER_QUEUED and str(details["notification_id"]) not in case.letters:
             return self.save_tracked(tracking)
         case.note_letter(
-            kind=kind, details=details, meta=self._meta(ctx, case.subject_id, case.district)
+            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
         )
         return self.save_tracked(tracking, case)
 
@@ -358,20 +354,20 @@ class Contacts(SealingApplication):
         plain = {"name": name, "address": address, "phone": phone}
         changes = {k: self.cipher.seal(case.subject_id, v) for k, v in plain.items() if v}
         case.update_contact_details(
-            changes=changes, meta=self._meta(ctx, case.subject_id, case.district)
+            changes=changes, meta=ctx.meta_for(case.subject_id, case.district)
         )
-        self._save(case)
+        self.save_or_conflict(case)
         return case
 
     def close_case(
         self, case_id: UUID, *, reason: CaseClosedReason, ctx: CommandContext
     ) -> OutreachCase:
         case = self.get_case(case_id)
-        case.close(reason=reason, meta=self._meta(ctx, case.subject_id, case.district))
-        index = self._get_optional(OpenCaseIndex, case.index_id)
+        case.close(reason=reason, meta=ctx.meta_for(case.subject_id, case.district))
+        index = self.find(OpenCaseIndex, case.index_id)
         if index is not None:
             index.release(case.id)
-        self._save(case, index)
+        self.save_or_conflict(case, index)
         return case
 
     # --- data protection: legal holds and erasures -------------------------------------
@@ -385,13 +381,13 @@ class Contacts(SealingApplication):
             raise SubjectErasedError(
                 f"subject {subject_id} has been erased; there is nothing left to hold"
             )
-        meta = self._meta(ctx, subject_id, district)
+        meta = ctx.meta_for(subject_id, district)
         hold = self.legal_hold(subject_id)
         if hold is None:
             hold = LegalHold.place_for(subject_id=subject_id, reason=reason, meta=meta)
         else:
             hold.place(reason=reason, meta=meta)
-        self._save(hold)
+        self.save_or_conflict(hold)
         return hold
 
     def lift_legal_hold(
@@ -400,12 +396,12 @@ class Contacts(SealingApplication):
         hold = self.legal_hold(subject_id)
         if hold is None:
             raise NoLegalHoldError("no legal hold is placed")
-        hold.lift(reason=reason, meta=self._meta(ctx, subject_id, district))
-        self._save(hold)
+        hold.lift(reason=reason, meta=ctx.meta_for(subject_id, district))
+        self.save_or_conflict(hold)
         return hold
 
     def legal_hold(self, subject_id: UUID) -> LegalHold | None:
-        hold: LegalHold | None = self._get_optional(LegalHold, LegalHold.id_for(subject_id))
+        hold: LegalHold | None = self.find(LegalHold, LegalHold.id_for(subject_id))
         return hold
 
     def request_erasure(
@@ -427,7 +423,7 @@ class Contacts(SealingApplication):
         hold = self.legal_hold(subject_id)
         if hold is not None:
             hold.check_not_active()
-        meta = self._meta(ctx, subject_id, district)
+        meta = ctx.meta_for(subject_id, district)
         erasure = self.erasure_of(subject_id)
         if erasure is None:
             erasure = Erasure.request(
@@ -437,11 +433,11 @@ class Contacts(SealingApplication):
                 reason=reason,
                 meta=meta,
             )
-            self._save(erasure)
+            self.save_or_conflict(erasure)
         if erasure.key_destroyed_at is None:
             destroy_key(subject_id)
             erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
-            self._save(erasure)
+            self.save_or_conflict(erasure)
         return erasure
 
     def request_category_erasure(
@@ -472,8 +468,8 @@ class Contacts(SealingApplication):
         erased = self.erasure_of(subject_id)
         if erased is not None:
             raise SubjectErasedError(f"subject {subject_id} has been erased")
-        meta = self._meta(ctx, subject_id, district)
-        erasure: CategoryErasure | None = self._get_optional(
+        meta = ctx.meta_for(subject_id, district)
+        erasure: CategoryErasure | None = self.find(
             CategoryErasure, CategoryErasure.id_for(subject_id, category)
         )
         if erasure is None:
@@ -487,24 +483,24 @@ class Contacts(SealingApplication):
             )
         else:
             erasure.request_again(district=district, ground=ground.value, reason=reason, meta=meta)
-        self._save(erasure)
+        self.save_or_conflict(erasure)
         destroy_key(subject_id, category)
         erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
-        self._save(erasure)
+        self.save_or_conflict(erasure)
         return erasure
 
     def get_category_erasure(self, erasure_id: UUID) -> CategoryErasure:
-        erasure: CategoryErasure | None = self._get_optional(CategoryErasure, erasure_id)
+        erasure: CategoryErasure | None = self.find(CategoryErasure, erasure_id)
         if erasure is None:
             raise ErasureNotFoundError(f"erasure {erasure_id} not found")
         return erasure
 
     def erasure_of(self, subject_id: UUID) -> Erasure | None:
-        erasure: Erasure | None = self._get_optional(Erasure, Erasure.id_for(subject_id))
+        erasure: Erasure | None = self.find(Erasure, Erasure.id_for(subject_id))
         return erasure
 
     def get_erasure(self, erasure_id: UUID) -> Erasure:
-        erasure: Erasure | None = self._get_optional(Erasure, erasure_id)
+        erasure: Erasure | None = self.find(Erasure, erasure_id)
         if erasure is None:
             raise ErasureNotFoundError(f"erasure {erasure_id} not found")
         return erasure
@@ -521,38 +517,19 @@ class Contacts(SealingApplication):
     ) -> bool:
         """A service's ``SubjectErasureConfirmed``, in the erasure's certificate (saved with
         the consumer's tracking record). Another deployment's erasure is only tracked."""
-        erasure: Erasure | None = self._get_optional(Erasure, erasure_id)
+        erasure: Erasure | None = self.find(Erasure, erasure_id)
         if erasure is None:
             return self.save_tracked(tracking)
         erasure.confirm(
             service=service,
             deployment=deployment,
             confirmed_at=confirmed_at,
-            meta=self._meta(ctx, erasure.subject_id, erasure.district),
+            meta=ctx.meta_for(erasure.subject_id, erasure.district),
         )
         return self.save_tracked(tracking, erasure)
 
     def get_case(self, case_id: UUID) -> OutreachCase:
-        try:
-            case: Any = self.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise CaseNotFoundError(f"case {case_id} not found") from None
-        if not isinstance(case, OutreachCase):
-            raise CaseNotFoundError(f"case {case_id} not found")
-        return case
-
-    def _get_optional(self, kind: type[Any], aggregate_id: UUID) -> Any:
-        try:
-            found: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, kind) else None
-
-    def _save(self, *aggregates: Any) -> None:
-        try:
-            self.save(*aggregates)
-        except IntegrityError:
-            raise ConcurrentChangeError("the case changed meanwhile; try again") from None
+        return self.get(OutreachCase, case_id, CaseNotFoundError(f"case {case_id} not found"))
 
     def _seal(self, subject_id: UUID, person: PersonDetails) -> dict[str, str | None]:
         dob = person.date_of_birth.isoformat() if person.date_of_birth else None
@@ -565,7 +542,3 @@ class Contacts(SealingApplication):
         }
         sealed = self.cipher.seal_all(subject_id, list(fields.values()))
         return dict(zip(fields, sealed, strict=True))
-
-    @staticmethod
-    def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
-        return {**ctx.as_meta(), "subject": str(subject_id), "district": district}

@@ -14,6 +14,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
+from shared.dates import check_not_in_future
 from shared.errors import ConflictError, InvalidInputError
 
 Meta = dict[str, Any]
@@ -24,10 +25,6 @@ class CaseStatus(StrEnum):
     CONTACT_LOST = "contact_lost"
     CONTACT_RESTORED = "contact_restored"
     CLOSED = "closed"
-
-
-class DateInFutureError(InvalidInputError):
-    code = "date_in_future"
 
 
 class DateBeforeLastContactError(InvalidInputError):
@@ -48,11 +45,6 @@ class ContactAlreadyRestoredError(ConflictError):
 
 class OpenCaseExistsError(ConflictError):
     code = "open_case_exists"
-
-
-def check_not_in_future(name: str, value: date | None, today: date) -> None:
-    if value is not None and value > today:
-        raise DateInFutureError(f"{name} {value.isoformat()} lies in the future", field=name)
 
 
 def deadline_passed(deadline: date | None, today: date) -> bool:

@@ -7,25 +7,20 @@ is erased on its own (visit notes, by the retention job) loses only its key
 (``/dpo/category-erasures``), recorded here the same way.
 """
 
-# No "from __future__ import annotations": FastAPI must resolve the route signatures that
-# refer to local dependencies at runtime.
-
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
 
-from contacts.application import Contacts
+from contacts.deps import ContactsContext, Context
 from contacts.domain import CategoryErasure, Erasure, LegalHold
-from contacts.projections import CaseDetailView
 from shared.contracts.erasures import ErasureGround
 from shared.errors import NotFoundError
 from shared.eventsourcing.meta import CommandContext
 from shared.http.auth import Principal, Role
+from shared.http.deps import CurrentUser
 from shared.http.inputs import StrictModel, Text, Uuid
 from shared.privacy import DataCategory
 from shared.settings import SERVICE_PORTS
@@ -47,12 +42,7 @@ SubjectInPath = Annotated[Uuid, Path(description="The person's pseudonym.")]
 ErasureId = Annotated[Uuid, Path()]
 
 
-@dataclass(frozen=True)
-class DataProtectionContext:
-    app: Contacts
-    detail_view: CaseDetailView
-    destroy_key: Callable[[UUID], None]
-    destroy_category_key: Callable[[UUID, str], None]
+Authenticated = CurrentUser
 
 
 class PlaceLegalHold(StrictModel):
@@ -159,121 +149,135 @@ def hold_out(hold: LegalHold) -> LegalHoldOut:
     return LegalHoldOut(subject=hold.subject_id, active=hold.active, reason=hold.reason)
 
 
-def build_data_protection_router(context: DataProtectionContext, authenticate: Any) -> APIRouter:
-    router = APIRouter(prefix="/dpo", tags=["data protection"])
-    Authenticated = Annotated[Principal, Depends(authenticate)]
+router = APIRouter(prefix="/dpo", tags=["data protection"])
 
-    def officer(principal: Principal) -> CommandContext:
-        principal.require(Role.DATA_PROTECTION_OFFICER)
-        return CommandContext(actor=principal.user, role=principal.role.value)
 
-    def district_of(subject: UUID, principal: Principal) -> str:
-        """The district of the person's cases the officer may see (404 otherwise): an
-        officer acts on the persons of their districts, and on a person with cases in
-        several districts as the officer of any of them."""
-        visible = [d for d in context.detail_view.districts_of(subject) if principal.may_see(d)]
-        if not visible:
-            raise NotFoundError("subject not found")
-        return visible[0]
+def officer(principal: Principal) -> CommandContext:
+    principal.require(Role.DATA_PROTECTION_OFFICER)
+    return CommandContext(actor=principal.user, role=principal.role.value)
 
-    def check_visible(subject: UUID, recorded_in: str, principal: Principal, what: str) -> None:
-        """A record about the person (an erasure, a category erasure) is the officer's when
-        it was recorded for one of their districts or the person has a case in one."""
-        if principal.may_see(recorded_in):
-            return
-        if not any(principal.may_see(d) for d in context.detail_view.districts_of(subject)):
-            raise NotFoundError(f"{what} not found")
 
-    @router.post("/legal-holds", status_code=status.HTTP_201_CREATED, response_model=LegalHoldOut)
-    def place_legal_hold(body: PlaceLegalHold, principal: Authenticated) -> LegalHoldOut:
-        """Keep the person's data: erasure (also by the retention job) answers 409
-        ``legal_hold`` until the hold is lifted. 409 ``subject_erased`` for a person whose
-        erasure was requested."""
-        ctx = officer(principal)
-        district = district_of(body.subject, principal)
-        hold = context.app.place_legal_hold(
-            body.subject, district=district, reason=body.reason, ctx=ctx
-        )
-        return hold_out(hold)
+def district_of(context: ContactsContext, subject: UUID, principal: Principal) -> str:
+    """The district of the person's cases the officer may see (404 otherwise): an
+    officer acts on the persons of their districts, and on a person with cases in
+    several districts as the officer of any of them."""
+    visible = [d for d in context.detail_view.districts_of(subject) if principal.may_see(d)]
+    if not visible:
+        raise NotFoundError("subject not found")
+    return visible[0]
 
-    @router.post("/legal-holds/{subject}/lift", response_model=LegalHoldOut)
-    def lift_legal_hold(
-        subject: SubjectInPath, body: LiftLegalHold, principal: Authenticated
-    ) -> LegalHoldOut:
-        ctx = officer(principal)
-        district = district_of(subject, principal)
-        hold = context.app.lift_legal_hold(subject, district=district, reason=body.reason, ctx=ctx)
-        return hold_out(hold)
 
-    @router.get("/legal-holds/{subject}", response_model=LegalHoldOut)
-    def legal_hold(subject: SubjectInPath, principal: Authenticated) -> LegalHoldOut:
-        officer(principal)
-        district_of(subject, principal)
-        hold = context.app.legal_hold(subject)
-        if hold is None:
-            raise NotFoundError("no legal hold was ever placed for this subject")
-        return hold_out(hold)
+def check_visible(
+    context: ContactsContext, subject: UUID, recorded_in: str, principal: Principal, what: str
+) -> None:
+    """A record about the person (an erasure, a category erasure) is the officer's when
+    it was recorded for one of their districts or the person has a case in one."""
+    if principal.may_see(recorded_in):
+        return
+    if not any(principal.may_see(d) for d in context.detail_view.districts_of(subject)):
+        raise NotFoundError(f"{what} not found")
 
-    @router.post(
-        "/erasures", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureCertificate
+
+@router.post("/legal-holds", status_code=status.HTTP_201_CREATED, response_model=LegalHoldOut)
+def place_legal_hold(
+    context: Context, body: PlaceLegalHold, principal: Authenticated
+) -> LegalHoldOut:
+    """Keep the person's data: erasure (also by the retention job) answers 409
+    ``legal_hold`` until the hold is lifted. 409 ``subject_erased`` for a person whose
+    erasure was requested."""
+    ctx = officer(principal)
+    district = district_of(context, body.subject, principal)
+    hold = context.app.place_legal_hold(
+        body.subject, district=district, reason=body.reason, ctx=ctx
     )
-    def request_erasure(body: RequestErasure, principal: Authenticated) -> ErasureCertificate:
-        """Erase the person (crypto-shredding): their key is destroyed at once; the
-        services' confirmations arrive in the certificate (``GET /dpo/erasures/{id}``).
-        409 ``legal_hold`` while a legal hold is placed. Repeating it is harmless."""
-        ctx = officer(principal)
-        district = district_of(body.subject, principal)
-        erasure = context.app.request_erasure(
-            body.subject,
-            district=district,
-            ground=body.ground,
-            reason=body.reason,
-            destroy_key=context.destroy_key,
-            ctx=ctx,
-        )
-        return certificate(erasure)
+    return hold_out(hold)
 
-    @router.post(
-        "/category-erasures",
-        status_code=status.HTTP_202_ACCEPTED,
-        response_model=CategoryErasureOut,
+
+@router.post("/legal-holds/{subject}/lift", response_model=LegalHoldOut)
+def lift_legal_hold(
+    context: Context, subject: SubjectInPath, body: LiftLegalHold, principal: Authenticated
+) -> LegalHoldOut:
+    ctx = officer(principal)
+    district = district_of(context, subject, principal)
+    hold = context.app.lift_legal_hold(subject, district=district, reason=body.reason, ctx=ctx)
+    return hold_out(hold)
+
+
+@router.get("/legal-holds/{subject}", response_model=LegalHoldOut)
+def legal_hold(context: Context, subject: SubjectInPath, principal: Authenticated) -> LegalHoldOut:
+    officer(principal)
+    district_of(context, subject, principal)
+    hold = context.app.legal_hold(subject)
+    if hold is None:
+        raise NotFoundError("no legal hold was ever placed for this subject")
+    return hold_out(hold)
+
+
+@router.post("/erasures", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureCertificate)
+def request_erasure(
+    context: Context, body: RequestErasure, principal: Authenticated
+) -> ErasureCertificate:
+    """Erase the person (crypto-shredding): their key is destroyed at once; the
+    services' confirmations arrive in the certificate (``GET /dpo/erasures/{id}``).
+    409 ``legal_hold`` while a legal hold is placed. Repeating it is harmless."""
+    ctx = officer(principal)
+    district = district_of(context, body.subject, principal)
+    erasure = context.app.request_erasure(
+        body.subject,
+        district=district,
+        ground=body.ground,
+        reason=body.reason,
+        destroy_key=context.keyring.destroy,
+        ctx=ctx,
     )
-    def request_category_erasure(
-        body: RequestCategoryErasure, principal: Authenticated
-    ) -> CategoryErasureOut:
-        """Erase one data category of the person (``visit_note``) by destroying only its
-        key: those fields read ``[erased]`` everywhere, the rest of the record stays. Used
-        by the retention job. 409 ``legal_hold`` while a legal hold is placed, 409
-        ``subject_erased`` once the person is erased, 422 ``category_not_erasable`` for
-        ``record``. The services' key caches forget the key within
-        ``OUTREACH_KEY_CACHE_SECONDS``; no tombstone is published."""
-        ctx = officer(principal)
-        district = district_of(body.subject, principal)
-        erasure = context.app.request_category_erasure(
-            body.subject,
-            category=body.category.value,
-            district=district,
-            ground=body.ground,
-            reason=body.reason,
-            destroy_key=context.destroy_category_key,
-            ctx=ctx,
-        )
-        return category_erasure_out(erasure)
+    return certificate(erasure)
 
-    @router.get("/category-erasures/{erasure_id}", response_model=CategoryErasureOut)
-    def category_erasure(erasure_id: ErasureId, principal: Authenticated) -> CategoryErasureOut:
-        officer(principal)
-        erasure = context.app.get_category_erasure(erasure_id)
-        check_visible(erasure.subject_id, erasure.district, principal, "erasure")
-        return category_erasure_out(erasure)
 
-    @router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
-    def erasure_certificate(erasure_id: ErasureId, principal: Authenticated) -> ErasureCertificate:
-        """The erasure certificate: who asked and why, when the key was destroyed, and which
-        service confirmed when that it forgot the person."""
-        officer(principal)
-        erasure = context.app.get_erasure(erasure_id)
-        check_visible(erasure.subject_id, erasure.district, principal, "erasure")
-        return certificate(erasure)
+@router.post(
+    "/category-erasures",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CategoryErasureOut,
+)
+def request_category_erasure(
+    context: Context, body: RequestCategoryErasure, principal: Authenticated
+) -> CategoryErasureOut:
+    """Erase one data category of the person (``visit_note``) by destroying only its
+    key: those fields read ``[erased]`` everywhere, the rest of the record stays. Used
+    by the retention job. 409 ``legal_hold`` while a legal hold is placed, 409
+    ``subject_erased`` once the person is erased, 422 ``category_not_erasable`` for
+    ``record``. The services' key caches forget the key within
+    ``OUTREACH_KEY_CACHE_SECONDS``; no tombstone is published."""
+    ctx = officer(principal)
+    district = district_of(context, body.subject, principal)
+    erasure = context.app.request_category_erasure(
+        body.subject,
+        category=body.category.value,
+        district=district,
+        ground=body.ground,
+        reason=body.reason,
+        destroy_key=context.keyring.destroy,
+        ctx=ctx,
+    )
+    return category_erasure_out(erasure)
 
-    return router
+
+@router.get("/category-erasures/{erasure_id}", response_model=CategoryErasureOut)
+def category_erasure(
+    context: Context, erasure_id: ErasureId, principal: Authenticated
+) -> CategoryErasureOut:
+    officer(principal)
+    erasure = context.app.get_category_erasure(erasure_id)
+    check_visible(context, erasure.subject_id, erasure.district, principal, "erasure")
+    return category_erasure_out(erasure)
+
+
+@router.get("/erasures/{erasure_id}", response_model=ErasureCertificate)
+def erasure_certificate(
+    context: Context, erasure_id: ErasureId, principal: Authenticated
+) -> ErasureCertificate:
+    """The erasure certificate: who asked and why, when the key was destroyed, and which
+    service confirmed when that it forgot the person."""
+    officer(principal)
+    erasure = context.app.get_erasure(erasure_id)
+    check_visible(context, erasure.subject_id, erasure.district, principal, "erasure")
+    return certificate(erasure)

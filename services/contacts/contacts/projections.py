@@ -445,10 +445,6 @@ class DataProtectionView(TrackedView):
         )""",
     )
 
-    def change(self, tracking: Tracking, sql: str, params: dict[str, Any]) -> None:
-        with self.tracked(tracking) as cursor:
-            cursor.execute(sql.encode(), params)
-
 
 class DataProtectionProjection(Projection[DataProtectionView]):
     name = "data_protection"
@@ -466,7 +462,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
         self.view.insert_tracking(tracking)
 
     def _hold(self, e: Any, tracking: Tracking, active: bool, subject_id: Any) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "INSERT INTO legal_holds VALUES (%(subject)s, %(active)s, %(reason)s, %(at)s, %(by)s) "
             "ON CONFLICT (subject_id) DO UPDATE SET active = EXCLUDED.active, "
@@ -495,7 +491,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
 
     @process_event.register
     def _(self, e: Erasure.Requested, tracking: Tracking) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "INSERT INTO erasures VALUES (%(id)s, %(subject)s, %(district)s, %(ground)s, "
             "%(at)s, %(by)s, NULL) ON CONFLICT DO NOTHING",
@@ -511,7 +507,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
 
     @process_event.register
     def _(self, e: Erasure.KeyDestroyed, tracking: Tracking) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "UPDATE erasures SET key_destroyed_at = %(at)s WHERE erasure_id = %(id)s",
             {"id": e.originator_id, "at": e.destroyed_at},
@@ -519,7 +515,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
 
     def _category_requested(self, e: Any, tracking: Tracking, subject: Any, category: Any) -> None:
         # ``key_destroyed_at`` keeps the last erasure until this one's key is destroyed.
-        self.view.change(
+        self.view.execute(
             tracking,
             "INSERT INTO category_erasures VALUES (%(subject)s, %(category)s, %(id)s, "
             "%(district)s, %(ground)s, %(at)s, %(by)s, NULL) "
@@ -543,7 +539,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
 
     @process_event.register
     def _(self, e: CategoryErasure.RequestedAgain, tracking: Tracking) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "UPDATE category_erasures SET district = %(district)s, ground = %(ground)s, "
             "requested_at = %(at)s, requested_by = %(by)s WHERE erasure_id = %(id)s",
@@ -558,7 +554,7 @@ class DataProtectionProjection(Projection[DataProtectionView]):
 
     @process_event.register
     def _(self, e: CategoryErasure.KeyDestroyed, tracking: Tracking) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "UPDATE category_erasures SET key_destroyed_at = %(at)s WHERE erasure_id = %(id)s",
             {"id": e.originator_id, "at": e.destroyed_at},

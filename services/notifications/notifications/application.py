@@ -9,15 +9,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import EnvType
 
 from notifications.domain import Notification, RetryPolicy, notification_id_for
 from notifications.rendering import TEMPLATES
 from shared.contracts.notifications import GivenUpReason, RecipientKind
-from shared.errors import ConflictError, NotFoundError
-from shared.eventsourcing.application import OutreachApplication
+from shared.errors import NotFoundError
+from shared.eventsourcing.application import ConcurrentChangeError, OutreachApplication
 from shared.eventsourcing.meta import CommandContext
 
 OUTBOX_ACTOR = "notifications-outbox"
@@ -25,10 +24,6 @@ OUTBOX_ACTOR = "notifications-outbox"
 
 class NotificationNotFoundError(NotFoundError):
     code = "notification_not_found"
-
-
-class ConcurrentChangeError(ConflictError):
-    code = "concurrent_change"
 
 
 def utc_now() -> datetime:
@@ -57,6 +52,7 @@ class QueueRequest:
 
 class Notifications(OutreachApplication):
     name = "notifications"
+    concurrent_change = "the notification changed meanwhile"
 
     def __init__(
         self,
@@ -100,24 +96,22 @@ class Notifications(OutreachApplication):
             recipient=request.recipient,
             context=request.context,
             queued_at=self.clock(),
-            meta=_meta(request.ctx, request.subject_id, request.district),
+            meta=request.ctx.meta_for(request.subject_id, request.district),
         )
 
     def get_notification(self, notification_id: UUID) -> Notification:
-        try:
-            found: Any = self.repository.get(notification_id)
-        except AggregateNotFoundError:
-            raise NotificationNotFoundError(f"notification {notification_id} not found") from None
-        if not isinstance(found, Notification):
-            raise NotificationNotFoundError(f"notification {notification_id} not found")
-        return found
+        return self.get(
+            Notification,
+            notification_id,
+            NotificationNotFoundError(f"notification {notification_id} not found"),
+        )
 
     # The outbox's steps. Each saves at once: an attempt is on record before anything
     # leaves the service, and its outcome right after.
 
     def start_attempt(self, notification: Notification) -> None:
         notification.start_attempt(now=self.clock(), meta=self._outbox_meta(notification))
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def record_sent(
         self,
@@ -132,7 +126,7 @@ class Notifications(OutreachApplication):
             letter=letter,
             print_day=print_day,
         )
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def record_failure(self, notification: Notification, *, error: str, permanent: bool) -> None:
         notification.record_failure(
@@ -142,7 +136,7 @@ class Notifications(OutreachApplication):
             policy=self.policy,
             meta=self._outbox_meta(notification),
         )
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def record_letter(self, notification: Notification, *, letter: str, print_day: date) -> None:
         """A letter's attempt and outcome in one transaction: it is in the print batch of
@@ -150,7 +144,7 @@ class Notifications(OutreachApplication):
         meta, now = self._outbox_meta(notification), self.clock()
         notification.start_attempt(now=now, meta=meta)
         notification.record_sent(now=now, meta=meta, letter=letter, print_day=print_day)
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def record_failed_attempt(
         self, notification: Notification, *, error: str, permanent: bool
@@ -162,24 +156,24 @@ class Notifications(OutreachApplication):
         notification.record_failure(
             error=error, permanent=permanent, now=now, policy=self.policy, meta=meta
         )
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def give_up(self, notification: Notification, *, reason: GivenUpReason, error: str) -> None:
         notification.give_up(reason=reason, error=error, meta=self._outbox_meta(notification))
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def abandon_unconfirmed(self, notification: Notification) -> None:
         notification.abandon_unconfirmed(meta=self._outbox_meta(notification))
-        self._save(notification)
+        self.save_or_conflict(notification)
 
     def retry(self, notification_id: UUID, *, ctx: CommandContext) -> Notification:
         notification = self.get_notification(notification_id)
         notification.retry(
             requested_by=ctx.actor,
             now=self.clock(),
-            meta=_meta(ctx, notification.subject_id, notification.district),
+            meta=ctx.meta_for(notification.subject_id, notification.district),
         )
-        self._save(notification)
+        self.save_or_conflict(notification)
         return notification
 
     def _outbox_meta(self, notification: Notification) -> dict[str, Any]:
@@ -190,14 +184,4 @@ class Notifications(OutreachApplication):
             correlation_id=notification.correlation_id,
             trace={},
         )
-        return _meta(ctx, notification.subject_id, notification.district)
-
-    def _save(self, *aggregates: Any) -> None:
-        try:
-            self.save(*aggregates)
-        except IntegrityError:
-            raise ConcurrentChangeError("the notification changed meanwhile") from None
-
-
-def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
-    return {**ctx.as_meta(), "subject": str(subject_id), "district": district}
+        return ctx.meta_for(notification.subject_id, notification.district)

@@ -73,10 +73,6 @@ class NotificationsView(TrackedView):
         "CREATE INDEX IF NOT EXISTS notifications_batch ON notifications (district, print_day)",
     )
 
-    def change(self, tracking: Tracking, sql: str, params: dict[str, Any]) -> None:
-        with self.tracked(tracking) as cursor:
-            cursor.execute(sql.encode(), params)
-
     def get(self, notification_id: UUID) -> DictRow | None:
         rows = self.query(
             "SELECT * FROM notifications WHERE notification_id = %s", (notification_id,)
@@ -159,7 +155,7 @@ class NotificationsProjection(Projection[NotificationsView]):
 
     @process_event.register
     def _(self, e: Notification.Queued, tracking: Tracking) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             "INSERT INTO notifications (notification_id, district, subject_id, channel, "
             "template, template_version, idempotency_key, recipient_kind, recipient, "
@@ -184,7 +180,7 @@ class NotificationsProjection(Projection[NotificationsView]):
         )
 
     def _update(self, e: Any, tracking: Tracking, assignments: str, **params: Any) -> None:
-        self.view.change(
+        self.view.execute(
             tracking,
             f"UPDATE notifications SET {assignments}, updated_at = %(at)s "
             "WHERE notification_id = %(id)s",

@@ -1,15 +1,18 @@
-"""The visits application: commands get, call and save; errors become API errors."""
+"""The visits application: each command gets the aggregates, calls them, saves them.
+
+Who asks is the command's context (set per request or consumed message); each command says
+whose data it concerns (:func:`~shared.eventsourcing.meta.concerning`), so every event
+records both in its ``meta``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import EnvType
 
 from shared.contracts.visits import (
@@ -20,19 +23,10 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitPurpose,
 )
-from shared.errors import ConflictError, NotFoundError
 from shared.eventsourcing.application import SealingApplication
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import command_context, concerning
 from shared.privacy import DataCategory, PersonalDataCipher
-from visits.domain import CaseVisits, Schedule, Visit, VisitRules
-
-
-class VisitNotFoundError(NotFoundError):
-    code = "visit_not_found"
-
-
-class ConcurrentChangeError(ConflictError):
-    code = "concurrent_change"
+from visits.domain import CaseVisits, Schedule, Visit, VisitNotFoundError, VisitRules
 
 
 @dataclass(frozen=True)
@@ -50,6 +44,7 @@ class PlannedCase:
 
 class Visits(SealingApplication):
     name = "visits"
+    concurrent_change = "the visit changed meanwhile; try again"
 
     def __init__(
         self,
@@ -72,50 +67,44 @@ class Visits(SealingApplication):
         place: MeetingPlace,
         place_description: str | None,
         announced_on: date | None,
-        ctx: CommandContext,
     ) -> UUID:
         today = self._today()
-        visit = Visit.announce(
-            visit_id=uuid4(),
-            case_id=case.case_id,
-            subject_id=case.subject_id,
-            district=case.district,
-            workers=workers,
-            schedule=schedule,
-            purpose=purpose,
-            place=place,
-            place_description=self.cipher.seal_optional(case.subject_id, place_description),
-            announced_on=announced_on or today,
-            name=case.name,
-            address=case.address,
-            today=today,
-            rules=self.rules,
-            meta=self._meta(ctx, case.subject_id, case.district),
-        )
-        index = self._case_visits(case.case_id) or CaseVisits.start(case.case_id)
+        with concerning(case.subject_id, case.district):
+            visit = Visit.announce(
+                visit_id=uuid4(),
+                case_id=case.case_id,
+                subject_id=case.subject_id,
+                district=case.district,
+                workers=workers,
+                schedule=schedule,
+                purpose=purpose,
+                place=place,
+                place_description=self.cipher.seal_optional(case.subject_id, place_description),
+                announced_on=announced_on or today,
+                name=case.name,
+                address=case.address,
+                today=today,
+                rules=self.rules,
+            )
+        index = self._case_visits(visit.case_id)
         index.open(visit.id)
-        self._save(visit, index)
+        self.save_or_conflict(visit, index)
         return visit.id
 
-    def reschedule(
-        self, visit_id: UUID, *, schedule: Schedule, announced_on: date | None, ctx: CommandContext
-    ) -> Visit:
+    def reschedule(self, visit_id: UUID, *, schedule: Schedule, announced_on: date | None) -> Visit:
         visit = self.get_visit(visit_id)
         today = self._today()
-        visit.reschedule(
-            schedule=schedule,
-            announced_on=announced_on or today,
-            today=today,
-            rules=self.rules,
-            meta=self._meta(ctx, visit.subject_id, visit.district),
-        )
-        self._save(visit)
+        with concerning(visit.subject_id, visit.district):
+            visit.reschedule(
+                schedule=schedule, announced_on=announced_on or today, today=today, rules=self.rules
+            )
+        self.save_or_conflict(visit)
         return visit
 
-    def cancel(self, visit_id: UUID, *, reason: VisitCancelledReason, ctx: CommandContext) -> Visit:
+    def cancel(self, visit_id: UUID, *, reason: VisitCancelledReason) -> Visit:
         visit = self.get_visit(visit_id)
-        index = self._cancel(visit, reason, ctx)
-        self._save(visit, index)
+        index = self._cancel(visit, reason)
+        self.save_or_conflict(visit, index)
         return visit
 
     def complete(
@@ -129,92 +118,60 @@ class Visits(SealingApplication):
         next_step: NextStep,
         completed_on: date | None,
         is_team_lead: bool,
-        ctx: CommandContext,
     ) -> Visit:
         visit = self.get_visit(visit_id)
-        visit.check_may_record_outcome(ctx.actor, is_team_lead=is_team_lead)
-        index = self._case_visits(visit.case_id) or CaseVisits.start(visit.case_id)
+        visit.check_may_record_outcome(command_context().actor, is_team_lead=is_team_lead)
+        index = self._case_visits(visit.case_id)
         today = self._today()
-        visit.complete(
-            outcome=outcome,
-            needs=needs,
-            # The note has a key of its own: retention erases it before the case record
-            # (shared/retention.py, category ``visit_notes``).
-            note=self.cipher.seal_optional(visit.subject_id, note, DataCategory.VISIT_NOTE),
-            coaching_referral_consent=coaching_referral_consent,
-            next_step=next_step,
-            completed_on=completed_on or today,
-            attempt_number=index.next_attempt_number,
-            today=today,
-            meta=self._meta(ctx, visit.subject_id, visit.district),
-        )
+        with concerning(visit.subject_id, visit.district):
+            visit.complete(
+                outcome=outcome,
+                needs=needs,
+                # The note has a key of its own: retention erases it before the case record
+                # (shared/retention.py, category ``visit_notes``).
+                note=self.cipher.seal_optional(visit.subject_id, note, DataCategory.VISIT_NOTE),
+                coaching_referral_consent=coaching_referral_consent,
+                next_step=next_step,
+                completed_on=completed_on or today,
+                attempt_number=index.next_attempt_number,
+                today=today,
+            )
         index.close(visit.id, completed=True)
-        self._save(visit, index)
+        self.save_or_conflict(visit, index)
         return visit
 
     def cancel_pending_visit(
-        self,
-        case_id: UUID,
-        *,
-        reason: VisitCancelledReason,
-        tracking: Tracking,
-        ctx: CommandContext,
+        self, case_id: UUID, *, reason: VisitCancelledReason, tracking: Tracking
     ) -> bool:
         """The effect of a consumed event: cancel the case's announced visit, if any.
 
         Saved with the consumer's tracking record in one transaction, so a redelivered event
         changes nothing (``False``); with no visit pending only the tracking is recorded.
         """
-        index = self._case_visits(case_id)
+        index = self.find(CaseVisits, CaseVisits.id_for(case_id))
         if index is None or index.pending_visit_id is None:
             return self.save_tracked(tracking)
         visit = self.get_visit(index.pending_visit_id)
-        self._cancel(visit, reason, ctx, index)
+        self._cancel(visit, reason, index)
         return self.save_tracked(tracking, visit, index)
 
     def get_visit(self, visit_id: UUID) -> Visit:
-        try:
-            visit: Any = self.repository.get(visit_id)
-        except AggregateNotFoundError:
-            raise VisitNotFoundError(f"visit {visit_id} not found") from None
-        if not isinstance(visit, Visit):
-            raise VisitNotFoundError(f"visit {visit_id} not found")
-        return visit
+        return self.get(Visit, visit_id, VisitNotFoundError(f"visit {visit_id} not found"))
 
     def pending_visit_id(self, case_id: UUID) -> UUID | None:
-        index = self._case_visits(case_id)
+        index = self.find(CaseVisits, CaseVisits.id_for(case_id))
         return None if index is None else index.pending_visit_id
 
     def _cancel(
-        self,
-        visit: Visit,
-        reason: VisitCancelledReason,
-        ctx: CommandContext,
-        index: CaseVisits | None = None,
+        self, visit: Visit, reason: VisitCancelledReason, index: CaseVisits | None = None
     ) -> CaseVisits | None:
-        visit.cancel(
-            reason=reason,
-            today=self._today(),
-            meta=self._meta(ctx, visit.subject_id, visit.district),
-        )
-        index = index or self._case_visits(visit.case_id)
+        with concerning(visit.subject_id, visit.district):
+            visit.cancel(reason=reason, today=self._today())
+        index = index or self.find(CaseVisits, CaseVisits.id_for(visit.case_id))
         if index is not None:
             index.close(visit.id, completed=False)
         return index
 
-    def _case_visits(self, case_id: UUID) -> CaseVisits | None:
-        try:
-            found: Any = self.repository.get(CaseVisits.id_for(case_id))
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, CaseVisits) else None
-
-    def _save(self, *aggregates: Any) -> None:
-        try:
-            self.save(*(a for a in aggregates if a is not None))
-        except IntegrityError:
-            raise ConcurrentChangeError("the visit changed meanwhile; try again") from None
-
-    @staticmethod
-    def _meta(ctx: CommandContext, subject_id: UUID, district: str) -> dict[str, Any]:
-        return {**ctx.as_meta(), "subject": str(subject_id), "district": district}
+    def _case_visits(self, case_id: UUID) -> CaseVisits:
+        """The case's visit index (started with its first visit)."""
+        return self.find(CaseVisits, CaseVisits.id_for(case_id)) or CaseVisits.start(case_id)

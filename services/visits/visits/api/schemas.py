@@ -1,0 +1,214 @@
+"""The request and response models of the visits API, and its typed parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.visits import (
+    MeetingPlace,
+    Need,
+    NextStep,
+    VisitCancelledReason,
+    VisitOutcome,
+    VisitPurpose,
+)
+from shared.http.inputs import (
+    Bool,
+    ClockTime,
+    IsoDate,
+    Key,
+    Note,
+    StrictModel,
+    Text,
+    UniqueItems,
+    Uuid,
+)
+from visits.domain import Schedule
+
+District = Annotated[Key, Query(examples=["kassel"])]
+VisitId = Annotated[Uuid, Path()]
+CaseId = Annotated[Uuid, Path()]
+WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
+
+
+class TimeSlot(StrictModel):
+    start: Annotated[ClockTime, Field(examples=["09:00"])]
+    end: Annotated[ClockTime, Field(examples=["11:00"])]
+
+
+class Window(StrictModel):
+    start: Annotated[IsoDate, Field(examples=["2026-12-01"])]
+    end: Annotated[IsoDate, Field(examples=["2026-12-03"])]
+
+
+class When(StrictModel):
+    """Either a date (with an optional time slot) or a window of days without exact time."""
+
+    # The same rule as ``_date_or_window``, for the OpenAPI document: exactly one of a date
+    # and a window, and a time slot only with a date.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["date"],
+                    "properties": {"date": {"type": "string"}, "window": {"type": "null"}},
+                },
+                {
+                    "required": ["window"],
+                    "properties": {
+                        "window": {"type": "object"},
+                        "date": {"type": "null"},
+                        "time_slot": {"type": "null"},
+                    },
+                },
+            ]
+        }
+    )
+
+    date: Annotated[IsoDate, Field(examples=["2026-12-01"])] | None = None
+    time_slot: TimeSlot | None = None
+    window: Window | None = None
+    announced_on: Annotated[
+        IsoDate | None, Field(description="The day the letter goes out; today if not given.")
+    ] = None
+
+    @model_validator(mode="after")
+    def _date_or_window(self) -> When:
+        if (self.date is None) == (self.window is None):
+            raise ValueError("give either a date or a window")
+        if self.time_slot is not None and self.date is None:
+            raise ValueError("a time slot goes with a date, not with a window")
+        return self
+
+    def schedule(self) -> Schedule:
+        if self.window is not None:
+            return Schedule.window(self.window.start, self.window.end)
+        assert self.date is not None
+        slot = self.time_slot
+        return Schedule.on(self.date, slot.start if slot else None, slot.end if slot else None)
+
+
+class AnnounceVisit(When):
+    case_id: Uuid
+    workers: Annotated[
+        list[WorkerId],
+        UniqueItems("name each outreach worker once"),
+        Field(
+            min_length=1,
+            max_length=2,
+            description="One or two outreach workers (user ids), each named once.",
+            examples=[["ow-yilmaz", "ow-becker"]],
+        ),
+    ]
+    purpose: VisitPurpose
+    place: MeetingPlace = MeetingPlace.HOME
+    place_description: Annotated[str, Text(300), Field(examples=["Café am Königsplatz"])] | None = (
+        None
+    )
+
+
+class RescheduleVisit(When):
+    pass
+
+
+class CancelVisit(StrictModel):
+    reason: VisitCancelledReason
+
+
+class RecordOutcome(StrictModel):
+    outcome: VisitOutcome
+    needs: Annotated[list[Need], UniqueItems(), Field(max_length=len(Need))] = []
+    note: Note | None = None
+    coaching_referral_consent: Bool = False
+    next_step: NextStep = NextStep.NONE
+    completed_on: Annotated[
+        IsoDate | None,
+        Field(
+            description="The day of the visit; today if not given. Not before the visit's "
+            "first day (409 visit_not_begun), not in the future (422 date_in_future)."
+        ),
+    ] = None
+
+
+class VisitCreated(BaseModel):
+    visit_id: UUID
+
+
+class VisitState(BaseModel):
+    visit_id: UUID
+    status: str
+
+
+class BoardEntry(BaseModel):
+    case_id: UUID
+    local_office: str
+    name: str
+    deadline: dt.date | None
+    reported_on: dt.date
+    visit_id: UUID | None
+    first_day: dt.date | None
+    last_day: dt.date | None
+    attempts: int
+
+
+class Board(BaseModel):
+    district: str
+    max_attempts: int
+    counts: dict[str, int]
+    sections: dict[str, list[BoardEntry]]
+
+
+class ScheduleOut(BaseModel):
+    first_day: dt.date
+    last_day: dt.date
+    time_from: str | None
+    time_to: str | None
+
+
+class AgendaVisit(BaseModel):
+    visit_id: UUID
+    case_id: UUID
+    schedule: ScheduleOut
+    purpose: str
+    place: str
+    workers: list[str]
+    name: str | None
+    address: str | None
+    place_description: str | None
+
+
+class Agenda(BaseModel):
+    worker: str
+    day: dt.date
+    visits: list[AgendaVisit]
+
+
+class VisitOut(BaseModel):
+    visit_id: UUID
+    case_id: UUID
+    district: str
+    status: str
+    schedule: ScheduleOut
+    purpose: str
+    place: str
+    workers: list[str]
+    announced_on: dt.date
+    cancelled_reason: str | None
+    cancelled_on: dt.date | None
+    outcome: str | None
+    needs: list[str] | None
+    note: str | None
+    coaching_referral_consent: bool | None
+    next_step: str | None
+    completed_on: dt.date | None
+    attempt_number: int | None
+
+
+class History(BaseModel):
+    case_id: UUID
+    visits: list[VisitOut]

@@ -1,0 +1,49 @@
+"""What the visits domain refuses, each with its stable code (``shared.errors``)."""
+
+from __future__ import annotations
+
+from shared.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+
+
+class VisitNotFoundError(NotFoundError):
+    code = "visit_not_found"
+
+
+class WindowInPastError(InvalidInputError):
+    code = "window_in_past"
+
+
+class LeadTimeTooShortError(InvalidInputError):
+    code = "lead_time_too_short"
+
+
+class InvalidScheduleError(InvalidInputError):
+    code = "invalid_schedule"
+
+
+class InvalidWorkersError(InvalidInputError):
+    code = "invalid_workers"
+
+
+class PlaceDescriptionError(InvalidInputError):
+    code = "invalid_place"
+
+
+class VisitCancelledError(ConflictError):
+    code = "visit_cancelled"
+
+
+class VisitNotBegunError(ConflictError):
+    code = "visit_not_begun"
+
+
+class VisitAlreadyCompletedError(ConflictError):
+    code = "visit_already_completed"
+
+
+class VisitAlreadyAnnouncedError(ConflictError):
+    code = "visit_already_announced"
+
+
+class NotAssignedToVisitError(ForbiddenError):
+    code = "not_assigned_to_visit"
