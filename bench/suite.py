@@ -47,7 +47,8 @@ for extra in (ROOT, ROOT / "services/contacts", ROOT / "services/visits"):
 from contacts.application import CaseImport, Contacts, PersonDetails  # noqa: E402
 from contacts.integration import to_integration_event  # noqa: E402
 from contacts.projections import CaseQueueView  # noqa: E402
-from visits.projections import PlanningBoardView, VisitRecordView  # noqa: E402
+from visits.projections.board import PlanningBoardView  # noqa: E402
+from visits.projections.records import VisitRecordView  # noqa: E402
 
 from shared.contracts import all_topics, topic_of  # noqa: E402
 from shared.contracts import contacts as contacts_contracts  # noqa: E402

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def harness(stack: ServiceSettings, cipher: PersonalDataCipher) -> Iterator[CoachingHarness]:
-    with coaching_harness(stack, cipher) as running:
+    with coaching_harness(stack) as running:
         yield running
 
 

@@ -50,7 +50,7 @@ def clock() -> Clock:
 def harness(
     stack: ServiceSettings, cipher: PersonalDataCipher, clock: Clock
 ) -> Iterator[CoachingHarness]:
-    with coaching_harness(stack, cipher, today=clock) as running:
+    with coaching_harness(stack, today=clock) as running:
         yield running
 
 

@@ -44,7 +44,7 @@ from shared.eventsourcing.rebuild import RebuildRefusedError, rebuild_projection
 from shared.eventsourcing.runner import BatchingProjectionRunner
 from shared.eventsourcing.views import build_view
 from shared.privacy import PersonalDataCipher
-from shared.runtime.service import Runtime, ServiceSpec, _supervise
+from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, scratch_database
 
@@ -91,9 +91,11 @@ def report(app: Contacts, district: str, local_office: str = "mitte") -> UUID:
 @contextlib.contextmanager
 def running(
     app: Contacts, env: dict[str, str], projection: Any, view: Any
-) -> Iterator[BatchingProjectionRunner[Any, Any]]:
-    runner: BatchingProjectionRunner[Any, Any] = BatchingProjectionRunner(
-        application_class=Contacts, projection_class=projection, view_class=view, env=env
+) -> Iterator[BatchingProjectionRunner]:
+    runner = BatchingProjectionRunner(
+        application_class=Contacts,
+        projection=projection(build_view(view, env, projection.name)),
+        env=env,
     )
     with runner:
         yield runner
@@ -198,24 +200,10 @@ def test_a_rebuild_under_traffic_ends_with_the_view_a_rebuild_from_scratch_gives
     app: Contacts, env: dict[str, str], district: str, cipher: PersonalDataCipher
 ) -> None:
     seeded = [report(app, district) for _ in range(150)]
-    spec = ServiceSpec(
-        name="contacts",
-        title="contacts",
-        description="",
-        application=lambda e, c: Contacts(e, cipher=c),
-        application_class=Contacts,
-        mapper=lambda _event: None,
-        publishes=(),
-        projections=[(CaseQueueProjection, CaseQueueView)],
-    )
-    runner: BatchingProjectionRunner[Any, Any] = BatchingProjectionRunner(
-        application_class=Contacts,
-        projection_class=CaseQueueProjection,
-        view_class=CaseQueueView,
-        env=env,
-    ).__enter__()
-    runtime = Runtime(*([None] * 9))  # type: ignore[arg-type]
-    runtime.runners.append(runner)
+    served_view = build_view(CaseQueueView, env, CaseQueueProjection.name)
+    runtime = ProjectionRunners(Contacts, [CaseQueueProjection(served_view)], env)
+    runtime.start()
+    runner = runtime.runners[0]
     runner.wait(last_case_event(app), timeout=30)
 
     stop_writing = threading.Event()
@@ -242,7 +230,7 @@ def test_a_rebuild_under_traffic_ends_with_the_view_a_rebuild_from_scratch_gives
 
     async def rebuild_while_running() -> int:
         stopping = asyncio.Event()
-        supervisor = asyncio.create_task(_supervise(runtime, spec, env, stopping))
+        supervisor = asyncio.create_task(runtime.supervise(stopping))
         writer = threading.Thread(target=write)
         writer.start()
         try:

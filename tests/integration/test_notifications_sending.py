@@ -60,7 +60,7 @@ def harness(
     stack: ServiceSettings, cipher: PersonalDataCipher, sink: MailSink
 ) -> Iterator[NotificationsHarness]:
     policy = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=600)
-    with notifications_harness(stack, cipher, smtp_port=sink.port, policy=policy) as running:
+    with notifications_harness(stack, smtp_port=sink.port, policy=policy) as running:
         yield running
 
 
@@ -390,7 +390,7 @@ def test_a_mail_server_that_is_down_is_retried_with_back_off_until_it_accepts(
 ) -> None:
     port = free_port()  # nothing listens here yet
     policy = RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=3600)
-    with notifications_harness(stack, cipher, smtp_port=port, policy=policy) as harness:
+    with notifications_harness(stack, smtp_port=port, policy=policy) as harness:
         event = contact_restored(district)
         harness.app.queue(requests_for(event))
         notification_id = harness.rows_for_id(event)
@@ -431,7 +431,7 @@ def test_attempts_are_given_up_after_the_maximum_and_staff_can_retry(
 ) -> None:
     port = free_port()
     policy = RetryPolicy(max_attempts=2, base_seconds=1, max_seconds=1)
-    with notifications_harness(stack, cipher, smtp_port=port, policy=policy) as harness:
+    with notifications_harness(stack, smtp_port=port, policy=policy) as harness:
         event = contact_restored(district)
         harness.app.queue(requests_for(event))
         notification_id = harness.rows_for_id(event)

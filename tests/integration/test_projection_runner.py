@@ -23,7 +23,7 @@ from shared.eventsourcing.application import OutreachApplication
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
 from shared.eventsourcing.views import TrackedView, build_view
-from shared.runtime.service import Runtime, ServiceSpec, _start_runner, _supervise
+from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
 
@@ -132,13 +132,10 @@ def env(stack: ServiceSettings) -> dict[str, str]:
 @contextlib.contextmanager
 def runner(
     app: type[OutreachApplication], env: dict[str, str], batch_size: int
-) -> Iterator[BatchingProjectionRunner[Any, AppliedView]]:
-    started: BatchingProjectionRunner[Any, AppliedView] = BatchingProjectionRunner(
-        application_class=app,
-        projection_class=AppliedProjection,
-        view_class=AppliedView,
-        env=env,
-        batch_size=batch_size,
+) -> Iterator[BatchingProjectionRunner]:
+    view = build_view(AppliedView, env, AppliedProjection.name)
+    started = BatchingProjectionRunner(
+        application_class=app, projection=AppliedProjection(view), env=env, batch_size=batch_size
     )
     with started:
         yield started
@@ -363,24 +360,14 @@ def test_the_supervisor_restarts_a_failed_runner(env: dict[str, str]) -> None:
     app = app_class()
     ids = store(app, env, 12)
     fail(app.name, ids[6], lambda _: psycopg.OperationalError("server closed"), times=1)
-    spec = ServiceSpec(
-        name="runner-test",
-        title="runner test",
-        description="",
-        application=lambda e, _cipher: app(e),
-        application_class=app,
-        mapper=lambda _event: None,
-        publishes=(),
-        projections=[(AppliedProjection, AppliedView)],
-    )
-    first = _start_runner(spec, AppliedProjection, AppliedView, env)
-    runtime = Runtime(*([None] * 9))  # type: ignore[arg-type]
-    runtime.runners.append(first)
-    view = first.view
+    view = build_view(AppliedView, env, AppliedProjection.name)
+    runners = ProjectionRunners(app, [AppliedProjection(view)], env)
+    runners.start()
+    first = runners.runners[0]
 
     async def supervise() -> None:
         stopping = asyncio.Event()
-        task = asyncio.create_task(_supervise(runtime, spec, env, stopping))
+        task = asyncio.create_task(runners.supervise(stopping))
 
         def applied_everything() -> bool:
             return view.applied(app.name) == ids
@@ -393,10 +380,11 @@ def test_the_supervisor_restarts_a_failed_runner(env: dict[str, str]) -> None:
 
     try:
         asyncio.run(supervise())
-        assert runtime.runners[0] is not first  # restarted
+        assert runners.runners[0] is not first  # restarted
+        assert runners.runners[0].view is view  # over the view the process opened once
         assert view.applied(app.name) == ids
     finally:
-        for running in runtime.runners:
+        for running in runners.runners:
             running.stop()
             with contextlib.suppress(Exception):
                 running.__exit__(None, None, None)

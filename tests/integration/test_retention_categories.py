@@ -11,29 +11,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
 import pytest
+from contacts import erasure_api
 from contacts.application import Contacts, PersonDetails
-from contacts.erasure_api import DataProtectionContext, build_data_protection_router
-from contacts.projections import (
-    CaseDetailProjection,
-    CaseDetailView,
-    DataProtectionProjection,
-    DataProtectionView,
-)
+from contacts.deps import ContactsContext
+from contacts.main import open_contacts
+from contacts.settings import ContactsSettings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from shared.contracts.contacts import CaseClosedReason, ContactLostReason
 from shared.eventsourcing.meta import CommandContext
-from shared.eventsourcing.persistence import eventsourcing_env
-from shared.http.app import create_app
-from shared.http.auth import TokenCodec, principal_dependency
 from shared.privacy import ERASED, DataCategory, Keyring, PersonalDataCipher
 from shared.retention import (
     Action,
@@ -44,6 +38,9 @@ from shared.retention import (
     report,
     request_erasures,
 )
+from shared.runtime.app import routes_app
+from shared.runtime.infrastructure import build_infrastructure
+from shared.runtime.running import Running, open_running
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually, person
 
@@ -152,30 +149,31 @@ CTX = CommandContext(actor="tl-anna", role="team_lead")
 
 
 @contextlib.contextmanager
-def contacts_with_views(
-    settings: ServiceSettings, cipher: PersonalDataCipher
-) -> Iterator[tuple[Contacts, list[ProjectionRunner[Any, Any]]]]:
-    """Contacts in the test database with the views the retention job reads."""
-    env = eventsourcing_env(settings, TEST_DATABASE)
-    app = Contacts(env, cipher=cipher)
-    runners: list[ProjectionRunner[Any, Any]] = []
+def contacts_with_views(settings: ServiceSettings) -> Iterator[tuple[Contacts, Running]]:
+    """Contacts in the test database, opened as its process opens it, with the views the
+    retention job reads kept by its projection runners."""
+    contacts_settings = ContactsSettings.model_validate(
+        {
+            **settings.model_dump(),
+            "service_name": "contacts-test",
+            "database_name": TEST_DATABASE,
+            "key_cache_seconds": 0,
+        }
+    )
+    infra = build_infrastructure("contacts", contacts_settings)
+    running = open_running(infra, partial(open_contacts, infra, contacts_settings))
+    assert running.runners is not None
+    running.runners.start()
+    context = running.service.state
+    assert isinstance(context, ContactsContext)
     try:
-        for projection_class, view_class in (
-            (CaseDetailProjection, CaseDetailView),
-            (DataProtectionProjection, DataProtectionView),
-        ):
-            runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-                application_class=Contacts,
-                projection_class=projection_class,
-                view_class=view_class,
-                env=env,
-            )
-            runners.append(runner.__enter__())
-        yield app, runners
+        yield context.app, running
     finally:
-        for runner in runners:
+        for runner in running.runners.runners:
+            runner.stop()
             runner.__exit__(None, None, None)
-        app.close()
+        running.service.app.close()
+        infra.close()
 
 
 def report_lost(app: Contacts, district: str, who: dict[str, Any]) -> uuid.UUID:
@@ -210,22 +208,12 @@ def person_in_views(dsn: str, subject: uuid.UUID, **expected: Any) -> PersonReco
     return eventually(probe, timeout=60, what=f"the contacts views to show {expected}")
 
 
-def data_protection_app(
-    app: Contacts, detail_view: CaseDetailView, keyring: Keyring, settings: ServiceSettings
-) -> FastAPI:
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
-        yield
-
-    http = create_app(title="contacts (test)", description="", lifespan=lifespan, readiness={})
-    context = DataProtectionContext(
-        app=app,
-        detail_view=detail_view,
-        destroy_key=keyring.destroy,
-        destroy_category_key=keyring.destroy,
+def data_protection_app(running: Running) -> FastAPI:
+    """The officer's routes of contacts over the running service."""
+    http = routes_app(
+        running.infra, title="contacts (test)", description="", routers=[erasure_api.router]
     )
-    authenticate = principal_dependency(TokenCodec.from_settings(settings))
-    http.include_router(build_data_protection_router(context, authenticate))
+    http.state.service = running.service.state
     return http
 
 
@@ -234,7 +222,7 @@ def test_the_retention_job_erases_the_notes_of_a_closed_case_and_keeps_the_recor
 ) -> None:
     who = person()
     settings = RetentionSettings()
-    with contacts_with_views(stack, cipher) as (app, runners):
+    with contacts_with_views(stack) as (app, running):
         case_id = report_lost(app, district, who)
         case = app.get_case(case_id)
         subject = case.subject_id
@@ -242,8 +230,7 @@ def test_the_retention_job_erases_the_notes_of_a_closed_case_and_keeps_the_recor
         app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING, ctx=CTX)
         dsn = stack.database_url(TEST_DATABASE)
         closed = person_in_views(dsn, subject, last_closed_on=date.today())
-        detail_view = runners[0].projection.view
-        client = TestClient(data_protection_app(app, detail_view, keyring, stack))
+        client = TestClient(data_protection_app(running))
         in_two_years = date.today() + timedelta(days=2 * 366)
 
         [due] = decide([closed], settings.periods, in_two_years)
@@ -277,7 +264,7 @@ def test_a_legal_hold_keeps_the_notes_from_the_retention_job(
 ) -> None:
     who = person()
     settings = RetentionSettings()
-    with contacts_with_views(stack, cipher) as (app, runners):
+    with contacts_with_views(stack) as (app, running):
         case_id = report_lost(app, district, who)
         subject = app.get_case(case_id).subject_id
         note = cipher.seal(subject, "Notiz unter Vorbehalt", DataCategory.VISIT_NOTE)
@@ -286,7 +273,7 @@ def test_a_legal_hold_keeps_the_notes_from_the_retention_job(
         held_person = person_in_views(
             stack.database_url(TEST_DATABASE), subject, last_closed_on=date.today(), legal_hold=True
         )
-        client = TestClient(data_protection_app(app, runners[0].projection.view, keyring, stack))
+        client = TestClient(data_protection_app(running))
 
         [held] = decide([held_person], settings.periods, date.today() + timedelta(days=2 * 366))
         assert (held.category, held.action) == ("visit_notes", Action.HELD)

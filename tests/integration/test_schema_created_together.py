@@ -14,7 +14,7 @@ from contacts.projections import CaseDetailView, CaseQueueView
 
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import build_view
-from shared.runtime.service import schema_lock
+from shared.runtime.infrastructure import schema_lock
 from shared.settings import ServiceSettings
 from tests.support.helpers import scratch_database
 

@@ -18,7 +18,7 @@ from visits.domain import Schedule, Visit, VisitStatus
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost
 from shared.contracts.visits import MeetingPlace, VisitPurpose
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def harness(stack: ServiceSettings, cipher: PersonalDataCipher) -> Iterator[VisitsHarness]:
-    with visits_harness(stack, cipher) as running:
+    with visits_harness(stack) as running:
         yield running
 
 
@@ -69,6 +69,11 @@ async def wait_for(probe: Callable[[], Any], what: str) -> Any:
 
 def announce(harness: VisitsHarness, row: Any) -> Any:
     today = date.today()
+    with acting_as(CommandContext(actor="ow-yilmaz", role="outreach_worker")):
+        return announce_as_worker(harness, row, today)
+
+
+def announce_as_worker(harness: VisitsHarness, row: Any, today: date) -> Any:
     return harness.app.announce(
         case=PlannedCase(
             case_id=row["case_id"],
@@ -83,7 +88,6 @@ def announce(harness: VisitsHarness, row: Any) -> Any:
         place=MeetingPlace.HOME,
         place_description=None,
         announced_on=None,
-        ctx=CommandContext(actor="ow-yilmaz", role="outreach_worker"),
     )
 
 

@@ -106,7 +106,7 @@ def test_no_published_contract_has_a_field_that_marks_a_person() -> None:
 def harness(stack: ServiceSettings, cipher: PersonalDataCipher) -> Iterator[VisitsHarness]:
     # No lead time: a visit announced for today can be made, and its outcome recorded, today.
     rules = VisitRules(default_min_lead_days=0)
-    with visits_harness(stack, cipher, rules=rules) as running:
+    with visits_harness(stack, rules=rules) as running:
         yield running
 
 

@@ -58,7 +58,7 @@ def harness(
     stack: ServiceSettings, cipher: PersonalDataCipher, clock: Clock
 ) -> Iterator[VisitsHarness]:
     rules = VisitRules(default_max_attempts=2)
-    with visits_harness(stack, cipher, rules=rules, today=clock) as running:
+    with visits_harness(stack, rules=rules, today=clock) as running:
         yield running
 
 

@@ -1,8 +1,9 @@
-"""The coaching service assembled in the test process, against the real PostgreSQL and Kafka.
+"""The coaching service built in the test process with the builders of ``coaching.main``,
+against the real PostgreSQL and Kafka.
 
 Everything lives in the test database (so it never meets a running coaching service): the
-application, its three projections (run by the library's projection runner, as in the
-service), the case directory fed by the consumer, and the HTTP routes over them.
+service as ``open_coaching`` opens it, its three projections run by the runners of production
+(``shared.runtime``), the case directory fed by the consumer, and the HTTP routes over them.
 """
 
 from __future__ import annotations
@@ -10,109 +11,110 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
-from coaching.api import build_provider_router, build_router
+from coaching import api, provider_api
 from coaching.application import Coachings
 from coaching.consumers import build_consumers
-from coaching.projections import (
-    CaseDirectoryView,
-    CoachingRecordProjection,
-    CoachingRecordView,
-    ProgrammeProjection,
-    ProgrammeView,
-    RegistryProjection,
-    RegistryView,
-)
+from coaching.deps import CoachingContext
+from coaching.main import open_coaching
+from coaching.projections import CaseDirectoryView, CoachingRecordView, ProgrammeView, RegistryView
+from coaching.settings import CoachingSettings
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost, ContactLostReason, Evidence, SealedPerson
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
-from shared.eventsourcing.persistence import eventsourcing_env
-from shared.eventsourcing.views import build_view
 from shared.http.access_log import AccessLog
-from shared.http.app import create_app
-from shared.http.auth import TokenCodec, principal_dependency
 from shared.messaging.consumer import Consumer, DeadLetters, register
 from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
+from shared.runtime.app import routes_app
+from shared.runtime.infrastructure import build_infrastructure
+from shared.runtime.running import Running, open_running
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, person
 
 
 @dataclass
 class CoachingHarness:
-    app: Coachings
-    cipher: PersonalDataCipher
-    registry: RegistryView
-    records: CoachingRecordView
-    programmes: ProgrammeView
-    directory: CaseDirectoryView
-    access_log: AccessLog
-    extension_due_days: int = 14
-    runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
+    running: Running
+    context: CoachingContext
+
+    @property
+    def app(self) -> Coachings:
+        return self.context.app
+
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        return self.context.cipher
+
+    @property
+    def registry(self) -> RegistryView:
+        return self.context.registry
+
+    @property
+    def records(self) -> CoachingRecordView:
+        return self.context.records
+
+    @property
+    def programmes(self) -> ProgrammeView:
+        return self.context.programmes
+
+    @property
+    def directory(self) -> CaseDirectoryView:
+        return self.context.directory
+
+    @property
+    def access_log(self) -> AccessLog:
+        return self.context.access_log
 
 
 @contextlib.contextmanager
 def coaching_harness(
-    settings: ServiceSettings,
-    cipher: PersonalDataCipher,
+    stack: ServiceSettings,
     *,
     today: Callable[[], date] = date.today,
 ) -> Iterator[CoachingHarness]:
-    env = eventsourcing_env(settings, TEST_DATABASE)
-    app = Coachings(env, cipher=cipher, today=today)
-    runners: list[ProjectionRunner[Any, Any]] = []
-    pool = ConnectionPool(settings.database_url(TEST_DATABASE), min_size=1, max_size=2)
+    """The coaching service opened as its process opens it, its projections running."""
+    coaching_settings = CoachingSettings.model_validate(
+        {
+            **stack.model_dump(),
+            "service_name": "coaching-test",
+            "database_name": TEST_DATABASE,
+            "key_cache_seconds": 0,
+        }
+    )
+    infra = build_infrastructure("coaching", coaching_settings)
+    running = open_running(infra, partial(open_coaching, infra, coaching_settings, today))
+    context = running.service.state
+    assert isinstance(context, CoachingContext)
+    assert running.runners is not None
+    running.runners.start()
     try:
-        access_log = AccessLog(pool, "coaching-test")
-        access_log.create_schema()
-        for projection_class, view_class in (
-            (RegistryProjection, RegistryView),
-            (CoachingRecordProjection, CoachingRecordView),
-            (ProgrammeProjection, ProgrammeView),
-        ):
-            runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-                application_class=Coachings,
-                projection_class=projection_class,
-                view_class=view_class,
-                env=env,
-            )
-            runners.append(runner.__enter__())
-        yield CoachingHarness(
-            app=app,
-            cipher=cipher,
-            registry=runners[0].projection.view,
-            records=runners[1].projection.view,
-            programmes=runners[2].projection.view,
-            directory=build_view(CaseDirectoryView, env, "case_directory"),
-            access_log=access_log,
-            runners=runners,
-        )
+        yield CoachingHarness(running, context)
     finally:
-        for runner in runners:
+        for runner in running.runners.runners:
+            runner.stop()
             runner.__exit__(None, None, None)
-        app.close()
-        pool.close()
+        running.service.app.close()
+        infra.close()
 
 
 def http_app(harness: CoachingHarness, settings: ServiceSettings) -> FastAPI:
     """The coaching routes over the harness (no lifespan: everything runs already)."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
-        yield
-
-    http = create_app(title="coaching (test)", description="", lifespan=lifespan, readiness={})
-    authenticate = principal_dependency(TokenCodec.from_settings(settings))
-    http.include_router(build_router(harness, authenticate))
-    http.include_router(build_provider_router(harness, authenticate))
+    http = routes_app(
+        harness.running.infra,
+        title="coaching (test)",
+        description="",
+        routers=[api.router, provider_api.router],
+    )
+    http.state.service = harness.context
     return http
 
 

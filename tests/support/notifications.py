@@ -11,25 +11,27 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import Message
+from functools import partial
 from typing import Any
 
 import psycopg
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
-from notifications.api import build_router
+from notifications import api
 from notifications.application import Notifications
 from notifications.channels import SmtpMailer, sms_gateway
 from notifications.consumers import build_consumers
+from notifications.deps import NotificationsContext
 from notifications.domain import RetryPolicy
+from notifications.main import open_notifications
 from notifications.outbox import Composer, Outbox, ReminderCheck
-from notifications.projections import DirectoryView, NotificationsProjection, NotificationsView
+from notifications.projections import DirectoryView, NotificationsView
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
 from psycopg import sql
@@ -37,14 +39,14 @@ from psycopg_pool import ConnectionPool
 
 from shared.contracts import Envelope, Payload
 from shared.erasure import ErasureLedgerView
-from shared.eventsourcing.persistence import eventsourcing_env
-from shared.eventsourcing.views import build_view
 from shared.http.access_log import AccessLog
-from shared.http.app import create_app
-from shared.http.auth import TokenCodec, principal_dependency
 from shared.messaging.consumer import DeadLetters, register
 from shared.messaging.kafka import build_broker, ensure_topics
 from shared.privacy import PersonalDataCipher
+from shared.runtime.app import routes_app
+from shared.runtime.infrastructure import build_infrastructure
+from shared.runtime.running import open_running
+from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually
 from tests.support.processes import free_port
@@ -135,7 +137,7 @@ class NotificationsHarness:
     http: FastAPI
     access_log: AccessLog
     ledger: ErasureLedgerView
-    runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
+    runners: ProjectionRunners
 
     def new_outbox(self, app: Notifications | None = None) -> Outbox:
         """Another outbox, as after a restart of the service."""
@@ -180,95 +182,68 @@ class NotificationsHarness:
 @contextlib.contextmanager
 def notifications_harness(
     stack: ServiceSettings,
-    cipher: PersonalDataCipher,
     *,
     smtp_port: int,
     policy: RetryPolicy | None = None,
 ) -> Iterator[NotificationsHarness]:
+    """The notifications service opened as its process opens it (``open_notifications``), on
+    a database of its own, its projection running, its outbox sending to ``smtp_port``."""
     database = f"notifications_it_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    settings = NotificationsSettings(
-        service_name=database, smtp_port=smtp_port, smtp_timeout_seconds=3
+    policy = policy or RetryPolicy()
+    settings = NotificationsSettings.model_validate(
+        {
+            **stack.model_dump(),
+            "service_name": database,
+            "smtp_port": smtp_port,
+            "smtp_timeout_seconds": 3,
+            "max_attempts": policy.max_attempts,
+            "backoff_base_seconds": policy.base_seconds,
+            "backoff_max_seconds": policy.max_seconds,
+            "key_cache_seconds": 0,
+        }
     )
-    env = eventsourcing_env(stack, database)
     clock = Clock()
-    app = Notifications(env, policy=policy or RetryPolicy(), clock=clock)
-    runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-        application_class=Notifications,
-        projection_class=NotificationsProjection,
-        view_class=NotificationsView,
-        env=env,
-    ).__enter__()
-    pool = ConnectionPool(stack.database_url(database), min_size=1, max_size=2)
+    templates = Templates(settings.templates_dir)
+    infra = build_infrastructure("notifications", settings)
+    running = open_running(
+        infra, partial(open_notifications, infra, settings, templates, clock=clock)
+    )
+    context = running.service.state
+    assert isinstance(context, NotificationsContext)
+    assert running.runners is not None
+    running.runners.start()
     try:
-        access_log = AccessLog(pool, database)
-        access_log.create_schema()
-        view: NotificationsView = runner.projection.view
-        directory = build_view(DirectoryView, env, "directory")
-        ledger = build_view(ErasureLedgerView, env, "erasure_ledger")
-        templates = Templates(settings.templates_dir)
-        composer = Composer(settings, templates, cipher, directory)
-        mailer = SmtpMailer("127.0.0.1", smtp_port, settings.smtp_sender, timeout=3)
-        outbox = Outbox(
-            app=app,
-            view=view,
-            composer=composer,
-            mailer=mailer,
-            sms=sms_gateway(None),
-            lock_dsn=settings.database_url(database),
-            forgotten=ledger.is_forgotten,
-        )
         tag = uuid.uuid4().hex[:8]
         topics = {p: f"test.{p}.{tag}" for p in ("contacts", "visits", "coaching")}
         ensure_topics(stack, [t for topic in topics.values() for t in (topic, topic + ".dlq")])
-
-        @dataclass
-        class _Context:
-            app: Notifications
-            cipher: PersonalDataCipher
-            view: NotificationsView
-            templates: Templates
-            settings: NotificationsSettings
-            outbox: Outbox | None
-            access_log: AccessLog
-            directory: DirectoryView
-
-        @contextlib.asynccontextmanager
-        async def _no_lifespan(_: FastAPI) -> Any:
-            yield
-
-        http = create_app(
-            title="notifications", description="", lifespan=_no_lifespan, readiness={}
-        )
-        http.include_router(
-            build_router(
-                _Context(app, cipher, view, templates, settings, outbox, access_log, directory),
-                principal_dependency(TokenCodec.from_settings(stack)),
-            )
-        )
+        http = routes_app(infra, title="notifications", description="", routers=[api.router])
+        http.state.service = context
         yield NotificationsHarness(
             settings=settings,
-            app=app,
-            view=view,
-            directory=directory,
-            cipher=cipher,
-            composer=composer,
-            mailer=mailer,
-            outbox=outbox,
+            app=context.app,
+            view=context.view,
+            directory=context.directory,
+            cipher=context.cipher,
+            composer=context.outbox.composer,
+            mailer=context.outbox.mailer,
+            outbox=context.outbox,
             clock=clock,
             topics=topics,
             prefix=f"notifications-test-{tag}",
             database=database,
             http=http,
-            access_log=access_log,
-            ledger=ledger,
-            runners=[runner],
+            access_log=context.access_log,
+            ledger=running.ledger,
+            runners=running.runners,
         )
     finally:
-        runner.__exit__(None, None, None)
-        app.close()
-        pool.close()
+        for runner in running.runners.runners:
+            runner.stop()
+            runner.__exit__(None, None, None)
+        running.service.app.close()
+        infra.close()
         with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))

@@ -1,8 +1,9 @@
-"""The visits service assembled in the test process, against the real PostgreSQL and Kafka.
+"""The visits service built in the test process with the builders of ``visits.main``, against
+the real PostgreSQL and Kafka.
 
 Everything lives in the test database (so it never meets a running visits service): the
-application, its two projections (run by the library's projection runner, as in the
-service) and the planning board fed by the consumers.
+infrastructure, the service as ``open_visits`` opens it, its projections run by the runners
+of production (``shared.runtime``: batches, restarts) and the routes over it.
 """
 
 from __future__ import annotations
@@ -10,25 +11,22 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
-from visits.api import build_router
+from visits import api, messaging
+from visits.api.deps import VisitsState
 from visits.application import Visits
-from visits.consumers import build_consumers
 from visits.domain import VisitRules
-from visits.projections import (
-    BoardVisitsProjection,
-    BoardVisitsView,
-    PlanningBoardView,
-    VisitRecordProjection,
-    VisitRecordView,
-)
+from visits.main import open_visits
+from visits.projections.board import BoardVisitsProjection, BoardVisitsView, PlanningBoardView
+from visits.projections.records import VisitRecordView
+from visits.settings import VisitsSettings
 
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import (
@@ -39,87 +37,99 @@ from shared.contracts.contacts import (
     OutreachCaseClosed,
     SealedPerson,
 )
-from shared.eventsourcing.persistence import eventsourcing_env
-from shared.eventsourcing.views import build_view
 from shared.http.access_log import AccessLog
-from shared.http.app import create_app
-from shared.http.auth import TokenCodec, principal_dependency
 from shared.messaging.consumer import Consumer, DeadLetters, register
 from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
+from shared.runtime.app import routes_app
+from shared.runtime.infrastructure import build_infrastructure
+from shared.runtime.running import Running, open_running
+from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, person
 
 
 @dataclass
 class VisitsHarness:
-    app: Visits
-    board: PlanningBoardView
-    records: VisitRecordView
-    rules: VisitRules
-    cipher: PersonalDataCipher
-    access_log: AccessLog
-    runners: list[ProjectionRunner[Any, Any]] = field(default_factory=list)
+    running: Running
+    state: VisitsState
+
+    @property
+    def app(self) -> Visits:
+        return self.state.visits
+
+    @property
+    def board(self) -> PlanningBoardView:
+        return self.state.board
+
+    @property
+    def records(self) -> VisitRecordView:
+        return self.state.records
+
+    @property
+    def rules(self) -> VisitRules:
+        return self.state.rules
+
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        return self.state.cipher
+
+    @property
+    def access_log(self) -> AccessLog:
+        return self.running.infra.access_log
+
+    @property
+    def runners(self) -> ProjectionRunners:
+        assert self.running.runners is not None
+        return self.running.runners
 
     @property
     def board_writer(self) -> BoardVisitsView:
-        view: BoardVisitsView = self.runners[0].projection.view
-        return view
+        return self.running.infra.view(BoardVisitsView, BoardVisitsProjection.name)
+
+
+def visits_settings(stack: ServiceSettings) -> VisitsSettings:
+    """The visits settings of the tests: the stack's, the test database, keys never cached."""
+    return VisitsSettings.model_validate(
+        {
+            **stack.model_dump(),
+            "service_name": "visits-test",
+            "database_name": TEST_DATABASE,
+            "key_cache_seconds": 0,
+        }
+    )
 
 
 @contextlib.contextmanager
 def visits_harness(
-    settings: ServiceSettings,
-    cipher: PersonalDataCipher,
+    stack: ServiceSettings,
     *,
     rules: VisitRules | None = None,
     today: Callable[[], date] = date.today,
 ) -> Iterator[VisitsHarness]:
-    env = eventsourcing_env(settings, TEST_DATABASE)
-    rules = rules or VisitRules()
-    app = Visits(env, cipher=cipher, rules=rules, today=today)
-    runners: list[ProjectionRunner[Any, Any]] = []
-    pool = ConnectionPool(settings.database_url(TEST_DATABASE), min_size=1, max_size=2)
+    """The visits service opened as its process opens it, its projections running."""
+    infra = build_infrastructure("visits", visits_settings(stack))
+    running = open_running(infra, partial(open_visits, infra, rules or VisitRules(), today))
+    state = running.service.state
+    assert isinstance(state, VisitsState)
+    assert running.runners is not None
+    running.runners.start()
     try:
-        access_log = AccessLog(pool, "visits-test")
-        access_log.create_schema()
-        for projection_class, view_class in (
-            (BoardVisitsProjection, BoardVisitsView),
-            (VisitRecordProjection, VisitRecordView),
-        ):
-            runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-                application_class=Visits,
-                projection_class=projection_class,
-                view_class=view_class,
-                env=env,
-            )
-            runners.append(runner.__enter__())
-        yield VisitsHarness(
-            app=app,
-            board=build_view(PlanningBoardView, env, "planning_board"),
-            records=runners[1].projection.view,
-            rules=rules,
-            cipher=cipher,
-            access_log=access_log,
-            runners=runners,
-        )
+        yield VisitsHarness(running, state)
     finally:
-        for runner in runners:
+        for runner in running.runners.runners:
+            runner.stop()
             runner.__exit__(None, None, None)
-        app.close()
-        pool.close()
+        running.service.app.close()
+        infra.close()
 
 
 def http_app(harness: VisitsHarness, settings: ServiceSettings) -> FastAPI:
     """The visits routes over the harness (no lifespan: everything runs already)."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
-        yield
-
-    http = create_app(title="visits (test)", description="", lifespan=lifespan, readiness={})
-    authenticate = principal_dependency(TokenCodec.from_settings(settings))
-    http.include_router(build_router(harness, authenticate))
+    http = routes_app(
+        harness.running.infra, title="visits (test)", description="", routers=api.routers
+    )
+    http.state.service = harness.state
     return http
 
 
@@ -133,8 +143,12 @@ class RunningConsumers:
         self.broker = build_broker(settings, self.prefix)
         self.dead_letters = DeadLetters(self.broker, pool)
         self.dead_letters.create_schema()
-        self.consumers: list[Consumer] = build_consumers(
-            harness.app, harness.board, topic=topic, prefix=self.prefix
+        self.consumers: list[Consumer] = messaging.consumers(
+            harness.app,
+            harness.board,
+            harness.state.contracts,
+            prefix=self.prefix,
+            contacts_topic=topic,
         )
         for consumer in self.consumers:
             register(self.broker, consumer, self.dead_letters, retries=1, backoff_seconds=0.05)

@@ -5,6 +5,8 @@ uvicorn coaching.main:create_app --factory --port 8103
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from functools import partial
 
 from fastapi import FastAPI
@@ -55,9 +57,11 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:
     )
 
 
-def open_coaching(infra: Infrastructure, settings: CoachingSettings) -> Service[CoachingContext]:
+def open_coaching(
+    infra: Infrastructure, settings: CoachingSettings, today: Callable[[], date] = date.today
+) -> Service[CoachingContext]:
     """The application and views of the coaching service, and what its process runs."""
-    coachings = Coachings(infra.env, cipher=infra.cipher)
+    coachings = Coachings(infra.env, cipher=infra.cipher, today=today)
     directory = infra.view(CaseDirectoryView, "case_directory")
     context = CoachingContext(
         app=coachings,

@@ -5,13 +5,14 @@ uvicorn notifications.main:create_app --factory --port 8104
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
 from fastapi import FastAPI
 
 from notifications import api
-from notifications.application import Notifications
+from notifications.application import Notifications, utc_now
 from notifications.channels import SmtpMailer, sms_gateway
 from notifications.consumers import build_consumers
 from notifications.deps import NotificationsContext
@@ -51,7 +52,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
 
 def open_notifications(
-    infra: Infrastructure, settings: NotificationsSettings, templates: Templates
+    infra: Infrastructure,
+    settings: NotificationsSettings,
+    templates: Templates,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Service[NotificationsContext]:
     """The application and views of the notifications service, and what its process runs."""
     policy = RetryPolicy(
@@ -59,7 +63,7 @@ def open_notifications(
         base_seconds=settings.backoff_base_seconds,
         max_seconds=settings.backoff_max_seconds,
     )
-    notifications = Notifications(infra.env, policy=policy)
+    notifications = Notifications(infra.env, policy=policy, clock=clock)
     view = infra.view(NotificationsView, NotificationsProjection.name)
     directory = infra.view(DirectoryView, "directory")
     outbox = Outbox(

@@ -21,9 +21,8 @@ from shared.http.auth import Principal, Role
 from shared.http.deps import CurrentUser, reading, require
 from shared.http.state import app_state
 from shared.privacy import PersonalDataCipher
-from visits.api.schemas import VisitId
 from visits.application import Visits
-from visits.domain import Visit, VisitRules
+from visits.domain import VisitRules
 from visits.projections.board import PlanningBoardView
 from visits.projections.outreach_contracts import OutreachContractsView
 from visits.projections.records import VisitRecordView
@@ -108,13 +107,3 @@ HistoryReading = Annotated[
     PersonalRead, reading(*VISIT_STAFF, Role.CASE_MANAGER, principal=admitted)
 ]
 """A person's visit history is also the case manager's."""
-
-
-def visit_in_scope(visit_id: VisitId, principal: Staff, visits: VisitsDep) -> Visit:
-    """The visit of the path, if it is of a district of the reader's (404 otherwise)."""
-    visit = visits.get_visit(visit_id)
-    principal.check_district(visit.district, "visit")
-    return visit
-
-
-VisitInScope = Annotated[Visit, Depends(visit_in_scope)]

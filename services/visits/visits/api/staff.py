@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
 from shared.errors import ForbiddenError, NotFoundError
 from shared.http.access_log import PersonalRead
-from shared.http.auth import Role
+from shared.http.auth import Principal, Role
 from shared.http.inputs import IsoDate, Key
 from shared.http.read_your_writes import projected
 from shared.privacy import PersonalDataCipher
@@ -24,7 +25,6 @@ from visits.api.deps import (
     RulesDep,
     Staff,
     StaffReading,
-    VisitInScope,
     VisitsDep,
 )
 from visits.api.presenters import agenda_items, agenda_out, board_out, visit_out
@@ -43,7 +43,7 @@ from visits.api.schemas import (
     VisitOut,
     VisitState,
 )
-from visits.application import PlannedCase
+from visits.application import PlannedCase, Visits
 from visits.projections.records import VisitRecordView
 
 router = APIRouter(tags=["visits"])
@@ -93,23 +93,30 @@ def announce_visit(
 
 
 @router.post("/visits/{visit_id}/reschedule", response_model=VisitState)
-def reschedule_visit(visit: VisitInScope, body: RescheduleVisit, visits: VisitsDep) -> VisitState:
-    visit = visits.reschedule(visit.id, schedule=body.schedule(), announced_on=body.announced_on)
+def reschedule_visit(
+    visit_id: VisitId, body: RescheduleVisit, principal: Staff, visits: VisitsDep
+) -> VisitState:
+    _in_scope(visits, visit_id, principal)
+    visit = visits.reschedule(visit_id, schedule=body.schedule(), announced_on=body.announced_on)
     return VisitState(visit_id=visit.id, status=visit.status.value)
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitState)
-def cancel_visit(visit: VisitInScope, body: CancelVisit, visits: VisitsDep) -> VisitState:
-    visit = visits.cancel(visit.id, reason=body.reason)
+def cancel_visit(
+    visit_id: VisitId, body: CancelVisit, principal: Staff, visits: VisitsDep
+) -> VisitState:
+    _in_scope(visits, visit_id, principal)
+    visit = visits.cancel(visit_id, reason=body.reason)
     return VisitState(visit_id=visit.id, status=visit.status.value)
 
 
 @router.post("/visits/{visit_id}/outcome", response_model=VisitState)
 def record_outcome(
-    visit: VisitInScope, body: RecordOutcome, principal: Staff, visits: VisitsDep
+    visit_id: VisitId, body: RecordOutcome, principal: Staff, visits: VisitsDep
 ) -> VisitState:
+    _in_scope(visits, visit_id, principal)
     visit = visits.complete(
-        visit.id,
+        visit_id,
         outcome=body.outcome,
         needs=body.needs,
         note=body.note,
@@ -163,6 +170,13 @@ def agenda_calendar(
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="agenda-{day}.ics"'},
     )
+
+
+def _in_scope(visits: Visits, visit_id: UUID, principal: Principal) -> None:
+    """The visit exists for the principal only in their districts (404 otherwise). Called
+    in the route, after its input was checked: nothing is looked up for a bad request."""
+    visit = visits.get_visit(visit_id)
+    principal.check_district(visit.district, "visit")
 
 
 def _agenda_of(
