@@ -34,7 +34,8 @@ from pydantic_core import to_jsonable_python
 
 from shared.dpo_pdf import render_pdf
 from shared.eventsourcing.application import OutreachApplication
-from shared.http.auth import JobTokens, Principal, Role
+from shared.http.auth import Principal, Role
+from shared.http.oidc import JobTokens
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
 from shared.retention import RetentionSettings
 from shared.settings import SERVICE_PORTS

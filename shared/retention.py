@@ -223,7 +223,8 @@ def request_erasures(
 
     import httpx
 
-    from shared.http.auth import JobTokens, Principal, Role
+    from shared.http.auth import Principal, Role
+    from shared.http.oidc import JobTokens
 
     tokens = JobTokens(settings)
     outcomes: list[tuple[Decision, str]] = []

@@ -29,8 +29,8 @@ events holds the lock, the runner keeps its batch and tries again; when the reco
 rebuild, another runner), it stops with :class:`ViewMoved` and the supervisor starts a new
 one from the record.
 
-Only the library's public interface is used: the infrastructure factory builds the view,
-``recorder.subscribe`` follows the log, ``mapper.to_domain_event`` decodes.
+Only the library's public interface is used: ``recorder.subscribe`` follows the log,
+``mapper.to_domain_event`` decodes; the view is the process's (opened once).
 """
 
 from __future__ import annotations
@@ -324,8 +324,7 @@ class BatchingProjectionRunner:
             self._subscription.stop()
 
     def run_forever(self, timeout: float | None = None) -> None:
-        """Block until the runner stopped (or ``timeout``); re-raise the error that stopped
-        it (once)."""
+        """Block until the runner stopped (or ``timeout``); re-raise what stopped it (once)."""
         if self._interrupted.wait(timeout=timeout) and self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -389,8 +388,7 @@ class BatchingProjectionRunner:
             self._fail(error)
 
     def _next_batch(self) -> list[Notification]:
-        """What has been delivered, up to ``batch_size`` (waiting at most half a second for
-        the first notification)."""
+        """What was delivered, up to ``batch_size`` (at most half a second for the first)."""
         try:
             batch = [self._handover.get(timeout=0.5)]
         except queue.Empty:

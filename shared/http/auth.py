@@ -26,7 +26,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-import httpx
 import jwt
 from cachetools import TLRUCache
 from fastapi import Depends, Request
@@ -114,10 +113,10 @@ class ClaimNames:
         """The principal the claims name (``UnauthorizedError`` if they name none)."""
         user = claims.get(self.user)
         if not user:
-            raise _unauthorized("token_claims_invalid", f"the token names no user ({self.user})")
+            raise unauthorized("token_claims_invalid", f"the token names no user ({self.user})")
         roles = {str(r) for r in _as_list(claims.get(self.roles))} & set(Role)
         if len(roles) != 1:
-            raise _unauthorized(
+            raise unauthorized(
                 "token_claims_invalid",
                 f"the token must name exactly one Outreach role ({self.roles}); it names "
                 f"{len(roles)}",
@@ -133,7 +132,7 @@ class ClaimNames:
             fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
             names = {"districts": self.districts, "provider": self.provider, "user": self.user}
             claims_named = ", ".join(names.get(f, f) for f in fields)
-            raise _unauthorized(
+            raise unauthorized(
                 "token_claims_invalid", f"the token's claims are not valid: {claims_named}"
             ) from None
 
@@ -144,7 +143,7 @@ def _as_list(value: object) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _unauthorized(reason: str, detail: str) -> UnauthorizedError:
+def unauthorized(reason: str, detail: str) -> UnauthorizedError:
     """A 401 problem: ``code`` ``unauthorized`` and the ``reason`` in a word."""
     return UnauthorizedError(detail, reason=reason)
 
@@ -168,14 +167,14 @@ _REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
 )
 
 
-def _refusal(error: jwt.PyJWTError) -> UnauthorizedError:
+def refusal(error: jwt.PyJWTError) -> UnauthorizedError:
     """The 401 for a library error: a fixed sentence per kind, never the library's message."""
     if isinstance(error, jwt.MissingRequiredClaimError):
-        return _unauthorized("token_claims_invalid", f"the token lacks the claim {error.claim}")
+        return unauthorized("token_claims_invalid", f"the token lacks the claim {error.claim}")
     for kind, reason, detail in _REFUSALS:
         if isinstance(error, kind):
-            return _unauthorized(reason, detail)
-    return _unauthorized("token_invalid", "the bearer token is not valid")
+            return unauthorized(reason, detail)
+    return unauthorized("token_invalid", "the bearer token is not valid")
 
 
 CHECKED_TOKENS = 4096
@@ -218,18 +217,18 @@ class TokenVerifier:
         raise NotImplementedError
 
 
-def _header(token: str) -> dict[str, Any]:
+def token_header(token: str) -> dict[str, Any]:
     try:
         return jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
+def unverified_claims(token: str) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     return claims
 
 
@@ -288,202 +287,8 @@ class TokenCodec(TokenVerifier):
                 options={"require": ["sub", "exp", "iss", "aud"]},
             )
         except jwt.PyJWTError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
         return self._claims.principal(claims), float(claims["exp"])
-
-
-class OidcVerifier(TokenVerifier):
-    """Tokens of an OpenID Connect provider, checked against its published keys.
-
-    The discovery document is read once (on the first token, so a service starts while the
-    provider is still coming up); the key set is cached for ``jwks_lifespan`` seconds and
-    fetched again when a token names a key it does not hold (at most once per
-    ``jwks_cooldown`` seconds, so tokens with invented key ids cannot make it hammer the
-    provider). PyJWT's ``PyJWKClient`` does the fetching and caching."""
-
-    def __init__(
-        self,
-        issuer: str,
-        audience: str,
-        algorithms: list[str],
-        claims: ClaimNames | None = None,
-        *,
-        jwks_lifespan: float = 300,
-        jwks_cooldown: float = 10,
-        leeway: float = 10,
-        timeout: float = 5,
-    ) -> None:
-        super().__init__()
-        self.issuer = issuer  # compared exactly, as OpenID Connect wants
-        self._audience = audience
-        self._algorithms = list(algorithms)
-        self._claims = claims or ClaimNames()
-        self._jwks_lifespan = jwks_lifespan
-        self._jwks_cooldown = jwks_cooldown
-        self._leeway = leeway
-        self._timeout = timeout
-        self._jwks: jwt.PyJWKClient | None = None
-        self._discovery_lock = threading.Lock()
-        self._discovery_failed_at: float | None = None
-
-    @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> OidcVerifier:
-        assert settings.oidc_issuer is not None  # the settings refuse to start without one
-        return cls(
-            settings.oidc_issuer,
-            settings.oidc_audience,
-            settings.oidc_algorithms,
-            ClaimNames.from_settings(settings),
-            jwks_lifespan=settings.oidc_jwks_lifespan_seconds,
-            jwks_cooldown=settings.oidc_jwks_cooldown_seconds,
-            leeway=settings.oidc_leeway_seconds,
-        )
-
-    def _keys(self) -> jwt.PyJWKClient:
-        with self._discovery_lock:
-            if self._jwks is not None:
-                return self._jwks
-            failed = self._discovery_failed_at
-            if failed is not None and time.monotonic() - failed < self._jwks_cooldown:
-                raise IdentityProviderUnavailableError("the identity provider cannot be reached")
-            try:
-                document = discover(self.issuer, self._timeout)
-            except IdentityProviderUnavailableError:
-                self._discovery_failed_at = time.monotonic()
-                raise
-            self._jwks = jwt.PyJWKClient(
-                document["jwks_uri"],
-                lifespan=self._jwks_lifespan,
-                cooldown_duration=self._jwks_cooldown,
-                timeout=self._timeout,
-            )
-            return self._jwks
-
-    def verify(self, token: str) -> tuple[Principal, float]:
-        algorithm = _header(token).get("alg")
-        if algorithm not in self._algorithms:
-            raise _unauthorized(
-                "token_algorithm_not_accepted", "the token's signature algorithm is not accepted"
-            )
-        # Refused before any key is looked up: a token of another issuer (another realm, another
-        # provider) must not make the service fetch its keys, and its 401 names the real cause.
-        if _unverified_claims(token).get("iss") != self.issuer:
-            raise _unauthorized("token_issuer_invalid", "the token was issued by another issuer")
-        try:
-            key = self._keys().get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientConnectionError:
-            raise IdentityProviderUnavailableError(
-                "the identity provider's keys cannot be fetched"
-            ) from None
-        except jwt.PyJWKSetError:
-            raise IdentityProviderUnavailableError(
-                "the identity provider publishes no usable keys"
-            ) from None
-        except jwt.PyJWKClientError:
-            raise _unauthorized(
-                "token_key_unknown",
-                "the token is signed with a key the identity provider does not publish",
-            ) from None
-        except jwt.PyJWTError as error:
-            raise _refusal(error) from None
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=self._algorithms,
-                issuer=self.issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as error:
-            raise _refusal(error) from None
-        return self._claims.principal(claims), float(claims["exp"])
-
-
-def discover(issuer: str, timeout: float = 5) -> dict[str, Any]:
-    """The issuer's OpenID Connect discovery document (it must name the same issuer)."""
-    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
-    try:
-        response = httpx.get(url, timeout=timeout)
-        response.raise_for_status()
-        document: dict[str, Any] = response.json()
-    except (httpx.HTTPError, ValueError):
-        raise IdentityProviderUnavailableError("the identity provider cannot be reached") from None
-    if document.get("issuer") != issuer or not document.get("jwks_uri"):
-        raise IdentityProviderUnavailableError(
-            "the identity provider's discovery document names another issuer or no keys"
-        )
-    return document
-
-
-class DevelopmentVerifier(TokenVerifier):
-    """Development mode: the identity provider's tokens, and HS256 tokens of the shared
-    development key (``shared.http.auth mint``, the unit tests), told apart by their algorithm."""
-
-    def __init__(self, codec: TokenCodec, provider: OidcVerifier) -> None:
-        super().__init__()
-        self._codec = codec
-        self._provider = provider
-
-    def verify(self, token: str) -> tuple[Principal, float]:
-        if str(_header(token).get("alg", "")).startswith("HS"):
-            return self._codec.verify(token)
-        return self._provider.verify(token)
-
-
-def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
-    """Production: the identity provider's tokens only. Development: also HS256 tokens."""
-    provider = OidcVerifier.from_settings(settings)
-    if settings.mode is Mode.PRODUCTION:
-        return provider
-    return DevelopmentVerifier(TokenCodec.from_settings(settings), provider)
-
-
-class JobTokens:
-    """Bearer tokens of a job that calls the services (the retention job, the Art. 15
-    export): from the identity provider by client credentials (``OUTREACH_OIDC_CLIENT_ID``
-    and ``_SECRET``); who the job is, and in which districts, is the provider's to say.
-    Without a client, development mode mints an HS256 token for the principal the job names."""
-
-    REFRESH_BEFORE_S = 30
-
-    def __init__(self, settings: ServiceSettings) -> None:
-        self._settings = settings
-        self._token: tuple[str, float] | None = None
-        if settings.oidc_client_id is None and settings.mode is not Mode.DEVELOPMENT:
-            raise SystemExit(
-                "OUTREACH_OIDC_CLIENT_ID and OUTREACH_OIDC_CLIENT_SECRET must be set outside "
-                "development: the job signs in to the identity provider as that client"
-            )
-
-    def token(self, principal: Principal) -> str:
-        """A token for a request; ``principal`` counts only for a development token."""
-        if self._settings.oidc_client_id is None:
-            return TokenCodec.from_settings(self._settings).mint(principal, timedelta(minutes=10))
-        if self._token is None or self._token[1] - self.REFRESH_BEFORE_S < time.time():
-            self._token = self._client_credentials()
-        return self._token[0]
-
-    def _client_credentials(self) -> tuple[str, float]:
-        settings = self._settings
-        assert settings.oidc_issuer is not None
-        assert settings.oidc_client_id is not None
-        secret = settings.oidc_client_secret
-        endpoint = discover(settings.oidc_issuer)["token_endpoint"]
-        response = httpx.post(
-            endpoint,
-            data={"grant_type": "client_credentials"},
-            auth=(settings.oidc_client_id, secret.get_secret_value() if secret else ""),
-            timeout=30,
-        )
-        if response.status_code != 200:
-            raise SystemExit(
-                f"the identity provider refused the client {settings.oidc_client_id!r} "
-                f"({response.status_code}): check OUTREACH_OIDC_CLIENT_ID and _SECRET"
-            )
-        body = response.json()
-        return str(body["access_token"]), time.time() + float(body.get("expires_in", 60))
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -500,7 +305,7 @@ async def authenticate(
     A token seen before is answered from memory on the event loop; a new one is checked on a
     worker thread, since that may fetch the identity provider's keys."""
     if credentials is None:
-        raise _unauthorized("token_missing", "a bearer token is required")
+        raise unauthorized("token_missing", "a bearer token is required")
     verifier = app_state(request, "verifier", TokenVerifier)
     token = credentials.credentials
     principal = verifier.remembered(token)

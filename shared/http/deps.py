@@ -21,15 +21,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, params
 from starlette.concurrency import run_in_threadpool
 
-from shared.http.access_log import (
-    NOTE_MAX,
-    PURPOSE_HEADER,
-    PURPOSE_PATTERN,
-    AccessLog,
-    PersonalRead,
-    StatedPurpose,
-)
+from shared.http.access_log import AccessLog, PersonalRead
 from shared.http.auth import Authenticator, Principal, Role, authenticate
+from shared.http.purpose import NOTE_MAX, PURPOSE_HEADER, PURPOSE_PATTERN, StatedPurpose
 from shared.http.state import app_state
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]

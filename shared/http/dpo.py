@@ -28,10 +28,11 @@ from fastapi import APIRouter, Depends, Request
 from shared.chain import read_anchors
 from shared.dpo import subject_events
 from shared.errors import NotFoundError
-from shared.http.access_log import Purpose, StatedPurpose, record_access
+from shared.http.access_log import record_access
 from shared.http.auth import Principal, Role
 from shared.http.deps import require
 from shared.http.inputs import Key, Moment, QueryInt, Uuid
+from shared.http.purpose import Purpose, StatedPurpose
 from shared.http.state import app_state
 from shared.runtime.running import Running
 

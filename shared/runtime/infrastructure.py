@@ -20,7 +20,8 @@ from shared.eventsourcing import parking
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import TrackedView, build_view
 from shared.http.access_log import AccessLog
-from shared.http.auth import TokenVerifier, verifier_from_settings
+from shared.http.auth import TokenVerifier
+from shared.http.oidc import verifier_from_settings
 from shared.logging import configure_logging
 from shared.messaging.consumer import DeadLetters
 from shared.messaging.kafka import build_broker

@@ -19,7 +19,8 @@ import pytest
 
 from shared.contracts import topic_of
 from shared.errors import UnauthorizedError
-from shared.http.auth import OidcVerifier, Principal, Role, TokenCodec
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.oidc import OidcVerifier
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, scratch_database
 from tests.support.keycloak import PASSWORD, KeycloakUsers, keycloak

@@ -11,8 +11,9 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.http.access_log import AccessEntry, AccessLog, Purpose
+from shared.http.access_log import AccessEntry, AccessLog
 from shared.http.auth import Principal, Role
+from shared.http.purpose import Purpose
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from shared.errors import UnauthorizedError
-from shared.http.auth import JobTokens, OidcVerifier, Principal, Role
+from shared.http.auth import Principal, Role
+from shared.http.oidc import JobTokens, OidcVerifier
 from shared.settings import ServiceSettings
 from tests.support.keycloak import KeycloakUsers, keycloak
 

@@ -15,19 +15,17 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.http.access_log import (
+from shared.http.access_log import AccessEntry, AccessLog, PersonalRead
+from shared.http.app import http_app
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.deps import reading
+from shared.http.purpose import (
     PURPOSE_PATTERN,
-    AccessEntry,
-    AccessLog,
     InvalidPurposeError,
-    PersonalRead,
     Purpose,
     PurposeRequiredError,
     StatedPurpose,
 )
-from shared.http.app import http_app
-from shared.http.auth import Principal, Role, TokenCodec
-from shared.http.deps import reading
 
 pytestmark = pytest.mark.unit
 

@@ -15,14 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from shared.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from shared.http.auth import (
-    JobTokens,
-    OidcVerifier,
-    Principal,
-    Role,
-    TokenCodec,
-    verifier_from_settings,
-)
+from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.oidc import JobTokens, OidcVerifier, verifier_from_settings
 from shared.settings import Mode, ServiceSettings
 
 pytestmark = pytest.mark.unit

@@ -23,7 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from visits.api.schemas import AnnounceVisit, RecordOutcome
 
 from shared.errors import ConflictError
-from shared.http.access_log import PURPOSE_HEADER, AccessLog, PersonalRead
+from shared.http.access_log import AccessLog, PersonalRead
 from shared.http.app import PROBLEM_JSON, http_app
 from shared.http.auth import Principal, Role, TokenCodec
 from shared.http.deps import CurrentUser, reading
@@ -40,6 +40,7 @@ from shared.http.inputs import (
     Text,
     Uuid,
 )
+from shared.http.purpose import PURPOSE_HEADER
 
 pytestmark = pytest.mark.unit
 

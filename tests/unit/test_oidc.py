@@ -27,14 +27,13 @@ from fastapi.testclient import TestClient
 from shared.errors import UnauthorizedError
 from shared.http.app import http_app
 from shared.http.auth import (
-    DevelopmentVerifier,
     IdentityProviderUnavailableError,
-    OidcVerifier,
     Principal,
     Role,
     TokenCodec,
     authenticate,
 )
+from shared.http.oidc import DevelopmentVerifier, OidcVerifier
 
 pytestmark = pytest.mark.unit
 

@@ -6,6 +6,7 @@ from datetime import time, timedelta
 from uuid import uuid4
 
 import pytest
+from eventsourcing.utils import get_topic, resolve_topic
 from visits.domain import (
     CaseVisits,
     InvalidScheduleError,
@@ -330,3 +331,23 @@ def test_the_district_rules_come_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("OUTREACH_MAX_ATTEMPTS", '{"kassel": 0}')
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         VisitsSettings()
+
+
+def test_the_events_keep_the_topics_they_were_stored_under(cipher: PersonalDataCipher) -> None:
+    """The projections select the stored log by these topics, and stored events resolve to
+    their classes by them: moving a class into another module must not change them."""
+    visit = announce_visit(cipher)
+    complete(visit)
+    index = CaseVisits.start(visit.case_id)
+    index.open(visit.id)
+
+    stored = [get_topic(type(e)) for e in (*visit.collect_events(), *index.collect_events())]
+
+    assert stored == [
+        "visits.domain:Visit.Announced",
+        "visits.domain:Visit.Completed",
+        "visits.domain:CaseVisits.Started",
+        "visits.domain:CaseVisits.VisitOpened",
+    ]
+    assert resolve_topic("visits.domain:Visit.Cancelled") is Visit.Cancelled
+    assert resolve_topic("visits.domain:Visit") is Visit

@@ -13,10 +13,11 @@ from contacts.domain import deadline_passed
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ConflictError, NotFoundError
 from shared.eventsourcing.meta import CommandContext
-from shared.http.access_log import PersonalRead, Purpose
+from shared.http.access_log import PersonalRead
 from shared.http.auth import Principal, Role
 from shared.http.deps import CurrentUser, reading
 from shared.http.inputs import Integer, IsoDate, Key, Line, QueryInt, StrictModel, Text, Uuid
+from shared.http.purpose import Purpose
 from shared.http.read_your_writes import projected
 from shared.privacy import TOKEN_PREFIX, subject_of
 from shared.runtime.service import ExportPart
