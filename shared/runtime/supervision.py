@@ -60,9 +60,13 @@ class ProjectionRunners:
         return sum(runner.applier.open_parked for runner in self.runners)
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Stop every runner and wait for its threads."""
         for runner in self.runners:
             runner.stop()
-            await asyncio.to_thread(runner.__exit__, None, None, None)
+            runner.__exit__(None, None, None)
 
     async def supervise(self, stopping: asyncio.Event) -> None:
         """Restart a runner that stopped: the database went away, or its tracking record

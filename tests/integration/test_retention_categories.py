@@ -40,9 +40,10 @@ from shared.retention import (
 )
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure
-from shared.runtime.running import Running, open_running
+from shared.runtime.running import Running
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually, person
+from tests.support.services import running_service, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -152,28 +153,12 @@ CTX = CommandContext(actor="tl-anna", role="team_lead")
 def contacts_with_views(settings: ServiceSettings) -> Iterator[tuple[Contacts, Running]]:
     """Contacts in the test database, opened as its process opens it, with the views the
     retention job reads kept by its projection runners."""
-    contacts_settings = ContactsSettings.model_validate(
-        {
-            **settings.model_dump(),
-            "service_name": "contacts-test",
-            "database_name": TEST_DATABASE,
-            "key_cache_seconds": 0,
-        }
-    )
+    contacts_settings = service_settings(ContactsSettings, settings, "contacts-test")
     infra = build_infrastructure("contacts", contacts_settings)
-    running = open_running(infra, partial(open_contacts, infra, contacts_settings))
-    assert running.runners is not None
-    running.runners.start()
-    context = running.service.state
-    assert isinstance(context, ContactsContext)
-    try:
+    with running_service(infra, partial(open_contacts, infra, contacts_settings)) as running:
+        context = running.service.state
+        assert isinstance(context, ContactsContext)
         yield context.app, running
-    finally:
-        for runner in running.runners.runners:
-            runner.stop()
-            runner.__exit__(None, None, None)
-        running.service.app.close()
-        infra.close()
 
 
 def report_lost(app: Contacts, district: str, who: dict[str, Any]) -> uuid.UUID:

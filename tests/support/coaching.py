@@ -36,9 +36,10 @@ from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure
-from shared.runtime.running import Running, open_running
+from shared.runtime.running import Running
 from shared.settings import ServiceSettings
-from tests.support.helpers import TEST_DATABASE, person
+from tests.support.helpers import person
+from tests.support.services import running_service, service_settings
 
 
 @dataclass
@@ -82,28 +83,12 @@ def coaching_harness(
     today: Callable[[], date] = date.today,
 ) -> Iterator[CoachingHarness]:
     """The coaching service opened as its process opens it, its projections running."""
-    coaching_settings = CoachingSettings.model_validate(
-        {
-            **stack.model_dump(),
-            "service_name": "coaching-test",
-            "database_name": TEST_DATABASE,
-            "key_cache_seconds": 0,
-        }
-    )
+    coaching_settings = service_settings(CoachingSettings, stack, "coaching-test")
     infra = build_infrastructure("coaching", coaching_settings)
-    running = open_running(infra, partial(open_coaching, infra, coaching_settings, today))
-    context = running.service.state
-    assert isinstance(context, CoachingContext)
-    assert running.runners is not None
-    running.runners.start()
-    try:
+    with running_service(infra, partial(open_coaching, infra, coaching_settings, today)) as running:
+        context = running.service.state
+        assert isinstance(context, CoachingContext)
         yield CoachingHarness(running, context)
-    finally:
-        for runner in running.runners.runners:
-            runner.stop()
-            runner.__exit__(None, None, None)
-        running.service.app.close()
-        infra.close()
 
 
 def http_app(harness: CoachingHarness, settings: ServiceSettings) -> FastAPI:

@@ -45,11 +45,11 @@ from shared.messaging.kafka import build_broker, ensure_topics
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure
-from shared.runtime.running import open_running
 from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually
 from tests.support.processes import free_port
+from tests.support.services import running_service, service_settings
 
 
 class MailSink:
@@ -192,58 +192,50 @@ def notifications_harness(
     with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     policy = policy or RetryPolicy()
-    settings = NotificationsSettings.model_validate(
-        {
-            **stack.model_dump(),
-            "service_name": database,
-            "smtp_port": smtp_port,
-            "smtp_timeout_seconds": 3,
-            "max_attempts": policy.max_attempts,
-            "backoff_base_seconds": policy.base_seconds,
-            "backoff_max_seconds": policy.max_seconds,
-            "key_cache_seconds": 0,
-        }
+    settings = service_settings(
+        NotificationsSettings,
+        stack,
+        database,
+        database_name=None,
+        smtp_port=smtp_port,
+        smtp_timeout_seconds=3,
+        max_attempts=policy.max_attempts,
+        backoff_base_seconds=policy.base_seconds,
+        backoff_max_seconds=policy.max_seconds,
     )
     clock = Clock()
     templates = Templates(settings.templates_dir)
     infra = build_infrastructure("notifications", settings)
-    running = open_running(
-        infra, partial(open_notifications, infra, settings, templates, clock=clock)
-    )
-    context = running.service.state
-    assert isinstance(context, NotificationsContext)
-    assert running.runners is not None
-    running.runners.start()
+    opening = partial(open_notifications, infra, settings, templates, clock=clock)
     try:
-        tag = uuid.uuid4().hex[:8]
-        topics = {p: f"test.{p}.{tag}" for p in ("contacts", "visits", "coaching")}
-        ensure_topics(stack, [t for topic in topics.values() for t in (topic, topic + ".dlq")])
-        http = routes_app(infra, title="notifications", description="", routers=[api.router])
-        http.state.service = context
-        yield NotificationsHarness(
-            settings=settings,
-            app=context.app,
-            view=context.view,
-            directory=context.directory,
-            cipher=context.cipher,
-            composer=context.outbox.composer,
-            mailer=context.outbox.mailer,
-            outbox=context.outbox,
-            clock=clock,
-            topics=topics,
-            prefix=f"notifications-test-{tag}",
-            database=database,
-            http=http,
-            access_log=context.access_log,
-            ledger=running.ledger,
-            runners=running.runners,
-        )
+        with running_service(infra, opening) as running:
+            context = running.service.state
+            assert isinstance(context, NotificationsContext)
+            assert running.runners is not None
+            tag = uuid.uuid4().hex[:8]
+            topics = {p: f"test.{p}.{tag}" for p in ("contacts", "visits", "coaching")}
+            ensure_topics(stack, [t for topic in topics.values() for t in (topic, topic + ".dlq")])
+            http = routes_app(infra, title="notifications", description="", routers=[api.router])
+            http.state.service = context
+            yield NotificationsHarness(
+                settings=settings,
+                app=context.app,
+                view=context.view,
+                directory=context.directory,
+                cipher=context.cipher,
+                composer=context.outbox.composer,
+                mailer=context.outbox.mailer,
+                outbox=context.outbox,
+                clock=clock,
+                topics=topics,
+                prefix=f"notifications-test-{tag}",
+                database=database,
+                http=http,
+                access_log=context.access_log,
+                ledger=running.ledger,
+                runners=running.runners,
+            )
     finally:
-        for runner in running.runners.runners:
-            runner.stop()
-            runner.__exit__(None, None, None)
-        running.service.app.close()
-        infra.close()
         with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))

@@ -43,10 +43,11 @@ from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure
-from shared.runtime.running import Running, open_running
+from shared.runtime.running import Running
 from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
-from tests.support.helpers import TEST_DATABASE, person
+from tests.support.helpers import person
+from tests.support.services import running_service, service_settings
 
 
 @dataclass
@@ -88,18 +89,6 @@ class VisitsHarness:
         return self.running.infra.view(BoardVisitsView, BoardVisitsProjection.name)
 
 
-def visits_settings(stack: ServiceSettings) -> VisitsSettings:
-    """The visits settings of the tests: the stack's, the test database, keys never cached."""
-    return VisitsSettings.model_validate(
-        {
-            **stack.model_dump(),
-            "service_name": "visits-test",
-            "database_name": TEST_DATABASE,
-            "key_cache_seconds": 0,
-        }
-    )
-
-
 @contextlib.contextmanager
 def visits_harness(
     stack: ServiceSettings,
@@ -108,20 +97,12 @@ def visits_harness(
     today: Callable[[], date] = date.today,
 ) -> Iterator[VisitsHarness]:
     """The visits service opened as its process opens it, its projections running."""
-    infra = build_infrastructure("visits", visits_settings(stack))
-    running = open_running(infra, partial(open_visits, infra, rules or VisitRules(), today))
-    state = running.service.state
-    assert isinstance(state, VisitsState)
-    assert running.runners is not None
-    running.runners.start()
-    try:
+    infra = build_infrastructure("visits", service_settings(VisitsSettings, stack, "visits-test"))
+    opening = partial(open_visits, infra, rules or VisitRules(), today)
+    with running_service(infra, opening) as running:
+        state = running.service.state
+        assert isinstance(state, VisitsState)
         yield VisitsHarness(running, state)
-    finally:
-        for runner in running.runners.runners:
-            runner.stop()
-            runner.__exit__(None, None, None)
-        running.service.app.close()
-        infra.close()
 
 
 def http_app(harness: VisitsHarness, settings: ServiceSettings) -> FastAPI:
