@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -29,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +47,7 @@ from contacts.integration import to_integration_event  # noqa: E402
 from contacts.projections import CaseQueueView  # noqa: E402
 from visits.projections import PlanningBoardView, VisitRecordView  # noqa: E402
 
+from deploy.local import launcher, serving  # noqa: E402
 from shared.auth import Principal, Role, TokenCodec  # noqa: E402
 from shared.contracts import all_topics, topic_of  # noqa: E402
 from shared.contracts import contacts as contacts_contracts  # noqa: E402
@@ -211,17 +210,6 @@ def report_body(n: int, district: str, tag: str) -> dict[str, Any]:
     }
 
 
-def _launcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_services", ROOT / "deploy/local/services.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @contextlib.contextmanager
 def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator[dict[str, str]]:
     """The contacts and visits services as processes, on the bench databases.
@@ -237,7 +225,6 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     topics held before the run is replayed); the planning-board groups of the measured path
     get their start committed here, so no command sent right after start-up is skipped.
     """
-    launcher = _launcher()
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
@@ -276,15 +263,15 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
             }
             if api_workers > 1:
                 worker_port = launcher.free_port()
-                api, worker = launcher.start_split(name, port, worker_port, logs, api_workers, env)
+                api, worker = serving.start_split(name, port, worker_port, logs, api_workers, env)
                 processes += [(api, port), (worker, worker_port)]
             else:
                 processes.append(
-                    (launcher.start_service(name, port, logs / f"{name}.log", env), port)
+                    (serving.start_service(name, port, logs / f"{name}.log", env), port)
                 )
             urls[name] = f"http://127.0.0.1:{port}"
         for process, port in processes:
-            launcher.wait_ready(port, timeout_s=90, process=process)
+            serving.wait_ready(port, timeout_s=90, process=process)
         yield urls
     finally:
         stoppers = [
