@@ -221,7 +221,7 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     Each run is a deployment of its own (``OUTREACH_SERVICE_NAME=bench_<service>_<run id>``,
     on the databases ``bench_<service>``): its consumer groups are named after the run, so a
     leftover process of an earlier run cannot take partitions of this one. New groups start at
-    the end of their topics (``OUTREACH_CONSUMER_OFFSET_RESET=latest``: nothing of what the
+    the end of their topics (``OUTREACH_BENCH_OFFSET_RESET=latest``: nothing of what the
     topics held before the run is replayed); the planning-board groups of the measured path
     get their start committed here, so no command sent right after start-up is skipped.
     """
@@ -249,9 +249,9 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     processes: list[tuple[subprocess.Popen[bytes], int]] = []
     urls = {}
     common = {
-        "OUTREACH_KEYRING_DATABASE": bench.db("keyring"),
+        "OUTREACH_BENCH_KEYRING_DATABASE": bench.db("keyring"),
         "OUTREACH_LOG_LEVEL": "WARNING",
-        "OUTREACH_CONSUMER_OFFSET_RESET": "latest",
+        "OUTREACH_BENCH_OFFSET_RESET": "latest",
     }
     try:
         for name in ("contacts", "visits"):
@@ -259,16 +259,18 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
             env = {
                 **common,
                 "OUTREACH_SERVICE_NAME": deployments[name],
-                "OUTREACH_DATABASE_NAME": bench.db(name),
+                "OUTREACH_BENCH_DATABASE": bench.db(name),
             }
+            app = f"bench.apps:{name}"  # the service with the benchmark's settings
             if api_workers > 1:
                 worker_port = launcher.free_port()
-                api, worker = serving.start_split(name, port, worker_port, logs, api_workers, env)
+                api, worker = serving.start_split(
+                    name, port, worker_port, logs, api_workers, env, app=app
+                )
                 processes += [(api, port), (worker, worker_port)]
             else:
-                processes.append(
-                    (serving.start_service(name, port, logs / f"{name}.log", env), port)
-                )
+                log = logs / f"{name}.log"
+                processes.append((serving.start_service(name, port, log, env, app=app), port))
             urls[name] = f"http://127.0.0.1:{port}"
         for process, port in processes:
             serving.wait_ready(port, timeout_s=90, process=process)
