@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv kustomize k8s \
-	k8s-validate image image-digest
+.PHONY: up down status test lint typecheck pytest unit integration e2e bench bench-smoke schemas \
+	venv kustomize k8s k8s-validate image image-digest
 
 # kustomize, pinned, built from the Go module proxy into the git-ignored .local/bin (v5.8.2 is
 # the newest that builds with Go 1.26; v5.8.3 needs Go 1.27).
@@ -50,6 +50,20 @@ typecheck: venv
 pytest: venv kustomize
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## One tier of the tests (the markers of tests/support/tiers.py; every test has exactly one):
+## unit (no network; the deployment checks too), integration (the real PostgreSQL, Kafka and
+## Keycloak), e2e (the services as processes).
+unit: venv kustomize
+	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
+
+integration: venv
+	$(PY) deploy/local/stack.py up
+	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+e2e: venv
+	$(PY) deploy/local/stack.py up
+	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
 ## Benchmarks (bench/README.md): starts the stack, runs every measurement with its raw
 ## baseline, writes bench/results/ (JSON, results.md, results.png). BENCH_SCALE=small|full.

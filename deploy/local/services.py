@@ -32,163 +32,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import random
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from shared.settings import (  # noqa: E402
-    EPHEMERAL_PORTS,
-    SERVICE_PORTS,
-    WORKER_PORTS,
-    StackSettings,
+from deploy.local.launcher import (  # noqa: E402
+    LOCAL_DIR,
+    alive,
+    group_members,
+    stop_process_group,
 )
+from deploy.local.serving import Polled, start_service, wait_ready  # noqa: E402
+from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: E402
 
-LOCAL = Path(os.environ.get("OUTREACH_STACK_DIR") or ROOT / ".local").resolve()
-LOGS = LOCAL / "logs"
-RUN = LOCAL / "run"
-
-FREE_PORTS = range(10000, 20000)
-"""Where :func:`free_port` looks: below the kernel's ephemeral range (where it picks the
-local ports of outgoing connections, see ``shared.settings.EPHEMERAL_PORTS``) and apart from
-the default ports of the stack (2xxxx) and the services (81xx, 82xx)."""
+LOGS = LOCAL_DIR / "logs"
+RUN = LOCAL_DIR / "run"
 
 
 def existing_services() -> list[str]:
     return [n for n in SERVICE_PORTS if (ROOT / "services" / n / n / "main.py").exists()]
-
-
-def service_command(name: str, port: int, workers: int = 1) -> list[str]:
-    """uvicorn, or with ``workers`` > 1 its supervisor and that many server processes on one
-    port (``shared.runtime.serve``: uvicorn's, with ``TCP_NODELAY`` on every connection)."""
-    app = f"{name}.main:create_app"
-    if workers > 1:
-        serve = [sys.executable, "-m", "shared.runtime.serve", app, "--host", "127.0.0.1"]
-        return [*serve, "--port", str(port), "--workers", str(workers)]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-
-
-def start_service(
-    name: str,
-    port: int,
-    log_path: Path,
-    extra_env: Mapping[str, str] | None = None,
-    workers: int = 1,
-) -> subprocess.Popen[bytes]:
-    """Start one service process (``workers`` > 1: uvicorn's supervisor and that many server
-    processes) in its own process group, output to ``log_path``."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OUTREACH_HTTP_PORT": str(port), **(extra_env or {})}
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            service_command(name, port, workers),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def start_split(
-    name: str,
-    port: int,
-    worker_port: int,
-    logs: Path,
-    api_workers: int,
-    extra_env: Mapping[str, str] | None = None,
-    log_name: str | None = None,
-) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
-    """Start a service as ``api_workers`` processes of role ``api`` on ``port`` and one of
-    role ``worker`` on ``worker_port``: two process groups, logging to ``<log_name>.log``
-    and ``<log_name>-worker.log``. They may start in any order (the schema is created under
-    an advisory lock, the worker's relay and projections catch up with what was stored)."""
-    stem = log_name or name
-    api = start_service(
-        name,
-        port,
-        logs / f"{stem}.log",
-        {**(extra_env or {}), "OUTREACH_PROCESS_ROLE": "api"},
-        workers=api_workers,
-    )
-    worker = start_service(
-        name,
-        worker_port,
-        logs / f"{stem}-worker.log",
-        {**(extra_env or {}), "OUTREACH_PROCESS_ROLE": "worker"},
-    )
-    return api, worker
-
-
-class Polled(Protocol):
-    """A process that can be asked whether it exited (``subprocess.Popen`` or :class:`_Running`)."""
-
-    @property
-    def returncode(self) -> int | None: ...
-
-    def poll(self) -> int | None: ...
-
-
-def wait_ready(port: int, timeout_s: float = 90.0, process: Polled | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    url = f"http://127.0.0.1:{port}/readyz"
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"service on port {port} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"service on port {port} not ready after {timeout_s:.0f}s")
-
-
-def ephemeral_ports() -> range:
-    """The kernel's ephemeral port range (Linux's default where it cannot be read)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-    except (OSError, ValueError):
-        return EPHEMERAL_PORTS
-    return range(int(low), int(high) + 1)
-
-
-def free_port() -> int:
-    """A port nobody listens on, outside the ephemeral range: a client can never be given it
-    as its own port, so a process restarted on it can always listen again."""
-    ephemeral = ephemeral_ports()
-    candidates = [port for port in FREE_PORTS if port not in ephemeral]
-    for port in random.sample(candidates, min(200, len(candidates))):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {FREE_PORTS} outside the ephemeral range {ephemeral}")
 
 
 def _pid_file(name: str) -> Path:
@@ -202,37 +74,9 @@ def _recorded_pid(name: str) -> int | None:
         return None
 
 
-def _proc_state(pid: int) -> tuple[str, int] | None:
-    """State and process group of ``pid`` (``None`` if there is no such process)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields[0], int(fields[2])
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs: a killed process that is not reaped yet (a zombie) does not."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reaped here if it is a child of this process
-    state = _proc_state(pid)
-    return state is not None and state[0] not in ("Z", "X")
-
-
 def _running_pid(name: str) -> int | None:
     pid = _recorded_pid(name)
     return pid if pid is not None and alive(pid) else None
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            state = _proc_state(int(entry.name))
-            if state is not None and state[1] == pgid and state[0] not in ("Z", "X"):
-                members.append(int(entry.name))
-    return members
 
 
 def _answers(port: int, path: str, timeout_s: float = 2.0) -> bool:
@@ -320,7 +164,7 @@ def _mailsink() -> Managed:
                 [
                     sys.executable,
                     str(ROOT / "deploy/local/mailsink.py"),
-                    *("--port", str(port), "--dir", str(LOCAL / "mail")),
+                    *("--port", str(port), "--dir", str(LOCAL_DIR / "mail")),
                 ],
                 cwd=ROOT,
                 stdout=log,
@@ -416,24 +260,6 @@ def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0) -> None
             sys.exit(f"{process.label}: {error}")
     for name in names:
         print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name] + port_offset}/docs")
-
-
-def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
-    """SIGTERM the process group (uvicorn's supervisor and its server processes alike),
-    wait until all of it is gone, SIGKILL what is left after ``timeout_s``."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not group_members(pid):
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def down(names: Sequence[str]) -> None:

@@ -25,10 +25,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.local.launcher import alive, ephemeral_ports, group_members
 from shared.contracts import topic_of
 from shared.settings import SERVICE_PORTS, WORKER_PORTS, ServiceSettings
 from tests.support.helpers import scratch_database
-from tests.support.processes import free_port, services, start_group_at_end
+from tests.support.processes import free_port, start_group_at_end
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +82,7 @@ def _free_offset() -> int:
     for _ in range(50):
         offset = free_port() - SERVICE_PORTS["contacts"]
         worker = WORKER_PORTS["contacts"] + offset
-        if worker not in services.ephemeral_ports() and _bindable(worker):
+        if worker not in ephemeral_ports() and _bindable(worker):
             return offset
     raise AssertionError("no free pair of ports")
 
@@ -151,7 +152,7 @@ def test_up_brings_back_a_killed_service_and_leaves_a_serving_one_alone(
 
     restarted = launcher.pid("contacts")
     assert restarted != first
-    assert services.alive(restarted)
+    assert alive(restarted)
     assert serving(launcher.port)
 
     launcher.run("up")
@@ -164,7 +165,7 @@ def test_up_brings_back_a_killed_api_supervisor_or_worker_of_the_split_layout(
 ) -> None:
     launcher.run("up", "--api-workers", "2")
     supervisor, worker = launcher.pid("contacts"), launcher.pid("contacts-worker")
-    servers = set(services.group_members(supervisor)) - {supervisor}
+    servers = set(group_members(supervisor)) - {supervisor}
     assert len(servers) >= 2  # its two server processes (and multiprocessing's helper)
 
     kill_9(supervisor)  # its server processes go on holding the port, unsupervised
@@ -172,8 +173,8 @@ def test_up_brings_back_a_killed_api_supervisor_or_worker_of_the_split_layout(
 
     supervisor_again = launcher.pid("contacts")
     assert supervisor_again != supervisor
-    assert not any(services.alive(pid) for pid in servers), "the old server processes stopped"
-    assert len(services.group_members(supervisor_again)) == len(servers) + 1
+    assert not any(alive(pid) for pid in servers), "the old server processes stopped"
+    assert len(group_members(supervisor_again)) == len(servers) + 1
     assert serving(launcher.port)
     assert launcher.pid("contacts-worker") == worker, "the worker was left alone"
 

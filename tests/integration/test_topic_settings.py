@@ -13,6 +13,7 @@ from kafka.admin import ConfigResource, KafkaAdminClient, NewPartitions
 from shared.messaging.kafka import ensure_topics
 from shared.messaging.topics import DAY_MS, spec_for
 from shared.settings import KafkaDurability, ServiceSettings
+from tests.support.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,12 @@ def test_a_changed_retention_is_set_back_to_the_declared_one(
     outcome = ensure_topics(stack, [feed_topic])
 
     assert outcome.updated == {feed_topic: {"retention.ms": str(14 * DAY_MS)}}
-    assert configs(admin, feed_topic)["retention.ms"] == str(14 * DAY_MS)
+    # The broker applies a configuration change through its metadata log: a describe right
+    # after the change may still answer the old value.
+    eventually(
+        lambda: configs(admin, feed_topic)["retention.ms"] == str(14 * DAY_MS),
+        what="the declared retention back on the topic",
+    )
     assert ensure_topics(stack, [feed_topic]).unchanged == [feed_topic]
 
 
