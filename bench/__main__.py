@@ -45,8 +45,9 @@ from bench.scales import MEASUREMENTS, OPTIONAL_MEASUREMENTS, SCALES, TARGETS
 from bench.seed import import_app, run_import
 from shared.contracts import all_topics
 from shared.http.auth import TokenCodec
+from shared.keyring import Keyring
 from shared.messaging.kafka import ensure_topics
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 
 ON_THE_SERVICES: dict[str, Callable[[Bench, dict[str, str]], dict[str, Any]]] = {

@@ -88,31 +88,8 @@ def subject_events(
     fields carry it, and so does each event's metadata): a scan of the event table, which
     suits a request a data protection officer makes now and then.
     """
-    needles = (subject.hex.encode(), str(subject).encode())
-    matches: list[tuple[UUID, int]]
-    if isinstance(app.recorder, PostgresApplicationRecorder):
-        table = sql.Identifier(app.recorder.events_table_name)
-        with app.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                sql.SQL(
-                    "SELECT originator_id, originator_version FROM {} "
-                    "WHERE position(%s::bytea in state) > 0 OR position(%s::bytea in state) > 0 "
-                    "ORDER BY notification_id"
-                ).format(table),
-                needles,
-            )
-            matches = [
-                (UUID(str(r["originator_id"])), int(r["originator_version"]))
-                for r in cursor.fetchall()
-            ]
-    else:  # in-memory persistence (unit tests)
-        matches = [
-            (UUID(str(n.originator_id)), n.originator_version)
-            for n in app.recorder.select_notifications(start=None, limit=10**9)
-            if any(needle in n.state for needle in needles)
-        ]
     versions: dict[UUID, set[int]] = {}
-    for aggregate_id, version in matches:
+    for aggregate_id, version in _naming(app, subject):
         versions.setdefault(aggregate_id, set()).add(version)
     records = []
     for aggregate_id, named in versions.items():
@@ -125,6 +102,30 @@ def subject_events(
                 records.append(event_record(event, subject, cipher))
     records.sort(key=lambda r: (r["occurred_at"], r["aggregate_id"], r["version"]))
     return records
+
+
+def _naming(app: OutreachApplication, subject: UUID) -> list[tuple[UUID, int]]:
+    """(aggregate, version) of every stored event whose bytes carry the pseudonym."""
+    needles = (subject.hex.encode(), str(subject).encode())
+    if not isinstance(app.recorder, PostgresApplicationRecorder):  # in-memory (unit tests)
+        return [
+            (UUID(str(n.originator_id)), n.originator_version)
+            for n in app.recorder.select_notifications(start=None, limit=10**9)
+            if any(needle in n.state for needle in needles)
+        ]
+    table = sql.Identifier(app.recorder.events_table_name)
+    with app.recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            sql.SQL(
+                "SELECT originator_id, originator_version FROM {} "
+                "WHERE position(%s::bytea in state) > 0 OR position(%s::bytea in state) > 0 "
+                "ORDER BY notification_id"
+            ).format(table),
+            needles,
+        )
+        return [
+            (UUID(str(r["originator_id"])), int(r["originator_version"])) for r in cursor.fetchall()
+        ]
 
 
 def event_record(event: Any, subject: UUID, cipher: PersonalDataCipher) -> dict[str, Any]:

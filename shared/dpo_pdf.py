@@ -13,265 +13,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from shared.dpo_texts import (
+    EVENTS,
+    LABELS,
+    MONTHS,
+    PURPOSES,
+    READ_FIELDS,
+    READ_PURPOSES,
+    RIGHTS,
+    ROLES,
+    SERVICES,
+    SOURCES,
+    VALUES,
+)
 from shared.pdf import FAMILY, Document
-
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
-
-SERVICES = {
-    "contacts": "Ihr Fall in der aufsuchenden Beratung",
-    "visits": "Besuche",
-    "coaching": "Begleitung durch einen Coach (§ 16k SGB II) und Gruppenangebote",
-    "notifications": "Briefe an Sie und Nachrichten über Sie",
-}
-
-PURPOSES = {
-    "contacts": "Ihr Jobcenter hat den Kontakt zu Ihnen verloren und möchte ihn wieder "
-    "aufnehmen, um Sie beraten und unterstützen zu können (aufsuchende Beratung).",
-    "visits": "Besuche bei Ihnen zu Hause oder an einem Ort Ihrer Wahl anzukündigen, zu "
-    "planen und festzuhalten, was dabei für Ihre Unterstützung nötig ist.",
-    "coaching": "Eine Begleitung durch einen Coach eines Trägers zu vermitteln und zu "
-    "begleiten (ganzheitliche Betreuung nach § 16k SGB II), wenn Sie das möchten.",
-    "notifications": "Ihnen Besuche schriftlich anzukündigen, abzusagen oder den Coach "
-    "vorzustellen, und die zuständigen Fachkräfte zu informieren.",
-}
-
-SOURCES = (
-    "Ihr Jobcenter (die Angaben, die es für die Leistungen nach dem SGB II über Sie führt: "
-    "Name, Anschrift, Telefon, Geburtsdatum, Kundennummer, ausgebliebene Termine).",
-    "Sie selbst, in Gesprächen bei Besuchen und in der Begleitung.",
-    "Der Träger, der Sie begleitet (Termine, Haushaltsangehörige, Vermittlungen an andere "
-    "Stellen) \u2013 nur Tatsachen, keine Gesprächsinhalte.",
-)
-
-RIGHTS = (
-    (
-        "Berichtigung (Art. 16 DSGVO)",
-        "Sind Angaben falsch oder unvollständig, berichtigen wir sie.",
-    ),
-    (
-        "Löschung (Art. 17 DSGVO, § 84 SGB X)",
-        "Sie können verlangen, dass Ihre Daten gelöscht "
-        "werden, wenn wir sie nicht mehr brauchen oder nicht hätten verarbeiten dürfen.",
-    ),
-    (
-        "Einschränkung der Verarbeitung (Art. 18 DSGVO)",
-        "Sie können verlangen, dass wir Ihre "
-        "Daten nur noch speichern und nicht weiter verwenden, etwa solange geprüft wird, ob sie "
-        "richtig sind.",
-    ),
-    (
-        "Widerspruch (Art. 21 DSGVO)",
-        "Sie können der Verarbeitung aus Gründen, die sich aus "
-        "Ihrer besonderen Situation ergeben, widersprechen. Besuche und Begleitung sind ohnehin "
-        "freiwillig: Wer sie nicht möchte, hat dadurch keine Nachteile.",
-    ),
-    (
-        "Beschwerde bei einer Aufsichtsbehörde (Art. 77 DSGVO)",
-        "Für ein Jobcenter, das Agentur "
-        "für Arbeit und Kommune gemeinsam tragen, ist das der Bundesbeauftragte für den "
-        "Datenschutz und die Informationsfreiheit (BfDI), Graurheindorfer Straße 153, 53117 Bonn; "
-        "für ein Jobcenter in kommunaler Trägerschaft die oder der Landesbeauftragte für den "
-        "Datenschutz Ihres Landes.",
-    ),
-)
-
-LABELS = {
-    "name": "Name",
-    "address": "Anschrift",
-    "phone": "Telefon",
-    "date_of_birth": "Geburtsdatum",
-    "customer_number": "Kundennummer",
-    "district": "Kreis",
-    "local_office": "Geschäftsstelle",
-    "status": "Stand",
-    "reason": "Grund",
-    "evidence": "Anhaltspunkte",
-    "unanswered_letters": "unbeantwortete Schreiben",
-    "missed_appointments": "versäumte Termine",
-    "last_contact_on": "letzter Kontakt",
-    "deadline": "Frist",
-    "case_manager": "zuständige Fachkraft",
-    "reported_on": "gemeldet am",
-    "closed_reason": "abgeschlossen, weil",
-    "person": "Ihre Angaben",
-    "state": "Stand",
-    "workers": "Wer kommt",
-    "purpose": "Zweck",
-    "place": "Ort",
-    "place_description": "Treffpunkt",
-    "first_day": "von",
-    "last_day": "bis",
-    "time_from": "ab",
-    "time_to": "bis",
-    "announced_on": "angekündigt am",
-    "cancelled_reason": "abgesagt, weil",
-    "cancelled_on": "abgesagt am",
-    "outcome": "Ergebnis",
-    "needs": "Unterstützungsbedarf",
-    "note": "Vermerk",
-    "coaching_referral_consent": "Einverständnis mit einer Begleitung",
-    "next_step": "nächster Schritt",
-    "completed_on": "Besuch am",
-    "attempt_number": "Besuch Nr.",
-    "provider_name": "Träger",
-    "coach": "Coach",
-    "starts_on": "Beginn",
-    "ends_on": "Ende",
-    "extensions": "Verlängerungen",
-    "sessions_held": "Termine",
-    "household": "Haushaltsangehörige",
-    "relation": "Beziehung",
-    "partner_referrals": "Vermittlungen",
-    "partner": "an",
-    "referred_on": "am",
-    "shared_fields": "weitergegebene Angaben",
-    "requested_on": "angefragt am",
-    "ended_reason": "beendet, weil",
-    "ended_on": "beendet am",
-    "title": "Angebot",
-    "enrolled_on": "angemeldet am",
-    "completed": "abgeschlossen",
-    "template": "Art",
-    "print_day": "gedruckt am",
-    "text": "Text",
-    "schedule": "Zeitraum",
-}
-"""German names of the fields a person is told about; any other field (ids, internal
-columns) is left to the technical annex."""
-
-READ_FIELDS = {
-    **LABELS,
-    "timeline": "Verlauf",
-    "letter": "Brief",
-    "visit": "Besuch",
-    "coaching": "Begleitung",
-    "programme_participation": "Gruppenangebot",
-    "place_description": "Treffpunkt",
-    "personal_data": "gespeicherte Daten",
-    "events": "Vorgänge",
-    "recipients": "Empfänger",
-    "access_log": "Zugriffe",
-}
-"""German names of what a read revealed (the access log's ``fields``)."""
-
-VALUES = {
-    "contact_lost": "Kontakt verloren",
-    "contact_restored": "Kontakt wiederhergestellt",
-    "closed": "abgeschlossen",
-    "unanswered_invitations": "Einladungen blieben unbeantwortet",
-    "missed_appointments": "Termine wurden versäumt",
-    "mail_returned": "Post kam zurück",
-    "school_leaver_untraced": "nach der Schule nicht mehr erreicht",
-    "no_phone_number": "keine Telefonnummer bekannt",
-    "other": "anderer Grund",
-    "contact_lasting": "der Kontakt besteht wieder dauerhaft",
-    "moved_away": "Umzug",
-    "no_longer_receiving_benefits": "kein Leistungsbezug mehr",
-    "to_plan": "zu planen",
-    "announced": "angekündigt",
-    "completed": "durchgeführt",
-    "cancelled": "abgesagt",
-    "revisit": "erneuter Besuch",
-    "first_contact": "Kontakt wieder aufnehmen",
-    "counselling": "Beratung",
-    "coaching_measure": "Gespräch über eine Begleitung",
-    "home": "bei Ihnen zu Hause",
-    "neutral_place": "an einem Ort Ihrer Wahl",
-    "contact_restored_before_visit": "Sie hatten sich vorher gemeldet",
-    "person_moved": "Umzug",
-    "met_and_talked": "angetroffen, Gespräch geführt",
-    "talked_at_door": "Gespräch an der Tür",
-    "met_elsewhere": "an einem anderen Ort getroffen",
-    "not_met": "nicht angetroffen",
-    "entry_refused": "kein Einlass gewünscht (ohne Folgen)",
-    "debt": "Schulden",
-    "threatened_loss_of_housing": "drohender Wohnungsverlust",
-    "health": "Gesundheit",
-    "psychosocial_care": "psychosoziale Betreuung",
-    "correspondence": "Post von Behörden",
-    "accompanying_to_authorities": "Begleitung zu Ämtern",
-    "childcare": "Kinderbetreuung",
-    "addiction": "Suchthilfe",
-    "none": "keiner",
-    "coaching_referral": "Vermittlung an einen Coach",
-    "handover_to_case_manager": "Übergabe an die Fachkraft",
-    "requested": "angefragt",
-    "assigned": "begonnen",
-    "ended": "beendet",
-    "stabilised": "Ziel erreicht",
-    "handed_back_to_case_manager": "an die Fachkraft zurückgegeben",
-    "person_declined": "auf Ihren Wunsch (ohne Folgen)",
-    "moved": "Umzug",
-    "partner": "Partner/in",
-    "child": "Kind",
-    "parent": "Elternteil",
-    "other_household_member": "weitere Person im Haushalt",
-    "youth_office": "Jugendamt",
-    "debt_counselling": "Schuldnerberatung",
-    "addiction_counselling": "Suchtberatung",
-    "housing_assistance": "Wohnungshilfe",
-    "health_service": "Gesundheitsdienst",
-    "visit_announcement": "Ankündigung eines Besuchs",
-    "visit_rescheduled": "neuer Termin für einen Besuch",
-    "visit_cancelled": "Absage eines Besuchs",
-    "coach_introduction": "Vorstellung des Coachs",
-    "sent": "verschickt",
-    "queued": "in Vorbereitung",
-    "failed": "noch nicht verschickt",
-    "given_up": "nicht verschickt",
-    True: "ja",
-    False: "nein",
-}
-
-ROLES = {
-    "case_manager": "Fachkraft im Jobcenter",
-    "team_lead": "Teamleitung",
-    "outreach_worker": "Außendienst",
-    "provider_coach": "Coach des Trägers",
-    "provider_outreach": "Außendienst des Trägers",
-    "data_protection_officer": "Datenschutzbeauftragte/r",
-    "provider": "Träger",
-    "system": "automatisch",
-}
-
-READ_PURPOSES = {
-    "case_work": "Bearbeitung Ihres Falls",
-    "visit_planning": "Planung eines Besuchs",
-    "coaching": "Begleitung",
-    "audit": "Datenschutzkontrolle",
-    "break_glass": "Notfallzugriff aus einem anderen Kreis",
-}
-
-EVENTS = {
-    "ContactLost": "Kontaktverlust gemeldet",
-    "ContactRestored": "Kontakt wiederhergestellt",
-    "ContactDetailsUpdated": "Kontaktdaten geändert",
-    "Closed": "Fall abgeschlossen",
-    "CoachingNoted": "Begleitung vermerkt",
-    "VisitNoted": "Besuch vermerkt",
-    "LetterNoted": "Brief vermerkt",
-    "Announced": "Besuch angekündigt",
-    "Rescheduled": "Besuch verlegt",
-    "Cancelled": "Besuch abgesagt",
-    "Completed": "Besuch festgehalten",
-    "Requested": "angefragt",
-    "CoachAssigned": "Coach zugewiesen",
-    "Queued": "Brief oder Nachricht vorbereitet",
-    "Sent": "verschickt",
-}
 
 
 def german_date(value: Any) -> str:
@@ -369,16 +124,42 @@ def render_pdf(
     (years the case record is kept, years visit notes are kept) after the last case ended."""
     services: Mapping[str, Any] = export.get("services") or {}
     answer = _Answer(_all_texts(export))
-    pdf = answer.pdf
-    pdf.add_page()
+    answer.pdf.add_page()
     districts = sorted({d for part in services.values() for d in part.get("districts", [])})
+    _opening(answer, export, services, districts)
+    _stored_data(answer, services)
+    _purposes(answer, services)
+    _recipients(answer, services)
+    _retention(answer, districts, retention or {})
+    _sources_and_rights(answer)
+    answer.pdf.add_page()
+    answer.heading("Anhang: technische Angaben", 13)
+    answer.para(
+        "Jeder gespeicherte Vorgang zu Ihrer Person (wann, was, durch wen) und jeder Zugriff "
+        "auf Ihre Daten (wann, wer, welche Angaben, zu welchem Zweck). Fachkräfte sind mit "
+        "ihrer Benutzerkennung genannt.",
+        9,
+    )
+    for service, part in services.items():
+        answer.heading(SERVICES.get(service, service), 11)
+        _annex(answer, part)
+    return answer.bytes()
+
+
+def _opening(
+    answer: _Answer,
+    export: Mapping[str, Any],
+    services: Mapping[str, Any],
+    districts: Sequence[str],
+) -> None:
+    """The addressee, the title, what the answer holds, and what could not be asked."""
     name, address = _addressee(services)
     if name:
-        pdf.set_font(FAMILY, "", 10)
-        pdf.write_text(0, 5, name)
+        answer.pdf.set_font(FAMILY, "", 10)
+        answer.pdf.write_text(0, 5, name)
         for line in (address or "").split(","):
-            pdf.write_text(0, 5, line.strip())
-        pdf.ln(4)
+            answer.pdf.write_text(0, 5, line.strip())
+        answer.pdf.ln(4)
     answer.heading("Auskunft über Ihre Daten (Art. 15 DSGVO, § 83 SGB X)", 15)
     answer.para(f"Stand: {german_date(export.get('generated_at', ''))}")
     answer.para(
@@ -403,6 +184,8 @@ def render_pdf(
             "B",
         )
 
+
+def _stored_data(answer: _Answer, services: Mapping[str, Any]) -> None:
     answer.heading("1. Welche Daten wir über Sie speichern")
     if not services:
         answer.para("Wir speichern keine Daten über Sie.")
@@ -414,8 +197,10 @@ def render_pdf(
             answer.para("Keine Daten.")
         for row in rows:
             answer.facts(row)
-            pdf.ln(2)
+            answer.pdf.ln(2)
 
+
+def _purposes(answer: _Answer, services: Mapping[str, Any]) -> None:
     answer.heading("2. Wofür wir Ihre Daten verwenden")
     for service in services:
         answer.para(f"{SERVICES.get(service, service)}: {PURPOSES.get(service, '')}")
@@ -426,6 +211,8 @@ def render_pdf(
         "oder uns nicht hereingelassen haben, hat keine Folgen für Ihre Leistungen."
     )
 
+
+def _recipients(answer: _Answer, services: Mapping[str, Any]) -> None:
     answer.heading("3. An wen Ihre Daten gegangen sind")
     recipients = [r for part in services.values() for r in part.get("recipients") or []]
     if not recipients:
@@ -438,9 +225,13 @@ def render_pdf(
         "gehen nicht in Länder außerhalb der EU."
     )
 
+
+def _retention(
+    answer: _Answer, districts: Sequence[str], retention: Mapping[str, tuple[int, int]]
+) -> None:
     answer.heading("4. Wie lange wir Ihre Daten aufbewahren")
     for district in districts or ["\u2013"]:
-        case_years, note_years = (retention or {}).get(district, (5, 1))
+        case_years, note_years = retention.get(district, (5, 1))
         answer.para(
             f"{district}: Ihre Fallakte (Fall, Besuche, Begleitung, Briefe) wird {case_years} "
             f"Jahre nach dem Abschluss Ihres letzten Falls gelöscht, Vermerke von Besuchen "
@@ -448,6 +239,8 @@ def render_pdf(
             "offen ist, bleibt alles erhalten."
         )
 
+
+def _sources_and_rights(answer: _Answer) -> None:
     answer.heading("5. Woher Ihre Daten stammen")
     for source in SOURCES:
         answer.para("\u2013 " + source)
@@ -455,7 +248,6 @@ def render_pdf(
         "Es gibt keine automatisierte Entscheidung und kein Profiling (Art. 22 DSGVO): "
         "Jede Entscheidung trifft ein Mensch."
     )
-
     answer.heading("6. Ihre Rechte")
     for right, text in RIGHTS:
         answer.para(right, 10, "B")
@@ -464,19 +256,6 @@ def render_pdf(
         "Wenden Sie sich dafür an Ihr Jobcenter oder an seine Datenschutzbeauftragte. Eine "
         "Kopie Ihrer Daten erhalten Sie mit dieser Auskunft (Art. 15 Abs. 3 DSGVO)."
     )
-
-    pdf.add_page()
-    answer.heading("Anhang: technische Angaben", 13)
-    answer.para(
-        "Jeder gespeicherte Vorgang zu Ihrer Person (wann, was, durch wen) und jeder Zugriff "
-        "auf Ihre Daten (wann, wer, welche Angaben, zu welchem Zweck). Fachkräfte sind mit "
-        "ihrer Benutzerkennung genannt.",
-        9,
-    )
-    for service, part in services.items():
-        answer.heading(SERVICES.get(service, service), 11)
-        _annex(answer, part)
-    return answer.bytes()
 
 
 def _recipient(recipient: Mapping[str, Any]) -> str:

@@ -41,8 +41,9 @@ from shared.contracts import ERASURE_TOPIC, Envelope, Payload
 from shared.contracts.envelope import EVENT_ID_NAMESPACE
 from shared.contracts.erasures import SubjectErased, SubjectErasureConfirmed
 from shared.eventsourcing.views import TrackedView
+from shared.keyring import Keyring
 from shared.messaging.consumer import Consumer
-from shared.privacy import ERASED, Keyring
+from shared.privacy import ERASED
 
 log = logging.getLogger(__name__)
 

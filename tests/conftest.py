@@ -21,8 +21,9 @@ from psycopg_pool import ConnectionPool
 
 from shared.contracts import all_topics
 from shared.http.auth import Principal, Role, TokenCodec
+from shared.keyring import Keyring
 from shared.messaging.kafka import ensure_topics
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.privacy import PersonalDataCipher
 from shared.settings import KEYRING_DATABASE, ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 from tests.support.keycloak import KeycloakUsers

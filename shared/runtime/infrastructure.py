@@ -22,10 +22,11 @@ from shared.eventsourcing.views import TrackedView, build_view
 from shared.http.access_log import AccessLog
 from shared.http.auth import TokenVerifier
 from shared.http.oidc import verifier_from_settings
+from shared.keyring import Keyring
 from shared.logging import configure_logging
 from shared.messaging.consumer import DeadLetters
 from shared.messaging.kafka import build_broker
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.privacy import PersonalDataCipher
 from shared.settings import ProcessRole, ServiceSettings
 from shared.telemetry import configure_telemetry
 

@@ -18,7 +18,8 @@ import pytest
 from psycopg import sql
 
 from shared.contracts import topic_of
-from shared.privacy import ERASED, Keyring
+from shared.keyring import Keyring
+from shared.privacy import ERASED
 from shared.settings import KEYRING_DATABASE, ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView, event_id
 from tests.support.helpers import eventually, person

@@ -15,7 +15,8 @@ from shared.eventsourcing.meta import CommandContext
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.rebuild import rebuild_projection
 from shared.eventsourcing.views import build_view
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.keyring import Keyring
+from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

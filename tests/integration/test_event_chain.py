@@ -15,7 +15,8 @@ from shared.chain import EventChain
 from shared.contracts.contacts import ContactChannel, ContactLostReason
 from shared.eventsourcing.meta import CommandContext
 from shared.eventsourcing.persistence import eventsourcing_env
-from shared.privacy import ERASED, Keyring, PersonalDataCipher
+from shared.keyring import Keyring
+from shared.privacy import ERASED, PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import person, scratch_database
 

@@ -32,7 +32,8 @@ from shared.contracts.contacts import (
 )
 from shared.contracts.notifications import GivenUpReason
 from shared.contracts.visits import MeetingPlace, Schedule, VisitAnnounced, VisitPurpose
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.keyring import Keyring
+from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, person
 from tests.support.notifications import (

@@ -28,7 +28,8 @@ from psycopg_pool import ConnectionPool
 
 from shared.contracts.contacts import CaseClosedReason, ContactLostReason
 from shared.eventsourcing.meta import CommandContext
-from shared.privacy import ERASED, DataCategory, Keyring, PersonalDataCipher
+from shared.keyring import Keyring
+from shared.privacy import ERASED, DataCategory, PersonalDataCipher
 from shared.retention import (
     Action,
     PersonRecord,

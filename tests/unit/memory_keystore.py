@@ -1,4 +1,4 @@
-"""An in-memory keyring for unit tests: the same contract as ``shared.privacy.Keyring``."""
+"""An in-memory keyring for unit tests: the same contract as ``shared.keyring.Keyring``."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from contacts.projections import CaseDetailView, CaseQueueView
 from shared.feeds import FeedView
 from shared.http.access_log import AccessLog
 from shared.http.state import app_state
-from shared.privacy import Keyring, PersonalDataCipher
+from shared.keyring import Keyring
+from shared.privacy import PersonalDataCipher
 
 
 @dataclass(frozen=True)
