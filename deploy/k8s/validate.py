@@ -165,21 +165,25 @@ def rule_problems(doc: dict[str, Any]) -> list[str]:
         problems.append(f"{name_of(doc)}: a secret's value in a manifest (reference it)")
     for container in _containers(doc):
         where = f"{name_of(doc)} container {container.get('name')}"
-        for env in container.get("env", []):
-            name = env["name"].upper()
-            secretive = name in SECRET_ENV or name.endswith(SECRET_SUFFIXES)
-            if secretive and "value" in env:
-                problems.append(f"{where}: {env['name']} has a value; take it from a Secret")
-        resources = container.get("resources", {})
-        for kind in ("requests", "limits"):
-            for resource in ("cpu", "memory"):
-                if resource not in resources.get(kind, {}):
-                    problems.append(f"{where}: no {resource} {kind[:-1]}")
-        if doc.get("kind") == "Deployment":
-            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                if probe not in container:
-                    problems.append(f"{where}: no {probe}")
+        problems += [f"{where}: {problem}" for problem in _container_problems(doc, container)]
     return problems
+
+
+def _container_problems(doc: dict[str, Any], container: dict[str, Any]) -> Iterator[str]:
+    for env in container.get("env", []):
+        name = env["name"].upper()
+        secretive = name in SECRET_ENV or name.endswith(SECRET_SUFFIXES)
+        if secretive and "value" in env:
+            yield f"{env['name']} has a value; take it from a Secret"
+    resources = container.get("resources", {})
+    for kind in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            if resource not in resources.get(kind, {}):
+                yield f"no {resource} {kind[:-1]}"
+    if doc.get("kind") == "Deployment":
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if probe not in container:
+                yield f"no {probe}"
 
 
 def problems(docs: list[dict[str, Any]]) -> list[str]:
