@@ -77,10 +77,11 @@ class OutreachApplication(Application[UUID]):
             raise missing
         return found
 
-    def find(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        """The aggregate ``aggregate_id`` of ``kind``, or ``None`` (none, or of another kind)."""
+    def find(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A | None:
+        """The aggregate ``aggregate_id`` of ``kind`` (as it was at ``version``, when given),
+        or ``None`` (none, or of another kind)."""
         try:
-            found: object = self.repository.get(aggregate_id)
+            found: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

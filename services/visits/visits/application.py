@@ -91,8 +91,15 @@ class Visits(SealingApplication):
         self.save_or_conflict(visit, index)
         return visit.id
 
-    def reschedule(self, visit_id: UUID, *, schedule: Schedule, announced_on: date | None) -> Visit:
-        visit = self.get_visit(visit_id)
+    def reschedule(
+        self,
+        visit_id: UUID,
+        *,
+        schedule: Schedule,
+        announced_on: date | None,
+        expected_version: int | None = None,
+    ) -> Visit:
+        visit = self.get_visit(visit_id, expected_version)
         today = self._today()
         with concerning(visit.subject_id, visit.district):
             visit.reschedule(
@@ -101,8 +108,10 @@ class Visits(SealingApplication):
         self.save_or_conflict(visit)
         return visit
 
-    def cancel(self, visit_id: UUID, *, reason: VisitCancelledReason) -> Visit:
-        visit = self.get_visit(visit_id)
+    def cancel(
+        self, visit_id: UUID, *, reason: VisitCancelledReason, expected_version: int | None = None
+    ) -> Visit:
+        visit = self.get_visit(visit_id, expected_version)
         index = self._cancel(visit, reason)
         self.save_or_conflict(visit, index)
         return visit
@@ -118,8 +127,9 @@ class Visits(SealingApplication):
         next_step: NextStep,
         completed_on: date | None,
         is_team_lead: bool,
+        expected_version: int | None = None,
     ) -> Visit:
-        visit = self.get_visit(visit_id)
+        visit = self.get_visit(visit_id, expected_version)
         visit.check_may_record_outcome(command_context().actor, is_team_lead=is_team_lead)
         index = self._case_visits(visit.case_id)
         today = self._today()
@@ -155,8 +165,22 @@ class Visits(SealingApplication):
         self._cancel(visit, reason, index)
         return self.save_tracked(tracking, visit, index)
 
-    def get_visit(self, visit_id: UUID) -> Visit:
-        return self.get(Visit, visit_id, VisitNotFoundError(f"visit {visit_id} not found"))
+    def get_visit(self, visit_id: UUID, expected_version: int | None = None) -> Visit:
+        """The visit; with ``expected_version``, only if that is its current version
+        (``VisitChangedError`` naming what changed since, otherwise)."""
+        visit = self.get(Visit, visit_id, VisitNotFoundError(f"visit {visit_id} not found"))
+        if expected_version is not None and expected_version != visit.version:
+            seen = (
+                self.find(Visit, visit_id, version=expected_version)
+                if 0 < expected_version < visit.version
+                else None
+            )
+            visit.check_version(expected_version, seen)
+        return visit
+
+    def version_of(self, visit_id: UUID) -> int:
+        """The visit's current version (a command's ``expected_version``)."""
+        return self.get_visit(visit_id).version
 
     def pending_visit_id(self, case_id: UUID) -> UUID | None:
         index = self.find(CaseVisits, CaseVisits.id_for(case_id))

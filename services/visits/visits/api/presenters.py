@@ -4,7 +4,7 @@ them, each opening noted in the request's access log (:class:`PersonalRead`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from psycopg.rows import DictRow
@@ -24,6 +24,7 @@ def board_out(
     sections: dict[str, list[DictRow]],
     district: str,
     max_attempts: int,
+    min_lead_days: int,
     cipher: PersonalDataCipher,
     read: PersonalRead,
 ) -> Board:
@@ -42,9 +43,20 @@ def board_out(
     return Board(
         district=district,
         max_attempts=max_attempts,
+        min_lead_days=min_lead_days,
         counts={name: len(rows) for name, rows in entries.items()},
         sections=entries,
     )
+
+
+Versions = Callable[[UUID], int]
+"""The current version of a visit from its event log: for a row of a view built before the
+rows carried the version (until the view is rebuilt)."""
+
+
+def version_of(row: DictRow, versions: Versions) -> int:
+    """The visit's version (a command's ``expected_version``)."""
+    return int(row["version"]) if row["version"] is not None else versions(row["visit_id"])
 
 
 def may_read_note(principal: Principal, row: DictRow) -> bool:
@@ -52,7 +64,9 @@ def may_read_note(principal: Principal, row: DictRow) -> bool:
     return principal.role is Role.TEAM_LEAD or principal.user in row["workers"]
 
 
-def visit_out(row: DictRow, cipher: PersonalDataCipher, read: PersonalRead) -> VisitOut:
+def visit_out(
+    row: DictRow, cipher: PersonalDataCipher, read: PersonalRead, versions: Versions
+) -> VisitOut:
     note = cipher.open_optional(row["note_token"]) if may_read_note(read.principal, row) else None
     read.opened(
         row["subject_id"],
@@ -62,6 +76,7 @@ def visit_out(row: DictRow, cipher: PersonalDataCipher, read: PersonalRead) -> V
     )
     return VisitOut(
         visit_id=row["visit_id"],
+        version=version_of(row, versions),
         case_id=row["case_id"],
         district=row["district"],
         status=row["status"],
@@ -92,20 +107,20 @@ def schedule_out(row: DictRow) -> ScheduleOut:
 
 
 def agenda_items(
-    rows: Sequence[DictRow], cipher: PersonalDataCipher, read: PersonalRead
+    rows: Sequence[DictRow], cipher: PersonalDataCipher, read: PersonalRead, versions: Versions
 ) -> list[AgendaItem]:
     """The day's visits; name, address and place only of the visits the reader makes (the
     address of the others is opened for the round order, never shown)."""
     # The persons' keys in one query; their names and places are under the same keys.
     addresses = cipher.open_all(row["address_token"] for row in rows)
     return [
-        _agenda_item(row, address, cipher, read)
+        _agenda_item(row, address, cipher, read, version_of(row, versions))
         for row, address in zip(rows, addresses, strict=True)
     ]
 
 
 def _agenda_item(
-    row: DictRow, address: str, cipher: PersonalDataCipher, read: PersonalRead
+    row: DictRow, address: str, cipher: PersonalDataCipher, read: PersonalRead, version: int
 ) -> AgendaItem:
     assigned = read.principal.user in row["workers"]
     if assigned:
@@ -117,6 +132,7 @@ def _agenda_item(
         )
     return AgendaItem(
         visit_id=row["visit_id"],
+        version=version,
         case_id=row["case_id"],
         first_day=row["first_day"],
         last_day=row["last_day"],
@@ -141,6 +157,7 @@ def agenda_out(worker: str, day: dt.date, items: Sequence[AgendaItem]) -> Agenda
         visits=[
             AgendaVisit(
                 visit_id=i.visit_id,
+                version=i.version,
                 case_id=i.case_id,
                 schedule=ScheduleOut(
                     first_day=i.first_day,

@@ -20,6 +20,7 @@ from shared.contracts.visits import (
 from shared.http.inputs import (
     Bool,
     ClockTime,
+    Integer,
     IsoDate,
     Key,
     Note,
@@ -34,6 +35,18 @@ District = Annotated[Key, Query(examples=["kassel"])]
 VisitId = Annotated[Uuid, Path()]
 CaseId = Annotated[Uuid, Path()]
 WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
+ExpectedVersion = Annotated[
+    Annotated[int, Integer(1, 1_000_000)] | None,
+    Field(
+        description="The version of the visit this command was decided on (``version`` of "
+        "``GET /visits/{id}`` or of the agenda). When the visit changed since (rescheduled, "
+        "cancelled, completed by another worker), the answer is 409 ``visit_changed`` with "
+        "``differing`` (the fields that differ), ``seen`` and ``current`` (their values then "
+        "and now) and ``current_version``, and nothing is applied. Without it the command "
+        "applies to the current version.",
+        examples=[2],
+    ),
+]
 
 
 class TimeSlot(StrictModel):
@@ -113,11 +126,12 @@ class AnnounceVisit(When):
 
 
 class RescheduleVisit(When):
-    pass
+    expected_version: ExpectedVersion = None
 
 
 class CancelVisit(StrictModel):
     reason: VisitCancelledReason
+    expected_version: ExpectedVersion = None
 
 
 class RecordOutcome(StrictModel):
@@ -133,6 +147,7 @@ class RecordOutcome(StrictModel):
             "first day (409 visit_not_begun), not in the future (422 date_in_future)."
         ),
     ] = None
+    expected_version: ExpectedVersion = None
 
 
 class VisitCreated(BaseModel):
@@ -159,6 +174,10 @@ class BoardEntry(BaseModel):
 class Board(BaseModel):
     district: str
     max_attempts: int
+    min_lead_days: int = Field(
+        description="The district's minimum of days between the letter and the visit "
+        "(422 lead_time_too_short below it), to show before announcing."
+    )
     counts: dict[str, int]
     sections: dict[str, list[BoardEntry]]
 
@@ -172,6 +191,7 @@ class ScheduleOut(BaseModel):
 
 class AgendaVisit(BaseModel):
     visit_id: UUID
+    version: int = Field(description="Send it as ``expected_version`` with a command.")
     case_id: UUID
     schedule: ScheduleOut
     purpose: str
@@ -190,6 +210,7 @@ class Agenda(BaseModel):
 
 class VisitOut(BaseModel):
     visit_id: UUID
+    version: int = Field(description="Send it as ``expected_version`` with a command.")
     case_id: UUID
     district: str
     status: str

@@ -63,7 +63,8 @@ def planning_board(
     read.principal.check_district(district, "district")
     max_attempts = rules.max_attempts_for(district)
     sections = board.board(district, today=dt.date.today(), max_attempts=max_attempts)
-    return board_out(sections, district, max_attempts, cipher, read)
+    min_lead_days = rules.lead_days_for(district)
+    return board_out(sections, district, max_attempts, min_lead_days, cipher, read)
 
 
 @router.post("/visits", status_code=status.HTTP_201_CREATED, response_model=VisitCreated)
@@ -97,7 +98,12 @@ def reschedule_visit(
     visit_id: VisitId, body: RescheduleVisit, principal: Staff, visits: VisitsDep
 ) -> VisitState:
     _in_scope(visits, visit_id, principal)
-    visit = visits.reschedule(visit_id, schedule=body.schedule(), announced_on=body.announced_on)
+    visit = visits.reschedule(
+        visit_id,
+        schedule=body.schedule(),
+        announced_on=body.announced_on,
+        expected_version=body.expected_version,
+    )
     return VisitState(visit_id=visit.id, status=visit.status.value)
 
 
@@ -106,7 +112,7 @@ def cancel_visit(
     visit_id: VisitId, body: CancelVisit, principal: Staff, visits: VisitsDep
 ) -> VisitState:
     _in_scope(visits, visit_id, principal)
-    visit = visits.cancel(visit_id, reason=body.reason)
+    visit = visits.cancel(visit_id, reason=body.reason, expected_version=body.expected_version)
     return VisitState(visit_id=visit.id, status=visit.status.value)
 
 
@@ -124,6 +130,7 @@ def record_outcome(
         next_step=body.next_step,
         completed_on=body.completed_on,
         is_team_lead=principal.role is Role.TEAM_LEAD,
+        expected_version=body.expected_version,
     )
     return VisitState(visit_id=visit.id, status=visit.status.value)
 
@@ -135,24 +142,31 @@ def visit_detail(
     row = projected(lambda: records.visit(visit_id), lambda: visits.get_visit(visit_id))
     if row is None or not read.principal.may_see(row["district"]):
         raise NotFoundError("visit not found")
-    return visit_out(row, cipher, read)
+    return visit_out(row, cipher, read, visits.version_of)
 
 
 @router.get("/cases/{case_id}/visits", response_model=History)
 def visit_history(
-    case_id: CaseId, read: HistoryReading, records: RecordsDep, cipher: CipherDep
+    case_id: CaseId, read: HistoryReading, visits: VisitsDep, records: RecordsDep, cipher: CipherDep
 ) -> History:
     rows = records.history(case_id)
     if any(not read.principal.may_see(row["district"]) for row in rows):
         raise NotFoundError("case not found")
-    return History(case_id=case_id, visits=[visit_out(row, cipher, read) for row in rows])
+    return History(
+        case_id=case_id, visits=[visit_out(row, cipher, read, visits.version_of) for row in rows]
+    )
 
 
 @router.get("/agenda", response_model=Agenda)
 def agenda(
-    read: StaffReading, day: Day, records: RecordsDep, cipher: CipherDep, worker: Worker = None
+    read: StaffReading,
+    day: Day,
+    visits: VisitsDep,
+    records: RecordsDep,
+    cipher: CipherDep,
+    worker: Worker = None,
 ) -> Agenda:
-    items = _agenda_of(read, worker, day, records, cipher)
+    items = _agenda_of(read, worker, day, visits, records, cipher)
     return agenda_out(worker or read.principal.user, day, items)
 
 
@@ -162,9 +176,14 @@ def agenda(
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def agenda_calendar(
-    read: StaffReading, day: Day, records: RecordsDep, cipher: CipherDep, worker: Worker = None
+    read: StaffReading,
+    day: Day,
+    visits: VisitsDep,
+    records: RecordsDep,
+    cipher: CipherDep,
+    worker: Worker = None,
 ) -> Response:
-    items = _agenda_of(read, worker, day, records, cipher)
+    items = _agenda_of(read, worker, day, visits, records, cipher)
     return Response(
         to_icalendar(day, items, now=dt.datetime.now(dt.UTC)),
         media_type="text/calendar; charset=utf-8",
@@ -183,6 +202,7 @@ def _agenda_of(
     read: PersonalRead,
     worker: str | None,
     day: dt.date,
+    visits: Visits,
     records: VisitRecordView,
     cipher: PersonalDataCipher,
 ) -> list[AgendaItem]:
@@ -192,6 +212,6 @@ def _agenda_of(
     if who != principal.user and principal.role is not Role.TEAM_LEAD:
         raise ForbiddenError("an outreach worker sees their own agenda")
     rows = records.agenda(who, day, sorted(principal.districts))
-    items = agenda_items(rows, cipher, read)
+    items = agenda_items(rows, cipher, read, visits.version_of)
     read.flush()  # here, in the route's thread: the day's entries in one insert
     return in_round_order(items)

@@ -47,3 +47,12 @@ class VisitAlreadyAnnouncedError(ConflictError):
 
 class NotAssignedToVisitError(ForbiddenError):
     code = "not_assigned_to_visit"
+
+
+class VisitChangedError(ConflictError):
+    """A command was given against a version of the visit that is not its current one: the
+    visit was rescheduled, cancelled or completed meanwhile (e.g. while an outcome waited in
+    a phone's queue without a signal). The answer names what differs, so the person who
+    typed it can decide; nothing is applied."""
+
+    code = "visit_changed"
