@@ -16,12 +16,14 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from coaching import api, provider_api
+from coaching import api, messaging
+from coaching.api.deps import CoachingContext
 from coaching.application import Coachings
-from coaching.consumers import build_consumers
-from coaching.deps import CoachingContext
 from coaching.main import open_coaching
-from coaching.projections import CaseDirectoryView, CoachingRecordView, ProgrammeView, RegistryView
+from coaching.projections.case_directory import CaseDirectoryView
+from coaching.projections.programmes import ProgrammeView
+from coaching.projections.records import CoachingRecordView
+from coaching.projections.registry import RegistryView
 from coaching.settings import CoachingSettings
 from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
@@ -97,7 +99,7 @@ def http_app(harness: CoachingHarness, settings: ServiceSettings) -> FastAPI:
         harness.running.infra,
         title="coaching (test)",
         description="",
-        routers=[api.router, provider_api.router],
+        routers=api.routers,
     )
     http.state.service = harness.context
     return http
@@ -119,7 +121,7 @@ class RunningConsumers:
         self.broker = build_broker(settings, self.prefix)
         self.dead_letters = DeadLetters(self.broker, pool)
         self.dead_letters.create_schema()
-        self.consumers: list[Consumer] = build_consumers(
+        self.consumers: list[Consumer] = messaging.consumers(
             harness.app,
             harness.directory,
             prefix=self.prefix,

@@ -3,21 +3,30 @@ mapping and policy, and the contacts side that notes coaching facts in the case.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from coaching.application import Coachings, KnownCase
+from coaching.api.schemas import RegisterProvider
+from coaching.application import Coachings
 from coaching.domain import (
+    INITIAL_TERM_MONTHS,
+    CaseClosedError,
     CoachAtFullCaseloadError,
+    Coaching,
     CoachingAlreadyOpenError,
+    CoachingNotActiveError,
     CoachingStatus,
     ContractTerms,
+    ExtensionLimitReachedError,
+    ExtensionNeedsTeamLeadError,
     HouseholdRelation,
+    KnownCase,
 )
 from coaching.integration import to_integration_event
-from coaching.policies import command_for
+from coaching.messaging import on_visit_completed
 from contacts.application import Contacts, PersonDetails
 from contacts.domain import CaseStatus, OutreachCase
 from contacts.policies import coaching_note_for
@@ -30,11 +39,13 @@ from shared.contracts.coaching import (
     CoachingEndReason,
     CoachingRequested,
     CoachingSource,
+    ExtensionReason,
     ProviderOutreachContracted,
     ProviderOutreachContractEnded,
 )
 from shared.contracts.contacts import ContactLostReason
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
@@ -43,6 +54,14 @@ from .support import TODAY, context
 pytestmark = pytest.mark.unit
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+MORE = ExtensionReason.NEEDS_FURTHER_STABILISATION
+
+
+@pytest.fixture(autouse=True)
+def case_manager() -> Iterator[None]:
+    """The tests' commands are a case manager's (as an HTTP request of theirs)."""
+    with acting_as(context()):
+        yield
 
 
 @pytest.fixture
@@ -54,36 +73,29 @@ def known_case(cipher: PersonalDataCipher, district: str = "kassel") -> KnownCas
     return KnownCase(case_id=uuid4(), subject_id=cipher.subject_for(uuid4().hex), district=district)
 
 
-def registry(app: Coachings, caseloads: dict[str, int]) -> UUID:
-    lead = context("tl-schmidt", "team_lead")
-    provider_id = app.register_provider(
-        name="Sculpture", districts=["kassel"], terms=ContractTerms(), ctx=lead
-    )
-    for user, places in caseloads.items():
-        app.register_coach(
-            provider_id,
-            user=user,
-            display_name=user,
-            max_caseload=places,
-            emergency_line="0561 1",
-            ctx=lead,
+def registry(app: Coachings, caseloads: dict[str, int], terms: ContractTerms | None = None) -> UUID:
+    with acting_as(context("tl-schmidt", "team_lead")):
+        provider_id = app.register_provider(
+            name="Sculpture", districts=["kassel"], terms=terms or ContractTerms()
         )
+        for user, places in caseloads.items():
+            app.register_coach(
+                provider_id,
+                user=user,
+                display_name=user,
+                max_caseload=places,
+                emergency_line="0561 1",
+            )
     return provider_id
 
 
 def request(app: Coachings, case: KnownCase) -> UUID:
-    return app.request_coaching(
-        case,
-        source=CoachingSource.CASE_MANAGER,
-        needs=[Need.DEBT],
-        shared_fields=["name", "phone", "needs"],
-        ctx=context(),
-    )
+    return app.request_coaching(case, needs=[Need.DEBT], shared_fields=["name", "phone", "needs"])
 
 
 def visit_completed(
     case: KnownCase, *, next_step: NextStep, consent: bool, needs: list[Need] | None = None
-) -> Envelope[Payload]:
+) -> Envelope[VisitCompleted]:
     payload = VisitCompleted(
         visit_id=uuid4(),
         case_id=case.case_id,
@@ -106,7 +118,25 @@ def visit_completed(
         subject=case.subject_id,
         correlation_id=uuid4(),
         payload=payload,
-    )  # type: ignore[return-value]
+    )
+
+
+def consume(app: Coachings, envelope: Envelope[VisitCompleted]) -> bool:
+    """The visit-referrals consumer's effect, as the consumer runs it: in the message's
+    context (the service, caused by the message), with the message's tracking record."""
+    tracking = Tracking(
+        application_name=f"coaching-visit-referrals/{envelope.event_id}", notification_id=1
+    )
+    with acting_as(CommandContext.following(envelope.event_id, envelope.correlation_id)):
+        return on_visit_completed(app, envelope, tracking)
+
+
+def requested_coachings(app: Coachings) -> list[Coaching.Requested]:
+    return [
+        event
+        for n in app.recorder.select_notifications(start=None, limit=100)
+        if isinstance(event := app.mapper.to_domain_event(n), Coaching.Requested)
+    ]
 
 
 def test_a_consented_coaching_referral_requests_a_coaching_once(
@@ -116,27 +146,13 @@ def test_a_consented_coaching_referral_requests_a_coaching_once(
     envelope = visit_completed(
         case, next_step=NextStep.COACHING_REFERRAL, consent=True, needs=[Need.DEBT]
     )
-    command = command_for(envelope)
-    assert command is not None
-    tracking = Tracking(
-        application_name=f"coaching-visit-referrals/{envelope.event_id}", notification_id=1
-    )
-
-    first = app.request_coaching_after_referral(
-        command.case, needs=command.needs, tracking=tracking, ctx=command.ctx
-    )
-    again = app.request_coaching_after_referral(
-        command.case, needs=command.needs, tracking=tracking, ctx=command.ctx
-    )
+    first, again = consume(app, envelope), consume(app, envelope)
 
     assert (first, again) == (True, False)
-    requested = [
-        n
-        for n in app.recorder.select_notifications(start=None, limit=100)
-        if "Requested" in n.topic
-    ]
-    assert len(requested) == 1
-    coaching = app.get_coaching(requested[0].originator_id)
+    (requested,) = requested_coachings(app)
+    assert requested.meta["actor"] == "ow-yilmaz"  # on behalf of the visit's worker
+    assert requested.meta["causation_id"] == str(envelope.event_id)
+    coaching = app.get_coaching(requested.originator_id)
     assert coaching.source is CoachingSource.VISIT_REFERRAL
     assert coaching.needs == ["debt"]
     assert coaching.shared_fields == ["name", "address", "phone", "needs"]
@@ -151,11 +167,13 @@ def test_a_consented_coaching_referral_requests_a_coaching_once(
     ],
 )
 def test_no_coaching_is_requested_without_referral_and_consent(
-    cipher: PersonalDataCipher, next_step: NextStep, consent: bool
+    app: Coachings, cipher: PersonalDataCipher, next_step: NextStep, consent: bool
 ) -> None:
     envelope = visit_completed(known_case(cipher), next_step=next_step, consent=consent)
 
-    assert command_for(envelope) is None
+    assert consume(app, envelope) is True  # processed: only its tracking is recorded
+    assert consume(app, envelope) is False
+    assert requested_coachings(app) == []
 
 
 def test_one_open_coaching_per_case(app: Coachings, cipher: PersonalDataCipher) -> None:
@@ -168,21 +186,76 @@ def test_one_open_coaching_per_case(app: Coachings, cipher: PersonalDataCipher) 
     assert raised.value.extra["existing_coaching_id"] == str(first)
 
 
+def test_a_case_manager_gets_no_coaching_for_a_closed_case(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    open_case = known_case(cipher)
+    closed = KnownCase(open_case.case_id, open_case.subject_id, open_case.district, is_open=False)
+
+    with pytest.raises(CaseClosedError) as raised:
+        request(app, closed)
+
+    assert raised.value.code == "case_closed"
+    assert app.recorder.max_notification_id() in (None, 0)  # nothing recorded
+
+
+def test_an_extension_follows_the_terms_of_the_coachings_provider(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    provider_id = registry(app, {"pc-one": 2}, ContractTerms(extension_months=3, max_extensions=1))
+    coaching_id = request(app, known_case(cipher))
+    assigned = app.assign_coach(
+        coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None
+    )
+    assert assigned.ends_on == date(2027, 3, 23)  # the initial term: four months
+
+    extended = app.extend(coaching_id, reason=MORE, until=None, by_team_lead=True)
+
+    assert extended.ends_on == date(2027, 6, 23)
+    with pytest.raises(ExtensionLimitReachedError):
+        app.extend(coaching_id, reason=MORE, until=None, by_team_lead=True)
+
+
+def test_an_extension_is_refused_before_any_terms_are_looked_up(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    coaching_id = request(app, known_case(cipher))  # no coach, so no provider yet
+    before = app.recorder.max_notification_id()
+
+    with pytest.raises(ExtensionNeedsTeamLeadError):
+        app.extend(coaching_id, reason=MORE, until=None, by_team_lead=False)
+    with pytest.raises(CoachingNotActiveError):
+        app.extend(coaching_id, reason=MORE, until=None, by_team_lead=True)
+
+    assert app.recorder.max_notification_id() == before
+
+
+def test_a_provider_registered_without_terms_gets_the_domains_default_terms() -> None:
+    """The request model takes the contract's defaults and limits from the domain: a
+    provider registered without terms has the domain's four months."""
+    body = RegisterProvider.model_validate({"name": "Sculpture", "districts": ["kassel"]})
+
+    assert body.terms() == ContractTerms()
+    assert body.terms().initial_months == 4
+    schema = RegisterProvider.model_json_schema()["properties"]["initial_term_months"]
+    assert (schema["default"], schema["minimum"], schema["maximum"]) == (
+        INITIAL_TERM_MONTHS.default,
+        INITIAL_TERM_MONTHS.least,
+        INITIAL_TERM_MONTHS.most,
+    )
+
+
 def test_a_coach_at_full_caseload_answers_who_of_the_provider_has_capacity(
     app: Coachings, cipher: PersonalDataCipher
 ) -> None:
     provider_id = registry(app, {"pc-full": 1, "pc-free": 3, "pc-also": 1})
     first = request(app, known_case(cipher))
-    app.assign_coach(
-        first, provider_id=provider_id, coach_user="pc-full", starts_on=None, ctx=context()
-    )
+    app.assign_coach(first, provider_id=provider_id, coach_user="pc-full", starts_on=None)
     second = request(app, known_case(cipher))
     before = app.recorder.max_notification_id()
 
     with pytest.raises(CoachAtFullCaseloadError) as raised:
-        app.assign_coach(
-            second, provider_id=provider_id, coach_user="pc-full", starts_on=None, ctx=context()
-        )
+        app.assign_coach(second, provider_id=provider_id, coach_user="pc-full", starts_on=None)
 
     assert raised.value.status == 409
     assert raised.value.extra["coaches_with_capacity"] == [
@@ -199,12 +272,10 @@ def test_ending_a_coaching_frees_the_coachs_place_and_the_case_for_a_new_request
     provider_id = registry(app, {"pc-one": 1})
     case = known_case(cipher)
     coaching_id = request(app, case)
-    app.assign_coach(
-        coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None, ctx=context()
-    )
+    app.assign_coach(coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None)
     assert app.get_coach("pc-one").free_places == 0
 
-    app.end(coaching_id, reason=CoachingEndReason.PERSON_DECLINED, ended_on=None, ctx=context())
+    app.end(coaching_id, reason=CoachingEndReason.PERSON_DECLINED, ended_on=None)
 
     assert app.get_coach("pc-one").free_places == 1
     assert request(app, case) != coaching_id
@@ -215,14 +286,11 @@ def test_the_published_events_are_valid_contracts_without_personal_data(
 ) -> None:
     provider_id = registry(app, {"pc-one": 2})
     coaching_id = request(app, known_case(cipher))
-    app.assign_coach(
-        coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None, ctx=context()
-    )
-    app.add_household_member(
-        coaching_id, name="Mia Geheim", relation=HouseholdRelation.CHILD, ctx=context()
-    )
-    app.record_session(coaching_id, held_on=None, ctx=context("pc-one", "provider_coach"))
-    app.end(coaching_id, reason=CoachingEndReason.STABILISED, ended_on=None, ctx=context())
+    app.assign_coach(coaching_id, provider_id=provider_id, coach_user="pc-one", starts_on=None)
+    app.add_household_member(coaching_id, name="Mia Geheim", relation=HouseholdRelation.CHILD)
+    with acting_as(context("pc-one", "provider_coach")):
+        app.record_session(coaching_id, held_on=None)
+    app.end(coaching_id, reason=CoachingEndReason.STABILISED, ended_on=None)
 
     published = []
     for notification in app.recorder.select_notifications(start=None, limit=100):
@@ -249,9 +317,9 @@ def test_a_providers_outreach_contract_is_published_per_district_under_the_provi
     app: Coachings,
 ) -> None:
     provider_id = registry(app, {"pc-one": 2})
-    app.set_outreach_contract(provider_id, "kassel", contracted=True, ctx=context())
-    app.set_outreach_contract(provider_id, "kassel", contracted=True, ctx=context())
-    app.set_outreach_contract(provider_id, "kassel", contracted=False, ctx=context())
+    app.set_outreach_contract(provider_id, "kassel", contracted=True)
+    app.set_outreach_contract(provider_id, "kassel", contracted=True)
+    app.set_outreach_contract(provider_id, "kassel", contracted=False)
 
     published = [
         outgoing.envelope

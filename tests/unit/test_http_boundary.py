@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 
 import pytest
-from coaching.api import RegisterProvider
+from coaching.api.schemas import RegisterProvider
 from contacts.domain import deadline_passed
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.testclient import TestClient

@@ -11,21 +11,16 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from coaching import api, provider_api
+from coaching import api, messaging
+from coaching.api.deps import CoachingContext
+from coaching.api.presenters import subject_export
 from coaching.application import Coachings
-from coaching.consumers import build_consumers
-from coaching.deps import CoachingContext
 from coaching.integration import to_integration_event
-from coaching.projections import FORGET as FORGET_COACHINGS
-from coaching.projections import (
-    CaseDirectoryView,
-    CoachingRecordProjection,
-    CoachingRecordView,
-    ProgrammeProjection,
-    ProgrammeView,
-    RegistryProjection,
-    RegistryView,
-)
+from coaching.projections import FORGET
+from coaching.projections.case_directory import CaseDirectoryView
+from coaching.projections.programmes import ProgrammeProjection, ProgrammeView
+from coaching.projections.records import CoachingRecordProjection, CoachingRecordView
+from coaching.projections.registry import RegistryProjection, RegistryView
 from coaching.settings import CoachingSettings
 from shared.contracts import coaching as coaching_contracts
 from shared.contracts import topic_of
@@ -53,7 +48,7 @@ def create_app(settings: CoachingSettings | None = None) -> FastAPI:
         description="Providers and coaches, coachings after a visit (§16k SGB II), the "
         "hand-over to the provider, and the Jobcenter's group programmes.",
         open_service=partial(open_coaching, infra, settings),
-        routers=[api.router, provider_api.router],
+        routers=api.routers,
     )
 
 
@@ -78,7 +73,7 @@ def open_coaching(
         log=LOG,
         state=context,
         relays=[RelayTo(topic_of("coaching"), to_integration_event, coaching_contracts.EVENTS)],
-        consumers=build_consumers(coachings, directory, prefix=settings.service_name),
-        forget=FORGET_COACHINGS,
-        export=partial(api.subject_export, context),
+        consumers=messaging.consumers(coachings, directory, prefix=settings.service_name),
+        forget=FORGET,
+        export=partial(subject_export, context),
     )
