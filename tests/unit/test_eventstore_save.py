@@ -35,8 +35,8 @@ def test_the_library_code_repeated_by_outreach_application_save_is_unchanged() -
     }
     assert found == LIBRARY_CODE, (
         "the eventsourcing library's save/collect_events changed: check that "
-        "shared.eventsourcing.application.OutreachApplication.save and shared.eventsourcing._library.Collected still do "
-        "what they do, "
+        "shared.eventsourcing.application.OutreachApplication.save and "
+        "shared.eventsourcing._library.Collected still do what they do, "
         "then update LIBRARY_CODE"
     )
 
