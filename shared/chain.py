@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from shared.contracts import CHAIN_ANCHOR_TOPIC
+from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
 
@@ -251,23 +252,23 @@ class ChainKeeper:
         self._interval = interval
         self._anchor_every = anchor_every
         self.last_anchor: Anchor | None = None
+        self._next_anchor = 0.0
 
     async def run(self, stopping: asyncio.Event) -> None:
+        self._next_anchor = asyncio.get_running_loop().time() + self._anchor_every
+        await every(self._interval, self.keep, name="chain keeper")(stopping)
+
+    async def keep(self) -> None:
+        """One round: chain what was stored meanwhile; anchor the head when it is time."""
         loop = asyncio.get_running_loop()
-        next_anchor = loop.time() + self._anchor_every
-        while not stopping.is_set():
-            try:
-                while await asyncio.to_thread(self._chain.extend) > 0:
-                    pass
-                if loop.time() >= next_anchor:
-                    await self.publish_anchor()
-                    next_anchor = loop.time() + self._anchor_every
-            except psycopg.errors.UniqueViolation:
-                pass  # another replica chained the same events meanwhile
-            except Exception:  # the database or Kafka away: the next round tries again
-                log.exception("chain keeper interrupted; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
+        try:
+            while await asyncio.to_thread(self._chain.extend) > 0:
+                pass
+            if loop.time() >= self._next_anchor:
+                await self.publish_anchor()
+                self._next_anchor = loop.time() + self._anchor_every
+        except psycopg.errors.UniqueViolation:
+            pass  # another replica chained the same events meanwhile
 
     async def publish_anchor(self) -> Anchor | None:
         anchor = await asyncio.to_thread(self._chain.anchor)

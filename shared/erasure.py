@@ -25,7 +25,6 @@ that no longer open.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from shared.eventsourcing.views import TrackedView
 from shared.keyring import Keyring
 from shared.messaging.consumer import Consumer
 from shared.privacy import ERASED
+from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
 
@@ -176,15 +176,15 @@ async def evict_erased_keys(
     erasure ledger every second. Only erasures of the last ``seconds`` (the key cache's
     lifetime, plus a margin) can still be cached, so only those are read.
     """
-    while not stopping.is_set():
+
+    async def evict() -> None:
         since = datetime.now(UTC) - timedelta(seconds=seconds + 10)
-        try:
-            for subject_id in await asyncio.to_thread(ledger.forgotten_since, since):
-                keyring.evict(subject_id)
-        except Exception:
-            log.exception("could not read the erasure ledger; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), ERASED_KEYS_POLL_SECONDS)
+        for subject_id in await asyncio.to_thread(ledger.forgotten_since, since):
+            keyring.evict(subject_id)
+
+    await every(ERASED_KEYS_POLL_SECONDS, evict, name="evicting the keys of erased persons")(
+        stopping
+    )
 
 
 def confirmation_event_id(deployment: str, erasure_id: UUID) -> UUID:
@@ -257,10 +257,4 @@ class ConfirmationOutbox:
         return len(rows)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.publish_pending()
-            except Exception:
-                log.exception("erasure confirmations not published yet; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
+        await every(self._interval, self.publish_pending, name="erasure confirmations")(stopping)

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -24,6 +24,9 @@ from eventsourcing.utils import EnvType
 from psycopg.sql import SQL, Identifier
 
 from shared.errors import ConflictError, NotFoundError
+from shared.eventsourcing._library import Collected, record
+from shared.eventsourcing.persistence import OutreachRecorder
+from shared.messaging.processed import Delivery
 from shared.privacy import PersonalDataCipher
 
 A = TypeVar("A", bound=BaseAggregate[UUID])
@@ -42,23 +45,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-class _Collected(ProcessingEvent[UUID]):
-    """The library's ``ProcessingEvent``, collecting the events of an aggregate without the
-    library's two ``isinstance`` checks against runtime-checkable protocols (on Python 3.11
-    each walks the protocol's members: about a third of a bulk ``save``'s own time). An
-    aggregate class of the library is recognised by a plain class check, with the same
-    outcome; anything else goes through the library's own checks."""
-
-    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
-        for obj in objs:
-            if isinstance(obj, BaseAggregate):
-                self.events.extend(obj.collect_events())
-                self.aggregates[obj.id] = obj
-            else:
-                super().collect_events(obj)
-        self.saved_kwargs.update(kwargs)
 
 
 class OutreachApplication(Application[UUID]):
@@ -105,13 +91,12 @@ class OutreachApplication(Application[UUID]):
         return self.factory.process_recorder()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """The library's ``save`` (9.5), collecting the events through :class:`_Collected`.
+        """The library's ``save``, collecting the events through
+        :class:`~shared.eventsourcing._library.Collected` (cheaper).
         ``tests/unit/test_eventstore_save.py`` fails when the library's ``save`` changes."""
-        processing = _Collected()
+        processing = Collected()
         processing.collect_events(*objs, **kwargs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
+        recordings = record(self, processing)
         self.notify(processing.events)  # the library's deprecated hook, as its save calls it
         return recordings
 
@@ -130,21 +115,41 @@ class OutreachApplication(Application[UUID]):
         """Save the aggregates' new events and the tracking record in one transaction.
 
         Returns ``False`` (and changes nothing) when this tracking record exists already:
-        the event was processed before.
+        the event was processed before. A consumed message's
+        :class:`~shared.messaging.processed.Delivery` is recorded in ``processed_messages``
+        (where the event store has that table), any other tracking record in the library's
+        tracking table.
         """
-        if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
+        if self._processed(tracking):
             return False
-        processing = _Collected(tracking=tracking)
-        processing.collect_events(*aggregates)
+        message = self._message(tracking)
+        if message is None:
+            processing = Collected(tracking=tracking)
+            processing.collect_events(*aggregates)
+        else:
+            processing = Collected()
+            processing.collect_events(*aggregates, processed=message)
         try:
-            recordings = self._record(processing)
+            record(self, processing)
         except IntegrityError:
-            if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
+            if self._processed(tracking):
                 return False
             raise
-        self._take_snapshots(processing)
-        self._notify(recordings)
         return True
+
+    def _message(self, tracking: Tracking) -> Delivery | None:
+        """``tracking`` if it is a message to record in ``processed_messages`` (which only
+        the PostgreSQL event store has)."""
+        if isinstance(tracking, Delivery) and isinstance(self.recorder, OutreachRecorder):
+            return tracking
+        return None
+
+    def _processed(self, tracking: Tracking) -> bool:
+        message = self._message(tracking)
+        if message is not None:
+            assert isinstance(self.recorder, OutreachRecorder)
+            return self.recorder.has_processed(message)
+        return self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
 
 
 class SealingApplication(OutreachApplication):

@@ -4,8 +4,7 @@ new events sent in binary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from eventsourcing.postgres import (
     PostgresDatastore,
@@ -14,9 +13,16 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg.sql import SQL
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from shared.database import tune
+from shared.eventsourcing._library import (
+    HookedProcessRecorder,
+    attempted_once,
+    send_events_in_binary,
+)
+from shared.messaging import processed
 from shared.settings import StackSettings
 
 
@@ -50,47 +56,44 @@ class OutreachPostgresFactory(PostgresFactory):
         tune(self.datastore.pool)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+class OutreachRecorder(HookedProcessRecorder):
+    """The library's process recorder: each query attempted once
+    (:func:`~shared.eventsourcing._library.attempted_once`), the new stored events sent in
+    binary, and a consumed message's :class:`~shared.messaging.processed.Delivery` (the
+    ``processed`` keyword of an application's ``save``) recorded in the transaction of the
+    events it caused."""
 
-
-def _attempted_once(method: F) -> F:
-    """The library's recorder method as written, without the retry the library (9.5.6) wraps
-    it in: ten attempts 0.2 s apart on any operational error, each waiting for a connection,
-    so that while the database is away one query would take ten times the pool's wait (20 s
-    and more) before a request could be answered. Every caller of ours resumes by itself
-    instead: a request is answered 503 and sent again; a relay, projection or consumer starts
-    over from its recorded position. A method the library no longer wraps is taken as it is."""
-    return cast(F, getattr(method, "__wrapped__", method))
-
-
-class OutreachRecorder(PostgresProcessRecorder):
-    """The library's process recorder, sending the new stored events in binary.
-
-    The library's insert statement takes the events as one array of a composite type;
-    psycopg dumps a composite in text by default, escaping every field (the event's bytes
-    too) with regular expressions in Python — a third of the cost of a bulk ``save``. The same
-    statement with the array in binary (``%b``) stores the same rows.
-    """
-
-    insert_events = _attempted_once(PostgresProcessRecorder.insert_events)
-    select_events = _attempted_once(PostgresProcessRecorder.select_events)
-    select_notifications = _attempted_once(PostgresProcessRecorder.select_notifications)
-    max_notification_id = _attempted_once(PostgresProcessRecorder.max_notification_id)
-    insert_tracking = _attempted_once(PostgresProcessRecorder.insert_tracking)
-    max_tracking_id = _attempted_once(PostgresProcessRecorder.max_tracking_id)
-    has_tracking_id = _attempted_once(PostgresProcessRecorder.has_tracking_id)
+    insert_events = attempted_once(PostgresProcessRecorder.insert_events)
+    select_events = attempted_once(PostgresProcessRecorder.select_events)
+    select_notifications = attempted_once(PostgresProcessRecorder.select_notifications)
+    max_notification_id = attempted_once(PostgresProcessRecorder.max_notification_id)
+    insert_tracking = attempted_once(PostgresProcessRecorder.insert_tracking)
+    max_tracking_id = attempted_once(PostgresProcessRecorder.max_tracking_id)
+    has_tracking_id = attempted_once(PostgresProcessRecorder.has_tracking_id)
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        statement = self.insert_events_statement.as_string()
-        if "unnest(%s::" in statement:  # else the library changed it: keep it as it is
-            binary = statement.replace("unnest(%s::", "unnest(%b::")
-            self.insert_events_statement = SQL(binary).format()
+        send_events_in_binary(self)
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            processed.create_schema(cursor)
+
+    def in_insert_transaction(self, cursor: Cursor[DictRow], **kwargs: Any) -> None:
+        message = kwargs.get("processed")
+        if isinstance(message, processed.Delivery):
+            processed.record(cursor, message)
+
+    def has_processed(self, message: processed.Delivery) -> bool:
+        """Whether ``message`` was applied (its row in ``processed_messages``)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return bool(processed.applied(cursor, [message]))
 
 
 class TrackingRecorder(PostgresTrackingRecorder):
-    """The library's tracking recorder, each query attempted once (see ``_attempted_once``)."""
+    """The library's tracking recorder, each query attempted once."""
 
-    insert_tracking = _attempted_once(PostgresTrackingRecorder.insert_tracking)
-    max_tracking_id = _attempted_once(PostgresTrackingRecorder.max_tracking_id)
-    has_tracking_id = _attempted_once(PostgresTrackingRecorder.has_tracking_id)
+    insert_tracking = attempted_once(PostgresTrackingRecorder.insert_tracking)
+    max_tracking_id = attempted_once(PostgresTrackingRecorder.max_tracking_id)
+    has_tracking_id = attempted_once(PostgresTrackingRecorder.has_tracking_id)

@@ -38,6 +38,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from shared.eventsourcing import parking
+from shared.eventsourcing._library import forget_tracking
 from shared.eventsourcing.parking import lock_key
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.projections import EventLog, Projected, ViewProjection
@@ -91,12 +92,7 @@ def reset_view(
         for table in tables:
             cursor.execute(SQL("TRUNCATE {}").format(Identifier(table)))
         if logs:
-            cursor.execute(
-                SQL("DELETE FROM {} WHERE application_name = ANY(%s)").format(
-                    Identifier(view.tracking_table_name)
-                ),
-                (list(logs),),
-            )
+            forget_tracking(view, cursor, logs)
         if projection is not None:
             parking.create_schema(cursor)
             for log in logs:

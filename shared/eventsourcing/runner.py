@@ -49,9 +49,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Subscription, Tracking
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
 
 from shared.eventsourcing import parking
+from shared.eventsourcing._library import max_tracking_id_query
 from shared.eventsourcing.projections import ViewProjection
 from shared.eventsourcing.views import TrackedView
 
@@ -104,11 +105,12 @@ class ViewApplier:
         self.last_progress: float | None = None
         self._held: dict[UUID | str, int] = {}
         self._lock = parking.lock_key(projection.name)
+        # The library's own query of the position, and the count of parked events, in one
+        # statement (one round trip per batch).
         self._position_sql = SQL(
-            "SELECT (SELECT max(notification_id) FROM {}.{} WHERE application_name = %s) "
-            "AS position, (SELECT count(*) FROM parked_events WHERE projection = %s "
+            "SELECT ({}) AS position, (SELECT count(*) FROM parked_events WHERE projection = %s "
             "AND application_name = %s AND resolved_at IS NULL) AS parked"
-        ).format(Identifier(view.datastore.schema), Identifier(view.tracking_table_name))
+        ).format(max_tracking_id_query(view))
         with view.datastore.transaction(commit=True) as cursor:
             parking.create_schema(cursor)
 

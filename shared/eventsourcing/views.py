@@ -14,9 +14,12 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
 
+from shared.eventsourcing._library import insert_tracking
 from shared.eventsourcing.persistence import TrackingRecorder
+from shared.messaging import processed
+from shared.messaging.processed import Delivery
 
 
 class TrackedView(TrackingRecorder):
@@ -47,7 +50,7 @@ class TrackedView(TrackingRecorder):
             return
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
-            self._insert_tracking(cursor, tracking)
+            self._track(cursor, tracking)
 
     def execute(
         self, tracking: Tracking, sql: str, params: Mapping[str, object] | Sequence[object] = ()
@@ -61,8 +64,30 @@ class TrackedView(TrackingRecorder):
         batch = self._current_batch()
         if batch is not None:
             batch.last[tracking.application_name] = tracking
-            return
-        super().insert_tracking(tracking)
+        elif isinstance(tracking, Delivery):
+            with self.datastore.transaction(commit=True) as cursor:
+                processed.record(cursor, tracking)
+        else:
+            super().insert_tracking(tracking)
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            processed.create_schema(cursor)
+
+    def _track(self, cursor: Cursor[DictRow], tracking: Tracking) -> None:
+        """Record ``tracking`` in the transaction of ``cursor``: a consumed message in
+        ``processed_messages``, a position in an event log in the tracking table."""
+        if isinstance(tracking, Delivery):
+            processed.record(cursor, tracking)
+        else:
+            insert_tracking(self, cursor, tracking)
+
+    def _seen(self, tracking: Tracking) -> bool:
+        if isinstance(tracking, Delivery):
+            with self.datastore.transaction(commit=False) as cursor:
+                return bool(processed.applied(cursor, [tracking]))
+        return bool(self.has_tracking_id(tracking.application_name, tracking.notification_id))
 
     def _current_batch(self) -> _Batch | None:
         batch: _Batch | None = getattr(self._local, "batch", None)
@@ -101,67 +126,49 @@ class TrackedView(TrackingRecorder):
                     # didn't produce records").
                     tracking_cursor = cursor.connection.cursor()
                     for tracking in batch.last.values() if track else ():
-                        self._insert_tracking(tracking_cursor, tracking)
+                        self._track(tracking_cursor, tracking)
             finally:
                 self._local.batch = None
 
     def apply_once(self, tracking: Tracking, apply: Callable[[Cursor[DictRow]], None]) -> bool:
         """Run ``apply`` with tracking unless this tracking record exists (``False`` then)."""
-        if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+        if self._seen(tracking):
             return False
         try:
             with self.tracked(tracking) as cursor:
                 apply(cursor)
         except IntegrityError:
-            if self.has_tracking_id(tracking.application_name, tracking.notification_id):
+            if self._seen(tracking):
                 return False
             raise
         return True
 
     def apply_batch(
-        self, items: Sequence[tuple[Tracking, Callable[[Cursor[DictRow]], None]]]
+        self, items: Sequence[tuple[Delivery, Callable[[Cursor[DictRow]], None]]]
     ) -> list[bool]:
-        """Apply many consumed events in one transaction, each with its own tracking record.
+        """Apply many consumed messages in one transaction, each recorded as processed.
 
-        An event whose tracking record exists already (or that came earlier in ``items``) is
-        skipped (``False`` in the result). The tracking records are read in one query and
-        written in one statement, the effects' statements are pipelined. Raises
-        :class:`IntegrityError` (and applies nothing) when one of the tracking records was
-        written meanwhile by someone else: apply the events one by one then.
+        A message recorded as processed already (or that came earlier in ``items``) is
+        skipped (``False`` in the result). The messages are looked up in one query and
+        recorded in one statement, the effects' statements are pipelined. Raises
+        :class:`IntegrityError` (and applies nothing) when one of them was recorded
+        meanwhile by someone else: apply the messages one by one then.
         """
-        table = SQL("{}.{}").format(
-            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
-        )
-        names = [tracking.application_name for tracking, _ in items]
         applied: list[bool] = []
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                SQL(
-                    "SELECT application_name, max(notification_id) AS notification_id FROM {} "
-                    "WHERE application_name = ANY(%s) GROUP BY application_name"
-                ).format(table),
-                (names,),
-            )
-            recorded = {row["application_name"]: row["notification_id"] for row in cursor}
-            fresh: list[Tracking] = []
+            seen = processed.applied(cursor, [message for message, _ in items])
+            fresh: list[Delivery] = []
             with cursor.connection.pipeline():
-                for tracking, apply in items:
-                    last = recorded.get(tracking.application_name)
-                    if last is not None and last >= tracking.notification_id:
-                        applied.append(False)
+                for message, apply in items:
+                    key = (message.consumer, message.message_id)
+                    applied.append(key not in seen)
+                    if key in seen:
                         continue
-                    recorded[tracking.application_name] = tracking.notification_id
+                    seen.add(key)
                     apply(cursor)
-                    fresh.append(tracking)
-                    applied.append(True)
+                    fresh.append(message)
                 if fresh:
-                    cursor.execute(
-                        SQL(
-                            "INSERT INTO {} (application_name, notification_id) "
-                            "SELECT * FROM unnest(%s::text[], %s::bigint[])"
-                        ).format(table),
-                        ([t.application_name for t in fresh], [t.notification_id for t in fresh]),
-                    )
+                    processed.record_all(cursor, fresh)
         return applied
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[DictRow]:

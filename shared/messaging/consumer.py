@@ -6,12 +6,13 @@
   partition back to the batch's first message so the batch is delivered again).
 - Each message is processed in a command context of its own (:mod:`shared.eventsourcing.meta`):
   what its effect records, the service records, caused by the message, in its correlation.
-- De-duplicate by event id: the effect is stored together with a tracking record named after
-  the consumer and the event id, in the same transaction (see
+- De-duplicate by event id: the effect is stored together with the message's row in
+  ``processed_messages`` (consumer group, event id, topic, partition, offset), in the same
+  transaction (:mod:`shared.messaging.processed`; see
   :meth:`shared.eventsourcing.application.OutreachApplication.save_tracked` and
   :class:`TrackedView`).
 - The effects on a view's rows (:func:`view_effect`) of a whole batch are applied in one
-  transaction, each event with its own tracking record in it
+  transaction, each event recorded as processed in it
   (:meth:`TrackedView.apply_batch`). Other effects (those saving event-sourced aggregates)
   are applied one event after the other, each in a transaction of its own.
 - A message that cannot be processed (not a valid contract, or rejected by the domain, or
@@ -59,6 +60,7 @@ from shared.errors import ApplicationError
 from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.parking import database_away, describe
 from shared.eventsourcing.views import TrackedView
+from shared.messaging.processed import Delivery, delivery
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -193,15 +195,23 @@ class ConsumerProgress:
 @dataclass(frozen=True)
 class Consumer:
     name: str
-    """Consumer group, and the prefix of its tracking records."""
+    """Consumer group (its messages' rows in ``processed_messages`` are under this name)."""
     topic: str
     effect: Effect
     event_types: frozenset[str] | None = None
     """Event types this consumer applies; other types are acknowledged and skipped."""
     description: str = ""
 
-    def tracking_for(self, envelope: Envelope[Payload]) -> Tracking:
-        return Tracking(application_name=f"{self.name}/{envelope.event_id}", notification_id=1)
+    def delivery_of(self, envelope: Envelope[Payload], record: Any = None) -> Delivery:
+        """The message ``envelope`` as this consumer group processes it (``record``: the
+        Kafka record it came in, whose topic, partition and offset are recorded with it)."""
+        return delivery(
+            self.name,
+            envelope.event_id,
+            topic=getattr(record, "topic", None),
+            partition=getattr(record, "partition", None),
+            offset=getattr(record, "offset", None),
+        )
 
 
 DEAD_LETTER_SQL = """
@@ -301,7 +311,7 @@ def register(
         """One event in a transaction of its own: retried, parked when it keeps failing (or
         once the batch's time for retries is up: a batch must finish well within Kafka's
         ``max_poll_interval_ms``, or the group would take it away and deliver it again)."""
-        tracking = consumer.tracking_for(envelope)
+        tracking = consumer.delivery_of(envelope, record)
         attempt = 0
         while True:
             try:
@@ -333,11 +343,13 @@ def register(
                     return
                 await asyncio.sleep(backoff_seconds * 2 ** (attempt - 1))
 
-    async def apply_together(effect: ViewEffect, events: list[Envelope[Payload]]) -> bool:
+    async def apply_together(
+        effect: ViewEffect, events: list[tuple[Any, Envelope[Payload]]]
+    ) -> bool:
         """The whole batch in one transaction; ``False`` if it has to go one by one."""
         try:
             applied = await asyncio.to_thread(
-                effect.apply_batch, [(e, consumer.tracking_for(e)) for e in events]
+                effect.apply_batch, [(e, consumer.delivery_of(e, r)) for r, e in events]
             )
         except Exception as error:  # one of them is rejected, or was applied meanwhile
             if database_away(error):
@@ -400,9 +412,7 @@ def register(
         spans = [span_of(record, envelope) for record, envelope in events]
         effect = consumer.effect
         try:
-            if isinstance(effect, ViewEffect) and await apply_together(
-                effect, [envelope for _, envelope in events]
-            ):
+            if isinstance(effect, ViewEffect) and await apply_together(effect, events):
                 return
             retry_until = time.monotonic() + retry_seconds
             for (record, envelope), span in zip(events, spans, strict=True):
@@ -439,8 +449,8 @@ class ViewEffect:
     def __call__(self, envelope: Envelope[Payload], tracking: Tracking) -> bool:
         return self.view.apply_once(tracking, lambda cursor: self.apply(cursor, envelope))
 
-    def apply_batch(self, events: Sequence[tuple[Envelope[Payload], Tracking]]) -> list[bool]:
-        """The events in one transaction, each with its tracking record (``False``: seen)."""
+    def apply_batch(self, events: Sequence[tuple[Envelope[Payload], Delivery]]) -> list[bool]:
+        """The events in one transaction, each recorded as processed (``False``: seen)."""
         return self.view.apply_batch(
             [(tracking, self._applying(envelope)) for envelope, tracking in events]
         )

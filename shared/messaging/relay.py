@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-import psycopg
 from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.persistence import Notification, Tracking
 from faststream.kafka import KafkaBroker
@@ -35,6 +34,7 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 from shared.contracts import Envelope, Payload, stable_event_id
 from shared.eventsourcing.application import OutreachApplication
 from shared.messaging.kafka import aiokafka_producer
+from shared.runtime.background import as_leader
 from shared.telemetry import continued_from
 
 log = logging.getLogger(__name__)
@@ -149,29 +149,23 @@ class Relay:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set; standby while another replica holds the lock."""
-        while not stopping.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._lock_dsn, autocommit=True
-                ) as lock_conn:
-                    if await self._try_lock(lock_conn):
-                        self.is_active = True
-                        log.info("relay active", extra={"topic": self._topic})
-                        try:
-                            await self._pump(stopping)
-                        finally:
-                            self.is_active = False
-            except Exception:
-                log.exception("relay interrupted; resuming from its recorded position")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._retry_seconds)
+        await as_leader(
+            self._lock_dsn,
+            self._lock_key,
+            self._publish,
+            retry_seconds=self._retry_seconds,
+            name=f"relay of {self._topic}",
+        )(stopping)
 
-    async def _try_lock(self, conn: psycopg.AsyncConnection[Any]) -> bool:
-        cursor = await conn.execute(
-            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._lock_key,)
-        )
-        row = await cursor.fetchone()
-        return bool(row and row[0])
+    async def _publish(self, stopping: asyncio.Event) -> None:
+        """Publish (holding the lock) until ``stopping`` is set; after an error the relay
+        resumes from its recorded position."""
+        self.is_active = True
+        log.info("relay active", extra={"topic": self._topic})
+        try:
+            await self._pump(stopping)
+        finally:
+            self.is_active = False
 
     async def _pump(self, stopping: asyncio.Event) -> None:
         # The reader thread hands notifications over through a thread-safe queue (bounded:

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import psycopg
 from faststream.kafka import KafkaBroker
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.database import connection_pool
@@ -24,6 +25,7 @@ from shared.http.auth import TokenVerifier
 from shared.http.oidc import verifier_from_settings
 from shared.keyring import Keyring
 from shared.logging import configure_logging
+from shared.messaging import processed
 from shared.messaging.consumer import DeadLetters
 from shared.messaging.kafka import build_broker
 from shared.privacy import PersonalDataCipher
@@ -93,7 +95,8 @@ class Infrastructure:
 
     def open(self) -> None:
         """Open the pools, create the keyring's schema and the tables every service has
-        (dead letters, parked events, the access log), each under its schema lock."""
+        (dead letters, parked events, processed messages, the access log), each under its
+        schema lock."""
         self.keyring_pool.open(wait=True)
         self.pool.open(wait=True)
         with schema_lock(self.settings.database_url(self.settings.keyring_database), "keyring"):
@@ -102,6 +105,7 @@ class Infrastructure:
             self.dead_letters.create_schema()
             with self.pool.connection() as conn:
                 parking.create_schema(conn.cursor())
+                processed.create_schema(conn.cursor(row_factory=dict_row))
             self.access_log.create_schema()
 
     @contextlib.contextmanager

@@ -3,8 +3,7 @@ function returns at start-up (:class:`Service`)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypedDict, TypeVar
 from uuid import UUID
@@ -15,12 +14,14 @@ from shared.eventsourcing.application import OutreachApplication
 from shared.eventsourcing.projections import EventLog
 from shared.messaging.consumer import Consumer
 from shared.messaging.relay import Mapper
+from shared.runtime.background import Work
 
 S = TypeVar("S", covariant=True)
 
-Background = Callable[[asyncio.Event], Coroutine[object, object, None]]
-"""Long-running work besides the relays (e.g. an outbox): started with the process's work,
-it runs until the event it is given is set at shutdown."""
+Background = Work
+"""Long-running work besides the relays (e.g. an outbox, usually made with
+:func:`~shared.runtime.background.every` or :func:`~shared.runtime.background.as_leader`):
+started with the process's work, it runs until the event it is given is set at shutdown."""
 
 
 class ExportPart(TypedDict):

@@ -14,6 +14,7 @@ from eventsourcing.application import Application
 
 from shared.eventsourcing.projections import ViewProjection
 from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
+from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,15 @@ class ProjectionRunners:
         with its stack trace.
         """
         restarts = [_Restarts() for _ in self.runners]
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), 0.5)
+
+        async def check() -> None:
             for index, runner in enumerate(self.runners):
                 if stopping.is_set() or not runner.is_interrupted.is_set():
                     continue
                 if restarts[index].due():
                     await self._restart(index, restarts[index])
+
+        await every(0.5, check, name="projection supervision")(stopping)
 
     async def _restart(self, index: int, restarts: _Restarts) -> None:
         runner = self.runners[index]

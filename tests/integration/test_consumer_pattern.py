@@ -15,7 +15,7 @@ from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.contracts import Envelope, Payload
@@ -23,6 +23,7 @@ from shared.contracts.contacts import ContactRestored
 from shared.errors import InvalidInputError
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import TrackedView, build_view
+from shared.messaging import processed
 from shared.messaging.consumer import Consumer, DeadLetters, register, view_effect
 from shared.messaging.kafka import build_broker
 from shared.settings import ServiceSettings
@@ -173,6 +174,70 @@ async def test_a_redelivered_event_is_applied_once(
         )
 
     assert applied == {event.event_id: 1, marker.event_id: 1}
+
+
+async def test_a_consumed_message_is_recorded_in_processed_messages_and_not_as_tracking(
+    stack: ServiceSettings, pool: Any, view: AppliedView, producer: Any, topic: str, group: str
+) -> None:
+    event = envelope("test-district")
+    consumer = Consumer(name=group, topic=topic, effect=view_effect(view, counting(view, group)))
+    first = send(producer, topic, as_bytes(event))
+    send(producer, topic, as_bytes(event))  # delivered again: applied and recorded once
+
+    async with Running(stack, pool, consumer):
+        await wait_for(lambda: event.event_id in view.applied(group), "the event")
+
+    rows = view.query(
+        'SELECT message_id, topic, partition, "offset" FROM processed_messages WHERE consumer = %s',
+        (group,),
+    )
+    assert rows == [
+        {
+            "message_id": str(event.event_id),
+            "topic": topic,
+            "partition": first.partition,
+            "offset": first.offset,
+        }
+    ]
+    assert view.max_tracking_id(f"{group}/{event.event_id}") is None
+
+
+async def test_messages_applied_before_processed_messages_existed_are_not_applied_again(
+    stack: ServiceSettings,
+) -> None:
+    """A database of a service from before ``processed_messages``: the messages its
+    consumers recorded in the tracking tables are taken over once, when the table is made."""
+    applied_before, position = uuid.uuid4(), "Visits"
+    schema = f"upgrade_{uuid.uuid4().hex[:8]}"
+    url = stack.database_url(TEST_DATABASE)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+        try:
+            conn.execute(
+                "CREATE TABLE old_view_tracking "
+                "(application_name text PRIMARY KEY, notification_id bigint)"
+            )
+            conn.execute(
+                "INSERT INTO old_view_tracking VALUES (%s, 1), (%s, 42)",
+                (f"visits-cancellations/{applied_before}", position),
+            )
+            processed.create_schema(conn.cursor())
+            conn.execute("DELETE FROM old_view_tracking")
+            processed.create_schema(conn.cursor())  # taken over once only
+
+            taken = processed.applied(
+                conn.cursor(),
+                [
+                    processed.delivery("visits-cancellations", applied_before),
+                    processed.delivery("visits-cancellations", uuid.uuid4()),
+                ],
+            )
+            rows = conn.execute("SELECT consumer, message_id FROM processed_messages").fetchall()
+        finally:
+            conn.rollback()
+    assert taken == {("visits-cancellations", str(applied_before))}
+    assert rows == [{"consumer": "visits-cancellations", "message_id": str(applied_before)}]
 
 
 async def test_a_poison_message_is_parked_in_the_dead_letter_topic_and_the_partition_keeps_flowing(

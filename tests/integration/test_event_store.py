@@ -12,6 +12,7 @@ from eventsourcing.persistence import Tracking
 
 from shared.eventsourcing.application import OutreachApplication
 from shared.eventsourcing.persistence import eventsourcing_env
+from shared.messaging.processed import delivery
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE, eventually
 
@@ -44,6 +45,27 @@ def test_an_effect_saved_with_its_tracking_record_is_not_saved_again(app: TallyA
     tally.count()  # the same event delivered again would change the aggregate again
     assert app.save_tracked(tracking, tally) is False
     assert len(app.recorder.select_events(tally.id)) == 1
+
+
+def test_a_consumed_message_is_recorded_in_processed_messages_with_its_effect(
+    app: TallyApp,
+) -> None:
+    message = delivery("test-consumer", uuid.uuid4(), topic="t", partition=2, offset=40)
+    tally = Tally()
+
+    assert app.save_tracked(message, tally) is True
+    tally.count()  # the same message delivered again would change the aggregate again
+    assert app.save_tracked(message, tally) is False
+
+    assert len(app.recorder.select_events(tally.id)) == 1
+    with app.recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            b'SELECT topic, partition, "offset" FROM processed_messages '
+            b"WHERE consumer = %s AND message_id = %s",
+            (message.consumer, message.message_id),
+        )
+        assert cursor.fetchall() == [{"topic": "t", "partition": 2, "offset": 40}]
+    assert app.recorder.max_tracking_id(message.application_name) is None  # not in tracking
 
 
 def test_a_reader_following_the_log_sees_every_event_of_concurrent_saves(app: TallyApp) -> None:

@@ -11,7 +11,8 @@ import pytest
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 
-from shared.eventsourcing.application import OutreachApplication, _Collected
+from shared.eventsourcing._library import Collected
+from shared.eventsourcing.application import OutreachApplication
 
 pytestmark = pytest.mark.unit
 
@@ -34,8 +35,8 @@ def test_the_library_code_repeated_by_outreach_application_save_is_unchanged() -
     }
     assert found == LIBRARY_CODE, (
         "the eventsourcing library's save/collect_events changed: check that "
-        "shared.eventsourcing.application.OutreachApplication.save and _Collected still do "
-        "what they do, "
+        "shared.eventsourcing.application.OutreachApplication.save and "
+        "shared.eventsourcing._library.Collected still do what they do, "
         "then update LIBRARY_CODE"
     )
 
@@ -53,7 +54,7 @@ class CounterApp(OutreachApplication):
 def test_events_are_collected_as_the_library_collects_them() -> None:
     first, second = Counter(), Counter()
     second.count()
-    ours, library = _Collected(), ProcessingEvent[object]()
+    ours, library = Collected(), ProcessingEvent[object]()
     ours.collect_events(first, None, second, extra=1)
     twin_first, twin_second = Counter(), Counter()
     twin_second.count()
