@@ -20,7 +20,6 @@ from contacts.domain import (
     LETTER_QUEUED,
     CaseNotFoundError,
     CaseStatus,
-    CategoryNotErasableError,
     DuplicateInImportError,
     OpenCaseExistsError,
     OpenCaseIndex,
@@ -30,15 +29,6 @@ from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactL
 from shared.errors import ApplicationError
 from shared.eventsourcing.application import ConcurrentChangeError, SealingApplication
 from shared.eventsourcing.meta import CommandContext
-
-__all__ = [
-    "CaseImport",
-    "CaseNotFoundError",
-    "CategoryNotErasableError",
-    "Contacts",
-    "ImportResult",
-    "PersonDetails",
-]
 
 
 @dataclass(frozen=True)
