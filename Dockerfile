@@ -1,5 +1,5 @@
 # Outreach: one image for every service (contacts, visits, coaching, notifications) in every
-# role (OUTREACH_PROCESS_ROLE=all|api|worker) and for the jobs (python -m shared.retention run,
+# role (OUTREACH_PROCESS_ROLE=all|api|worker) and for the jobs (python -m contacts.retention run,
 # python -m shared.chain verify <service>). Build from the repository root:
 #
 #   docker build -t outreach .

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from contacts.projections import CaseQueueView
+from contacts.projections.queue import CaseQueueView
 from visits.projections.records import VisitRecordView
 
 from bench.harness import Bench, KeepAliveClient, percentile, say

@@ -4,7 +4,7 @@
 #   <image> <service>      one process of services/<service> in the role OUTREACH_PROCESS_ROLE
 #                          (all | api | worker; shared/settings.py), serving HTTP on
 #                          OUTREACH_HTTP_HOST:OUTREACH_HTTP_PORT (0.0.0.0:8080 in the image)
-#   <image> <command...>   anything else runs as given, e.g. python -m shared.retention run
+#   <image> <command...>   anything else runs as given, e.g. python -m contacts.retention run
 #
 # An api process may serve its port from several server processes (OUTREACH_API_WORKERS > 1,
 # through shared.runtime.serve, which keeps TCP_NODELAY on every connection); in Kubernetes one

@@ -390,7 +390,7 @@ def retention_job() -> list[dict[str, Any]]:
     container = {
         "name": "retention",
         "image": IMAGE,
-        "args": ["python", "-m", "shared.retention", "run"],
+        "args": ["python", "-m", "contacts.retention", "run"],
         "envFrom": [{"configMapRef": {"name": "outreach-config"}}],
         "env": [
             *database_env("contacts"),

@@ -46,7 +46,7 @@ ERASURE_TOPIC = "outreach.erasures"
 ``SubjectErasureConfirmed``; every service consumes it (see shared.erasure)."""
 
 FEED_TOPIC_PREFIX = "outreach.feed."
-"""``outreach.feed.<subscriber>``: the pseudonymised feed of one subscriber (shared.feeds)."""
+"""``outreach.feed.<subscriber>``: the pseudonymised feed of one subscriber (contacts.feeds)."""
 
 
 def all_topics() -> list[str]:

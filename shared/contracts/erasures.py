@@ -28,7 +28,7 @@ class ErasureGround(StrEnum):
     REQUESTED_BY_PERSON = "requested_by_person"
     """Art. 17 (1) GDPR: the person asked, and the data is no longer needed."""
     RETENTION_PERIOD_ENDED = "retention_period_ended"
-    """The retention period after the end of the case has passed (``shared.retention``)."""
+    """The retention period after the end of the case has passed (``contacts.retention``)."""
     UNLAWFULLY_PROCESSED = "unlawfully_processed"
     OTHER = "other"
 

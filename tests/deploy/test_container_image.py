@@ -185,9 +185,9 @@ def test_an_api_container_may_serve_its_port_from_several_processes(
 
 
 def test_any_other_command_runs_as_given(fake_python: dict[str, str]) -> None:
-    result = start(fake_python, "python", "-m", "shared.retention", "run", "--dry-run")
+    result = start(fake_python, "python", "-m", "contacts.retention", "run", "--dry-run")
 
-    assert result.stdout.strip() == "python -m shared.retention run --dry-run"
+    assert result.stdout.strip() == "python -m contacts.retention run --dry-run"
 
 
 def test_without_a_command_the_entrypoint_names_the_services(

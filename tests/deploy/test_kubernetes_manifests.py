@@ -291,7 +291,7 @@ def test_a_database_cluster_for_each_service_the_keyring_and_the_identity_provid
 def test_the_retention_job_runs_daily_against_contacts(small: Docs) -> None:
     cron = one(small, "CronJob", "retention")
     container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"] == ["python", "-m", "shared.retention", "run"]
+    assert container["args"] == ["python", "-m", "contacts.retention", "run"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     env = {e["name"]: e for e in container["env"]}
     assert env["OUTREACH_PG_HOST"]["value"] == "contacts-db-rw"

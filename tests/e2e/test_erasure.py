@@ -197,7 +197,7 @@ def test_the_retention_dry_run_reports_a_closed_case_due_and_a_held_one_held(
     def dry_run() -> str | None:
         done = subprocess.run(
             [
-                *(sys.executable, "-m", "shared.retention", "run", "--dry-run"),
+                *(sys.executable, "-m", "contacts.retention", "run", "--dry-run"),
                 *("--today", in_six_years, "--database", contacts_database),
             ],
             cwd=ROOT,

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from contacts.application import Contacts, PersonDetails
-from contacts.projections import CaseQueueProjection, CaseQueueView
+from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason

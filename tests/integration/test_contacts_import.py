@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from contacts.application import CaseImport, Contacts, PersonDetails
-from contacts.projections import CaseQueueProjection, CaseQueueView
+from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 
 from shared.contracts.contacts import ContactLostReason
 from shared.eventsourcing.meta import CommandContext

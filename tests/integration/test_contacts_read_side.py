@@ -26,13 +26,9 @@ from uuid import UUID
 import psycopg
 import pytest
 from contacts.application import Contacts, PersonDetails
-from contacts.projections import (
-    CASE_TOPICS,
-    CaseDetailProjection,
-    CaseDetailView,
-    CaseQueueProjection,
-    CaseQueueView,
-)
+from contacts.projections import CASE_TOPICS
+from contacts.projections.detail import CaseDetailProjection, CaseDetailView
+from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from contacts.feeds import FeedPublisher, FeedView, feed_consumers, feed_topic
 from psycopg_pool import ConnectionPool
 
 from shared.contracts import Envelope
@@ -18,7 +19,6 @@ from shared.contracts.contacts import ContactRestored
 from shared.contracts.erasures import ErasureGround, SubjectErased
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import build_view
-from shared.feeds import FeedPublisher, FeedView, feed_consumers, feed_topic
 from shared.messaging.consumer import DeadLetters, register
 from shared.messaging.kafka import build_broker, ensure_topics
 from shared.settings import ServiceSettings

@@ -16,10 +16,19 @@ from typing import Any
 
 import psycopg
 import pytest
-from contacts import erasure_api
+from contacts.api import data_protection
+from contacts.api.deps import ContactsState
 from contacts.application import Contacts, PersonDetails
-from contacts.deps import ContactsContext
 from contacts.main import open_contacts
+from contacts.retention import (
+    Action,
+    PersonRecord,
+    RetentionJobSettings,
+    decide,
+    read_people,
+    report,
+    request_erasures,
+)
 from contacts.settings import ContactsSettings
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import FastAPI
@@ -30,15 +39,6 @@ from shared.contracts.contacts import CaseClosedReason, ContactLostReason
 from shared.eventsourcing.meta import CommandContext
 from shared.keyring import Keyring
 from shared.privacy import ERASED, DataCategory, PersonalDataCipher
-from shared.retention import (
-    Action,
-    PersonRecord,
-    RetentionSettings,
-    decide,
-    read_people,
-    report,
-    request_erasures,
-)
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure
 from shared.runtime.running import Running
@@ -158,8 +158,8 @@ def contacts_with_views(settings: ServiceSettings) -> Iterator[tuple[Contacts, R
     infra = build_infrastructure("contacts", contacts_settings)
     with running_service(infra, partial(open_contacts, infra, contacts_settings)) as running:
         context = running.service.state
-        assert isinstance(context, ContactsContext)
-        yield context.app, running
+        assert isinstance(context, ContactsState)
+        yield context.contacts, running
 
 
 def report_lost(app: Contacts, district: str, who: dict[str, Any]) -> uuid.UUID:
@@ -197,7 +197,7 @@ def person_in_views(dsn: str, subject: uuid.UUID, **expected: Any) -> PersonReco
 def data_protection_app(running: Running) -> FastAPI:
     """The officer's routes of contacts over the running service."""
     http = routes_app(
-        running.infra, title="contacts (test)", description="", routers=[erasure_api.router]
+        running.infra, title="contacts (test)", description="", routers=[data_protection.router]
     )
     http.state.service = running.service.state
     return http
@@ -207,7 +207,7 @@ def test_the_retention_job_erases_the_notes_of_a_closed_case_and_keeps_the_recor
     stack: ServiceSettings, keyring: Keyring, cipher: PersonalDataCipher, district: str
 ) -> None:
     who = person()
-    settings = RetentionSettings()
+    settings = RetentionJobSettings()
     with contacts_with_views(stack) as (app, running):
         case_id = report_lost(app, district, who)
         case = app.get_case(case_id)
@@ -249,7 +249,7 @@ def test_a_legal_hold_keeps_the_notes_from_the_retention_job(
     stack: ServiceSettings, keyring: Keyring, cipher: PersonalDataCipher, district: str
 ) -> None:
     who = person()
-    settings = RetentionSettings()
+    settings = RetentionJobSettings()
     with contacts_with_views(stack) as (app, running):
         case_id = report_lost(app, district, who)
         subject = app.get_case(case_id).subject_id

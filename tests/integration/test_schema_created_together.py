@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from contacts.application import Contacts
-from contacts.projections import CaseDetailView, CaseQueueView
+from contacts.projections.detail import CaseDetailView
+from contacts.projections.queue import CaseQueueView
 
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import build_view

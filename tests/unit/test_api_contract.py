@@ -7,7 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from contacts.api import (
+from contacts.api.schemas import (
     CloseCase,
     PersonIn,
     RecordContactRestored,

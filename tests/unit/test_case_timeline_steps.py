@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from contacts.application import Contacts
-from contacts.policies import letter_note_for, visit_note_for
+from contacts.messaging import CaseLetters, letters, visit_made, visit_steps
 from eventsourcing.persistence import Tracking
 
 from shared.contracts import Envelope, Payload
@@ -79,23 +79,24 @@ def completed(case_id: UUID, outcome: VisitOutcome) -> VisitCompleted:
 
 
 def test_a_visit_that_did_not_reach_the_person_does_not_tell_refusal_from_absence() -> None:
-    case_id, subject = uuid4(), uuid4()
-
-    refused = visit_note_for(envelope(completed(case_id, VisitOutcome.ENTRY_REFUSED), subject))
-    absent = visit_note_for(envelope(completed(case_id, VisitOutcome.NOT_MET), subject))
-    reached = visit_note_for(envelope(completed(case_id, VisitOutcome.TALKED_AT_DOOR), subject))
-
-    assert refused is not None
-    assert absent is not None
-    assert reached is not None
-    assert refused[1].details == absent[1].details
-    assert refused[1].details["contact_made"] is False
-    assert "outcome" not in refused[1].details
-    assert reached[1].details["outcome"] == "talked_at_door"
-
-
-def test_an_automatic_cancellation_is_noted_as_automatic() -> None:
     case_id = uuid4()
+
+    refused = visit_made(completed(case_id, VisitOutcome.ENTRY_REFUSED))
+    absent = visit_made(completed(case_id, VisitOutcome.NOT_MET))
+    reached = visit_made(completed(case_id, VisitOutcome.TALKED_AT_DOOR))
+
+    assert refused == absent
+    assert refused["contact_made"] is False
+    assert "outcome" not in refused
+    assert reached["outcome"] == "talked_at_door"
+
+
+def steps_of(app: Contacts, case_id: UUID) -> list[Any]:
+    return [e for e in app.repository.event_store.get(case_id) if hasattr(e, "kind")]
+
+
+def test_an_automatic_cancellation_is_noted_as_automatic(app: Contacts) -> None:
+    case_id = report(app)
     cancelled = VisitCancelled(
         visit_id=uuid4(),
         case_id=case_id,
@@ -103,14 +104,14 @@ def test_an_automatic_cancellation_is_noted_as_automatic() -> None:
         cancelled_on=TODAY,
         cancelled_by="system",
     )
+    effect = visit_steps.consumer(app, prefix="contacts").effect
 
-    noted = visit_note_for(envelope(cancelled, uuid4()))
+    assert effect(envelope(cancelled, uuid4()), Tracking("contacts-visit-steps/1", 1))
 
-    assert noted is not None
-    assert noted[0] == case_id
-    assert noted[1].kind == "visit_cancelled"
-    assert noted[1].details["automatic"] is True
-    assert noted[1].details["reason"] == "contact_restored_before_visit"
+    [noted] = steps_of(app, case_id)
+    assert noted.kind == "visit_cancelled"
+    assert noted.details["automatic"] is True
+    assert noted.details["reason"] == "contact_restored_before_visit"
 
 
 def test_an_announced_visit_and_the_steps_of_its_letter_are_in_the_cases_own_log(
@@ -178,25 +179,13 @@ def test_an_announced_visit_and_the_steps_of_its_letter_are_in_the_cases_own_log
         ),
     ]
 
-    visit = visit_note_for(envelope(announced, subject))
-    assert visit is not None
-    app.note_visit(
-        visit[0],
-        kind=visit[1].kind,
-        details=visit[1].details,
-        tracking=Tracking("contacts-visit-steps/1", 1),
-        ctx=visit[1].ctx,
-    )
+    visit_effect = visit_steps.consumer(app, prefix="contacts").effect
+    letter_effect = letters.consumer(
+        CaseLetters(app, lambda person, district: case_id), prefix="contacts"
+    ).effect
+    assert visit_effect(envelope(announced, subject), Tracking("contacts-visit-steps/1", 1))
     for index, event in enumerate(events):
-        step = letter_note_for(event)
-        assert step is not None
-        app.note_letter(
-            case_id,
-            kind=step.kind,
-            details=step.details,
-            tracking=Tracking(f"contacts-letters/{index}", 1),
-            ctx=step.ctx,
-        )
+        assert letter_effect(event, Tracking(f"contacts-letters/{index}", 1))
 
     steps = [
         (type(e).__name__, e.kind)
@@ -217,7 +206,8 @@ def test_an_announced_visit_and_the_steps_of_its_letter_are_in_the_cases_own_log
     assert held[0].details["error"].startswith("letterhead_missing")
 
 
-def test_an_email_to_staff_is_not_a_step_of_the_timeline() -> None:
+def test_an_email_to_staff_is_not_a_step_of_the_timeline(app: Contacts) -> None:
+    case_id = report(app)
     queued = NotificationQueued(
         notification_id=uuid4(),
         idempotency_key="k.contact_restored.v1",
@@ -229,5 +219,10 @@ def test_an_email_to_staff_is_not_a_step_of_the_timeline() -> None:
         source_event_id=uuid4(),
         source_event_type="ContactRestored",
     )
+    effect = letters.consumer(
+        CaseLetters(app, lambda person, district: case_id), prefix="contacts"
+    ).effect
 
-    assert letter_note_for(envelope(queued, uuid4())) is None
+    assert effect(envelope(queued, uuid4()), Tracking("contacts-letters/1", 1))  # tracked
+
+    assert steps_of(app, case_id) == []

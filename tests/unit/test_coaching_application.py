@@ -29,7 +29,7 @@ from coaching.integration import to_integration_event
 from coaching.messaging import on_visit_completed
 from contacts.application import Contacts, PersonDetails
 from contacts.domain import CaseStatus, OutreachCase
-from contacts.policies import coaching_note_for
+from contacts.messaging import coaching_notes
 from eventsourcing.persistence import Tracking
 
 from shared.contracts import Envelope, Payload, parse_envelope
@@ -389,17 +389,12 @@ def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(
             correlation_id=uuid4(),
             payload=payload,
         )
-        note = coaching_note_for(envelope)
-        assert note is not None
+        effect = coaching_notes.consumer(contacts, prefix="contacts").effect
         tracking = Tracking(
             application_name=f"contacts-coaching-notes/{envelope.event_id}", notification_id=1
         )
-        assert contacts.note_coaching(
-            note.case_id, kind=note.kind, details=note.details, tracking=tracking, ctx=note.ctx
-        )
-        assert not contacts.note_coaching(
-            note.case_id, kind=note.kind, details=note.details, tracking=tracking, ctx=note.ctx
-        )
+        assert effect(envelope, tracking)
+        assert not effect(envelope, tracking)
 
     case = contacts.get_case(case_id)
     assert case.status is CaseStatus.CONTACT_LOST  # declining changes nothing about the case

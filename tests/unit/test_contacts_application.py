@@ -8,15 +8,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from contacts.application import (
-    CaseNotFoundError,
-    CategoryNotErasableError,
-    Contacts,
-    PersonDetails,
-)
+from contacts.application import Contacts, PersonDetails
 from contacts.domain import (
     CaseClosedError,
+    CaseNotFoundError,
     CaseStatus,
+    CategoryNotErasableError,
     ContactAlreadyRestoredError,
     NothingToUpdateError,
     OpenCaseExistsError,

@@ -8,10 +8,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from contacts.feeds import FeedFieldNotAllowedError, Subscriber, check_allow_list, feed_message
 
 from shared.contracts import Envelope
 from shared.contracts.contacts import ContactLost, Evidence, SealedPerson
-from shared.feeds import FeedFieldNotAllowedError, Subscriber, check_allow_list, feed_message
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher
 
 from .support import ADDRESS, CUSTOMER_NUMBER, NAME, PHONE

@@ -11,13 +11,18 @@ import pytest
 from contacts.domain import (
     CaseClosedError,
     CaseStatus,
+    CategoryErasure,
     ContactAlreadyRestoredError,
     DateBeforeLastContactError,
+    Erasure,
+    LegalHold,
     NothingToUpdateError,
     OpenCaseExistsError,
     OpenCaseIndex,
     OutreachCase,
 )
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic, resolve_topic
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.dates import DateInFutureError
@@ -266,3 +271,47 @@ def test_releasing_another_case_leaves_the_index_untouched() -> None:
 def test_open_case_index_id_is_derived_from_the_lookup_only() -> None:
     assert OpenCaseIndex.id_for(b"a") == OpenCaseIndex.id_for(b"a")
     assert OpenCaseIndex.id_for(b"a") != OpenCaseIndex.id_for(b"b")
+
+
+STORED_TOPICS = {
+    OutreachCase: (
+        "ContactLost",
+        "ContactRestored",
+        "ContactDetailsUpdated",
+        "Closed",
+        "CoachingNoted",
+        "VisitNoted",
+        "LetterNoted",
+    ),
+    OpenCaseIndex: ("Opened", "OpenedAgain", "Released"),
+    LegalHold: ("Placed", "PlacedAgain", "Lifted"),
+    Erasure: ("Requested", "KeyDestroyed", "Confirmed"),
+    CategoryErasure: ("Requested", "RequestedAgain", "KeyDestroyed"),
+}
+
+
+@pytest.mark.parametrize("aggregate", list(STORED_TOPICS), ids=lambda a: a.__name__)
+def test_the_events_keep_the_topics_they_were_stored_under(aggregate: type[Aggregate]) -> None:
+    """The projections select the stored log by these topics, and stored events and
+    aggregates resolve to their classes by them: moving a class into another module must not
+    change them."""
+    name = aggregate.__name__
+    for event_name in STORED_TOPICS[aggregate]:
+        stored = f"contacts.domain:{name}.{event_name}"
+        event_class = getattr(aggregate, event_name)
+
+        assert get_topic(event_class) == stored
+        assert resolve_topic(stored) is event_class
+    assert resolve_topic(f"contacts.domain:{name}") is aggregate
+
+
+def test_a_case_records_its_events_under_the_stored_topics(cipher: PersonalDataCipher) -> None:
+    case = report_case(cipher)
+    restore(case)
+
+    stored = [get_topic(type(e)) for e in case.collect_events()]
+
+    assert stored == [
+        "contacts.domain:OutreachCase.ContactLost",
+        "contacts.domain:OutreachCase.ContactRestored",
+    ]

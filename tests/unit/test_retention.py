@@ -6,17 +6,9 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from contacts.retention import Action, Decision, PersonRecord, decide, erasure_request, report
 
-from shared.retention import (
-    Action,
-    Decision,
-    PersonRecord,
-    RetentionPeriods,
-    RetentionSettings,
-    decide,
-    erasure_request,
-    report,
-)
+from shared.retention import RetentionPeriods, RetentionSettings
 
 pytestmark = pytest.mark.unit
 

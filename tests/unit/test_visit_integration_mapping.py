@@ -10,8 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from contacts.application import Contacts, PersonDetails
 from contacts.domain import CaseStatus
-from contacts.policies import RestoreContactAfterVisit
-from contacts.policies import command_for as contacts_command_for
+from contacts.messaging import visit_outcomes
 from eventsourcing.persistence import Tracking
 from visits.domain import CaseVisits, Schedule, Visit
 from visits.integration import to_integration_event
@@ -212,27 +211,8 @@ def visit_completed(outcome: VisitOutcome, case_id: UUID) -> Envelope[Payload]:
     return contacts_envelope(payload)
 
 
-def test_contacts_restores_the_contact_after_a_visit_that_reached_the_person() -> None:
-    case_id = uuid4()
-    for outcome in (VisitOutcome.NOT_MET, VisitOutcome.ENTRY_REFUSED):
-        assert contacts_command_for(visit_completed(outcome, case_id)) is None
-
-    envelope = visit_completed(VisitOutcome.TALKED_AT_DOOR, case_id)
-    command = contacts_command_for(envelope)
-
-    assert isinstance(command, RestoreContactAfterVisit)
-    assert (command.case_id, command.channel, command.restored_on) == (
-        case_id,
-        ContactChannel.HOME_VISIT,
-        TODAY,
-    )
-    assert command.ctx.actor == "ow-yilmaz"
-    assert command.ctx.causation_id == envelope.event_id
-
-
-def test_contacts_applies_a_visit_outcome_once_and_a_second_restoration_is_a_no_op(
-    cipher: PersonalDataCipher,
-) -> None:
+def contacts_app(cipher: PersonalDataCipher) -> tuple[Contacts, UUID]:
+    """Contacts in memory, with one case whose contact was lost."""
     app = Contacts(
         env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, cipher=cipher, today=lambda: TODAY
     )
@@ -248,25 +228,45 @@ def test_contacts_applies_a_visit_outcome_once_and_a_second_restoration_is_a_no_
         case_manager="cm-mueller",
         ctx=CommandContext(actor="cm-mueller", role="case_manager", trace={}),
     )
-    first = contacts_command_for(visit_completed(VisitOutcome.MET_AND_TALKED, case_id))
-    second = contacts_command_for(visit_completed(VisitOutcome.MET_ELSEWHERE, case_id))
-    assert first is not None
-    assert second is not None
+    return app, case_id
+
+
+def test_contacts_restores_the_contact_after_a_visit_that_reached_the_person(
+    cipher: PersonalDataCipher,
+) -> None:
+    app, case_id = contacts_app(cipher)
+    effect = visit_outcomes.consumer(app, prefix="contacts").effect
+    for outcome in (VisitOutcome.NOT_MET, VisitOutcome.ENTRY_REFUSED):
+        tracking = Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)
+        assert effect(visit_completed(outcome, case_id), tracking) is True  # tracked only
+        assert app.recorder.has_tracking_id(tracking.application_name, 1)
+    assert app.get_case(case_id).status is CaseStatus.CONTACT_LOST
+
+    envelope = visit_completed(VisitOutcome.TALKED_AT_DOOR, case_id)
+    assert effect(envelope, Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)) is True
+
+    case = app.get_case(case_id)
+    assert case.status is CaseStatus.CONTACT_RESTORED
+    assert case.restored_channel is ContactChannel.HOME_VISIT
+    restored = list(app.repository.event_store.get(case_id))[-1]
+    assert restored.restored_on == TODAY
+    assert restored.meta["actor"] == "ow-yilmaz"
+    assert restored.meta["causation_id"] == str(envelope.event_id)
+
+
+def test_contacts_applies_a_visit_outcome_once_and_a_second_restoration_is_a_no_op(
+    cipher: PersonalDataCipher,
+) -> None:
+    app, case_id = contacts_app(cipher)
+    effect = visit_outcomes.consumer(app, prefix="contacts").effect
+    first = visit_completed(VisitOutcome.MET_AND_TALKED, case_id)
+    second = visit_completed(VisitOutcome.MET_ELSEWHERE, case_id)
     tracking = Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)
     other = Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)
 
-    def apply(command: RestoreContactAfterVisit, at: Tracking) -> bool:
-        return app.restore_contact_after_visit(
-            command.case_id,
-            channel=command.channel,
-            restored_on=command.restored_on,
-            tracking=at,
-            ctx=command.ctx,
-        )
-
-    assert apply(first, tracking) is True
-    assert apply(first, tracking) is False  # redelivered
-    assert apply(second, other) is True  # restored already: tracking only
+    assert effect(first, tracking) is True
+    assert effect(first, tracking) is False  # redelivered
+    assert effect(second, other) is True  # restored already: tracking only
     case = app.get_case(case_id)
     assert case.status is CaseStatus.CONTACT_RESTORED
     assert case.restored_channel is ContactChannel.HOME_VISIT

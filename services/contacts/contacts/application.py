@@ -1,46 +1,34 @@
-"""The contacts application: commands get, call and save; errors become API errors."""
+"""The contacts application: each command gets the aggregates, calls them, saves them.
+
+The case commands are here (reporting, importing, restoring, updating, closing, and the
+steps of other services noted in a case's timeline); the data protection commands (legal
+holds, erasures) are its base :class:`~contacts.data_protection.DataProtection`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from contacts.data_protection import DataProtection
 from contacts.domain import (
     LETTER_QUEUED,
+    CaseNotFoundError,
     CaseStatus,
-    CategoryErasure,
-    Erasure,
-    LegalHold,
-    NoLegalHoldError,
+    DuplicateInImportError,
     OpenCaseExistsError,
     OpenCaseIndex,
     OutreachCase,
 )
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.contracts.erasures import ErasureGround
-from shared.errors import ApplicationError, ConflictError, InvalidInputError, NotFoundError
+from shared.errors import ApplicationError
 from shared.eventsourcing.application import ConcurrentChangeError, SealingApplication
 from shared.eventsourcing.meta import CommandContext
-from shared.privacy import SEPARATELY_ERASABLE, SubjectErasedError
-
-
-class CaseNotFoundError(NotFoundError):
-    code = "case_not_found"
-
-
-class ErasureNotFoundError(NotFoundError):
-    code = "erasure_not_found"
-
-
-class CategoryNotErasableError(InvalidInputError):
-    """Only some data categories are erased on their own; the record goes with the person."""
-
-    code = "category_not_erasable"
 
 
 @dataclass(frozen=True)
@@ -56,7 +44,7 @@ class PersonDetails:
 
 @dataclass(frozen=True)
 class CaseImport:
-    """One existing case of a bulk import (the same facts as reporting a lost contact)."""
+    """One existing case of a bulk import, or one report: the facts of a lost contact."""
 
     district: str
     local_office: str
@@ -77,15 +65,14 @@ class ImportResult:
     error: ApplicationError | None = None
 
 
-class DuplicateInImportError(ConflictError):
-    code = "duplicate_in_import"
-
-
 IMPORT_BATCH_SIZE = 500
 """Cases saved per transaction by :meth:`Contacts.import_cases` (two events each)."""
 
+_Pending = list[tuple[int, OutreachCase, OpenCaseIndex]]
+"""The new cases of an import batch: (row, case, its open-case index)."""
 
-class Contacts(SealingApplication):
+
+class Contacts(DataProtection, SealingApplication):
     name = "contacts"
     concurrent_change = "the case changed meanwhile; try again"
 
@@ -103,42 +90,32 @@ class Contacts(SealingApplication):
         case_manager: str,
         ctx: CommandContext,
     ) -> UUID:
-        lookup = self.cipher.blind_index("open-case", district, person.customer_number)
-        index_id = OpenCaseIndex.id_for(lookup)
-        index = self.find(OpenCaseIndex, index_id)
-        if index is not None:
-            index.check_no_open_case()
-        subject_id = self.cipher.subject_for(person.customer_number)
-        case_id = uuid4()
-        meta = ctx.meta_for(subject_id, district)
-        case = OutreachCase.report(
-            case_id=case_id,
-            index_id=index_id,
-            subject_id=subject_id,
+        row = CaseImport(
             district=district,
             local_office=local_office,
-            person=self._seal(subject_id, person),
+            person=person,
             reason=reason,
             unanswered_letters=unanswered_letters,
             missed_appointments=missed_appointments,
             last_contact_on=last_contact_on,
             deadline=deadline,
             case_manager=case_manager,
-            today=self._today(),
-            meta=meta,
         )
-        if index is None:
-            index = OpenCaseIndex(id=index_id, case_id=case_id)
-        else:
-            index.open(case_id)
+        index_id = self._index_id(row)
+        index = self.find(OpenCaseIndex, index_id)
+        if index is not None:
+            index.check_no_open_case()
+        subject_id = self.cipher.subject_for(person.customer_number)
+        case = self._new_case(row, subject_id, index_id, ctx)
+        index = self._opened(index, index_id, case.id)
         try:
             self.save(case, index)
         except IntegrityError:
             current = self.find(OpenCaseIndex, index_id)
             if current is not None:
                 current.check_no_open_case()
-            raise ConcurrentChangeError("the case changed meanwhile; try again") from None
-        return case_id
+            raise ConcurrentChangeError(self.concurrent_change) from None
+        return case.id
 
     def import_cases(
         self,
@@ -165,55 +142,14 @@ class Contacts(SealingApplication):
         self, rows: Sequence[CaseImport], seen: set[UUID], ctx: CommandContext
     ) -> list[ImportResult]:
         results: list[ImportResult | None] = [None] * len(rows)
-        index_ids: list[UUID] = []
-        for position, row in enumerate(rows):
-            lookup = self.cipher.blind_index("open-case", row.district, row.person.customer_number)
-            index_id = OpenCaseIndex.id_for(lookup)
-            index_ids.append(index_id)
+        index_ids = [self._index_id(row) for row in rows]
+        for position, index_id in enumerate(index_ids):
             if index_id in seen:
                 results[position] = ImportResult(
                     error=DuplicateInImportError("this person appears earlier in the import")
                 )
             seen.add(index_id)
-        indexes: dict[UUID, OpenCaseIndex] = {}
-        for index_id in self.existing_ids([i for i in index_ids if i not in indexes]):
-            index = self.find(OpenCaseIndex, index_id)
-            if index is not None:
-                indexes[index_id] = index
-        accepted = [p for p, result in enumerate(results) if result is None]
-        subjects = self.cipher.subjects_for([[rows[p].person.customer_number] for p in accepted])
-        pending: list[tuple[int, OutreachCase, OpenCaseIndex]] = []
-        today = self._today()
-        for position, subject_id in zip(accepted, subjects, strict=True):
-            row, index_id = rows[position], index_ids[position]
-            try:
-                index = indexes.get(index_id)
-                if index is not None:
-                    index.check_no_open_case()
-                case = OutreachCase.report(
-                    case_id=uuid4(),
-                    index_id=index_id,
-                    subject_id=subject_id,
-                    district=row.district,
-                    local_office=row.local_office,
-                    person=self._seal(subject_id, row.person),
-                    reason=row.reason,
-                    unanswered_letters=row.unanswered_letters,
-                    missed_appointments=row.missed_appointments,
-                    last_contact_on=row.last_contact_on,
-                    deadline=row.deadline,
-                    case_manager=row.case_manager,
-                    today=today,
-                    meta=ctx.meta_for(subject_id, row.district),
-                )
-            except ApplicationError as error:
-                results[position] = ImportResult(error=error)
-                continue
-            if index is None:
-                index = OpenCaseIndex(id=index_id, case_id=case.id)
-            else:
-                index.open(case.id)
-            pending.append((position, case, index))
+        pending = self._new_cases(rows, index_ids, results, ctx)
         try:
             self.save(*(aggregate for _, case, index in pending for aggregate in (case, index)))
         except IntegrityError:
@@ -223,10 +159,39 @@ class Contacts(SealingApplication):
             results[position] = ImportResult(case_id=case.id)
         return [result or ImportResult() for result in results]
 
-    def _save_one_by_one(
+    def _new_cases(
         self,
+        rows: Sequence[CaseImport],
+        index_ids: list[UUID],
         results: list[ImportResult | None],
-        pending: list[tuple[int, OutreachCase, OpenCaseIndex]],
+        ctx: CommandContext,
+    ) -> _Pending:
+        """The new cases of the rows not rejected yet; a row whose case breaks a rule gets
+        its error in ``results``."""
+        indexes = {
+            index.id: index
+            for index_id in self.existing_ids(index_ids)
+            if (index := self.find(OpenCaseIndex, index_id)) is not None
+        }
+        accepted = [p for p, result in enumerate(results) if result is None]
+        subjects = self.cipher.subjects_for([[rows[p].person.customer_number] for p in accepted])
+        pending: _Pending = []
+        today = self._today()
+        for position, subject_id in zip(accepted, subjects, strict=True):
+            index_id = index_ids[position]
+            index = indexes.get(index_id)
+            try:
+                if index is not None:
+                    index.check_no_open_case()
+                case = self._new_case(rows[position], subject_id, index_id, ctx, today)
+            except ApplicationError as error:
+                results[position] = ImportResult(error=error)
+                continue
+            pending.append((position, case, self._opened(index, index_id, case.id)))
+        return pending
+
+    def _save_one_by_one(
+        self, results: list[ImportResult | None], pending: _Pending
     ) -> list[ImportResult]:
         for position, case, index in pending:
             try:
@@ -311,7 +276,7 @@ class Contacts(SealingApplication):
         with the consumer's tracking record. A visit of a case this deployment does not hold
         is not its business: only the tracking is recorded."""
         case = self.find(OutreachCase, case_id)
-        if not isinstance(case, OutreachCase):
+        if case is None:
             return self.save_tracked(tracking)
         case.note_visit(
             kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
@@ -332,7 +297,7 @@ class Contacts(SealingApplication):
         (sent, held, given up, retried) is noted only on the case that noted the letter
         queued (the other notifications are e-mails, or another case's)."""
         case = None if case_id is None else self.find(OutreachCase, case_id)
-        if not isinstance(case, OutreachCase):
+        if case is None:
             return self.save_tracked(tracking)
         if kind != LETTER_QUEUED and str(details["notification_id"]) not in case.letters:
             return self.save_tracked(tracking)
@@ -370,166 +335,47 @@ class Contacts(SealingApplication):
         self.save_or_conflict(case, index)
         return case
 
-    # --- data protection: legal holds and erasures -------------------------------------
-
-    def place_legal_hold(
-        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
-    ) -> LegalHold:
-        """Keep the person's data until the hold is lifted. Refused for a person whose
-        erasure was requested: their data is (being) destroyed, a hold cannot keep it."""
-        if self.erasure_of(subject_id) is not None:
-            raise SubjectErasedError(
-                f"subject {subject_id} has been erased; there is nothing left to hold"
-            )
-        meta = ctx.meta_for(subject_id, district)
-        hold = self.legal_hold(subject_id)
-        if hold is None:
-            hold = LegalHold.place_for(subject_id=subject_id, reason=reason, meta=meta)
-        else:
-            hold.place(reason=reason, meta=meta)
-        self.save_or_conflict(hold)
-        return hold
-
-    def lift_legal_hold(
-        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
-    ) -> LegalHold:
-        hold = self.legal_hold(subject_id)
-        if hold is None:
-            raise NoLegalHoldError("no legal hold is placed")
-        hold.lift(reason=reason, meta=ctx.meta_for(subject_id, district))
-        self.save_or_conflict(hold)
-        return hold
-
-    def legal_hold(self, subject_id: UUID) -> LegalHold | None:
-        hold: LegalHold | None = self.find(LegalHold, LegalHold.id_for(subject_id))
-        return hold
-
-    def request_erasure(
-        self,
-        subject_id: UUID,
-        *,
-        district: str,
-        ground: ErasureGround,
-        reason: str,
-        destroy_key: Callable[[UUID], None],
-        ctx: CommandContext,
-    ) -> Erasure:
-        """Erase a person by destroying their data key (crypto-shredding).
-
-        Refused while a legal hold is placed. The request is saved before the key is
-        destroyed and ``KeyDestroyed`` after it (its relay publishes the ``SubjectErased``
-        tombstone): after a crash in between, requesting it again completes it.
-        """
-        hold = self.legal_hold(subject_id)
-        if hold is not None:
-            hold.check_not_active()
-        meta = ctx.meta_for(subject_id, district)
-        erasure = self.erasure_of(subject_id)
-        if erasure is None:
-            erasure = Erasure.request(
-                subject_id=subject_id,
-                district=district,
-                ground=ground.value,
-                reason=reason,
-                meta=meta,
-            )
-            self.save_or_conflict(erasure)
-        if erasure.key_destroyed_at is None:
-            destroy_key(subject_id)
-            erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
-            self.save_or_conflict(erasure)
-        return erasure
-
-    def request_category_erasure(
-        self,
-        subject_id: UUID,
-        *,
-        category: str,
-        district: str,
-        ground: ErasureGround,
-        reason: str,
-        destroy_key: Callable[[UUID, str], None],
-        ctx: CommandContext,
-    ) -> CategoryErasure:
-        """Erase one data category of a person (e.g. ``visit_note``) by destroying only that
-        category's data key; the person and the rest of their record stay readable.
-
-        Refused while a legal hold is placed, and for a person who is erased already
-        (nothing left to erase). Recorded like the erasure of the person: the request is
-        saved before the key is destroyed and ``KeyDestroyed`` after it.
-        """
-        if category not in SEPARATELY_ERASABLE:
-            raise CategoryNotErasableError(
-                f"the data category {category!r} is not erased on its own", category=category
-            )
-        hold = self.legal_hold(subject_id)
-        if hold is not None:
-            hold.check_not_active()
-        erased = self.erasure_of(subject_id)
-        if erased is not None:
-            raise SubjectErasedError(f"subject {subject_id} has been erased")
-        meta = ctx.meta_for(subject_id, district)
-        erasure: CategoryErasure | None = self.find(
-            CategoryErasure, CategoryErasure.id_for(subject_id, category)
-        )
-        if erasure is None:
-            erasure = CategoryErasure.request(
-                subject_id=subject_id,
-                category=category,
-                district=district,
-                ground=ground.value,
-                reason=reason,
-                meta=meta,
-            )
-        else:
-            erasure.request_again(district=district, ground=ground.value, reason=reason, meta=meta)
-        self.save_or_conflict(erasure)
-        destroy_key(subject_id, category)
-        erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
-        self.save_or_conflict(erasure)
-        return erasure
-
-    def get_category_erasure(self, erasure_id: UUID) -> CategoryErasure:
-        erasure: CategoryErasure | None = self.find(CategoryErasure, erasure_id)
-        if erasure is None:
-            raise ErasureNotFoundError(f"erasure {erasure_id} not found")
-        return erasure
-
-    def erasure_of(self, subject_id: UUID) -> Erasure | None:
-        erasure: Erasure | None = self.find(Erasure, Erasure.id_for(subject_id))
-        return erasure
-
-    def get_erasure(self, erasure_id: UUID) -> Erasure:
-        erasure: Erasure | None = self.find(Erasure, erasure_id)
-        if erasure is None:
-            raise ErasureNotFoundError(f"erasure {erasure_id} not found")
-        return erasure
-
-    def record_erasure_confirmation(
-        self,
-        erasure_id: UUID,
-        *,
-        service: str,
-        deployment: str,
-        confirmed_at: datetime,
-        tracking: Tracking,
-        ctx: CommandContext,
-    ) -> bool:
-        """A service's ``SubjectErasureConfirmed``, in the erasure's certificate (saved with
-        the consumer's tracking record). Another deployment's erasure is only tracked."""
-        erasure: Erasure | None = self.find(Erasure, erasure_id)
-        if erasure is None:
-            return self.save_tracked(tracking)
-        erasure.confirm(
-            service=service,
-            deployment=deployment,
-            confirmed_at=confirmed_at,
-            meta=ctx.meta_for(erasure.subject_id, erasure.district),
-        )
-        return self.save_tracked(tracking, erasure)
-
     def get_case(self, case_id: UUID) -> OutreachCase:
         return self.get(OutreachCase, case_id, CaseNotFoundError(f"case {case_id} not found"))
+
+    def _index_id(self, row: CaseImport) -> UUID:
+        """The open-case index of the row's person in its district (a blind index of the
+        customer number: never the number itself)."""
+        lookup = self.cipher.blind_index("open-case", row.district, row.person.customer_number)
+        return OpenCaseIndex.id_for(lookup)
+
+    @staticmethod
+    def _opened(index: OpenCaseIndex | None, index_id: UUID, case_id: UUID) -> OpenCaseIndex:
+        """The open-case index, now naming ``case_id`` (started with the person's first case)."""
+        if index is None:
+            return OpenCaseIndex(id=index_id, case_id=case_id)
+        index.open(case_id)
+        return index
+
+    def _new_case(
+        self,
+        row: CaseImport,
+        subject_id: UUID,
+        index_id: UUID,
+        ctx: CommandContext,
+        today: date | None = None,
+    ) -> OutreachCase:
+        return OutreachCase.report(
+            case_id=uuid4(),
+            index_id=index_id,
+            subject_id=subject_id,
+            district=row.district,
+            local_office=row.local_office,
+            person=self._seal(subject_id, row.person),
+            reason=row.reason,
+            unanswered_letters=row.unanswered_letters,
+            missed_appointments=row.missed_appointments,
+            last_contact_on=row.last_contact_on,
+            deadline=row.deadline,
+            case_manager=row.case_manager,
+            today=today or self._today(),
+            meta=ctx.meta_for(subject_id, row.district),
+        )
 
     def _seal(self, subject_id: UUID, person: PersonDetails) -> dict[str, str | None]:
         dob = person.date_of_birth.isoformat() if person.date_of_birth else None

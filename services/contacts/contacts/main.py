@@ -10,26 +10,21 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from contacts import api, erasure_api
+from contacts import api, messaging
+from contacts.api.deps import ContactsState
+from contacts.api.presenters import subject_export
 from contacts.application import Contacts
-from contacts.consumers import build_consumers
-from contacts.deps import ContactsContext, feed_view
+from contacts.feeds import FeedPublisher, FeedView, feed_consumers
 from contacts.integration import to_erasure_event, to_integration_event
-from contacts.projections import FORGET as FORGET_CASES
-from contacts.projections import (
-    CaseDetailProjection,
-    CaseDetailView,
-    CaseQueueProjection,
-    CaseQueueView,
-    DataProtectionProjection,
-    DataProtectionView,
-)
+from contacts.projections import FORGET
+from contacts.projections.data_protection import DataProtectionProjection, DataProtectionView
+from contacts.projections.detail import CaseDetailProjection, CaseDetailView
+from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 from contacts.settings import ContactsSettings
 from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.contracts import contacts as contacts_contracts
 from shared.contracts.erasures import SubjectErased
 from shared.eventsourcing.projections import EventLog, Projected
-from shared.feeds import FeedPublisher, FeedView, build_feed_router, feed_consumers
 from shared.messaging.kafka import ensure_topics
 from shared.runtime.app import service_app
 from shared.runtime.infrastructure import Infrastructure, build_infrastructure
@@ -53,42 +48,42 @@ def create_app(settings: ContactsSettings | None = None) -> FastAPI:
         title="Outreach contacts",
         description="The outreach case of one person whose contact with the Jobcenter was lost.",
         open_service=partial(open_contacts, infra, settings),
-        routers=[api.router, erasure_api.router, build_feed_router(feed_view)],
+        routers=api.routers,
     )
 
 
-def open_contacts(infra: Infrastructure, settings: ContactsSettings) -> Service[ContactsContext]:
+def open_contacts(infra: Infrastructure, settings: ContactsSettings) -> Service[ContactsState]:
     """The application and views of the contacts service, and what its process runs."""
     contacts = Contacts(infra.env, cipher=infra.cipher)
     detail = infra.view(CaseDetailView, CaseDetailProjection.name)
+    # The feeds of the subscribing teams, whose registry and outbox live in this database.
     feeds = infra.view(FeedView, "feeds")
-    context = ContactsContext(
-        app=contacts,
+    state = ContactsState(
+        contacts=contacts,
         cipher=infra.cipher,
-        queue_view=infra.view(CaseQueueView, CaseQueueProjection.name),
-        detail_view=detail,
+        queue=infra.view(CaseQueueView, CaseQueueProjection.name),
+        detail=detail,
         feeds=feeds,
         keyring=infra.keyring,
         access_log=infra.access_log,
         break_glass_ttl=timedelta(seconds=settings.break_glass_seconds),
     )
     prefix = settings.service_name
-    # The feeds of the subscribing teams, whose registry lives in the contacts database.
     publisher = FeedPublisher(feeds, infra.broker, lambda topics: ensure_topics(settings, topics))
     return Service(
         app=contacts,
         log=LOG,
-        state=context,
+        state=state,
         relays=[
             RelayTo(topic_of("contacts"), to_integration_event, contacts_contracts.EVENTS),
             # The erasure tombstones go to the topic every service consumes.
             RelayTo(ERASURE_TOPIC, to_erasure_event, [SubjectErased]),
         ],
         consumers=[
-            *build_consumers(contacts, case_of=detail.case_of, prefix=prefix),
+            *messaging.consumers(contacts, case_of=detail.case_of, prefix=prefix),
             *feed_consumers(feeds, prefix=prefix),
         ],
         background=[publisher.run],
-        forget=FORGET_CASES,
-        export=partial(api.subject_export, context),
+        forget=FORGET,
+        export=partial(subject_export, state),
     )

@@ -138,7 +138,7 @@ class Visits(SealingApplication):
                 outcome=outcome,
                 needs=needs,
                 # The note has a key of its own: retention erases it before the case record
-                # (shared/retention.py, category ``visit_notes``).
+                # (contacts/retention.py, category ``visit_notes``).
                 note=self.cipher.seal_optional(visit.subject_id, note, DataCategory.VISIT_NOTE),
                 coaching_referral_consent=coaching_referral_consent,
                 next_step=next_step,
