@@ -1,14 +1,17 @@
-"""The notification's rules, the event-to-notification mapping, the templates and the letter
+"""The notification's rules, the event-to-notification handlers, the templates and the letter
 PDF — no network."""
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic, resolve_topic
+from notifications.application import Notifications, QueueRequest
 from notifications.domain import (
     Notification,
     NotificationNotDueError,
@@ -18,8 +21,16 @@ from notifications.domain import (
     idempotency_key,
     notification_id_for,
 )
-from notifications.letters import Letter, batch_pdf, letter_pdf
-from notifications.policies import reminders_due, requests_for
+from notifications.letters import Letter
+from notifications.messaging import (
+    cancellation_letter,
+    consumers,
+    contact_restored_email,
+    handover_email,
+)
+from notifications.printing import batch_pdf, letter_pdf
+from notifications.projections.directory import DirectoryView
+from notifications.reminders import reminders_due
 from notifications.rendering import TEMPLATES, Templates, describe_schedule
 from notifications.settings import TEMPLATES_DIR, Letterhead
 from pypdf import PdfReader
@@ -36,6 +47,8 @@ from shared.contracts.visits import (
 )
 
 pytestmark = pytest.mark.unit
+
+P = TypeVar("P", bound=Payload)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KASSEL = Letterhead(
@@ -74,9 +87,9 @@ def queued(source: str | None = None) -> Notification:
     )
 
 
-def envelope(payload: Payload) -> Envelope[Payload]:
+def envelope(payload: P) -> Envelope[P]:
     contract: Any = Envelope[type(payload)]  # type: ignore[misc]
-    built: Envelope[Payload] = contract(
+    built: Envelope[P] = contract(
         event_id=uuid4(),
         event_type=payload.event_type,
         schema_version=1,
@@ -153,7 +166,7 @@ def test_a_restored_contact_emails_the_case_manager_named_in_the_event() -> None
             recorded_by="cm-mueller",
         )
     )
-    (request,) = requests_for(event)
+    (request,) = contact_restored_email(event)
     assert request.template == "contact_restored"
     assert request.recipient == "cm-mueller"
     assert request.source_key == str(event.event_id)
@@ -180,11 +193,11 @@ def test_only_a_handover_after_a_visit_emails_the_case_manager(
             recorded_by="ow-yilmaz",
         )
     )
-    assert [r.template for r in requests_for(event)] == expected
+    assert [r.template for r in handover_email(event)] == expected
 
 
 def test_no_cancellation_letter_goes_to_the_old_address_of_someone_who_moved() -> None:
-    def cancelled(reason: VisitCancelledReason) -> Envelope[Payload]:
+    def cancelled(reason: VisitCancelledReason) -> Envelope[VisitCancelled]:
         return envelope(
             VisitCancelled(
                 visit_id=uuid4(),
@@ -195,10 +208,89 @@ def test_no_cancellation_letter_goes_to_the_old_address_of_someone_who_moved() -
             )
         )
 
-    assert requests_for(cancelled(VisitCancelledReason.PERSON_MOVED)) == []
-    assert [r.template for r in requests_for(cancelled(VisitCancelledReason.OTHER))] == [
+    assert cancellation_letter(cancelled(VisitCancelledReason.PERSON_MOVED)) == []
+    assert [r.template for r in cancellation_letter(cancelled(VisitCancelledReason.OTHER))] == [
         "visit_cancelled"
     ]
+
+
+class QueueRecorder:
+    """Stands in for the application: records what the handlers queue."""
+
+    def __init__(self) -> None:
+        self.queued: list[QueueRequest] = []
+
+    def queue(self, requests: list[QueueRequest], tracking: Tracking | None = None) -> bool:
+        self.queued.extend(requests)
+        return bool(requests)
+
+
+def test_each_notifying_event_reaches_its_handler_in_the_consumer_groups_it_always_had() -> None:
+    """The consumer groups' names are their Kafka offsets and the prefix of their tracking
+    records: they and the events they take stay as they are."""
+    app = QueueRecorder()
+    found = {
+        consumer.name: consumer
+        for consumer in consumers(
+            cast(Notifications, app), cast(DirectoryView, None), prefix="notifications"
+        )
+    }
+
+    assert {name: set(c.event_types or ()) for name, c in found.items()} == {
+        "notifications-directory-contacts": {"ContactLost", "ContactDetailsUpdated"},
+        "notifications-contacts": {"ContactRestored"},
+        "notifications-directory-visits": {"VisitAnnounced", "VisitRescheduled"},
+        "notifications-visits": {
+            "VisitAnnounced",
+            "VisitRescheduled",
+            "VisitCancelled",
+            "VisitCompleted",
+        },
+        "notifications-directory-coaching": {"CoachAssigned", "CoachingExtended", "CoachingEnded"},
+        "notifications-coaching": {"CoachAssigned"},
+    }
+    restored = envelope(
+        ContactRestored(
+            case_id=uuid4(),
+            channel="phone",
+            restored_on=date(2026, 11, 20),
+            case_manager="cm-mueller",
+            recorded_by="cm-mueller",
+        )
+    )
+    tracking = Tracking(
+        application_name=f"notifications-contacts/{restored.event_id}", notification_id=1
+    )
+    assert found["notifications-contacts"].effect(restored, tracking)
+    assert [(r.template, r.recipient) for r in app.queued] == [("contact_restored", "cm-mueller")]
+
+
+def test_the_events_keep_the_topics_they_were_stored_under() -> None:
+    """The projection selects the stored log by these topics, and stored events resolve to
+    their classes by them: moving a class into another module must not change them."""
+    n = queued()
+    n.start_attempt(now=NOW, meta=meta())
+    n.record_failure(error="refused", permanent=True, now=NOW, policy=RetryPolicy(), meta=meta())
+    n.retry(requested_by="tl-schmidt", now=NOW, meta=meta())
+    n.start_attempt(now=NOW, meta=meta())
+    n.record_failure(error="down", permanent=False, now=NOW, policy=RetryPolicy(), meta=meta())
+    n.start_attempt(now=NOW + timedelta(hours=2), meta=meta())
+    n.record_sent(now=NOW + timedelta(hours=2), meta=meta())
+
+    stored = [get_topic(type(e)) for e in n.collect_events()]
+
+    assert stored == [
+        "notifications.domain:Notification.Queued",
+        "notifications.domain:Notification.AttemptStarted",
+        "notifications.domain:Notification.GivenUp",
+        "notifications.domain:Notification.RetryRequested",
+        "notifications.domain:Notification.AttemptStarted",
+        "notifications.domain:Notification.Failed",
+        "notifications.domain:Notification.AttemptStarted",
+        "notifications.domain:Notification.Sent",
+    ]
+    assert resolve_topic("notifications.domain:Notification.Sent") is Notification.Sent
+    assert resolve_topic("notifications.domain:Notification") is Notification
 
 
 def test_a_coaching_ending_within_the_lead_reminds_once_per_end_date() -> None:

@@ -13,10 +13,14 @@ from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from shared.contracts.notifications import NotificationChannel
+
+BERLIN = ZoneInfo("Europe/Berlin")
+"""Where the letters' days are: a letter's date and print day, an e-mail's days left."""
 
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 MONTHS = (
