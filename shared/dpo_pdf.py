@@ -13,22 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from shared.dates import german_day
 from shared.pdf import FAMILY, Document
-
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
 
 SERVICES = {
     "contacts": "Ihr Fall in der aufsuchenden Beratung",
@@ -287,7 +273,7 @@ def german_date(value: Any) -> str:
         parsed = value
     else:
         return str(value)
-    text = f"{parsed.day}. {MONTHS[parsed.month - 1]} {parsed.year}"
+    text = german_day(parsed)
     if isinstance(parsed, datetime):
         text += f", {parsed:%H:%M} Uhr (UTC)"
     return text

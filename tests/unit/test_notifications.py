@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic, resolve_topic
+from notifications.api.presenters import preview_letter, preview_variables
 from notifications.application import Notifications, QueueRequest
 from notifications.domain import (
     Notification,
@@ -21,7 +22,7 @@ from notifications.domain import (
     idempotency_key,
     notification_id_for,
 )
-from notifications.letters import Letter
+from notifications.letters import Letter, build_letter
 from notifications.messaging import (
     cancellation_letter,
     consumers,
@@ -31,7 +32,14 @@ from notifications.messaging import (
 from notifications.printing import batch_pdf, letter_pdf
 from notifications.projections.directory import DirectoryView
 from notifications.reminders import reminders_due
-from notifications.rendering import TEMPLATES, Templates, describe_schedule
+from notifications.rendering import (
+    BERLIN,
+    TEMPLATES,
+    Rendered,
+    Templates,
+    describe_schedule,
+    german_date,
+)
 from notifications.settings import TEMPLATES_DIR, Letterhead
 from pypdf import PdfReader
 
@@ -349,6 +357,53 @@ def test_a_window_of_days_is_described_without_a_time() -> None:
         "time_to": "12:30",
     }
     assert describe_schedule(single) == "am Dienstag, 1. Dezember 2026 ab 10 bis 12:30 Uhr"
+
+
+def test_a_letter_is_signed_with_the_letterhead_and_dated_at_its_town() -> None:
+    rendered = Rendered(subject="Ankündigung eines Besuchs", paragraphs=["Guten Tag."])
+
+    letter = build_letter(
+        KASSEL,
+        rendered,
+        district="kassel",
+        recipient=["Erika Mustermann", "Musterweg 1", "12345 Musterstadt"],
+        day=date(2026, 11, 23),
+        reference="ref-1",
+        template="visit_announcement",
+        template_version=1,
+    )
+
+    assert letter.sender == [
+        "Jobcenter Stadt Kassel",
+        "Team Aufsuchende Beratung",
+        "Grüner Weg 2",
+        "34117 Kassel",
+    ]
+    assert letter.contact == [
+        "Telefon: 0561 1234-0",
+        "E-Mail: aufsuchend@jobcenter-kassel.example",
+        "Mo-Fr 8-16 Uhr",
+    ]
+    assert letter.date == "Kassel, 23. November 2026"
+    assert letter.privacy_notice.startswith("Datenschutz: Jobcenter Stadt Kassel verarbeitet")
+    assert "datenschutz@jobcenter-kassel.example" in letter.privacy_notice
+    assert (letter.subject, letter.paragraphs) == ("Ankündigung eines Besuchs", ["Guten Tag."])
+
+
+def test_a_template_preview_prints_the_letter_as_the_outbox_builds_it() -> None:
+    spec = TEMPLATES["visit_announcement"]
+    variables = preview_variables(spec, KASSEL, {"salutation": "Guten Tag Max Muster"})
+    rendered = Templates(TEMPLATES_DIR).render(spec.name, spec.version, variables)
+
+    preview = preview_letter(KASSEL, rendered, spec, spec.version, "kassel")
+
+    assert preview.date == f"Kassel, {german_date(datetime.now(BERLIN).date())}"
+    assert preview.recipient == ["Erika Mustermann", "Musterweg 1", "12345 Musterstadt"]
+    assert preview.reference == "VORSCHAU"
+    assert "Guten Tag Max Muster" in preview.text
+    assert "datenschutz@jobcenter-kassel.example" in preview.privacy_notice
+    text = PdfReader(io.BytesIO(letter_pdf(preview))).pages[0].extract_text()
+    assert "Jobcenter Stadt Kassel" in text
 
 
 def test_a_letter_and_a_batch_are_pdfs_with_the_letters_text() -> None:

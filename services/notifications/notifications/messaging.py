@@ -210,12 +210,7 @@ def _request(
         context=context,
         subject_id=event.subject,
         district=event.district,
-        ctx=CommandContext(
-            actor="system",
-            role="system",
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-        ),
+        ctx=CommandContext.following(event.event_id, event.correlation_id),
     )
 
 
