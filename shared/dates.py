@@ -1,10 +1,31 @@
-"""Rules about dates that every domain applies alike."""
+"""Rules about dates that every domain applies alike, and how German letters and documents
+write a day."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from shared.errors import InvalidInputError
+
+MONTHS = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+
+
+def german_day(day: date) -> str:
+    """``1. Dezember 2026``: a day as a German letter or document writes it."""
+    return f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
 
 
 class DateInFutureError(InvalidInputError):

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from shared.dates import german_day
 from shared.dpo_texts import (
     EVENTS,
     LABELS,
-    MONTHS,
     PURPOSES,
     READ_FIELDS,
     READ_PURPOSES,
@@ -42,7 +42,7 @@ def german_date(value: Any) -> str:
         parsed = value
     else:
         return str(value)
-    text = f"{parsed.day}. {MONTHS[parsed.month - 1]} {parsed.year}"
+    text = german_day(parsed)
     if isinstance(parsed, datetime):
         text += f", {parsed:%H:%M} Uhr (UTC)"
     return text

@@ -4,21 +4,6 @@ Declarative data only, kept apart so the layout code reads in one sitting."""
 
 from __future__ import annotations
 
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
-
 SERVICES = {
     "contacts": "Ihr Fall in der aufsuchenden Beratung",
     "visits": "Besuche",

@@ -16,9 +16,10 @@ import pytest
 from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
+from notifications import messaging
+from notifications.application import Notifications
 from notifications.channels import OutgoingEmail
 from notifications.domain import RetryPolicy, Status
-from notifications.policies import requests_for
 from pypdf import PdfReader
 
 from shared.contracts import Envelope, Payload
@@ -33,6 +34,7 @@ from shared.contracts.contacts import (
 from shared.contracts.notifications import GivenUpReason
 from shared.contracts.visits import MeetingPlace, Schedule, VisitAnnounced, VisitPurpose
 from shared.keyring import Keyring
+from shared.messaging.handlers import ConsumerGroup
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, person
@@ -125,6 +127,15 @@ def visit_announced(
         district,
         subject,
     )
+
+
+def queue(
+    harness: NotificationsHarness, group: ConsumerGroup[Notifications], event: Envelope[Payload]
+) -> None:
+    """What ``event`` calls for, queued by its ``on_<event>`` handler as its consumer does
+    (without Kafka)."""
+    consumer = group.consumer(harness.app, prefix=harness.prefix)
+    consumer.effect(event, consumer.tracking_for(event))
 
 
 def contact_restored(district: str, case_manager: str = "cm-mueller") -> Envelope[Payload]:
@@ -393,7 +404,7 @@ def test_a_mail_server_that_is_down_is_retried_with_back_off_until_it_accepts(
     policy = RetryPolicy(max_attempts=5, base_seconds=60, max_seconds=3600)
     with notifications_harness(stack, smtp_port=port, policy=policy) as harness:
         event = contact_restored(district)
-        harness.app.queue(requests_for(event))
+        queue(harness, messaging.contacts, event)
         notification_id = harness.rows_for_id(event)
 
         harness.outbox.deliver(notification_id)
@@ -434,7 +445,7 @@ def test_attempts_are_given_up_after_the_maximum_and_staff_can_retry(
     policy = RetryPolicy(max_attempts=2, base_seconds=1, max_seconds=1)
     with notifications_harness(stack, smtp_port=port, policy=policy) as harness:
         event = contact_restored(district)
-        harness.app.queue(requests_for(event))
+        queue(harness, messaging.contacts, event)
         notification_id = harness.rows_for_id(event)
         harness.outbox.deliver(notification_id)
         harness.clock.advance(seconds=2)
@@ -491,7 +502,7 @@ def test_a_service_killed_between_sending_and_recording_never_sends_it_again(
     harness: NotificationsHarness, sink: MailSink, district: str
 ) -> None:
     event = contact_restored(district)
-    harness.app.queue(requests_for(event))
+    queue(harness, messaging.contacts, event)
     notification_id = harness.rows_for_id(event)
     dying = harness.new_outbox()
     dying.mailer = KilledAfterSending(harness.mailer)
@@ -548,7 +559,7 @@ async def test_an_erased_persons_letters_answer_410_and_leave_the_print_batch(
 
     # A letter still queued for the erased person is given up, never produced.
     late = visit_announced(harness.cipher, district, person())
-    harness.app.queue(requests_for(late))
+    queue(harness, messaging.visits, late)
     keyring.destroy(late.subject)
     late_id = harness.rows_for_id(late)
     assert harness.outbox.deliver(late_id) is Status.GIVEN_UP
@@ -569,7 +580,7 @@ def test_nothing_queued_about_an_erased_person_is_sent_not_even_an_email_to_staf
         district,
         uuid.uuid4(),
     )
-    harness.app.queue(requests_for(restored))
+    queue(harness, messaging.contacts, restored)
     notification_id = harness.rows_for_id(restored)
     # The erasure consumer has forgotten the person (its ledger entry) before the outbox ran.
     erasure = Tracking(f"test-erasure/{uuid.uuid4()}", 1)

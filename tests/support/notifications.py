@@ -24,14 +24,18 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from fastapi import FastAPI
 from notifications import api
+from notifications.api.deps import NotificationsState
 from notifications.application import Notifications
 from notifications.channels import SmtpMailer, sms_gateway
-from notifications.consumers import build_consumers
-from notifications.deps import NotificationsContext
 from notifications.domain import RetryPolicy
+from notifications.letters import Composer
 from notifications.main import open_notifications
-from notifications.outbox import Composer, Outbox, ReminderCheck
-from notifications.projections import DirectoryView, NotificationsView
+from notifications.messaging import consumers
+from notifications.outbox import Outbox
+from notifications.projections.directory import DirectoryView
+from notifications.projections.staff_directory import StaffDirectoryView
+from notifications.projections.status import NotificationsView
+from notifications.reminders import ReminderCheck
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
 from psycopg import sql
@@ -126,6 +130,7 @@ class NotificationsHarness:
     app: Notifications
     view: NotificationsView
     directory: DirectoryView
+    staff: StaffDirectoryView
     cipher: PersonalDataCipher
     composer: Composer
     mailer: SmtpMailer
@@ -154,9 +159,9 @@ class NotificationsHarness:
     def configure(self, district: str) -> None:
         """The district's letterhead and the staff the tests' letters name (as a team lead
         enters them over ``PUT /letterheads/...`` and ``PUT /staff/...``)."""
-        self.directory.put_letterhead(district, letterhead(district), by="tl-test")
+        self.staff.put_letterhead(district, letterhead(district), by="tl-test")
         for user, (name, form) in STAFF.items():
-            self.directory.put_staff(
+            self.staff.put_staff(
                 user, display_name=name, form_of_address=form, district=district, by="tl-test"
             )
 
@@ -209,29 +214,30 @@ def notifications_harness(
     opening = partial(open_notifications, infra, settings, templates, clock=clock)
     try:
         with running_service(infra, opening) as running:
-            context = running.service.state
-            assert isinstance(context, NotificationsContext)
+            state = running.service.state
+            assert isinstance(state, NotificationsState)
             assert running.runners is not None
             tag = uuid.uuid4().hex[:8]
             topics = {p: f"test.{p}.{tag}" for p in ("contacts", "visits", "coaching")}
             ensure_topics(stack, [t for topic in topics.values() for t in (topic, topic + ".dlq")])
-            http = routes_app(infra, title="notifications", description="", routers=[api.router])
-            http.state.service = context
+            http = routes_app(infra, title="notifications", description="", routers=api.routers)
+            http.state.service = state
             yield NotificationsHarness(
                 settings=settings,
-                app=context.app,
-                view=context.view,
-                directory=context.directory,
-                cipher=context.cipher,
-                composer=context.outbox.composer,
-                mailer=context.outbox.mailer,
-                outbox=context.outbox,
+                app=state.app,
+                view=state.view,
+                directory=state.directory,
+                staff=state.staff,
+                cipher=state.cipher,
+                composer=state.outbox.composer,
+                mailer=state.outbox.mailer,
+                outbox=state.outbox,
                 clock=clock,
                 topics=topics,
                 prefix=f"notifications-test-{tag}",
                 database=database,
                 http=http,
-                access_log=context.access_log,
+                access_log=infra.access_log,
                 ledger=running.ledger,
                 runners=running.runners,
             )
@@ -255,7 +261,7 @@ class RunningConsumers:
         )
         self.dead_letters = DeadLetters(self.broker, self.pool)
         self.dead_letters.create_schema()
-        for consumer in build_consumers(
+        for consumer in consumers(
             harness.app, harness.directory, prefix=self.prefix, topics=harness.topics
         ):
             register(self.broker, consumer, self.dead_letters, retries=1, backoff_seconds=0.05)

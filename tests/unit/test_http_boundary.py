@@ -16,7 +16,8 @@ from contacts.domain import deadline_passed
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.testclient import TestClient
 from notifications import api as notifications_api
-from notifications.deps import service_state as notifications_state
+from notifications.api.deps import service_state as notifications_state
+from notifications.letterheads import Letterheads
 from notifications.rendering import Templates
 from notifications.settings import TEMPLATES_DIR, Letterhead, NotificationsSettings
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -357,15 +358,17 @@ def test_a_template_preview_error_names_the_problem_not_the_servers_files() -> N
         email="aufsuchend@jobcenter-kassel.example",
         data_protection_officer="datenschutz@jobcenter-kassel.example",
     )
+    staff: Any = SimpleNamespace(letterhead=lambda district: None)
     context = SimpleNamespace(
         templates=Templates(TEMPLATES_DIR),
-        settings=NotificationsSettings(letterheads={"kassel": kassel}),
-        directory=SimpleNamespace(letterhead=lambda district: None),
-        access_log=SimpleNamespace(),
+        letterheads=Letterheads(
+            staff, NotificationsSettings(letterheads={"kassel": kassel}).letterheads
+        ),
     )
     http = http_app(title="probe", description="")
     http.state.verifier = CODEC
-    http.include_router(notifications_api.router)
+    for router in notifications_api.routers:
+        http.include_router(router)
     http.dependency_overrides[notifications_state] = lambda: context
     with TestClient(http) as client:
         missing = client.post(

@@ -12,18 +12,18 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import EnvType
 
-from notifications.domain import Notification, RetryPolicy, notification_id_for
+from notifications.domain import (
+    Notification,
+    NotificationNotFoundError,
+    RetryPolicy,
+    notification_id_for,
+)
 from notifications.rendering import TEMPLATES
 from shared.contracts.notifications import GivenUpReason, RecipientKind
-from shared.errors import NotFoundError
 from shared.eventsourcing.application import ConcurrentChangeError, OutreachApplication
 from shared.eventsourcing.meta import CommandContext
 
 OUTBOX_ACTOR = "notifications-outbox"
-
-
-class NotificationNotFoundError(NotFoundError):
-    code = "notification_not_found"
 
 
 def utc_now() -> datetime:
@@ -32,7 +32,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class QueueRequest:
-    """One notification that follows from an event (made by ``policies``)."""
+    """One notification that follows from an event (made by ``messaging`` and ``reminders``)."""
 
     source_key: str
     """The integration event id (or a derived id for a scheduled reminder)."""

@@ -30,6 +30,10 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+class RecipientUnknownError(TransientDeliveryError):
+    """Not learnt yet from the other services' events (they may still arrive)."""
+
+
 @dataclass(frozen=True)
 class OutgoingEmail:
     to: str

@@ -11,20 +11,26 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from notifications import api
+from notifications import api, messaging
+from notifications.api.deps import NotificationsState
+from notifications.api.presenters import subject_export
 from notifications.application import Notifications, utc_now
 from notifications.channels import SmtpMailer, sms_gateway
-from notifications.consumers import build_consumers
-from notifications.deps import NotificationsContext
-from notifications.domain import RetryPolicy
+from notifications.emails import Emails
 from notifications.integration import to_integration_event
-from notifications.outbox import BERLIN, Composer, Outbox, ReminderCheck
-from notifications.projections import DirectoryView, NotificationsProjection, NotificationsView
-from notifications.rendering import Templates
+from notifications.letterheads import Letterheads
+from notifications.letters import Composer
+from notifications.outbox import Outbox
+from notifications.projections import FORGET
+from notifications.projections.directory import DirectoryView
+from notifications.projections.staff_directory import StaffDirectoryView
+from notifications.projections.status import NotificationsProjection, NotificationsView
+from notifications.reminders import ReminderCheck
+from notifications.rendering import BERLIN, Templates
 from notifications.settings import NotificationsSettings
 from shared.contracts import notifications as notifications_contracts
 from shared.contracts import topic_of
-from shared.erasure import ErasureLedgerView, blank_tokens, forget_all
+from shared.erasure import ErasureLedgerView
 from shared.eventsourcing.projections import EventLog, Projected
 from shared.runtime.app import service_app
 from shared.runtime.infrastructure import Infrastructure, build_infrastructure
@@ -47,7 +53,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         "announcement letters (PDF, per-district print batches), e-mails to case managers, "
         "providers and team leads.",
         open_service=partial(open_notifications, infra, settings, templates),
-        routers=[api.router],
+        routers=api.routers,
     )
 
 
@@ -56,20 +62,54 @@ def open_notifications(
     settings: NotificationsSettings,
     templates: Templates,
     clock: Callable[[], datetime] = utc_now,
-) -> Service[NotificationsContext]:
+) -> Service[NotificationsState]:
     """The application and views of the notifications service, and what its process runs."""
-    policy = RetryPolicy(
-        max_attempts=settings.max_attempts,
-        base_seconds=settings.backoff_base_seconds,
-        max_seconds=settings.backoff_max_seconds,
-    )
-    notifications = Notifications(infra.env, policy=policy, clock=clock)
+    notifications = Notifications(infra.env, policy=settings.retry_policy(), clock=clock)
     view = infra.view(NotificationsView, NotificationsProjection.name)
     directory = infra.view(DirectoryView, "directory")
-    outbox = Outbox(
+    # Filled over HTTP, not tracked: under the directory's name it has no tracking table.
+    staff = infra.view(StaffDirectoryView, "directory")
+    letterheads = Letterheads(staff, settings.letterheads)
+    emails = Emails(settings, templates, directory, letterheads)
+    composer = Composer(templates, infra.cipher, directory, staff, letterheads, emails)
+    outbox = open_outbox(infra, settings, notifications, view, composer)
+    reminders = ReminderCheck(
+        notifications,
+        directory,
+        lead_days=settings.reminder_days,
+        today=lambda: datetime.now(BERLIN).date(),
+        interval_seconds=settings.reminder_check_seconds,
+    )
+    state = NotificationsState(
+        notifications, infra.cipher, view, directory, staff, letterheads, templates, emails, outbox
+    )
+    return Service(
+        app=notifications,
+        log=LOG,
+        state=state,
+        relays=[
+            RelayTo(topic_of("notifications"), to_integration_event, notifications_contracts.EVENTS)
+        ],
+        consumers=messaging.consumers(notifications, directory, prefix=settings.service_name),
+        background=[outbox.run, reminders.run],
+        forget=FORGET,
+        export=partial(subject_export, state),
+    )
+
+
+def open_outbox(
+    infra: Infrastructure,
+    settings: NotificationsSettings,
+    notifications: Notifications,
+    view: NotificationsView,
+    composer: Composer,
+) -> Outbox:
+    """The outbox, sending over the configured channels; nothing about an erased person
+    (the erasure ledger) is sent any more."""
+    return Outbox(
         app=notifications,
         view=view,
-        composer=Composer(settings, templates, infra.cipher, directory),
+        composer=composer,
         mailer=SmtpMailer(
             settings.smtp_host,
             settings.smtp_port,
@@ -80,32 +120,4 @@ def open_notifications(
         lock_dsn=infra.dsn,
         poll_seconds=settings.outbox_poll_seconds,
         forgotten=infra.view(ErasureLedgerView, "erasure_ledger").is_forgotten,
-    )
-    reminders = ReminderCheck(
-        notifications,
-        directory,
-        lead_days=settings.reminder_days,
-        today=lambda: datetime.now(BERLIN).date(),
-        interval_seconds=settings.reminder_check_seconds,
-    )
-    context = NotificationsContext(
-        notifications, infra.cipher, view, templates, settings, infra.access_log, directory, outbox
-    )
-    return Service(
-        app=notifications,
-        log=LOG,
-        state=context,
-        relays=[
-            RelayTo(topic_of("notifications"), to_integration_event, notifications_contracts.EVENTS)
-        ],
-        consumers=build_consumers(notifications, directory, prefix=settings.service_name),
-        background=[outbox.run, reminders.run],
-        export=partial(api.subject_export, context),
-        # An erased person: stored letters and directory entries become "[erased]"; whatever
-        # is still queued about them (letters, and e-mails to staff too) is given up by the
-        # outbox, which checks the erasure ledger before it composes anything.
-        forget=forget_all(
-            blank_tokens("notifications", "letter_token"),
-            blank_tokens("directory_cases", "name_token", "address_token"),
-        ),
     )

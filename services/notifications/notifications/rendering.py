@@ -13,26 +13,17 @@ from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from shared.contracts.notifications import NotificationChannel
+from shared.dates import german_day
+
+BERLIN = ZoneInfo("Europe/Berlin")
+"""Where the letters' days are: a letter's date and print day, an e-mail's days left."""
 
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
 PURPOSES = {
     "first_contact": "Wir möchten den Kontakt zu Ihnen wieder aufnehmen",
     "counselling": "Wir möchten Sie beraten",
@@ -200,7 +191,7 @@ class Templates:
 
 
 def german_date(day: date, *, weekday: bool = False) -> str:
-    text = f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
+    text = german_day(day)
     return f"{WEEKDAYS[day.weekday()]}, {text}" if weekday else text
 
 

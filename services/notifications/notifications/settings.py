@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
+from notifications.domain import RetryPolicy
 from shared.http.inputs import Line, StrictModel
 from shared.settings import ServiceSettings
 
@@ -82,3 +83,10 @@ class NotificationsSettings(ServiceSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     reminder_days: int = Field(default=14, ge=1, description="Coaching end reminder lead.")
     reminder_check_seconds: float = Field(default=3600.0, gt=0)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_seconds=self.backoff_base_seconds,
+            max_seconds=self.backoff_max_seconds,
+        )

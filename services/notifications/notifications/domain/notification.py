@@ -2,81 +2,44 @@
 started, sent, failed (retried with exponential back-off), given up, retried by staff.
 
 No I/O here. The identity of a notification is derived from the event it follows from and
-the template (:func:`notification_id_for`), so the same event can never queue it twice: a
-second ``Queued`` collides in the event store. Times are passed in by the application.
+the template (:func:`~notifications.domain.values.notification_id_for`), so the same event
+can never queue it twice: a second ``Queued`` collides in the event store. Times are passed
+in by the application.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from notifications.domain.errors import (
+    NotificationNotDueError,
+    NotificationNotRetryableError,
+    NotificationNotSendingError,
+)
+from notifications.domain.values import (
+    Meta,
+    RetryPolicy,
+    Status,
+    idempotency_key,
+    notification_id_for,
+)
 from shared.contracts.notifications import GivenUpReason, NotificationChannel, RecipientKind
-from shared.errors import ConflictError
-
-Meta = dict[str, Any]
-"""Who did it and which event or request it follows from (``CommandContext.as_meta``),
-plus the person's pseudonym (``subject``) and the ``district``."""
-
-NOTIFICATION_NAMESPACE = UUID("a4c1e2f3-6b7d-4e8f-9a0b-1c2d3e4f5a6b")
-
-
-class Status(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    """An attempt started and its outcome is not recorded (yet)."""
-    SENT = "sent"
-    FAILED = "failed"
-    """The last attempt failed; the next is due at ``next_attempt_at``."""
-    GIVEN_UP = "given_up"
-
-
-class NotificationNotDueError(ConflictError):
-    code = "notification_not_due"
-
-
-class NotificationNotSendingError(ConflictError):
-    code = "notification_not_sending"
-
-
-class NotificationNotRetryableError(ConflictError):
-    code = "notification_not_retryable"
-
-
-def notification_id_for(source_key: str, template: str) -> UUID:
-    """The identity of the notification ``template`` sends for ``source_key`` (usually the
-    integration event id). The template's version is deliberately not part of it: an event
-    replayed after a template was revised finds the notification queued the first time."""
-    return uuid5(NOTIFICATION_NAMESPACE, f"{source_key}|{template}")
-
-
-def idempotency_key(source_key: str, template: str, version: int) -> str:
-    """``<source>.<template>.v<version>``; only characters allowed in a Message-ID."""
-    return f"{source_key}.{template}.v{version}"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts before giving up, and the exponential back-off between them."""
-
-    max_attempts: int = 5
-    base_seconds: float = 30.0
-    max_seconds: float = 3600.0
-
-    def delay(self, attempt: int) -> timedelta:
-        """The wait after the ``attempt``-th failed attempt: base, 2x, 4x, ... capped."""
-        return timedelta(seconds=min(self.base_seconds * 2 ** (attempt - 1), self.max_seconds))
 
 
 class Notification(Aggregate):
-    """A letter, an e-mail or a text message that follows from one event."""
+    """A letter, an e-mail or a text message that follows from one event.
+
+    Each event's ``TOPIC`` is the name it is stored under: the projection selects the log by
+    it and stored events resolve to their classes by it, so it stays when the class moves.
+    """
 
     class Queued(Aggregate.Created):
+        TOPIC = "notifications.domain:Notification.Queued"
+
         idempotency_key: str
         channel: str
         template: str
@@ -90,11 +53,15 @@ class Notification(Aggregate):
         meta: Meta
 
     class AttemptStarted(Aggregate.Event):
+        TOPIC = "notifications.domain:Notification.AttemptStarted"
+
         attempt: int
         started_at: datetime
         meta: Meta
 
     class Sent(Aggregate.Event):
+        TOPIC = "notifications.domain:Notification.Sent"
+
         idempotency_key: str
         channel: str
         attempt: int
@@ -105,18 +72,24 @@ class Notification(Aggregate):
         meta: Meta
 
     class Failed(Aggregate.Event):
+        TOPIC = "notifications.domain:Notification.Failed"
+
         attempt: int
         error: str
         next_attempt_at: datetime
         meta: Meta
 
     class GivenUp(Aggregate.Event):
+        TOPIC = "notifications.domain:Notification.GivenUp"
+
         attempts: int
         reason: str
         error: str
         meta: Meta
 
     class RetryRequested(Aggregate.Event):
+        TOPIC = "notifications.domain:Notification.RetryRequested"
+
         requested_by: str
         requested_at: datetime
         meta: Meta

@@ -1,0 +1,65 @@
+"""The staff directory and the districts' letterheads: entered by a district's team lead
+(an identity-provider synchronisation is to call the same routes), read by its staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from notifications.api.deps import LetterheadsDep, Staff, StaffDirectoryDep, TeamLead
+from notifications.api.presenters import letterhead_of, staff_out
+from notifications.api.schemas import USER_ID, StaffEntryIn, StaffEntryOut
+from notifications.settings import Letterhead
+from shared.http.inputs import Key
+
+router = APIRouter(tags=["notifications"])
+
+
+@router.put("/staff/{user_id}", response_model=StaffEntryOut, tags=["staff directory"])
+def put_staff(
+    staff: StaffDirectoryDep,
+    user_id: Annotated[str, USER_ID],
+    body: StaffEntryIn,
+    principal: TeamLead,
+) -> StaffEntryOut:
+    """Enter or change how letters name a member of staff of the team lead's district
+    (an identity-provider synchronisation calls the same route)."""
+    principal.check_district(body.district, "district")
+    existing = staff.staff([user_id]).get(user_id)
+    if existing is not None:
+        principal.check_district(existing["district"], "staff member")
+    row = staff.put_staff(
+        user_id,
+        display_name=body.display_name,
+        form_of_address=body.form_of_address.value,
+        district=body.district,
+        by=principal.user,
+    )
+    return staff_out(row)
+
+
+@router.get("/staff", response_model=list[StaffEntryOut], tags=["staff directory"])
+def staff_of_district(
+    staff: StaffDirectoryDep, principal: Staff, district: Key
+) -> list[StaffEntryOut]:
+    principal.check_district(district, "district")
+    return [staff_out(row) for row in staff.staff_of([district])]
+
+
+@router.put("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
+def put_letterhead(
+    staff: StaffDirectoryDep, district: Key, body: Letterhead, principal: TeamLead
+) -> Letterhead:
+    """Set how the district signs its letters: Jobcenter, team, address, phone line,
+    e-mail, hours, data protection contact. Letters held for want of it can then be
+    retried (``POST /notifications/{id}/retry``)."""
+    principal.check_district(district, "district")
+    staff.put_letterhead(district, body.model_dump(), by=principal.user)
+    return body
+
+
+@router.get("/letterheads/{district}", response_model=Letterhead, tags=["staff directory"])
+def letterhead(letterheads: LetterheadsDep, district: Key, principal: Staff) -> Letterhead:
+    principal.check_district(district, "district")
+    return letterhead_of(letterheads, district)
