@@ -47,3 +47,9 @@ class VisitAlreadyAnnouncedError(ConflictError):
 
 class NotAssignedToVisitError(ForbiddenError):
     code = "not_assigned_to_visit"
+
+
+class CalendarLinkNotFoundError(NotFoundError):
+    """An unknown, revoked or malformed calendar link: one answer for all three."""
+
+    code = "calendar_link_not_found"
