@@ -15,11 +15,13 @@ import icalendar
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg import sql
 from visits.api.calendar_feeds import FEED_ROUTE
 
 from shared.contracts.contacts import ContactLost
 from shared.settings import ServiceSettings
+from shared.telemetry import configure_telemetry
 from tests.support.helpers import TEST_DATABASE, eventually
 from tests.support.visits import VisitsHarness, http_app, put_on_board, visits_harness
 
@@ -251,6 +253,8 @@ def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fet
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    spans = InMemorySpanExporter()
+    configure_telemetry("visits", exporter=spans)
     mine = as_user(someone(), "outreach_worker", district)
     feed_id, path = create_link(client, mine)
     secret = path.removeprefix("/agenda/feeds/").removesuffix(".ics")
@@ -273,6 +277,9 @@ def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fet
     assert not [r for r in caplog.records if secret in f"{r.getMessage()} {r.__dict__}"]
     assert stored_events_with(stack, secret.encode()) == 0
     assert stored_events_with(stack, b"CalendarFeed.Revoked") > 0  # the search finds what is there
+    traced = spans.get_finished_spans()
+    assert "POST /agenda/feeds" in {s.name for s in traced}  # the requests are traced at all
+    assert not [s for s in traced if secret in s.to_json()]
 
 
 def stored_events_with(stack: ServiceSettings, needle: bytes) -> int:
