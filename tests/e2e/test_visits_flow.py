@@ -190,3 +190,65 @@ def test_a_home_visit_that_reached_the_person_restores_the_contact_in_the_case_t
     assert [(v["visit_id"], v["outcome"]) for v in history["visits"]] == [
         (visit_id, "met_and_talked")
     ]
+
+
+def test_an_outcome_recorded_against_an_older_version_is_a_conflict_naming_the_fields(
+    api: ContactsApi, visits_client: httpx.Client, district: str
+) -> None:
+    """The phone's queued outcome names the version it was recorded against; the team lead
+    moved the visit meanwhile: 409 ``visit_changed`` with both values of each differing
+    field, and nothing applied until the worker decides on the current version."""
+    manager = api.auth("cm-lange", "case_manager", district)
+    lead = api.auth("tl-roth", "team_lead", district)
+    worker = api.auth("ow-yilmaz", "outreach_worker", district)
+    created = api.client.post("/cases", json=report_body(district, person()), headers=manager)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    on_the_board(visits_client, lead, district, case_id)
+    day = date.today()
+    announced = visits_client.post(
+        "/visits",
+        json={
+            "case_id": case_id,
+            "workers": ["ow-yilmaz"],
+            "purpose": "first_contact",
+            "date": day.isoformat(),
+        },
+        headers=lead,
+    )
+    assert announced.status_code == 201, announced.text
+    visit_id = announced.json()["visit_id"]
+    reading = with_purpose(worker, "visit_planning")
+    agenda = eventually(
+        lambda: visits_client.get(
+            "/agenda", params={"day": day.isoformat()}, headers=reading
+        ).json()["visits"],
+        timeout=30,
+        what="the visit on the agenda",
+    )
+    seen = agenda[0]["version"]
+    assert seen == 1
+
+    moved = visits_client.post(
+        f"/visits/{visit_id}/reschedule",
+        json={"date": day.isoformat(), "time_slot": {"start": "14:00", "end": "15:00"}},
+        headers=lead,
+    )
+    assert moved.status_code == 200, moved.text
+
+    outcome = {"outcome": "not_met", "expected_version": seen}
+    refused = visits_client.post(f"/visits/{visit_id}/outcome", json=outcome, headers=worker)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["code"] == "visit_changed"
+    assert problem["differing"] == ["time_from", "time_to"]
+    assert problem["seen"] == {"time_from": None, "time_to": None}
+    assert problem["current"] == {"time_from": "14:00", "time_to": "15:00"}
+    assert problem["current_version"] == 2
+    detail = visits_client.get(f"/visits/{visit_id}", headers=reading).json()
+    assert (detail["status"], detail["version"]) == ("announced", 2)
+
+    decided = {"outcome": "not_met", "expected_version": 2}
+    accepted = visits_client.post(f"/visits/{visit_id}/outcome", json=decided, headers=worker)
+    assert accepted.status_code == 200, accepted.text

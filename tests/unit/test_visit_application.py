@@ -13,9 +13,11 @@ from eventsourcing.persistence import Tracking
 from visits.application import VisitNotFoundError, Visits
 from visits.domain import (
     NotAssignedToVisitError,
+    Schedule,
     Visit,
     VisitAlreadyAnnouncedError,
     VisitCancelledError,
+    VisitChangedError,
     VisitNotBegunError,
     VisitStatus,
 )
@@ -26,6 +28,7 @@ from shared.contracts.visits import (
     NextStep,
     VisitCancelledReason,
     VisitOutcome,
+    VisitPurpose,
 )
 from shared.privacy import PersonalDataCipher
 
@@ -280,3 +283,74 @@ def test_an_unknown_visit_is_not_found(app: Visits) -> None:
     with pytest.raises(VisitNotFoundError) as raised:
         app.get_visit(uuid4())
     assert raised.value.status == 404
+
+
+def test_an_outcome_decided_on_an_older_version_names_what_changed_and_changes_nothing(
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
+) -> None:
+    """A worker recorded the outcome offline on version 1; the team lead moved the visit
+    meanwhile. The refusal names the fields that differ, with both values."""
+    case = planned_case(cipher)
+    visit_id = announce_with_app(early_app, case)  # a window from IN_A_WEEK, version 1
+    seen = early_app.get_visit(visit_id).version
+    later = IN_A_WEEK + timedelta(days=7)
+    early_app.reschedule(
+        visit_id, schedule=Schedule.on(later), announced_on=None, ctx=worker("tl-anna", "team_lead")
+    )
+
+    with clock.on(later), pytest.raises(VisitChangedError) as raised:
+        complete(early_app, visit_id, VisitOutcome.MET_AND_TALKED, expected_version=seen)
+
+    problem = raised.value
+    assert problem.status == 409
+    assert problem.code == "visit_changed"
+    assert problem.extra["expected_version"] == seen
+    assert problem.extra["current_version"] == seen + 1
+    assert problem.extra["differing"] == ["first_day", "last_day"]
+    assert problem.extra["seen"] == {
+        "first_day": IN_A_WEEK.isoformat(),
+        "last_day": (IN_A_WEEK + timedelta(days=2)).isoformat(),
+    }
+    now = later.isoformat()
+    assert problem.extra["current"] == {"first_day": now, "last_day": now}
+    assert early_app.get_visit(visit_id).status is VisitStatus.ANNOUNCED
+    with clock.on(later):  # decided again on the current version, it is recorded
+        visit = complete(
+            early_app, visit_id, VisitOutcome.MET_AND_TALKED, expected_version=seen + 1
+        )
+    assert visit.status is VisitStatus.COMPLETED
+
+
+def test_an_outcome_for_a_visit_completed_by_the_partner_names_status_and_outcome(
+    early_app: Visits, clock: Clock, cipher: PersonalDataCipher
+) -> None:
+    visit_id = early_app.announce(
+        case=planned_case(cipher),
+        workers=["ow-yilmaz", "ow-becker"],
+        schedule=Schedule.on(IN_A_WEEK),
+        purpose=VisitPurpose.FIRST_CONTACT,
+        place=MeetingPlace.HOME,
+        place_description=None,
+        announced_on=None,
+        ctx=worker(),
+    )
+    with clock.on(IN_A_WEEK):
+        complete(early_app, visit_id, VisitOutcome.NOT_MET, ctx=worker("ow-becker"))
+        with pytest.raises(VisitChangedError) as raised:
+            complete(early_app, visit_id, VisitOutcome.MET_AND_TALKED, expected_version=1)
+
+    assert raised.value.extra["differing"] == ["status", "outcome", "completed_on", "next_step"]
+    assert raised.value.extra["current"]["status"] == "completed"
+    assert raised.value.extra["current"]["outcome"] == "not_met"
+    assert early_app.get_visit(visit_id).outcome is VisitOutcome.NOT_MET
+
+
+def test_a_cancellation_decided_on_the_current_version_applies(
+    early_app: Visits, cipher: PersonalDataCipher
+) -> None:
+    visit_id = announce_with_app(early_app, planned_case(cipher))
+    reason = VisitCancelledReason.PERSON_MOVED
+    with pytest.raises(VisitChangedError):
+        early_app.cancel(visit_id, reason=reason, ctx=worker(), expected_version=2)
+    visit = early_app.cancel(visit_id, reason=reason, ctx=worker(), expected_version=1)
+    assert visit.status is VisitStatus.CANCELLED

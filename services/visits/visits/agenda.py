@@ -35,6 +35,8 @@ class AgendaItem:
     """Opened for the assigned workers only (``None`` for anyone else)."""
     address: str | None
     place_description: str | None
+    version: int = 1
+    """The visit's version (its commands' ``expected_version``)."""
 
 
 def in_round_order(items: Sequence[AgendaItem]) -> list[AgendaItem]:

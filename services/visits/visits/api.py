@@ -24,7 +24,18 @@ from shared.contracts.visits import (
 from shared.dpo import opened_rows
 from shared.errors import ForbiddenError, NotFoundError
 from shared.eventstore import CommandContext
-from shared.inputs import Bool, ClockTime, IsoDate, Key, Note, StrictModel, Text, UniqueItems, Uuid
+from shared.inputs import (
+    Bool,
+    ClockTime,
+    Integer,
+    IsoDate,
+    Key,
+    Note,
+    StrictModel,
+    Text,
+    UniqueItems,
+    Uuid,
+)
 from shared.privacy import PersonalDataCipher
 from shared.read_your_writes import projected
 from visits.agenda import AgendaItem, in_round_order, to_icalendar
@@ -62,6 +73,18 @@ District = Annotated[Key, Query(examples=["kassel"])]
 VisitId = Annotated[Uuid, Path()]
 CaseId = Annotated[Uuid, Path()]
 WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
+ExpectedVersion = Annotated[
+    Annotated[int, Integer(1, 1_000_000)] | None,
+    Field(
+        description="The version of the visit this command was decided on (``version`` of "
+        "``GET /visits/{id}`` or of the agenda). When the visit changed since (rescheduled, "
+        "cancelled, completed by another worker), the answer is 409 ``visit_changed`` with "
+        "``differing`` (the fields that differ), ``seen`` and ``current`` (their values then "
+        "and now) and ``current_version``, and nothing is applied. Without it the command "
+        "applies to the current version.",
+        examples=[2],
+    ),
+]
 
 
 class TimeSlot(StrictModel):
@@ -141,11 +164,12 @@ class AnnounceVisit(When):
 
 
 class RescheduleVisit(When):
-    pass
+    expected_version: ExpectedVersion = None
 
 
 class CancelVisit(StrictModel):
     reason: VisitCancelledReason
+    expected_version: ExpectedVersion = None
 
 
 class RecordOutcome(StrictModel):
@@ -161,6 +185,7 @@ class RecordOutcome(StrictModel):
             "first day (409 visit_not_begun), not in the future (422 date_in_future)."
         ),
     ] = None
+    expected_version: ExpectedVersion = None
 
 
 class VisitCreated(BaseModel):
@@ -200,6 +225,7 @@ class ScheduleOut(BaseModel):
 
 class AgendaVisit(BaseModel):
     visit_id: UUID
+    version: int = Field(description="Send it as ``expected_version`` with a command.")
     case_id: UUID
     schedule: ScheduleOut
     purpose: str
@@ -218,6 +244,7 @@ class Agenda(BaseModel):
 
 class VisitOut(BaseModel):
     visit_id: UUID
+    version: int = Field(description="Send it as ``expected_version`` with a command.")
     case_id: UUID
     district: str
     status: str
@@ -290,6 +317,13 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         principal.check_district(visit.district, "visit")
         return visit
 
+    def version_of(row: DictRow) -> int:
+        """The visit's version: the row's, or the stored visit's for a row of a view older
+        than the column."""
+        if row["version"] is not None:
+            return int(row["version"])
+        return context.app.get_visit(row["visit_id"]).version
+
     def may_read_note(principal: Principal, row: DictRow) -> bool:
         return principal.role is Role.TEAM_LEAD or principal.user in row["workers"]
 
@@ -307,6 +341,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         )
         return VisitOut(
             visit_id=row["visit_id"],
+            version=version_of(row),
             case_id=row["case_id"],
             district=row["district"],
             status=row["status"],
@@ -390,6 +425,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
             schedule=body.schedule(),
             announced_on=body.announced_on,
             ctx=command_context(principal),
+            expected_version=body.expected_version,
         )
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
@@ -397,7 +433,12 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
     def cancel_visit(visit_id: VisitId, body: CancelVisit, principal: Authenticated) -> VisitState:
         principal.require(*VISIT_STAFF)
         visit_in_scope(visit_id, principal)
-        visit = context.app.cancel(visit_id, reason=body.reason, ctx=command_context(principal))
+        visit = context.app.cancel(
+            visit_id,
+            reason=body.reason,
+            ctx=command_context(principal),
+            expected_version=body.expected_version,
+        )
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
     @router.post("/visits/{visit_id}/outcome", response_model=VisitState)
@@ -416,6 +457,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
             completed_on=body.completed_on,
             is_team_lead=principal.role is Role.TEAM_LEAD,
             ctx=command_context(principal),
+            expected_version=body.expected_version,
         )
         return VisitState(visit_id=visit.id, status=visit.status.value)
 
@@ -462,6 +504,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
             items.append(
                 AgendaItem(
                     visit_id=row["visit_id"],
+                    version=version_of(row),
                     case_id=row["case_id"],
                     first_day=row["first_day"],
                     last_day=row["last_day"],
@@ -495,6 +538,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
             visits=[
                 AgendaVisit(
                     visit_id=i.visit_id,
+                    version=i.version,
                     case_id=i.case_id,
                     schedule=ScheduleOut(
                         first_day=i.first_day,

@@ -97,9 +97,15 @@ class Visits(SealingApplication):
         return visit.id
 
     def reschedule(
-        self, visit_id: UUID, *, schedule: Schedule, announced_on: date | None, ctx: CommandContext
+        self,
+        visit_id: UUID,
+        *,
+        schedule: Schedule,
+        announced_on: date | None,
+        ctx: CommandContext,
+        expected_version: int | None = None,
     ) -> Visit:
-        visit = self.get_visit(visit_id)
+        visit = self.get_visit(visit_id, expected_version)
         today = self._today()
         visit.reschedule(
             schedule=schedule,
@@ -111,8 +117,15 @@ class Visits(SealingApplication):
         self._save(visit)
         return visit
 
-    def cancel(self, visit_id: UUID, *, reason: VisitCancelledReason, ctx: CommandContext) -> Visit:
-        visit = self.get_visit(visit_id)
+    def cancel(
+        self,
+        visit_id: UUID,
+        *,
+        reason: VisitCancelledReason,
+        ctx: CommandContext,
+        expected_version: int | None = None,
+    ) -> Visit:
+        visit = self.get_visit(visit_id, expected_version)
         index = self._cancel(visit, reason, ctx)
         self._save(visit, index)
         return visit
@@ -129,8 +142,9 @@ class Visits(SealingApplication):
         completed_on: date | None,
         is_team_lead: bool,
         ctx: CommandContext,
+        expected_version: int | None = None,
     ) -> Visit:
-        visit = self.get_visit(visit_id)
+        visit = self.get_visit(visit_id, expected_version)
         visit.check_may_record_outcome(ctx.actor, is_team_lead=is_team_lead)
         index = self._case_visits(visit.case_id) or CaseVisits.start(visit.case_id)
         today = self._today()
@@ -171,14 +185,27 @@ class Visits(SealingApplication):
         self._cancel(visit, reason, ctx, index)
         return self.save_tracked(tracking, visit, index)
 
-    def get_visit(self, visit_id: UUID) -> Visit:
-        try:
-            visit: Any = self.repository.get(visit_id)
-        except AggregateNotFoundError:
-            raise VisitNotFoundError(f"visit {visit_id} not found") from None
-        if not isinstance(visit, Visit):
+    def get_visit(self, visit_id: UUID, expected_version: int | None = None) -> Visit:
+        """The visit; with ``expected_version``, only if that is its current version
+        (``VisitChangedError`` naming what changed since, otherwise)."""
+        visit = self._visit_at(visit_id)
+        if visit is None:
             raise VisitNotFoundError(f"visit {visit_id} not found")
+        if expected_version is not None and expected_version != visit.version:
+            seen = (
+                self._visit_at(visit_id, expected_version)
+                if 0 < expected_version < visit.version
+                else None
+            )
+            visit.check_version(expected_version, seen)
         return visit
+
+    def _visit_at(self, visit_id: UUID, version: int | None = None) -> Visit | None:
+        try:
+            visit: Any = self.repository.get(visit_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        return visit if isinstance(visit, Visit) else None
 
     def pending_visit_id(self, case_id: UUID) -> UUID | None:
         index = self._case_visits(case_id)

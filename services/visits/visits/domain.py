@@ -87,6 +87,15 @@ class NotAssignedToVisitError(ForbiddenError):
     code = "not_assigned_to_visit"
 
 
+class VisitChangedError(ConflictError):
+    """A command was given against a version of the visit that is not its current one: the
+    visit was rescheduled, cancelled or completed meanwhile (e.g. while an outcome waited in
+    a phone's queue without a signal). The answer names what differs, so the person who
+    typed it can decide; nothing is applied."""
+
+    code = "visit_changed"
+
+
 @dataclass(frozen=True)
 class VisitRules:
     """The district-specific rules (configuration, DOMAIN.md step 1 and 2)."""
@@ -319,6 +328,53 @@ class Visit(Aggregate):
         self.address = address
         self.status = VisitStatus.ANNOUNCED
         self.outcome: VisitOutcome | None = None
+        self.cancelled_reason: str | None = None
+        self.completed_on: date | None = None
+        self.next_step: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """What a person acting on the visit sees of it, without personal data: the fields a
+        stale command is compared on (:meth:`check_version`)."""
+        return {
+            "status": self.status.value,
+            "first_day": self.schedule.first_day.isoformat(),
+            "last_day": self.schedule.last_day.isoformat(),
+            "time_from": self.schedule.time_from.isoformat("minutes")
+            if self.schedule.time_from
+            else None,
+            "time_to": self.schedule.time_to.isoformat("minutes")
+            if self.schedule.time_to
+            else None,
+            "announced_on": self.announced_on.isoformat(),
+            "workers": list(self.workers),
+            "purpose": self.purpose.value,
+            "place": self.place.value,
+            "cancelled_reason": self.cancelled_reason,
+            "outcome": self.outcome.value if self.outcome else None,
+            "completed_on": self.completed_on.isoformat() if self.completed_on else None,
+            "next_step": self.next_step,
+        }
+
+    def check_version(self, expected_version: int | None, seen: Visit | None) -> None:
+        """The command was given against the current version (``None``: no expectation).
+
+        ``seen`` is this visit as it was at ``expected_version`` (``None`` when there is no
+        such version): the refusal names each field that differs between it and now."""
+        if expected_version is None or expected_version == self.version:
+            return
+        now = self.facts()
+        then = seen.facts() if seen is not None else {}
+        differing = [name for name, value in now.items() if then.get(name) != value]
+        raise VisitChangedError(
+            f"the visit changed since version {expected_version}: "
+            + (", ".join(differing) or "its version"),
+            field="expected_version",
+            expected_version=expected_version,
+            current_version=self.version,
+            differing=differing,
+            seen={name: then.get(name) for name in differing},
+            current={name: now[name] for name in differing},
+        )
 
     def check_is_announced(self) -> None:
         if self.status is VisitStatus.CANCELLED:
@@ -392,6 +448,7 @@ class Visit(Aggregate):
     @event(Cancelled)
     def _cancelled(self, *, case_id: UUID, reason: str, cancelled_on: date, meta: Meta) -> None:
         self.status = VisitStatus.CANCELLED
+        self.cancelled_reason = reason
 
     def complete(
         self,
@@ -440,6 +497,8 @@ class Visit(Aggregate):
     ) -> None:
         self.status = VisitStatus.COMPLETED
         self.outcome = VisitOutcome(outcome)
+        self.completed_on = completed_on
+        self.next_step = next_step
 
 
 CASE_VISITS_NAMESPACE = UUID("8e3b5a71-2c4d-4f60-9b1a-7d6c5e4f3a2b")

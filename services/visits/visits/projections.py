@@ -226,8 +226,12 @@ class VisitRecordView(TrackedView):
             coaching_referral_consent boolean,
             next_step text,
             completed_on date,
-            attempt_number int
+            attempt_number int,
+            version int
         )""",
+        # Views created before commands named the version they were decided on: their rows
+        # have none (the API reads it from the visit) until the view is rebuilt.
+        "ALTER TABLE visit_record ADD COLUMN IF NOT EXISTS version int",
         "CREATE INDEX IF NOT EXISTS visit_record_case ON visit_record (case_id)",
         "CREATE INDEX IF NOT EXISTS visit_record_day ON visit_record (status, first_day, last_day)",
     )
@@ -270,11 +274,11 @@ class VisitRecordProjection(Projection[VisitRecordView]):
             tracking,
             "INSERT INTO visit_record (visit_id, case_id, subject_id, district, workers, "
             "first_day, last_day, time_from, time_to, purpose, place, place_description_token, "
-            "announced_on, announced_at, name_token, address_token, status) VALUES "
+            "announced_on, announced_at, name_token, address_token, status, version) VALUES "
             "(%(visit_id)s, %(case_id)s, %(subject_id)s, %(district)s, %(workers)s, "
             "%(first_day)s, %(last_day)s, %(time_from)s, %(time_to)s, %(purpose)s, %(place)s, "
             "%(place_description)s, %(announced_on)s, %(announced_at)s, %(name)s, %(address)s, "
-            "%(status)s) ON CONFLICT (visit_id) DO NOTHING",
+            "%(status)s, %(version)s) ON CONFLICT (visit_id) DO NOTHING",
             {
                 "visit_id": e.originator_id,
                 "case_id": e.case_id,
@@ -290,6 +294,7 @@ class VisitRecordProjection(Projection[VisitRecordView]):
                 "name": e.name,
                 "address": e.address,
                 "status": VisitStatus.ANNOUNCED.value,
+                "version": e.originator_version,
             },
         )
 
@@ -298,9 +303,14 @@ class VisitRecordProjection(Projection[VisitRecordView]):
         self.view.change(
             tracking,
             "UPDATE visit_record SET first_day = %(first_day)s, last_day = %(last_day)s, "
-            "time_from = %(time_from)s, time_to = %(time_to)s, announced_on = %(announced_on)s "
-            "WHERE visit_id = %(visit_id)s",
-            {"visit_id": e.originator_id, "announced_on": e.announced_on, **e.schedule},
+            "time_from = %(time_from)s, time_to = %(time_to)s, announced_on = %(announced_on)s, "
+            "version = %(version)s WHERE visit_id = %(visit_id)s",
+            {
+                "visit_id": e.originator_id,
+                "announced_on": e.announced_on,
+                "version": e.originator_version,
+                **e.schedule,
+            },
         )
 
     @process_event.register
@@ -308,9 +318,10 @@ class VisitRecordProjection(Projection[VisitRecordView]):
         self.view.change(
             tracking,
             "UPDATE visit_record SET status = %(status)s, cancelled_reason = %(reason)s, "
-            "cancelled_on = %(cancelled_on)s WHERE visit_id = %(visit_id)s",
+            "cancelled_on = %(cancelled_on)s, version = %(version)s WHERE visit_id = %(visit_id)s",
             {
                 "visit_id": e.originator_id,
+                "version": e.originator_version,
                 "status": VisitStatus.CANCELLED.value,
                 "reason": e.reason,
                 "cancelled_on": e.cancelled_on,
@@ -324,10 +335,11 @@ class VisitRecordProjection(Projection[VisitRecordView]):
             "UPDATE visit_record SET status = %(status)s, outcome = %(outcome)s, "
             "needs = %(needs)s, note_token = %(note)s, "
             "coaching_referral_consent = %(consent)s, next_step = %(next_step)s, "
-            "completed_on = %(completed_on)s, attempt_number = %(attempt_number)s "
-            "WHERE visit_id = %(visit_id)s",
+            "completed_on = %(completed_on)s, attempt_number = %(attempt_number)s, "
+            "version = %(version)s WHERE visit_id = %(visit_id)s",
             {
                 "visit_id": e.originator_id,
+                "version": e.originator_version,
                 "status": VisitStatus.COMPLETED.value,
                 "outcome": e.outcome,
                 "needs": list(e.needs),
