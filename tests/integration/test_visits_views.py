@@ -145,6 +145,7 @@ def test_the_board_moves_a_person_from_to_plan_to_announced_to_revisits_to_flagg
         "flagged": 1,
     }
     assert board["max_attempts"] == 2
+    assert board["min_lead_days"] == 5  # the default: shown before announcing
 
 
 def test_a_window_that_passed_without_an_outcome_is_overdue(

@@ -212,6 +212,10 @@ class BoardEntry(BaseModel):
 class Board(BaseModel):
     district: str
     max_attempts: int
+    min_lead_days: int = Field(
+        description="The district's minimum of days between the letter and the visit "
+        "(422 lead_time_too_short below it), to show before announcing."
+    )
     counts: dict[str, int]
     sections: dict[str, list[BoardEntry]]
 
@@ -385,6 +389,7 @@ def build_router(context: VisitsContext, authenticate: Any) -> APIRouter:
         return Board(
             district=district,
             max_attempts=max_attempts,
+            min_lead_days=context.rules.lead_days_for(district),
             counts={name: len(rows) for name, rows in entries.items()},
             sections=entries,
         )
