@@ -16,7 +16,9 @@ the admin API. Users and keys made in the realm since are gone then, which is wh
 stack wants. Then it adds what only a development stack has, never the realm file:
 
 - the client ``outreach-dev`` with the password grant (for ``token`` below and the tests),
-- the demo users of ``deploy/keycloak/demo-users.json`` (one per role and district).
+- the demo users of ``deploy/keycloak/demo-users.json`` (one per role and district),
+- redirect URIs of the web app on any port of 127.0.0.1 (the tests run it on free ports;
+  the realm file keeps the one address of the deployment).
 
 Usage (``stack.py up`` and ``down`` call :func:`ensure_keycloak` and :func:`stop_keycloak`)::
 
@@ -77,6 +79,10 @@ DIST_STAMP = ".pom.sha256"
 
 DATABASE = "keycloak"
 DEV_CLIENT = "outreach-dev"
+WEB_CLIENT = "outreach-web"
+DEV_WEB_REDIRECTS = ["http://127.0.0.1:*"]
+"""What the development stack's web client admits besides the realm file's redirect URIs: the
+web app on any port of this machine (Keycloak matches a trailing ``*`` as a prefix)."""
 """The development stack's client with the password grant (absent from the realm file)."""
 APPLIED_ATTRIBUTE = "outreach.applied"
 """Attribute of the development client: the digest of the realm file and demo users it was
@@ -533,9 +539,23 @@ def add_dev_client(admin: Admin, realm: str = LOCAL_REALM, applied: str = "") ->
     admin.call("POST", scope, json=[admin.role(realm, name) for name in product_roles()])
 
 
+def widen_web_client(admin: Admin, realm: str = LOCAL_REALM) -> None:
+    """The web client of a development stack also admits the web app on any local port."""
+    web = admin.client(realm, WEB_CLIENT)
+    assert web is not None, f"the realm file has no client {WEB_CLIENT}"
+    redirects = [*web.get("redirectUris", []), *DEV_WEB_REDIRECTS]
+    attributes = dict(web.get("attributes") or {})
+    logout = [u for u in attributes.get("post.logout.redirect.uris", "").split("##") if u]
+    attributes["post.logout.redirect.uris"] = "##".join([*logout, *DEV_WEB_REDIRECTS])
+    changed = {**web, "redirectUris": sorted(set(redirects)), "attributes": attributes}
+    admin.call("PUT", f"/{realm}/clients/{web['id']}", json=changed)
+
+
 def ensure_realm(admin: Admin, realm: str = LOCAL_REALM) -> None:
     """The realm as the realm file says, with the development client and the demo users."""
-    digest = _digest(REALM_FILE, DEMO_USERS_FILE)
+    digest = hashlib.sha256(
+        (_digest(REALM_FILE, DEMO_USERS_FILE) + json.dumps(DEV_WEB_REDIRECTS)).encode()
+    ).hexdigest()
     exists = admin.realm_exists(realm)
     dev = admin.client(realm, DEV_CLIENT) if exists else None
     applied = (dev or {}).get("attributes", {}).get(APPLIED_ATTRIBUTE)
@@ -561,6 +581,7 @@ def ensure_realm(admin: Admin, realm: str = LOCAL_REALM) -> None:
             user["firstName"],
             user["lastName"],
         )
+    widen_web_client(admin, realm)
     add_dev_client(admin, realm, applied=digest)
     log.info("keycloak: realm %s with %d demo users", realm, len(demo_users()))
 
