@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv kustomize k8s \
-	k8s-validate image image-digest
+	k8s-validate image image-digest web-deps chromium
 
 # kustomize, pinned, built from the Go module proxy into the git-ignored .local/bin (v5.8.2 is
 # the newest that builds with Go 1.26; v5.8.3 needs Go 1.27).
@@ -45,11 +45,23 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services web
 
-pytest: venv kustomize
+pytest: venv kustomize web-deps chromium
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## The web app's browser tests: axe-core from npm (web/package-lock.json) and Debian's
+## Chromium (Playwright drives /usr/bin/chromium; it cannot download a browser here).
+WEB_DEPS_STAMP := web/node_modules/.package-lock.json
+
+web-deps: $(WEB_DEPS_STAMP)
+
+$(WEB_DEPS_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 ## Benchmarks (bench/README.md): starts the stack, runs every measurement with its raw
 ## baseline, writes bench/results/ (JSON, results.md, results.png). BENCH_SCALE=small|full.

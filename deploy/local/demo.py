@@ -8,6 +8,7 @@ Idempotent: a case that exists already (409) is left as it is. All people are in
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import date, timedelta
@@ -409,6 +410,10 @@ def main() -> int:
     print(f"Coaching providers, coaches and a programme: {registry}.")
     print()
     print("\n".join(keycloak.sign_in_lines(keycloak.KeycloakSettings())))
+    web = f"http://127.0.0.1:{os.environ.get('OUTREACH_WEB_PORT', '8100')}"
+    print(f"\nThe staff web app: {web}/ — sign in as any demo user above (password demo):")
+    print("  katarzyna.nowak (case manager), jonas.becker (team lead), ayse.yilmaz (outreach")
+    print("  worker; on a phone: /unterwegs), lena.schmidt (coach), piotr.wisniewski (officer)")
     sign_in = ".venv/bin/python deploy/local/keycloak.py token"
     print("\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):")
     print(f"  export TOKEN=$({sign_in} jonas.becker)   # valid 5 minutes")

@@ -4,7 +4,8 @@
 
 Every service that exists under services/<name>/<name>/main.py is started with uvicorn on
 its port from shared.settings.SERVICE_PORTS, logs to .local/logs/<name>.log, and is
-considered up when its /readyz answers 200.
+considered up when its /readyz answers 200. The staff web app (web/, ``outreach_web``) is
+started after them on port 8100 (``OUTREACH_WEB_PORT``), logging to .local/logs/web.log.
 
 With ``--api-workers N`` (or ``OUTREACH_API_WORKERS``) above 1, each service runs as two
 process groups: N server processes of role ``api`` (HTTP API and commands; uvicorn's
@@ -37,6 +38,39 @@ from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: 
 LOCAL = ROOT / ".local"
 LOGS = LOCAL / "logs"
 RUN = LOCAL / "run"
+
+
+WEB = "web"
+"""The staff web app's process (pid file and log name)."""
+
+
+def web_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "outreach_web.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+
+
+def start_web(
+    port: int, log_path: Path, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The web app in its own process group, talking to the services of ``extra_env``'s
+    ``OUTREACH_WEB_*_URL`` (default: the services' ports of shared.settings)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OUTREACH_WEB_PORT": str(port), **(extra_env or {})}
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            web_command(port),
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def web_port() -> int:
+    return int(os.environ.get("OUTREACH_WEB_PORT", "8100"))
 
 
 def existing_services() -> list[str]:
@@ -194,6 +228,10 @@ def up(names: Sequence[str], api_workers: int = 1) -> None:
             process = start_service(name, SERVICE_PORTS[name], LOGS / f"{name}.log")
             _pid_file(name).write_text(str(process.pid))
             started.append((name, SERVICE_PORTS[name], process))
+    if _running_pid(WEB) is None:
+        process = start_web(web_port(), LOGS / f"{WEB}.log")
+        _pid_file(WEB).write_text(str(process.pid))
+        started.append((WEB, web_port(), process))
     for label, port, process in started:
         try:
             wait_ready(port, process=process)
@@ -201,6 +239,7 @@ def up(names: Sequence[str], api_workers: int = 1) -> None:
             sys.exit(f"{label}: {error}; see {LOGS / (label + '.log')}")
     for name in names:
         print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name]}/docs")
+    print(f"{'web app':14} http://127.0.0.1:{web_port()}/  (staff sign in, see below)")
 
 
 def _group_alive(pid: int) -> bool:
@@ -232,7 +271,7 @@ def stop_process_group(pid: int, timeout_s: float = 15.0) -> None:
 
 
 def down(names: Sequence[str]) -> None:
-    for name in [*names, *(_worker(n) for n in names), MAILSINK]:
+    for name in [WEB, *names, *(_worker(n) for n in names), MAILSINK]:
         pid = _running_pid(name)
         if pid is not None:
             stop_process_group(pid)
@@ -241,7 +280,7 @@ def down(names: Sequence[str]) -> None:
 
 def status(names: Sequence[str]) -> int:
     code = 0
-    for name in names:
+    for name in [*names, WEB]:
         pid = _running_pid(name)
         print(f"{name:14} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
         code |= pid is None

@@ -74,6 +74,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return web.render(request, "error.html", status, session=session, message=message)
 
     @app.get("/healthz", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from outreach_web.core import CurrentSession, check_state_change, require_role, web_of
 from outreach_web.forms import Form, Posted, today
-from outreach_web.pages.common import back_to, district_of, notice_of, refusal
+from outreach_web.pages.common import back_to, district_of, notice_of, refusal, settled
 from outreach_web.services import ServiceError
 
 router = APIRouter()
@@ -154,7 +154,9 @@ def contact_restored(
         "channel": form.text("channel") or "",
         "restored_on": form.text("restored_on") or today().isoformat(),
     }
-    web.services.post("contacts", f"/cases/{case_id}/contact-restored", web.token(session), body)
+    token = web.token(session)
+    web.services.post("contacts", f"/cases/{case_id}/contact-restored", token, body)
+    settled(lambda: _detail(web, token, case_id), lambda c: c["status"] != "contact_lost")
     return back_to(f"/faelle/{case_id}", "kontakt")
 
 
@@ -164,5 +166,11 @@ def close(request: Request, session: CurrentSession, case_id: UUID, form: Form) 
     check_state_change(request, session, form.csrf)
     web = web_of(request)
     body = {"reason": form.text("reason") or ""}
-    web.services.post("contacts", f"/cases/{case_id}/close", web.token(session), body)
+    token = web.token(session)
+    web.services.post("contacts", f"/cases/{case_id}/close", token, body)
+    settled(lambda: _detail(web, token, case_id), lambda c: c["status"] == "closed")
     return back_to(f"/faelle/{case_id}", "abgeschlossen")
+
+
+def _detail(web: Any, token: str, case_id: UUID) -> Any:
+    return web.services.get("contacts", f"/cases/{case_id}", token, purpose="case_work")

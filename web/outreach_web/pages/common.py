@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +30,20 @@ def refusal(error: ServiceError) -> dict[str, Any]:
         "field_errors": german.field_errors(error.problem),
         "problem": error.problem,
     }
+
+
+def settled(read: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 3.0) -> None:
+    """Wait (briefly) until the services' views show a change just made: the page that follows
+    a command then shows it. The views follow the stored events within milliseconds; after
+    ``seconds`` the page is shown as it is."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if done(read()):
+                return
+        except ServiceError:
+            return
+        time.sleep(0.05)
 
 
 def back_to(path: str, notice: str | None = None) -> RedirectResponse:
