@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from outreach_web.core import CurrentSession, check_state_change, require_role, web_of
 from outreach_web.forms import Form, Posted, today
-from outreach_web.pages.common import back_to, district_of, notice_of, refusal
+from outreach_web.pages.common import back_to, district_of, notice_of, refusal, settled
 from outreach_web.services import ServiceError
 
 router = APIRouter()
@@ -116,14 +116,29 @@ def announce(request: Request, session: CurrentSession, case_id: UUID, form: For
         "place_description": form.text("place_description"),
         **when_of(form),
     }
+    token = web.token(session)
     try:
-        web.services.post("visits", "/visits", web.token(session), body)
+        created = web.services.post("visits", "/visits", token, body)
     except ServiceError as error:
         if error.status >= 500 or error.status == 401:
             raise
         return _announce_page(request, session, case_id, form.values(), 422, **refusal(error))
     district = district_of(session, form.text("district"))
+    settled(
+        lambda: _board(web, token, district),
+        lambda b: any(
+            e["visit_id"] == created["visit_id"]
+            for entries in b["sections"].values()
+            for e in entries
+        ),
+    )
     return back_to(f"/planung?bezirk={district}", "angekuendigt")
+
+
+def _board(web: Any, token: str, district: str) -> Any:
+    return web.services.get(
+        "visits", "/board", token, purpose="visit_planning", params={"district": district}
+    )
 
 
 def _visit_page(
@@ -174,7 +189,17 @@ def reschedule(request: Request, session: CurrentSession, visit_id: UUID, form: 
         if error.status >= 500 or error.status == 401:
             raise
         return _visit_page(request, session, visit_id, 422, values=form.values(), **refusal(error))
+    _visit_settled(
+        web, web.token(session), visit_id, lambda v: v["version"] > body["expected_version"]
+    )
     return back_to(f"/besuche/{visit_id}", "verlegt")
+
+
+def _visit_settled(web: Any, token: str, visit_id: UUID, done: Any) -> None:
+    settled(
+        lambda: web.services.get("visits", f"/visits/{visit_id}", token, purpose="visit_planning"),
+        done,
+    )
 
 
 @router.post("/besuche/{visit_id}/absagen")
@@ -184,6 +209,7 @@ def cancel(request: Request, session: CurrentSession, visit_id: UUID, form: Form
     web = web_of(request)
     body = {"reason": form.text("reason") or "", "expected_version": form.number("version", 1)}
     web.services.post("visits", f"/visits/{visit_id}/cancel", web.token(session), body)
+    _visit_settled(web, web.token(session), visit_id, lambda v: v["status"] == "cancelled")
     return back_to(f"/besuche/{visit_id}", "abgesagt")
 
 
@@ -224,7 +250,14 @@ def decide_extension(
         web.services.post("coaching", f"/coachings/{coaching_id}/end", web.token(session), body)
         return back_to(f"/verlaengerungen?bezirk={district}", "beendet")
     body = {"reason": form.text("extension_reason") or ""}
-    web.services.post("coaching", f"/coachings/{coaching_id}/extend", web.token(session), body)
+    token = web.token(session)
+    answer = web.services.post("coaching", f"/coachings/{coaching_id}/extend", token, body)
+    settled(
+        lambda: web.services.get(
+            "coaching", f"/coachings/{coaching_id}", token, purpose="coaching"
+        ),
+        lambda c: c["ends_on"] == answer["ends_on"],
+    )
     return back_to(f"/verlaengerungen?bezirk={district}", "verlaengert")
 
 
@@ -255,11 +288,19 @@ def contract_outreach(
     web = web_of(request)
     district = district_of(session, form.text("district"))
     ending = form.text("action") == "end"
+    token = web.token(session)
     web.services.call(
         "coaching",
         "DELETE" if ending else "PUT",
         f"/providers/{provider_id}/outreach/{district}",
-        web.token(session),
+        token,
+    )
+    settled(
+        lambda: web.services.get("coaching", "/providers", token, params={"district": district}),
+        lambda found: any(
+            p["provider_id"] == str(provider_id) and (district in p["outreach_districts"]) != ending
+            for p in found
+        ),
     )
     return back_to(f"/traeger?bezirk={district}", "auftrag-beendet" if ending else "beauftragt")
 
