@@ -251,6 +251,13 @@ FIELDS = {
     "limit": "Anzahl",
     "user": "Benutzer/in",
     "shared_fields": "Freigegebene Angaben",
+    "status": "Stand",
+    "first_day": "Erster Tag",
+    "last_day": "Letzter Tag",
+    "time_from": "Uhrzeit (Beginn)",
+    "time_to": "Uhrzeit (Ende)",
+    "cancelled_reason": "Absagegrund",
+    "expected_version": "Stand des Besuchs",
 }
 
 MESSAGES = {

@@ -80,9 +80,11 @@ def test_a_team_lead_plans_announces_moves_and_cancels_a_visit(
 
     # The day's print batch holds the announcement and the rescheduling letters.
     def letters_today() -> int:
-        batches = clients["notifications"].get(
-            "/print-batches", params={"district": district}, headers=lead
-        ).json()
+        batches = (
+            clients["notifications"]
+            .get("/print-batches", params={"district": district}, headers=lead)
+            .json()
+        )
         return sum(b["letters"] for b in batches if b["print_day"] == today.isoformat())
 
     eventually(lambda: letters_today() >= 2, timeout=60, what="the letters in the print batch")
