@@ -94,7 +94,7 @@ def test_a_team_lead_plans_announces_moves_and_cancels_a_visit(
         page.get_by_role("link", name="Druckstapel von heute (PDF)").click()
     pdf = download.value
     assert pdf.suggested_filename == f"briefe-{district}-{today.isoformat()}.pdf"
-    assert open(pdf.path(), "rb").read(5) == b"%PDF-"
+    assert pdf.path().read_bytes()[:5] == b"%PDF-"
     check_accessibility(page, "print batch")
 
 
