@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from outreach_web.core import CurrentSession, check_state_change, require_role, web_of
 from outreach_web.forms import Form, Posted, today
-from outreach_web.pages.common import back_to, notice_of, refusal
+from outreach_web.pages.common import back_to, notice_of, refusal, settled
 from outreach_web.services import ServiceError
 
 router = APIRouter()
@@ -90,12 +90,27 @@ def act(
     path, body_of = ACTIONS[action]
     web = web_of(request)
     body = {k: v for k, v in body_of(form).items() if v is not None}
+    token = web.token(session)
     try:
-        web.services.post(
-            "coaching", f"/provider/coachings/{coaching_id}/{path}", web.token(session), body
+        state = web.services.post(
+            "coaching", f"/provider/coachings/{coaching_id}/{path}", token, body
         )
     except ServiceError as error:
         if error.status >= 500 or error.status == 401:
             raise
         return _packet_page(request, session, coaching_id, 422, **refusal(error))
+    counted = form.number("shown", 0)  # the count of household members or referrals on the page
+    shown = counted if isinstance(counted, int) else 0
+    done = {
+        "sitzung": lambda p: p["sessions_held"] == state["sessions_held"],
+        "haushalt": lambda p: len(p["household"]) > shown,
+        "vermittlung": lambda p: len(p["partner_referrals"]) > shown,
+        "beendet": lambda p: p["status"] == state["status"],
+    }[action]
+    settled(
+        lambda: web.services.get(
+            "coaching", f"/provider/coachings/{coaching_id}", token, purpose="coaching"
+        ),
+        done,
+    )
     return back_to(f"/coaching/{coaching_id}", action)

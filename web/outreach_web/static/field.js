@@ -181,6 +181,7 @@ form.addEventListener("submit", async (event) => {
 async function flush() {
   if (flushing || !navigator.onLine) return;
   flushing = true;
+  let sent = 0;
   try {
     if (!csrf) await refresh();
     if (!csrf) return;
@@ -200,6 +201,7 @@ async function flush() {
       if (answer.status === 401) { showSignIn(); break; }
       if (answer.ok) {
         await store.dequeue(entry.id);
+        sent += 1;
         say(`Gesendet: ${entry.visit.name || "Ergebnis"}.`);
         continue;
       }
@@ -217,6 +219,12 @@ async function flush() {
   } finally {
     flushing = false;
     await showOutbox();
+  }
+  if (sent) {
+    // The agenda without the visits just completed (the status line says what was sent).
+    const said = status.textContent;
+    await refresh();
+    say(said);
   }
 }
 
