@@ -255,3 +255,27 @@ def test_the_outcome_form_is_used_with_the_keyboard_alone(
     expect(page.locator("#status")).to_contain_text("Gesendet")
     done = planned.completed(visit_id)
     assert (done["outcome"], done["needs"]) == ("talked_at_door", ["debt"])
+
+
+def test_signing_out_wipes_the_phones_stored_agenda_and_ends_the_session(
+    phone: Screen,
+    staff: Callable[..., tuple[str, str]],
+    round_of: Callable[[str], Round],
+    district: str,
+) -> None:
+    user, password = staff("outreach_worker", district)
+    _, name = round_of(user).visit("Erlenweg 5")
+    page = phone.sign_in(user, password, "/unterwegs")
+    field_ready(page)
+    expect(page.locator("article.visit")).to_contain_text(name)
+    assert page.evaluate("indexedDB.databases().then((d) => d.map((x) => x.name))") == [
+        "outreach-field"
+    ]
+
+    page.get_by_role("button", name="Abmelden").click()
+    page.wait_for_url(f"{phone.base_url}/abgemeldet")
+    expect(page.locator("body")).to_have_attribute("data-wiped", "true")
+    assert page.evaluate("indexedDB.databases().then((d) => d.length)") == 0
+    assert page.evaluate("caches.keys().then((k) => k.length)") == 0
+    phone.go("/unterwegs")
+    expect(page.locator("#username")).to_be_visible()  # signed out at Keycloak too
