@@ -29,7 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--lang=de-DE",
 ]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("OUTREACH_SCREENSHOTS") or ROOT / ".local" / "screenshots")

@@ -129,12 +129,17 @@ function openForm(visit, entry, opener) {
   form.next_step.value = values.next_step || "none";
   form.completed_on.value = values.completed_on || new Date().toLocaleDateString("sv-SE");
   $("outcome-for").textContent = `${visit.name || "Person"} – ${visit.when}`;
+  // On a phone the form takes the screen: the agenda and the queue wait behind it.
+  daysEl.hidden = true;
+  $("outbox").hidden = true;
   panel.hidden = false;
   $("outcome-title").focus();
 }
 
 function closeForm() {
   panel.hidden = true;
+  daysEl.hidden = false;
+  showOutbox();
   const opener = editing && editing.opener;
   editing = null;
   if (opener && opener.isConnected) opener.focus();
