@@ -6,7 +6,10 @@ port 8100 with ``make up``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
@@ -36,7 +39,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     http = httpx.Client(timeout=settings.web_service_timeout_seconds)
-    app = FastAPI(title="Outreach", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(http.close)
+
+    app = FastAPI(
+        title="Outreach", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     web = Web(settings, http)
     app.state.web = web
     app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.issuer))
@@ -176,9 +187,5 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     for router in pages.routers():
         app.include_router(router)
-
-    @app.on_event("shutdown")
-    def close_http() -> None:
-        http.close()
 
     return app
