@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
@@ -132,7 +132,9 @@ def world(
             "case_id": cases["both", b],
             "workers": [f"ow-{b}"],
             "purpose": "first_contact",
-            "date": (date.today() + timedelta(days=7)).isoformat(),
+            # Today: an outcome is recorded on or after the visit's day (this deployment
+            # has no lead time).
+            "date": date.today().isoformat(),
         },
         headers=worker_b,
     )

@@ -40,8 +40,11 @@ def web_app(system: dict[str, ServiceProcess], e2e_dir: Path) -> Iterator[WebPro
         services.stop_process_group(web.process.pid)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the browser tests. Package-scoped: Playwright's synchronous API runs
+    an event loop in the main thread while it is open, and tests after these call
+    ``asyncio.run``."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's Chromium")
     with sync_playwright() as playwright:
