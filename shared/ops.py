@@ -6,18 +6,18 @@ lead or a data protection officer; the retry only a team lead."""
 
 import logging
 from typing import TYPE_CHECKING, Annotated, Any
-from uuid import UUID
 
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared import parking
 from shared.auth import Authenticator, Principal, Role
 from shared.errors import NotFoundError
+from shared.inputs import Integer, Key, QueryInt, StrictModel, Uuid
 from shared.settings import ProcessRole
 
 if TYPE_CHECKING:
@@ -26,15 +26,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ParkedRetry(BaseModel):
+class ParkedRetry(StrictModel):
     """Which parked events of a projection to apply again (all of them if neither list is
     given; else the aggregates named, and the aggregates of the notifications named)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    projection: str = Field(max_length=100, examples=["case_queue"])
-    aggregate_ids: list[UUID] | None = Field(default=None, max_length=1000)
-    notification_ids: list[int] | None = Field(default=None, max_length=1000)
+    projection: Annotated[Key, Field(examples=["case_queue"])]
+    aggregate_ids: list[Uuid] | None = Field(default=None, max_length=1000)
+    notification_ids: list[Annotated[int, Integer(1, 10**15)]] | None = Field(
+        default=None, max_length=1000
+    )
 
 
 def _projection_named(spec: "ServiceSpec", runtime: "Runtime", name: str) -> Projection[Any]:
@@ -95,9 +95,9 @@ def read_side_router(
     @router.get("/ops/parked")
     def parked_events(
         principal: Annotated[Principal, Depends(authenticate)],
-        projection: str | None = None,
+        projection: Key | None = None,
         include_resolved: bool = False,
-        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+        limit: Annotated[int, QueryInt(1, 10000)] = 100,
     ) -> JSONResponse:
         """Stored events a projection could not apply (oldest first): what, why, where in
         the log. No event data: the error's class and a message without values."""
