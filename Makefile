@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint typecheck pytest bench bench-smoke schemas venv kustomize k8s \
-	k8s-validate image image-digest web-deps chromium
+.PHONY: up down status test lint typecheck pytest unit integration e2e bench bench-smoke schemas \
+	venv kustomize k8s k8s-validate image image-digest web-deps chromium
 
 # kustomize, pinned, built from the Go module proxy into the git-ignored .local/bin (v5.8.2 is
 # the newest that builds with Go 1.26; v5.8.3 needs Go 1.27).
@@ -23,7 +23,8 @@ $(STAMP): requirements.lock pyproject.toml $(wildcard services/*/*/__init__.py)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-## Start PostgreSQL, Kafka and every service, load demo data, print where to look.
+## Start PostgreSQL, Kafka, Keycloak, every service and the staff web app, load demo data,
+## print where to look.
 up: venv
 	$(PY) deploy/local/stack.py up
 	$(PY) deploy/local/services.py up
@@ -50,6 +51,20 @@ typecheck: venv
 pytest: venv kustomize web-deps chromium
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## One tier of the tests (the markers of tests/support/tiers.py; every test has exactly one):
+## unit (no network; the deployment checks too), integration (the real PostgreSQL, Kafka and
+## Keycloak), e2e (the services as processes).
+unit: venv kustomize
+	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
+
+integration: venv
+	$(PY) deploy/local/stack.py up
+	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+e2e: venv web-deps chromium
+	$(PY) deploy/local/stack.py up
+	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
 ## The web app's browser tests: axe-core from npm (web/package-lock.json) and Debian's
 ## Chromium (Playwright drives /usr/bin/chromium; it cannot download a browser here).

@@ -3,6 +3,7 @@ OpenAPI document that declares every answer a route can give."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from shared.access_log import PURPOSE_HEADER, purpose_required
+from shared.database import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from shared.errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ _NAMED_FIELDS = 5
 ReadinessCheck = Callable[[], Awaitable[bool]]
 ReadinessReport = Callable[[], Awaitable[Any]]
 """Shown by ``/readyz`` beside the checks, without deciding readiness (e.g. parked events)."""
+
+READINESS_CHECK_SECONDS = 0.8
+"""The most one readiness check may take; longer counts as not ready. The checks run at the
+same time, so ``/readyz`` answers within a second whatever is down."""
 
 
 class FieldProblem(BaseModel):
@@ -161,15 +167,40 @@ def create_app(
         )
         return problem(500, "internal_error", "the request failed; the error was logged")
 
+    async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # A passing condition: the client may send the same request again. The error's text
+        # (hosts, ports, the library's wording) stays in the log.
+        log.warning(
+            "database unavailable",
+            extra={"route": request.url.path, "error": f"{type(error).__name__}: {error}"},
+        )
+        response = problem(
+            503,
+            "database_unavailable",
+            "The database cannot be reached at the moment. Try again shortly.",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
+
     health = APIRouter(tags=["health"])
 
     @health.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def bounded(check: ReadinessCheck) -> bool:
+        try:
+            return await asyncio.wait_for(check(), READINESS_CHECK_SECONDS)
+        except Exception:  # a check that fails or takes too long says: not ready
+            return False
+
     @health.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
     async def readyz() -> JSONResponse:
-        results = {name: await check() for name, check in readiness.items()}
+        answers = await asyncio.gather(*(bounded(check) for check in readiness.values()))
+        results = dict(zip(readiness, answers, strict=True))
         ready = all(results.values())
         body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": results}
         for name, report in (reports or {}).items():

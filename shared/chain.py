@@ -264,7 +264,7 @@ class ChainKeeper:
                     next_anchor = loop.time() + self._anchor_every
             except psycopg.errors.UniqueViolation:
                 pass  # another replica chained the same events meanwhile
-            except (psycopg.Error, OSError):
+            except Exception:  # the database or Kafka away: the next round tries again
                 log.exception("chain keeper interrupted; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self._interval)

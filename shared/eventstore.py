@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
+    PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
@@ -33,6 +34,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from shared.database import tune
 from shared.privacy import PersonalDataCipher
 from shared.settings import StackSettings
 from shared.telemetry import current_trace_carrier
@@ -52,7 +54,7 @@ class DateAsISO(Transcoding):
 def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dict[str, str]:
     """The environment an eventsourcing application or view of ``dbname`` is built from."""
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "shared.eventstore:OutreachPostgresFactory",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": settings.pg_host,
         "POSTGRES_PORT": str(settings.pg_port),
@@ -69,6 +71,29 @@ def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dic
     }
 
 
+class OutreachPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL persistence, its connection pool bounded like every other
+    pool of the service (``shared.database``): a caller waits at most a couple of seconds for a
+    connection while the database is away, and the pool is back soon after the database."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        tune(self.datastore.pool)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _attempted_once(method: F) -> F:
+    """The library's recorder method as written, without the retry the library (9.5.6) wraps
+    it in: ten attempts 0.2 s apart on any operational error, each waiting for a connection,
+    so that while the database is away one query would take ten times the pool's wait (20 s
+    and more) before a request could be answered. Every caller of ours resumes by itself
+    instead: a request is answered 503 and sent again; a relay, projection or consumer starts
+    over from its recorded position. A method the library no longer wraps is taken as it is."""
+    return cast(F, getattr(method, "__wrapped__", method))
+
+
 class OutreachRecorder(PostgresProcessRecorder):
     """The library's process recorder, sending the new stored events in binary.
 
@@ -77,6 +102,14 @@ class OutreachRecorder(PostgresProcessRecorder):
     too) with regular expressions in Python — a third of the cost of a bulk ``save``. The same
     statement with the array in binary (``%b``) stores the same rows.
     """
+
+    insert_events = _attempted_once(PostgresProcessRecorder.insert_events)
+    select_events = _attempted_once(PostgresProcessRecorder.select_events)
+    select_notifications = _attempted_once(PostgresProcessRecorder.select_notifications)
+    max_notification_id = _attempted_once(PostgresProcessRecorder.max_notification_id)
+    insert_tracking = _attempted_once(PostgresProcessRecorder.insert_tracking)
+    max_tracking_id = _attempted_once(PostgresProcessRecorder.max_tracking_id)
+    has_tracking_id = _attempted_once(PostgresProcessRecorder.has_tracking_id)
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -209,7 +242,15 @@ class SealingApplication(OutreachApplication):
         return self._cipher
 
 
-class TrackedView(PostgresTrackingRecorder):
+class _TrackingRecorder(PostgresTrackingRecorder):
+    """The library's tracking recorder, each query attempted once (see ``_attempted_once``)."""
+
+    insert_tracking = _attempted_once(PostgresTrackingRecorder.insert_tracking)
+    max_tracking_id = _attempted_once(PostgresTrackingRecorder.max_tracking_id)
+    has_tracking_id = _attempted_once(PostgresTrackingRecorder.has_tracking_id)
+
+
+class TrackedView(_TrackingRecorder):
     """A materialised view in the service's database: its rows and its tracking record are
     written in one transaction, so a crash never applies an event twice or skips one.
 

@@ -286,6 +286,31 @@ class QueryInt(_Scalar):
         return {"type": "integer", "minimum": self.ge, "maximum": self.le}
 
 
+class _QueryFlag(_Scalar):
+    """A boolean in a query string: ``true`` or ``false`` (not ``1``, ``yes`` or ``on``)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def word(value: Any) -> Any:
+            if isinstance(value, bool):
+                return value
+            if value in ("true", "false"):
+                return value == "true"
+            raise PydanticCustomError("bool_format", "must be true or false")
+
+        return core_schema.no_info_before_validator_function(word, core_schema.bool_schema())
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "boolean"}
+
+
+QueryBool = Annotated[bool, _QueryFlag()]
+"""A boolean in a query string: ``true`` or ``false``."""
+
+
 # --- request bodies ----------------------------------------------------------------------
 
 _LOOSE = (str, int, float, bool, date, datetime, time, UUID)

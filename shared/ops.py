@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from eventsourcing.projection import Projection
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
@@ -17,7 +17,7 @@ from pydantic import Field
 from shared import parking
 from shared.auth import Authenticator, Principal, Role
 from shared.errors import NotFoundError
-from shared.inputs import Integer, Key, QueryInt, StrictModel, Uuid
+from shared.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
 from shared.settings import ProcessRole
 
 if TYPE_CHECKING:
@@ -26,15 +26,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest notification id a request names: what every JSON reader holds exactly (a
+larger number turns into a neighbouring float in JavaScript and many validators)."""
+
+
 class ParkedRetry(StrictModel):
     """Which parked events of a projection to apply again (all of them if neither list is
     given; else the aggregates named, and the aggregates of the notifications named)."""
 
     projection: Annotated[Key, Field(examples=["case_queue"])]
-    aggregate_ids: list[Uuid] | None = Field(default=None, max_length=1000)
-    notification_ids: list[Annotated[int, Integer(1, 10**15)]] | None = Field(
-        default=None, max_length=1000
-    )
+    aggregate_ids: Annotated[list[Uuid], Field(max_length=1000)] | None = None
+    notification_ids: (
+        Annotated[list[Annotated[int, Integer(1, MAX_SAFE_INTEGER)]], Field(max_length=1000)] | None
+    ) = None
 
 
 def _projection_named(spec: "ServiceSpec", runtime: "Runtime", name: str) -> Projection[Any]:
@@ -96,7 +101,7 @@ def read_side_router(
     def parked_events(
         principal: Annotated[Principal, Depends(authenticate)],
         projection: Key | None = None,
-        include_resolved: bool = False,
+        include_resolved: Annotated[QueryBool, Query()] = False,
         limit: Annotated[int, QueryInt(1, 10000)] = 100,
     ) -> JSONResponse:
         """Stored events a projection could not apply (oldest first): what, why, where in

@@ -3,9 +3,11 @@
 It follows the service's own event log through the library's subscription (LISTEN/NOTIFY, so
 it is woken by new events), maps each domain event to an integration event, publishes with
 the idempotent producer, waits for the broker's acknowledgement of the whole batch, and only
-then records how far it got (in the service's tracking table). After a crash it resumes from
-the recorded position: an event may be published again (at least once), with the same event
-id, and consumers de-duplicate by it.
+then records how far it got (in the service's tracking table). After a crash of its process it
+resumes from the recorded position: an event may be published again (at least once), with the
+same event id, and consumers de-duplicate by it. When only the database went away (its
+position could not be recorded), the relay resumes after what the broker acknowledged, so an
+outage of the database publishes nothing twice.
 
 Only one relay per service publishes at a time: it holds a PostgreSQL advisory lock. A
 second replica waits in standby and takes over when the lock is released.
@@ -37,6 +39,8 @@ from shared.telemetry import continued_from
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+CONFIRM_WAIT_SECONDS = 10.0
+"""How long a relay that stops waits for the broker's acknowledgement of what it sent."""
 _partitioner = DefaultPartitioner()
 """The producer's own (``build_broker`` keeps aiokafka's default): a subject's events go to
 the partition of its key, as they did when each was sent on its own."""
@@ -132,6 +136,12 @@ class Relay:
         self.recorded = 0
         """The last position this relay recorded (in memory: no query, unlike
         :attr:`position`); 0 until it recorded one."""
+        self._acked: Notification | None = None
+        """The last stored event that the broker acknowledged together with every one
+        before it, recorded as the position or not (yet)."""
+        self._acked_up_to = 0
+        """The position up to which everything is published: where this relay started
+        (recorded, or acknowledged before), then :attr:`_acked`."""
 
     @property
     def position(self) -> int:
@@ -168,7 +178,9 @@ class Relay:
         # the reader waits when the publisher is behind); the loop takes them a batch at a
         # time, so there is one hop between thread and loop per batch, not per event.
         handover: queue.Queue[Notification] = queue.Queue(maxsize=self._batch_size * 4)
-        subscription = self._app.recorder.subscribe(gt=self.position)
+        start = await asyncio.to_thread(self._resume_position)
+        self._acked_up_to = start
+        subscription = self._app.recorder.subscribe(gt=start)
         reader_error: list[BaseException] = []
         pumping = threading.Event()
         pumping.set()
@@ -190,6 +202,7 @@ class Relay:
         # two batches unacknowledged); the positions are recorded in order, each as soon as
         # its batch and every batch before it are acknowledged.
         confirming: asyncio.Task[None] | None = None
+        previous_last = start
         try:
             while not stopping.is_set():
                 if reader_error:
@@ -201,8 +214,9 @@ class Relay:
                     sent, count = await self._send(batch)
                     previous = confirming
                     confirming = asyncio.create_task(
-                        self._confirm(sent, count, batch[-1].id, after=previous)
+                        self._confirm(sent, count, batch[-1], after=previous, follows=previous_last)
                     )
+                    previous_last = batch[-1].id
                     if previous is not None:
                         await previous
                 elif confirming is not None and confirming.done():
@@ -212,7 +226,12 @@ class Relay:
                 await confirming
         finally:
             if confirming is not None and not confirming.done():
-                confirming.cancel()  # not recorded: published again after the restart
+                # Its messages are on their way: what the broker acknowledges counts as
+                # published (see _resume_position); what it does not is published again.
+                await asyncio.wait({confirming}, timeout=CONFIRM_WAIT_SECONDS)
+                confirming.cancel()
+            if confirming is not None and confirming.done() and not confirming.cancelled():
+                confirming.exception()  # seen: the error that ended the pump is raised
             pumping.clear()
             subscription.stop()
             await asyncio.to_thread(reader.join, 5)
@@ -280,24 +299,57 @@ class Relay:
             sent.append(await producer.send_batch(builder, self._topic, partition=partition))
         return sent, count
 
+    def _resume_position(self) -> int:
+        """Where publishing goes on: after the recorded position, or after what the broker
+        acknowledged when that is further (its position could not be recorded because the
+        database went away) and still stored as it was; it is recorded first."""
+        recorded = self.position
+        acked = self._acked
+        if acked is None or acked.id <= recorded:
+            return recorded
+        stored = self._app.recorder.select_notifications(acked.id, 1)
+        if not stored or (stored[0].id, stored[0].originator_id, stored[0].originator_version) != (
+            acked.id,
+            acked.originator_id,
+            acked.originator_version,
+        ):
+            # Not stored any more (the database lost commits it had answered): what follows
+            # the recorded position is published again, whatever the broker holds.
+            log.warning(
+                "events acknowledged by the broker are not in the event store",
+                extra={"topic": self._topic, "acknowledged": acked.id, "recorded": recorded},
+            )
+            self._acked = None
+            return recorded
+        self._app.recorder.insert_tracking(Tracking(self.tracking_name, acked.id))
+        self.recorded = acked.id
+        return acked.id
+
     async def _confirm(
         self,
         sent: list[asyncio.Future[Any]],
         count: int,
-        last: int,
+        last: Notification,
         *,
         after: asyncio.Task[None] | None,
+        follows: int,
     ) -> None:
         """Record ``last`` as the position once the broker acknowledged every message sent
-        up to it (acks=all; the batch ``after`` is recorded first): at least once, nothing
-        skipped."""
-        if after is not None:
-            await after
+        up to it (acks=all; the batch ``after``, which ends at ``follows``, is recorded
+        first): at least once, nothing skipped."""
         await asyncio.gather(*sent)
+        try:
+            if after is not None:
+                await after
+        finally:
+            # Acknowledged together with every batch before it, even if recording the
+            # previous position failed: published, so not to be published again.
+            if self._acked_up_to >= follows:
+                self._acked, self._acked_up_to = last, last.id
         await asyncio.to_thread(
-            self._app.recorder.insert_tracking, Tracking(self.tracking_name, last)
+            self._app.recorder.insert_tracking, Tracking(self.tracking_name, last.id)
         )
-        self.recorded = last
+        self.recorded = last.id
         self.published += count
 
     @contextlib.contextmanager

@@ -32,6 +32,7 @@ from shared.auth import Authenticator, Principal, Role, principal_dependency, ve
 from shared.chain import ChainKeeper, EventChain
 from shared.consumer import Consumer, ConsumerProgress, DeadLetters, register
 from shared.contracts import Payload, all_topics, topic_of
+from shared.database import connection_pool
 from shared.dpo_api import build_dpo_router
 from shared.erasure import (
     ERASED_KEYS_POLL_SECONDS,
@@ -244,12 +245,10 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     env = eventsourcing_env(
         settings, settings.database, **(API_POOL if role is ProcessRole.API else {})
     )
-    keyring_pool = ConnectionPool(
-        settings.database_url(settings.keyring_database), min_size=1, max_size=8, open=False
+    keyring_pool = connection_pool(
+        settings.database_url(settings.keyring_database), min_size=1, max_size=8
     )
-    pool = ConnectionPool(
-        settings.database_url(settings.database), min_size=1, max_size=4, open=False
-    )
+    pool = connection_pool(settings.database_url(settings.database), min_size=1, max_size=4)
     keyring = Keyring(
         keyring_pool,
         base64.b64decode(settings.secret("keyring_kek")),

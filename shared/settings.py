@@ -7,8 +7,7 @@ The service ports and the local stack's ports are defined here and nowhere else.
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cached_property
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,17 +59,28 @@ class KafkaDurability(StrEnum):
     """Three or more brokers (production): three replicas, a write acknowledged by two."""
 
 
+EPHEMERAL_PORTS = range(32768, 61000)
+"""Linux's default ephemeral port range (``net.ipv4.ip_local_port_range``), from which the
+kernel picks the local port of every outgoing connection. No default port of the stack or the
+services lies in it: a client reconnecting to a listener whose port is in that range while
+the listener is down can be given that very port as its own and connect to itself (TCP
+simultaneous open), and the listener then cannot start again until that connection is gone."""
+
+
+_DEV_PG_PASSWORD = "outreach"  # noqa: S105  # the local stack's; refused in production
+
+
 class StackSettings(BaseSettings):
     """Where PostgreSQL and Kafka are. Shared by the services, the tests and the launcher."""
 
     model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore")
 
     pg_host: str = "127.0.0.1"
-    pg_port: int = 55432
+    pg_port: int = 25432
     pg_user: str = "outreach"
-    pg_password: SecretStr = SecretStr("outreach")
-    kafka_bootstrap: str = "127.0.0.1:59092"
-    kafka_controller_port: int = 59093
+    pg_password: SecretStr = SecretStr(_DEV_PG_PASSWORD)
+    kafka_bootstrap: str = "127.0.0.1:29092"
+    kafka_controller_port: int = 29093
     kafka_partitions: int = Field(
         default=6,
         ge=1,
@@ -125,26 +135,11 @@ class ServiceSettings(StackSettings):
         description="Names this deployment of the service: its database, and the prefix of its "
         "Kafka consumer groups. Two deployments with different names never share state.",
     )
-    database_name: str | None = Field(
-        default=None,
-        description="The service's database, when it is not named like the deployment "
-        "(``service_name``): e.g. a benchmark run whose consumer groups are named after the run "
-        "but whose database is recreated under a fixed name.",
-    )
-    consumer_offset_reset: Literal["earliest", "latest"] = Field(
-        default="earliest",
-        description="Where a consumer group without a committed offset starts. ``latest`` "
-        "(development mode only, for benchmark runs) skips what the topic held before.",
-    )
-    keyring_database: str = Field(
-        default=KEYRING_DATABASE,
-        description="The database of the data keys (a separate one for benchmarks).",
-    )
     keyring_url: SecretStr | None = Field(
         default=None,
         description="The keyring database as a URL (``postgresql://user:password@host:port/"
         "dbname``) when it is on another server than the service's own database, e.g. a "
-        "PostgreSQL cluster of its own. Unset: ``keyring_database`` on OUTREACH_PG_*.",
+        "PostgreSQL cluster of its own. Unset: the database ``keyring`` on OUTREACH_PG_*.",
     )
     process_role: ProcessRole = Field(
         default=ProcessRole.ALL,
@@ -227,12 +222,27 @@ class ServiceSettings(StackSettings):
                 if not development:
                     raise ValueError(f"OUTREACH_{name.upper()} must be set outside development")
                 setattr(self, name, SecretStr(dev_value))
-        if self.consumer_offset_reset == "latest" and not development:
-            raise ValueError("OUTREACH_CONSUMER_OFFSET_RESET=latest is for development only")
+        if not development:
+            self._refuse_development_secrets()
         if self.http_port is None:
             ports = WORKER_PORTS if self.process_role is ProcessRole.WORKER else SERVICE_PORTS
             self.http_port = ports.get(self.service_name, 8100)
         return self
+
+    def _refuse_development_secrets(self) -> None:
+        """Outside development no secret may have a value everybody can read in this file,
+        whether it was left at its default or set to it."""
+        known = {
+            "pg_password": _DEV_PG_PASSWORD,
+            "keyring_kek": _DEV_KEYRING_KEK,
+            "blind_index_key": _DEV_BLIND_INDEX_KEY,
+        }
+        for name, dev_value in known.items():
+            if self.secret(name) == dev_value:
+                raise ValueError(
+                    f"OUTREACH_{name.upper()} has the development value: set a secret of "
+                    "this deployment outside development"
+                )
 
     def database_url(self, dbname: str) -> str:
         if dbname == self.keyring_database and self.keyring_url is not None:
@@ -259,9 +269,21 @@ class ServiceSettings(StackSettings):
                 "identity provider's tokens (OUTREACH_OIDC_ISSUER) and no HS256 token"
             )
 
-    @cached_property
+    @property
     def database(self) -> str:
-        return self.database_name or self.service_name
+        """The service's database: named after the deployment."""
+        return self.service_name
+
+    @property
+    def keyring_database(self) -> str:
+        """The database of the data keys on OUTREACH_PG_* (unless ``keyring_url`` is set)."""
+        return KEYRING_DATABASE
+
+    @property
+    def consumer_offset_reset(self) -> Literal["earliest", "latest"]:
+        """Where a consumer group without a committed offset starts: at the beginning, so a
+        new deployment applies every event published before its groups first joined."""
+        return "earliest"
 
     @property
     def port(self) -> int:
@@ -272,3 +294,58 @@ class ServiceSettings(StackSettings):
         value = getattr(self, name)
         assert isinstance(value, SecretStr)
         return value.get_secret_value()
+
+
+class BenchSettings(ServiceSettings):
+    """What a benchmark run sets besides a deployment's settings (``OUTREACH_BENCH_*``), in
+    development mode only.
+
+    A run names its deployment (and so its consumer groups) after the run, but its databases
+    are recreated under fixed names, its keyring is a database of its own, and its new
+    consumer groups skip what the topics held before it. No deployment needs that, and one
+    that skipped a topic's history would never apply the events published before its groups
+    first joined: :class:`ServiceSettings` has none of these fields. A service gets them
+    only when started through the factories of ``bench/apps.py``
+    (``bench_settings(<Service>Settings)``); the OpenAPI contract run of the tests starts its
+    services so, too, to stay out of the history of the suite's topics.
+    """
+
+    bench_database: str | None = Field(
+        default=None, description="The service's database (default: named after the deployment)."
+    )
+    bench_keyring_database: str = Field(
+        default=KEYRING_DATABASE, description="The database of the data keys."
+    )
+    bench_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a consumer group without a committed offset starts; ``latest`` "
+        "skips what the topics held before.",
+    )
+
+    @model_validator(mode="after")
+    def _development_only(self) -> BenchSettings:
+        if self.mode is not Mode.DEVELOPMENT:
+            raise ValueError("the benchmark settings (OUTREACH_BENCH_*) are for development only")
+        return self
+
+    @property
+    def database(self) -> str:
+        return self.bench_database or self.service_name
+
+    @property
+    def keyring_database(self) -> str:
+        return self.bench_keyring_database
+
+    @property
+    def consumer_offset_reset(self) -> Literal["earliest", "latest"]:
+        return self.bench_offset_reset
+
+
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def bench_settings(settings: type[Settings]) -> type[Settings]:
+    """``settings`` (a service's settings class) with the fields of :class:`BenchSettings`."""
+    namespace = {"__module__": settings.__module__}
+    combined = type(f"Bench{settings.__name__}", (BenchSettings, settings), namespace)
+    return cast(type[Settings], combined)

@@ -29,6 +29,8 @@ from tests.support.keycloak import KeycloakUsers
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["pytester", "tests.support.tiers"]
+
 
 @pytest.fixture(scope="session")
 def settings() -> ServiceSettings:

@@ -8,78 +8,31 @@ Idempotent: a case that exists already (409) is left as it is. All people are in
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import keycloak  # deploy/local/keycloak.py
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from deploy.local import keycloak_realm as keycloak  # noqa: E402
+from deploy.local.demo_data import (  # noqa: E402
+    DEMO_CASES,
+    DEMO_LETTERHEADS,
+    DEMO_PROGRAMME,
+    DEMO_PROVIDERS,
+    DEMO_VISIT_CUSTOMER,
+    EXTRA_STAFF,
+    FORMS_OF_ADDRESS,
+    TEAM_LEADS,
+    TODAY,
+)
 from shared.settings import LOCAL_REALM, SERVICE_PORTS  # noqa: E402
-
-TODAY = date.today()
-
-DEMO_CASES = [
-    {
-        "district": "kassel",
-        "local_office": "mitte",
-        "person": {
-            "customer_number": "123D000001",
-            "name": "Erika Beispiel",
-            "address": "Friedrich-Ebert-Straße 12, 34117 Kassel",
-            "phone": "0561 000001",
-        },
-        "reason": "missed_appointments",
-        "evidence": {
-            "missed_appointments": 2,
-            "unanswered_letters": 3,
-            "last_contact_on": str(TODAY - timedelta(days=200)),
-        },
-        "deadline": str(TODAY + timedelta(days=10)),
-    },
-    {
-        "district": "kassel",
-        "local_office": "nord",
-        "person": {
-            "customer_number": "123D000002",
-            "name": "Jonas Muster",
-            "address": "Holländische Straße 40, 34127 Kassel",
-        },
-        "reason": "school_leaver_untraced",
-        "evidence": {"unanswered_letters": 2, "last_contact_on": str(TODAY - timedelta(days=240))},
-    },
-    {
-        "district": "kassel",
-        "local_office": "mitte",
-        "person": {
-            "customer_number": "123D000003",
-            "name": "Aylin Probe",
-            "address": "Wilhelmshöher Allee 200, 34119 Kassel",
-            "date_of_birth": "1988-05-17",
-        },
-        "reason": "mail_returned",
-        "evidence": {"unanswered_letters": 1, "last_contact_on": str(TODAY - timedelta(days=190))},
-        "deadline": str(TODAY + timedelta(days=40)),
-    },
-    {
-        "district": "darmstadt-dieburg",
-        "local_office": "dieburg",
-        "person": {
-            "customer_number": "456E000001",
-            "name": "Peter Platzhalter",
-            "address": "Marktplatz 3, 64807 Dieburg",
-        },
-        "reason": "unanswered_invitations",
-        "evidence": {"unanswered_letters": 4, "missed_appointments": 2},
-    },
-]
 
 
 def token(username: str) -> str:
@@ -103,10 +56,6 @@ def make_provider_outreach_worker(username: str, provider: str) -> None:
             user["firstName"],
             user["lastName"],
         )
-
-
-DEMO_VISIT_CUSTOMER = "Erika Beispiel"
-"""The demo person whose home visit is announced (once she is on the planning board)."""
 
 
 def announce_demo_visit(visits: str) -> str:
@@ -150,57 +99,6 @@ def announce_demo_visit(visits: str) -> str:
         return f"announced: visit {response.json()['visit_id']}"
 
 
-TEAM_LEADS = {"kassel": "jonas.becker", "darmstadt-dieburg": "sabine.hoffmann"}
-TEAM_LEADS["kreis-borken"] = "fatma.celik"
-
-
-DEMO_LETTERHEADS: dict[str, dict[str, Any]] = {
-    "kassel": {
-        "jobcenter": "Jobcenter Stadt Kassel",
-        "team": "Team Aufsuchende Beratung",
-        "address": ["Grüner Weg 2", "34117 Kassel"],
-        "phone": "0561 000-7000",
-        "email": "aufsuchend@jobcenter-kassel.example",
-        "hours": "Mo-Fr 8-16 Uhr",
-        "data_protection_officer": "datenschutz@jobcenter-kassel.example",
-    },
-    "darmstadt-dieburg": {
-        "jobcenter": "Kreisagentur für Beschäftigung Darmstadt-Dieburg",
-        "team": "Team Aufsuchende Beratung",
-        "address": ["Albinistraße 23", "64807 Dieburg"],
-        "phone": "06071 000-800",
-        "email": "aufsuchend@kfb-dadi.example",
-        "hours": "Mo-Do 8-16 Uhr, Fr 8-12 Uhr",
-        "data_protection_officer": "datenschutz@kfb-dadi.example",
-    },
-}
-"""How the demo districts sign their letters (invented addresses and numbers)."""
-
-FORMS_OF_ADDRESS: dict[str, str] = {
-    "ayse.yilmaz": "frau",
-    "marek.zielinski": "herr",
-    "jonas.becker": "herr",
-    "katarzyna.nowak": "frau",
-    "lena.schmidt": "frau",
-    "tobias.krueger": "herr",
-    "piotr.wisniewski": "herr",
-    "mehmet.demir": "herr",
-    "sabine.hoffmann": "frau",
-    "tomasz.kowalski": "herr",
-    "elif.kaya": "frau",
-    "emre.aydin": "herr",
-    "anna.zielinska": "frau",
-    "lukas.wagner": "herr",
-    "fatma.celik": "frau",
-    "magdalena.lewandowska": "frau",
-    "hannah.fischer": "frau",
-}
-"""How letters address the demo staff (``name_only`` for anyone not listed)."""
-
-EXTRA_STAFF: dict[str, tuple[str, str]] = {"tobias.krueger": ("Tobias Krüger", "kassel")}
-"""Demo staff without an account (a provider's coach who never signs in)."""
-
-
 def demo_staff() -> dict[str, tuple[str, str, str]]:
     """The staff directory of the demo: user id -> (display name, form of address, district),
     from the demo users of the local Keycloak (their names as the identity provider knows
@@ -235,56 +133,6 @@ def load_staff_directory(notifications: str) -> str:
                 headers=lead,
             ).raise_for_status()
     return f"{len(DEMO_LETTERHEADS)} letterheads, {len(staff)} members of staff"
-
-
-DEMO_PROVIDERS: list[dict[str, Any]] = [
-    {
-        "provider": {
-            "name": "Sculpture - Institut für Qualifizierung",
-            "districts": ["kassel"],
-            "initial_term_months": 4,
-            "extension_months": 2,
-            "max_extensions": 2,
-        },
-        "coaches": [
-            {
-                "coach": "lena.schmidt",
-                "display_name": "Lena Schmidt",
-                "max_caseload": 8,
-                "emergency_line": "0561 000900",
-            },
-            {
-                "coach": "tobias.krueger",
-                "display_name": "Tobias Krüger",
-                "max_caseload": 6,
-                "emergency_line": "0561 000901",
-            },
-        ],
-    },
-    {
-        "provider": {"name": "KuBus e.V.", "districts": ["darmstadt-dieburg"]},
-        "runs_outreach": True,
-        "coaches": [
-            {
-                "coach": "elif.kaya",
-                "display_name": "Elif Kaya",
-                "max_caseload": 10,
-                "emergency_line": "06071 000900",
-            }
-        ],
-    },
-]
-
-DEMO_PROGRAMME: dict[str, Any] = {
-    "district": "kreis-borken",
-    "local_office": "bocholt",
-    "title": "Neue Wege: Lebensgeschichten und berufliche Neuorientierung",
-    "target_group": "Alleinerziehende mit Berufserfahrung",
-    "dates": [str(TODAY + timedelta(days=7 * week)) for week in range(1, 7)],
-    "capacity": 12,
-    "open_to_neighbouring": True,
-    "mobile": False,
-}
 
 
 def load_coaching(coaching: str) -> tuple[str, dict[str, str]]:
@@ -384,9 +232,9 @@ def tokens_dadi() -> str:
     return token("tomasz.kowalski")
 
 
-def main() -> int:
-    contacts = f"http://127.0.0.1:{SERVICE_PORTS['contacts']}"
-    visits = f"http://127.0.0.1:{SERVICE_PORTS['visits']}"
+def load_cases(contacts: str) -> int | None:
+    """The demo cases (a case that exists already is left as it is); how many are new, or
+    ``None`` if one was refused."""
     tokens = {"kassel": token("katarzyna.nowak"), "darmstadt-dieburg": tokens_dadi()}
     created = 0
     with httpx.Client(base_url=contacts, timeout=10) as client:
@@ -397,12 +245,73 @@ def main() -> int:
                 created += 1
             elif response.status_code != 409:
                 print(f"demo case rejected: {response.status_code} {response.text}")
-                return 1
-    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
-    directory = load_staff_directory(notifications)
-    visit = announce_demo_visit(visits)
-    coaching = f"http://127.0.0.1:{SERVICE_PORTS['coaching']}"
-    registry, providers = load_coaching(coaching)
+                return None
+    return created
+
+
+def web_app_lines() -> list[str]:
+    """Where the staff web app is and whom to sign in as, by role."""
+    from outreach_web.settings import WebSettings
+
+    return [
+        f"\nThe staff web app: {WebSettings().public_url}/ — sign in as any demo user above "
+        f"(password {keycloak.demo_password()}):",
+        "  katarzyna.nowak (case manager), jonas.becker (team lead), ayse.yilmaz (outreach",
+        "  worker; on a phone: /unterwegs), lena.schmidt (coach), piotr.wisniewski (officer)",
+    ]
+
+
+def try_it_lines(urls: dict[str, str]) -> list[str]:
+    """How to call the services as the demo staff."""
+    contacts, visits, coaching = urls["contacts"], urls["visits"], urls["coaching"]
+    sign_in = ".venv/bin/python deploy/local/keycloak.py token"
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    day = TODAY + timedelta(days=7)
+    return [
+        "\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):",
+        f"  export TOKEN=$({sign_in} jonas.becker)   # valid 5 minutes",
+        f'  curl -s {auth} -H "X-Purpose: case_work" "{contacts}/cases?district=kassel"',
+        f'  curl -s {auth} -H "X-Purpose: visit_planning" "{visits}/board?district=kassel"',
+        f'  curl -s {auth} -H "X-Purpose: visit_planning" '
+        f'"{visits}/agenda?day={day}&worker=ayse.yilmaz"',
+        f'  curl -s -H "Authorization: Bearer $TOKEN" "{coaching}/providers?district=kassel"',
+        f"\nA coach of Sculpture (provider_coach): export COACH=$({sign_in} lena.schmidt)",
+        f'  curl -s -H "Authorization: Bearer $COACH" -H "X-Purpose: coaching" '
+        f'"{coaching}/provider/caseload"',
+        "\nAn outreach worker of KuBus, which runs the outreach there: "
+        f"export PW=$({sign_in} emre.aydin)",
+        f'  curl -s -H "Authorization: Bearer $PW" -H "X-Purpose: visit_planning" '
+        f'"{visits}/board?district=darmstadt-dieburg"',
+        f"\nThe data protection officer: export DPO=$({sign_in} piotr.wisniewski)",
+        f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=jonas.becker"',
+        "  .venv/bin/python -m shared.dpo export <subject> --district kassel --out .local/export",
+        f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
+        "    AsyncAPI: <service>/asyncapi.json",
+        "Development tokens of any user (HS256, development mode only): "
+        ".venv/bin/python -m shared.auth mint --user U --role ROLE --district D",
+    ]
+
+
+def print_notifications(notifications: str, contacts: str) -> None:
+    if not (ROOT / "services" / "notifications").exists():
+        return
+    print("\nLetters and e-mail (notifications):")
+    for line in show_notifications(notifications, contacts):
+        print(f"  {line}")
+    print(
+        f'  curl -s -H "Authorization: Bearer $TOKEN" '
+        f'"{notifications}/notifications?district=kassel"'
+    )
+
+
+def main() -> int:
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in SERVICE_PORTS.items()}
+    created = load_cases(urls["contacts"])
+    if created is None:
+        return 1
+    directory = load_staff_directory(urls["notifications"])
+    visit = announce_demo_visit(urls["visits"])
+    registry, providers = load_coaching(urls["coaching"])
     make_provider_outreach_worker("emre.aydin", providers["KuBus e.V."])
     print(f"\nDemo data: {created} new case(s) (of {len(DEMO_CASES)}).")
     print(f"Letterheads and staff directory (notifications): {directory}.")
@@ -410,57 +319,9 @@ def main() -> int:
     print(f"Coaching providers, coaches and a programme: {registry}.")
     print()
     print("\n".join(keycloak.sign_in_lines(keycloak.KeycloakSettings())))
-    web = f"http://127.0.0.1:{os.environ.get('OUTREACH_WEB_PORT', '8100')}"
-    print(f"\nThe staff web app: {web}/ — sign in as any demo user above (password demo):")
-    print("  katarzyna.nowak (case manager), jonas.becker (team lead), ayse.yilmaz (outreach")
-    print("  worker; on a phone: /unterwegs), lena.schmidt (coach), piotr.wisniewski (officer)")
-    sign_in = ".venv/bin/python deploy/local/keycloak.py token"
-    print("\nTry it (a team lead of Kassel; reads of personal data state their X-Purpose):")
-    print(f"  export TOKEN=$({sign_in} jonas.becker)   # valid 5 minutes")
-    auth = '-H "Authorization: Bearer $TOKEN"'
-    print(f'  curl -s {auth} -H "X-Purpose: case_work" "{contacts}/cases?district=kassel"')
-    print(f'  curl -s {auth} -H "X-Purpose: visit_planning" "{visits}/board?district=kassel"')
-    day = TODAY + timedelta(days=7)
-    print(
-        f'  curl -s {auth} -H "X-Purpose: visit_planning" '
-        f'"{visits}/agenda?day={day}&worker=ayse.yilmaz"'
-    )
-    print(f'  curl -s -H "Authorization: Bearer $TOKEN" "{coaching}/providers?district=kassel"')
-    print(f"\nA coach of Sculpture (provider_coach): export COACH=$({sign_in} lena.schmidt)")
-    print(
-        f'  curl -s -H "Authorization: Bearer $COACH" -H "X-Purpose: coaching" '
-        f'"{coaching}/provider/caseload"'
-    )
-    print(
-        "\nAn outreach worker of KuBus, which runs the outreach there: "
-        f"export PW=$({sign_in} emre.aydin)"
-    )
-    print(
-        f'  curl -s -H "Authorization: Bearer $PW" -H "X-Purpose: visit_planning" '
-        f'"{visits}/board?district=darmstadt-dieburg"'
-    )
-    print(f"\nThe data protection officer: export DPO=$({sign_in} piotr.wisniewski)")
-    print(
-        f'  curl -s -H "Authorization: Bearer $DPO" "{contacts}/dpo/access-log?user=jonas.becker"'
-    )
-    print("  .venv/bin/python -m shared.dpo export <subject> --district kassel --out .local/export")
-    print(
-        f"\nAPI docs: {contacts}/docs  {visits}/docs  {coaching}/docs"
-        "    AsyncAPI: <service>/asyncapi.json"
-    )
-    print(
-        "Development tokens of any user (HS256, development mode only): "
-        ".venv/bin/python -m shared.auth mint --user U --role ROLE --district D"
-    )
-    notifications = f"http://127.0.0.1:{SERVICE_PORTS['notifications']}"
-    if (ROOT / "services" / "notifications").exists():
-        print("\nLetters and e-mail (notifications):")
-        for line in show_notifications(notifications, contacts):
-            print(f"  {line}")
-        print(
-            f'  curl -s -H "Authorization: Bearer $TOKEN" '
-            f'"{notifications}/notifications?district=kassel"'
-        )
+    print("\n".join(web_app_lines()))
+    print("\n".join(try_it_lines(urls)))
+    print_notifications(urls["notifications"], urls["contacts"])
     return 0
 
 

@@ -7,82 +7,16 @@ record are stored. A SIGKILL at any point may repeat a delivery, never skip one.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.e2e import ContactsApi, ProbeView, event_id
-from tests.support.helpers import eventually, person
+from tests.support.helpers import eventually
+from tests.support.load import Reporter
 from tests.support.processes import ProbeProcess, ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-
-class Reporter(threading.Thread):
-    """Reports ``count`` cases one after another, like a busy office, with its own client.
-
-    A report whose answer is lost (the service died meanwhile) is sent again unchanged
-    until the service answers: 201, or 409 ``open_case_exists`` when the lost attempt had
-    been recorded after all, which names the case it created.
-    """
-
-    def __init__(self, url: str, mint: Callable[..., str], district: str, count: int) -> None:
-        super().__init__(name=f"reporter-{district}", daemon=True)
-        self._url = url
-        self._mint = mint
-        self._district = district
-        self._count = count
-        self.created: list[str] = []
-        """Case ids answered with 201."""
-        self.recovered: list[str] = []
-        """Case ids of reports recorded although their answer was lost."""
-        self.error: BaseException | None = None
-
-    @property
-    def accepted(self) -> list[str]:
-        return self.created + self.recovered
-
-    def run(self) -> None:
-        try:
-            with httpx.Client(base_url=self._url, timeout=30) as client:
-                api = ContactsApi(client, self._mint)
-                headers = api.auth("cm-lange", "case_manager", self._district)
-                for _ in range(self._count):
-                    self._report(api, headers, person())
-        except BaseException as error:
-            self.error = error
-
-    def _report(self, api: ContactsApi, headers: dict[str, str], who: dict[str, Any]) -> None:
-        deadline = time.monotonic() + 90
-        answer_lost = False
-        while True:
-            try:
-                response = api.report(headers, self._district, who)
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                answer_lost = True
-                time.sleep(0.2)
-                continue
-            body = response.json()
-            if response.status_code == 201:
-                self.created.append(body["case_id"])
-                return
-            if answer_lost and response.status_code == 409 and body["code"] == "open_case_exists":
-                self.recovered.append(body["existing_case_id"])
-                return
-            raise AssertionError(f"report refused: {response.status_code} {response.text}")
-
-    def finish(self) -> list[str]:
-        self.join(120)
-        assert not self.is_alive(), "the reports did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.accepted
 
 
 def assert_each_case_applied_once(

@@ -132,8 +132,7 @@ def world(
             "case_id": cases["both", b],
             "workers": [f"ow-{b}"],
             "purpose": "first_contact",
-            # Today: an outcome is recorded on or after the visit's day (this deployment
-            # has no lead time).
+            # Today (the system's visits take no lead time): the outcome is recorded at once.
             "date": date.today().isoformat(),
         },
         headers=worker_b,

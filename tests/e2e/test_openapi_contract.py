@@ -76,12 +76,14 @@ def contract(
                     {
                         "OUTREACH_SERVICE_NAME": database,
                         # New consumer groups start at the end of the topics: the history of
-                        # the suite is not this run's business.
-                        "OUTREACH_CONSUMER_OFFSET_RESET": "latest",
+                        # the suite is not this run's business (a setting of the benchmark
+                        # factories only, which no deployment has).
+                        "OUTREACH_BENCH_OFFSET_RESET": "latest",
                         # Letters and e-mails go nowhere (no mail sink in this module).
                         "OUTREACH_SMTP_PORT": "9",
                     },
                     name=f"contract-{name}",
+                    app=f"bench.apps:{name}",
                 )
                 process.start()
                 services.processes[name] = process

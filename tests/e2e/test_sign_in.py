@@ -17,12 +17,13 @@ import httpx
 import jwt
 import pytest
 
+from deploy.local import keycloak_realm
 from shared.auth import OidcVerifier, Principal, Role, TokenCodec
 from shared.contracts import topic_of
 from shared.errors import UnauthorizedError
 from shared.settings import ServiceSettings
 from tests.support.helpers import eventually, scratch_database
-from tests.support.keycloak import PASSWORD, KeycloakUsers, keycloak
+from tests.support.keycloak import PASSWORD, KeycloakUsers
 from tests.support.processes import ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,7 @@ def read(service: ServiceProcess, token: str, district: str) -> httpx.Response:
 def test_a_demo_team_lead_signs_in_and_every_service_accepts_the_token_scoped_as_before(
     stack: ServiceSettings, services: dict[str, ServiceProcess]
 ) -> None:
-    token = keycloak.password_token(stack, "jonas.becker", keycloak.demo_password())
+    token = keycloak_realm.password_token(stack, "jonas.becker", keycloak_realm.demo_password())
     before = TokenCodec.from_settings(stack).mint(
         Principal(user="jonas.becker", role=Role.TEAM_LEAD, districts={"kassel"})
     )
@@ -77,9 +78,9 @@ def rotating_realm(keycloak_users: KeycloakUsers) -> Iterator[str]:
     a ``make up`` on the same stack)."""
     admin = keycloak_users.admin
     name = f"outreach-rotation-{uuid.uuid4().hex[:8]}"
-    admin.call("POST", "", json=keycloak.realm_representation(name))
+    admin.call("POST", "", json=keycloak_realm.realm_representation(name))
     try:
-        keycloak.add_dev_client(admin, name)
+        keycloak_realm.add_dev_client(admin, name)
         yield name
     finally:
         admin.call("DELETE", f"/{name}")
@@ -122,7 +123,7 @@ def test_keys_rotated_while_a_service_runs_pass_new_tokens_and_old_ones_until_th
     admin.put_user(rotating_realm, "tl-rotation", "team_lead", {"districts": [district]}, PASSWORD)
 
     def sign_in() -> str:
-        return str(keycloak.password_token(stack, "tl-rotation", PASSWORD, rotating_realm))
+        return str(keycloak_realm.password_token(stack, "tl-rotation", PASSWORD, rotating_realm))
 
     def cases(token: str) -> httpx.Response:
         return httpx.get(

@@ -17,11 +17,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from deploy.local import launcher, serving
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, ProbeView, event_id
 from tests.support.helpers import eventually
-from tests.support.processes import ProbeProcess, free_port, services, start_group_at_end
+from tests.support.processes import ProbeProcess, free_port, start_group_at_end
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,7 @@ def split(stack: ServiceSettings, e2e_dir: Path) -> Iterator[Split]:
     api_port, worker_port = free_port(), free_port()
     # Every process (three api, one worker) creates the schema of the same new database at
     # the same moment.
-    api, worker = services.start_split(
+    api, worker = serving.start_split(
         "contacts", api_port, worker_port, e2e_dir, API_WORKERS, env, log_name=database
     )
     started = Split(
@@ -60,8 +61,8 @@ def split(stack: ServiceSettings, e2e_dir: Path) -> Iterator[Split]:
         worker=worker,
     )
     try:
-        services.wait_ready(worker_port, timeout_s=90, process=worker)
-        services.wait_ready(api_port, timeout_s=90, process=api)
+        serving.wait_ready(worker_port, timeout_s=90, process=worker)
+        serving.wait_ready(api_port, timeout_s=90, process=api)
         eventually(
             lambda: started_processes(started.api_log) == API_WORKERS,
             timeout=60,
@@ -70,7 +71,7 @@ def split(stack: ServiceSettings, e2e_dir: Path) -> Iterator[Split]:
         yield started
     finally:
         stoppers = [
-            threading.Thread(target=services.stop_process_group, args=(process.pid,))
+            threading.Thread(target=launcher.stop_process_group, args=(process.pid,))
             for process in (api, worker)
         ]
         for stopper in stoppers:

@@ -2,67 +2,26 @@
 a visit announced and made, and the contact restored by the home visit in the case's
 timeline — with one trace from the contacts HTTP request to the visits consumer.
 
-The visits service runs as a process of its own with a database of its own (like the
-contacts service of the session, see ``conftest.py``), so a visits service started by
+The visits service (``visits_service`` in ``conftest.py``) runs as a process of its own with a
+database of its own, like the contacts service of the session, so a visits service started by
 ``make up`` on the same stack never shares its views or its consumer groups.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from shared.contracts import topic_of
-from shared.settings import ServiceSettings
 from tests.support.e2e import ContactsApi, on_the_board, report_body, with_purpose
-from tests.support.helpers import eventually, person, scratch_database
-from tests.support.processes import Process, ServiceProcess, start_group_at_end
+from tests.support.helpers import eventually, person
+from tests.support.processes import Process, ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def visits_database(stack: ServiceSettings) -> Iterator[str]:
-    with scratch_database(stack, "visits_e2e") as name:
-        yield name
-
-
-@pytest.fixture(scope="module")
-def visits_service(
-    stack: ServiceSettings, visits_database: str, e2e_dir: Path, mint: Callable[..., str]
-) -> Iterator[ServiceProcess]:
-    # Its consumers start with what contacts publishes from now on (not the topic's history).
-    for consumer in ("board", "cancellations"):
-        start_group_at_end(stack, f"{visits_database}-{consumer}", topic_of("contacts"))
-    start_group_at_end(stack, f"{visits_database}-outreach-contracts", topic_of("coaching"))
-    headers = {"Authorization": f"Bearer {mint('tl-ops', 'team_lead', 'ops')}"}
-
-    def relay_active(service: ServiceProcess) -> None:
-        def active() -> bool:
-            response = httpx.get(f"{service.url}/ops/relay", headers=headers, timeout=10)
-            return response.status_code == 200 and bool(response.json()["active"])
-
-        eventually(active, timeout=30, what="the visits relay to be active")
-
-    # No lead time in this deployment: a visit announced for today is made, and its outcome
-    # recorded, today (an outcome needs the visit to have begun).
-    env = {"OUTREACH_SERVICE_NAME": visits_database, "OUTREACH_DEFAULT_MIN_LEAD_DAYS": "0"}
-    service = ServiceProcess("visits", e2e_dir, env, started=relay_active)
-    service.start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="module")
-def visits_client(visits_service: ServiceProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=visits_service.url, timeout=30) as client:
-        yield client
 
 
 def spans_of(process: Process, trace_id: str, kind: str) -> list[dict[str, Any]]:

@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
+from deploy.local import keycloak_realm
 from shared.auth import JobTokens, OidcVerifier, Principal, Role
 from shared.errors import UnauthorizedError
 from shared.settings import ServiceSettings
-from tests.support.keycloak import KeycloakUsers, keycloak
+from tests.support.keycloak import KeycloakUsers
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def refusal(verifier: OidcVerifier, token: str) -> str:
 def test_a_demo_team_lead_signs_in_with_a_password_and_is_the_principal_of_before(
     stack: ServiceSettings, verifier: OidcVerifier
 ) -> None:
-    token = keycloak.password_token(stack, "jonas.becker", keycloak.demo_password())
+    token = keycloak_realm.password_token(stack, "jonas.becker", keycloak_realm.demo_password())
 
     assert verifier.decode(token) == Principal(
         user="jonas.becker", role=Role.TEAM_LEAD, districts={"kassel"}
@@ -41,11 +42,13 @@ def test_a_demo_team_lead_signs_in_with_a_password_and_is_the_principal_of_befor
 def test_every_demo_user_signs_in_with_the_role_and_districts_of_the_demo_list(
     stack: ServiceSettings, verifier: OidcVerifier
 ) -> None:
-    demo = keycloak.demo_users()
+    demo = keycloak_realm.demo_users()
     assert {user["role"] for user in demo} == set(Role)
 
     for user in demo:
-        token = keycloak.password_token(stack, user["username"], keycloak.demo_password())
+        token = keycloak_realm.password_token(
+            stack, user["username"], keycloak_realm.demo_password()
+        )
         principal = verifier.decode(token)
         assert (principal.user, principal.role, principal.districts) == (
             user["username"],
@@ -118,7 +121,7 @@ def test_a_token_the_realm_issued_for_another_application_is_refused(
         },
     )
     keycloak_users.token("tl-other-app", "team_lead", "kassel")  # the user exists now
-    token = keycloak.password_token(
+    token = keycloak_realm.password_token(
         stack, "tl-other-app", "outreach-test-password", client_id="other-app"
     )
 
@@ -135,20 +138,20 @@ def test_a_realm_made_from_another_realm_file_is_made_again_and_an_unchanged_one
     admin = keycloak_users.admin
     realm = f"outreach-relaunch-{uuid.uuid4().hex[:8]}"
     try:
-        keycloak.create_realm(admin, realm)
-        keycloak.add_dev_client(admin, realm, applied="digest of an older realm file")
+        keycloak_realm.create_realm(admin, realm)
+        keycloak_realm.add_dev_client(admin, realm, applied="digest of an older realm file")
         admin.put_user(realm, "made-since", "team_lead", {"districts": ["kassel"]}, "pw")
 
-        keycloak.ensure_realm(admin, realm)
+        keycloak_realm.ensure_realm(admin, realm)
 
         assert admin.user(realm, "made-since") is None  # the realm was made again
         assert admin.user(realm, "jonas.becker") is not None  # with the demo users
-        applied = admin.client(realm, keycloak.DEV_CLIENT)["attributes"]
+        applied = admin.client(realm, keycloak_realm.DEV_CLIENT)["attributes"]
         admin.put_user(realm, "made-since", "team_lead", {"districts": ["kassel"]}, "pw")
 
-        keycloak.ensure_realm(admin, realm)
+        keycloak_realm.ensure_realm(admin, realm)
 
         assert admin.user(realm, "made-since") is not None  # unchanged file: left as it is
-        assert admin.client(realm, keycloak.DEV_CLIENT)["attributes"] == applied
+        assert admin.client(realm, keycloak_realm.DEV_CLIENT)["attributes"] == applied
     finally:
         admin.request("DELETE", f"/{realm}")

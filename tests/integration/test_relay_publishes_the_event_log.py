@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from contacts.application import Contacts, PersonDetails
 from contacts.integration import to_integration_event
+from eventsourcing import persistence
+from eventsourcing.persistence import Tracking
 from kafka import KafkaConsumer, TopicPartition
 
 from shared.contracts import contacts as contacts_contracts
@@ -81,7 +83,7 @@ def _district_of(value: bytes) -> str | None:
     return message.get("district") if isinstance(message, dict) else None
 
 
-def new_relay(app: Contacts, settings: ServiceSettings) -> tuple[Relay, Any]:
+def new_relay(app: Contacts, settings: ServiceSettings, **options: Any) -> tuple[Relay, Any]:
     broker = build_broker(settings, f"relay-test-{uuid.uuid4().hex[:6]}")
     relay = Relay(
         app=app,
@@ -90,6 +92,7 @@ def new_relay(app: Contacts, settings: ServiceSettings) -> tuple[Relay, Any]:
         mapper=to_integration_event,
         contracts=contacts_contracts.EVENTS,
         lock_dsn=settings.database_url(TEST_DATABASE),
+        **options,
     )
     return relay, broker
 
@@ -165,3 +168,33 @@ async def test_only_one_relay_per_service_publishes_at_a_time(
         await asyncio.gather(*tasks)
         await first_broker.stop()
         await second_broker.stop()
+
+
+async def test_a_position_the_database_could_not_record_is_not_published_again(
+    contacts: Contacts,
+    stack: ServiceSettings,
+    district: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database went away after the broker acknowledged a batch (its position was not
+    recorded); the relay goes on after what the broker holds, not before it."""
+    case_ids = [report(contacts, district) for _ in range(3)]
+    record_position = contacts.recorder.insert_tracking
+    refusals = 2
+
+    def database_away_at_first(tracking: Tracking) -> None:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise persistence.OperationalError("server closed the connection unexpectedly")
+        record_position(tracking)
+
+    monkeypatch.setattr(contacts.recorder, "insert_tracking", database_away_at_first)
+    relay, broker = new_relay(contacts, stack, retry_seconds=0.1)
+
+    await run_until(relay, broker, contacts.recorder.max_notification_id() or 0)
+
+    assert refusals == 0
+    envelopes = [parse_envelope(r.value) for r in messages_of(stack, district)]
+    published = [e.payload.case_id for e in envelopes]  # type: ignore[attr-defined]
+    assert sorted(published) == sorted(case_ids), "each event once, none again"

@@ -8,46 +8,28 @@ by the fixture that started it.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from deploy.local import launcher, serving
 from shared.settings import StackSettings
 from tests.support.helpers import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _launcher() -> ModuleType:
-    """``deploy/local/services.py``, the launcher ``make up`` uses (it is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "outreach_local_services", ROOT / "deploy/local/services.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-services = _launcher()
-
-
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port outside the kernel's ephemeral range (the local launcher's)."""
+    return launcher.free_port()
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
@@ -115,7 +97,8 @@ class Process:
 
 
 class ServiceProcess(Process):
-    """A service started by the local launcher (uvicorn), ready when ``/readyz`` says so."""
+    """A service started as the local launcher starts it (uvicorn), ready when ``/readyz``
+    says so. ``app`` is its app factory (default: the service's own)."""
 
     def __init__(
         self,
@@ -124,6 +107,7 @@ class ServiceProcess(Process):
         env: Mapping[str, str] | None = None,
         started: Callable[[ServiceProcess], None] | None = None,
         name: str | None = None,
+        app: str | None = None,
     ) -> None:
         """``started`` waits for whatever else must hold after each start (it may fail);
         ``name`` names its log and trace file (default: the service's name)."""
@@ -132,12 +116,15 @@ class ServiceProcess(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._started = started
+        self._app = app
 
     def start(self) -> None:
         self.starts += 1
-        self.process = services.start_service(self.service, self.port, self.log_path, self.env)
+        self.process = serving.start_service(
+            self.service, self.port, self.log_path, self.env, app=self._app
+        )
         try:
-            services.wait_ready(self.port, timeout_s=60, process=self.process)
+            serving.wait_ready(self.port, timeout_s=60, process=self.process)
             if self._started is not None:
                 self._started(self)
         except (AssertionError, RuntimeError, TimeoutError) as error:

@@ -232,6 +232,7 @@ def test_production_without_an_identity_provider_does_not_start(
 ) -> None:
     clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
     clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    clean_environment.setenv("OUTREACH_PG_PASSWORD", "production-database-password")
 
     with pytest.raises(ValidationError, match="OUTREACH_OIDC_ISSUER"):
         ServiceSettings(mode="production")
@@ -245,6 +246,7 @@ def test_production_with_a_shared_signing_key_does_not_start(
     clean_environment.setenv("OUTREACH_JWT_SECRET", "production-signing-key")
     clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
     clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    clean_environment.setenv("OUTREACH_PG_PASSWORD", "production-database-password")
 
     with pytest.raises(ValidationError, match="OUTREACH_JWT_SECRET is for development only"):
         ServiceSettings(mode="production")
@@ -280,6 +282,7 @@ def test_production_takes_its_secrets_from_the_environment(
     clean_environment.setenv("OUTREACH_OIDC_ISSUER", ISSUER_URL)
     clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
     clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    clean_environment.setenv("OUTREACH_PG_PASSWORD", "production-database-password")
 
     settings = ServiceSettings()
 
@@ -315,6 +318,7 @@ def test_production_refuses_a_token_of_the_development_key(
     clean_environment.setenv("OUTREACH_OIDC_ISSUER", ISSUER_URL)
     clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
     clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    clean_environment.setenv("OUTREACH_PG_PASSWORD", "production-database-password")
     development_token = TokenCodec.from_settings(ServiceSettings(mode="development")).mint(
         PRINCIPAL
     )
@@ -335,6 +339,7 @@ def test_a_job_outside_development_needs_the_identity_providers_client(
     clean_environment.setenv("OUTREACH_OIDC_ISSUER", ISSUER_URL)
     clean_environment.setenv("OUTREACH_KEYRING_KEK", "a" * 44)
     clean_environment.setenv("OUTREACH_BLIND_INDEX_KEY", "production-blind-index-key")
+    clean_environment.setenv("OUTREACH_PG_PASSWORD", "production-database-password")
 
     with pytest.raises(SystemExit, match="OUTREACH_OIDC_CLIENT_ID"):
         JobTokens(ServiceSettings(mode="production"))

@@ -33,6 +33,7 @@ from shared.inputs import (
     Key,
     Line,
     Note,
+    QueryBool,
     QueryInt,
     StrictModel,
     Text,
@@ -193,8 +194,9 @@ def app() -> FastAPI:
         district: Key,
         day: Annotated[IsoDate, Query()],
         limit: Annotated[int, QueryInt(1, 50)] = 10,
+        closed: Annotated[QueryBool, Query()] = False,
     ) -> list[str]:
-        return [district, day.isoformat(), str(limit)]
+        return [district, day.isoformat(), str(limit), str(closed)]
 
     @router.post("/things", status_code=201)
     def create(body: NewThing, principal: Authenticated) -> Created:
@@ -242,7 +244,18 @@ def test_a_query_number_is_digits_only(client: TestClient) -> None:
         params={"district": "kassel", "day": "2026-12-01", "limit": "5"},
         headers=bearer(),
     )
-    assert fine.json() == ["kassel", "2026-12-01", "5"]
+    assert fine.json() == ["kassel", "2026-12-01", "5", "False"]
+
+
+def test_a_query_flag_is_true_or_false_only(client: TestClient) -> None:
+    query = {"district": "kassel", "day": "2026-12-01"}
+    for word, meant in (("true", "True"), ("false", "False")):
+        answer = client.get("/things", params={**query, "closed": word}, headers=bearer())
+        assert (answer.status_code, answer.json()[-1]) == (200, meant)
+    for loose in ("1", "0", "yes", "on", "True"):
+        answer = client.get("/things", params={**query, "closed": loose}, headers=bearer())
+        assert answer.status_code == 422, loose
+        assert ["query", "closed"] in [e["loc"] for e in answer.json()["errors"]]
 
 
 def test_a_nul_byte_in_a_query_or_body_is_refused_naming_the_field(client: TestClient) -> None:

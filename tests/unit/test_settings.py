@@ -1,19 +1,27 @@
-"""The settings of a deployment: its database, where its consumer groups start, and what
-each of its processes does."""
+"""The settings of a deployment: its database, where its consumer groups start, what each of
+its processes does, which secrets production refuses; and what a benchmark run adds."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+from notifications.settings import NotificationsSettings
 from pydantic import ValidationError
+from visits.settings import VisitsSettings
 
 from shared.settings import (
+    EPHEMERAL_PORTS,
+    KEYRING_DATABASE,
     SERVICE_PORTS,
     WORKER_PORTS,
+    BenchSettings,
+    Mode,
     ProcessRole,
     ServiceSettings,
     StackSettings,
+    bench_settings,
 )
 
 pytestmark = pytest.mark.unit
@@ -33,34 +41,128 @@ def test_a_deployment_uses_the_database_named_after_it(
     assert ServiceSettings(service_name="visits_blue").database == "visits_blue"
 
 
-def test_a_deployment_can_be_given_a_database_of_another_name(
-    clean_environment: pytest.MonkeyPatch,
-) -> None:
-    """A benchmark run: consumer groups named after the run, on a database recreated under
-    a fixed name."""
-    settings = ServiceSettings(service_name="bench_visits_1a2b3c4d", database_name="bench_visits")
-
-    assert settings.database == "bench_visits"
-    assert settings.service_name == "bench_visits_1a2b3c4d"
-
-
-def test_consumer_groups_start_at_the_beginning_of_their_topics_by_default(
+def test_consumer_groups_start_at_the_beginning_of_their_topics(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
     assert ServiceSettings().consumer_offset_reset == "earliest"
 
 
-def test_starting_new_consumer_groups_at_the_end_is_refused_outside_development(
+BENCHMARK_VARIABLES = {
+    "OUTREACH_DATABASE_NAME": "bench_visits",
+    "OUTREACH_KEYRING_DATABASE": "bench_keyring",
+    "OUTREACH_CONSUMER_OFFSET_RESET": "latest",
+    "OUTREACH_BENCH_DATABASE": "bench_visits",
+    "OUTREACH_BENCH_KEYRING_DATABASE": "bench_keyring",
+    "OUTREACH_BENCH_OFFSET_RESET": "latest",
+}
+
+
+@pytest.mark.parametrize("settings_class", [ServiceSettings, VisitsSettings])
+def test_a_deployment_takes_no_benchmark_settings_from_the_environment(
+    clean_environment: pytest.MonkeyPatch, settings_class: type[ServiceSettings]
+) -> None:
+    """A deployment that skipped what its topics held would never apply the events published
+    before its groups first joined; its database and keyring are those of the deployment."""
+    for name, value in BENCHMARK_VARIABLES.items():
+        clean_environment.setenv(name, value)
+
+    settings = settings_class(service_name="visits_blue")
+
+    assert settings.database == "visits_blue"
+    assert settings.keyring_database == KEYRING_DATABASE
+    assert settings.consumer_offset_reset == "earliest"
+    fields = set(settings_class.model_fields)
+    assert not {"database_name", "keyring_database", "consumer_offset_reset"} & fields
+    assert not any(field.startswith("bench_") for field in fields)
+
+
+def test_a_benchmark_run_gives_a_service_its_databases_and_starts_new_groups_at_the_end(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
-    """Skipping what a topic held is for benchmark runs only: a deployment that did it would
-    never apply the events published before its groups first joined."""
-    for name in ("KEYRING_KEK", "BLIND_INDEX_KEY"):
-        clean_environment.setenv(f"OUTREACH_{name}", "x" * 44)
-    clean_environment.setenv("OUTREACH_OIDC_ISSUER", "https://login.jobcenter.example/realms/x")
+    """A run names its consumer groups after the run, on databases recreated under fixed
+    names; the service keeps every setting of its own."""
+    for name in ("OUTREACH_BENCH_DATABASE", "OUTREACH_BENCH_KEYRING_DATABASE"):
+        clean_environment.setenv(name, BENCHMARK_VARIABLES[name])
+    clean_environment.setenv("OUTREACH_BENCH_OFFSET_RESET", "latest")
 
-    with pytest.raises(ValidationError, match="OUTREACH_CONSUMER_OFFSET_RESET"):
-        ServiceSettings(mode="production", consumer_offset_reset="latest")
+    settings = bench_settings(VisitsSettings)(service_name="bench_visits_1a2b3c4d")
+
+    assert isinstance(settings, VisitsSettings)
+    assert isinstance(settings, BenchSettings)
+    assert settings.service_name == "bench_visits_1a2b3c4d"
+    assert settings.database == "bench_visits"
+    assert settings.keyring_database == "bench_keyring"
+    assert settings.database_url(settings.keyring_database).endswith("/bench_keyring")
+    assert settings.consumer_offset_reset == "latest"
+    assert settings.min_lead_days == VisitsSettings().min_lead_days
+
+
+def test_a_benchmark_run_without_a_database_uses_the_one_named_after_the_deployment(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = BenchSettings(service_name="bench_contacts_1a2b3c4d")
+
+    assert settings.database == "bench_contacts_1a2b3c4d"
+    assert settings.consumer_offset_reset == "earliest"
+
+
+def test_the_benchmark_settings_are_refused_outside_development(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in PRODUCTION_SECRETS.items():
+        clean_environment.setenv(name, value)
+
+    assert ServiceSettings(mode="production").mode is Mode.PRODUCTION
+    with pytest.raises(ValidationError, match=r"\(OUTREACH_BENCH_\*\) are for development only"):
+        bench_settings(VisitsSettings)(mode="production", bench_offset_reset="latest")
+
+
+PRODUCTION_SECRETS = {
+    "OUTREACH_OIDC_ISSUER": "https://login.jobcenter.example/realms/outreach",
+    "OUTREACH_KEYRING_KEK": "a" * 44,
+    "OUTREACH_BLIND_INDEX_KEY": "production-blind-index-key",
+    "OUTREACH_PG_PASSWORD": "production-database-password",
+}
+
+
+def test_production_without_a_database_password_of_its_own_does_not_start(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """The development default is written in the source for everybody to read."""
+    for name, value in PRODUCTION_SECRETS.items():
+        if name != "OUTREACH_PG_PASSWORD":
+            clean_environment.setenv(name, value)
+
+    with pytest.raises(ValidationError, match="OUTREACH_PG_PASSWORD has the development value"):
+        ServiceSettings(mode="production")
+    assert ServiceSettings().secret("pg_password") == "outreach"
+
+
+@pytest.mark.parametrize("secret", ["pg_password", "keyring_kek", "blind_index_key"])
+def test_production_refuses_a_secret_set_to_its_development_value(
+    clean_environment: pytest.MonkeyPatch, secret: str
+) -> None:
+    development_value = ServiceSettings().secret(secret)
+    variable = f"OUTREACH_{secret.upper()}"
+    for name, value in PRODUCTION_SECRETS.items():
+        clean_environment.setenv(name, value)
+    clean_environment.setenv(variable, development_value)
+
+    with pytest.raises(ValidationError, match=f"{variable} has the development value"):
+        ServiceSettings(mode="production")
+
+
+def test_production_starts_with_secrets_of_its_own(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in PRODUCTION_SECRETS.items():
+        clean_environment.setenv(name, value)
+    clean_environment.setenv("OUTREACH_MODE", "production")
+
+    settings = ServiceSettings()
+
+    assert settings.mode is Mode.PRODUCTION
+    assert settings.secret("pg_password") == "production-database-password"
 
 
 def test_one_process_does_everything_by_default(clean_environment: pytest.MonkeyPatch) -> None:
@@ -137,3 +239,36 @@ def test_without_a_keyring_url_the_keyring_is_on_the_services_database_server(
     assert (
         settings.database_url("keyring") == "postgresql://outreach:outreach@db.example:5432/keyring"
     )
+
+
+def _ephemeral_ports_of_this_machine() -> range:
+    """The kernel's range if it can be read, else Linux's default."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return EPHEMERAL_PORTS
+    return range(int(low), int(high) + 1)
+
+
+def test_no_default_port_lies_where_the_kernel_picks_the_ports_of_outgoing_connections(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """A client reconnecting to a stopped listener on such a port can be given that port as
+    its own and connect to itself; the listener then cannot start again."""
+    stack = StackSettings()
+    kafka_port = int(stack.kafka_bootstrap.rsplit(":", 1)[1])
+    defaults = {
+        "postgres": stack.pg_port,
+        "kafka": kafka_port,
+        "kafka controller": stack.kafka_controller_port,
+        "mail sink": NotificationsSettings().smtp_port,
+        "keycloak": stack.keycloak_port,
+        "keycloak management": stack.keycloak_management_port,
+        **{f"{name} service": port for name, port in SERVICE_PORTS.items()},
+        **{f"{name} worker": port for name, port in WORKER_PORTS.items()},
+    }
+    assert (stack.pg_port, kafka_port, stack.kafka_controller_port) == (25432, 29092, 29093)
+    assert NotificationsSettings().smtp_port == 25025
+    for ephemeral in (EPHEMERAL_PORTS, _ephemeral_ports_of_this_machine()):
+        inside = {name: port for name, port in defaults.items() if port in ephemeral}
+        assert not inside, f"in the ephemeral range {ephemeral}: {inside}"

@@ -43,7 +43,7 @@ class NotificationsSettings(ServiceSettings):
 
     # Channels
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=58025, description="The local mail sink in development.")
+    smtp_port: int = Field(default=25025, description="The local mail sink in development.")
     smtp_timeout_seconds: float = 10.0
     smtp_sender: str = "outreach@jobcenter.example"
     message_id_domain: str = Field(

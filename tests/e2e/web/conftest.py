@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from deploy.local import launcher, serving
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Screen, screen
 from tests.support.keycloak import PASSWORD, KeycloakUsers
-from tests.support.processes import ServiceProcess, free_port, services
+from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +25,7 @@ class WebProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "web.log"
         self.env = {f"OUTREACH_WEB_{name.upper()}_URL": p.url for name, p in system.items()}
-        self.process = services.start_web(self.port, self.log_path, self.env)
+        self.process = serving.start_web(self.port, self.log_path, self.env)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -34,10 +35,10 @@ class WebProcess:
 def web_app(system: dict[str, ServiceProcess], e2e_dir: Path) -> Iterator[WebProcess]:
     web = WebProcess(e2e_dir, system)
     try:
-        services.wait_ready(web.port, timeout_s=60, process=web.process)
+        serving.wait_ready(web.port, timeout_s=60, process=web.process)
         yield web
     finally:
-        services.stop_process_group(web.process.pid)
+        launcher.stop_process_group(web.process.pid)
 
 
 @pytest.fixture(scope="package")
