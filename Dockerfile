@@ -1,6 +1,8 @@
 # Outreach: one image for every service (contacts, visits, coaching, notifications) in every
-# role (OUTREACH_PROCESS_ROLE=all|api|worker) and for the jobs (python -m contacts.retention run,
-# python -m shared.chain verify <service>). Build from the repository root:
+# role (OUTREACH_PROCESS_ROLE=all|api|worker), for the jobs (python -m contacts.retention run,
+# python -m shared.chain verify <service>) and for the staff web app (python -m uvicorn
+# outreach_web.app:create_app --factory --host 0.0.0.0 --port 8080). Build from the repository
+# root:
 #
 #   docker build -t outreach .
 #   docker run --rm -e OUTREACH_PROCESS_ROLE=api outreach contacts
@@ -35,11 +37,11 @@ FROM ${PYTHON_IMAGE} AS code
 WORKDIR /app
 COPY shared ./shared
 COPY services ./services
+# The staff web app: Python, templates and its static files as they are (no build step; its
+# npm package, axe-core, is for the browser tests only).
+COPY web/outreach_web ./web/outreach_web
 RUN find . -name '__pycache__' -prune -exec rm -rf {} + \
-    && python -m compileall -q -j 0 shared services
-
-# The web app gets its build stage here when it comes (a Node base pinned by digest the same
-# way, `FROM ${NODE_IMAGE} AS web`), and its static files join the final stage under /app/web.
+    && python -m compileall -q -j 0 shared services web
 
 # --- the image that runs: no compilers, no pip cache, a user of its own
 FROM ${PYTHON_IMAGE} AS service
@@ -52,7 +54,7 @@ COPY deploy/container/entrypoint.sh /usr/local/bin/outreach-entrypoint
 # PYTHONPATH: the package roots of pyproject.toml ([tool.setuptools.packages.find] where),
 # so the notifications templates are found next to the code, as in a checkout.
 ENV PATH=/opt/outreach/bin:$PATH \
-    PYTHONPATH=/app:/app/services/contacts:/app/services/visits:/app/services/coaching:/app/services/notifications \
+    PYTHONPATH=/app:/app/services/contacts:/app/services/visits:/app/services/coaching:/app/services/notifications:/app/web \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     OUTREACH_HTTP_HOST=0.0.0.0 \

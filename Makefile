@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: up down status test lint typecheck pytest unit integration e2e bench bench-smoke schemas \
-	venv kustomize k8s k8s-validate image image-digest
+	venv kustomize k8s k8s-validate image image-digest web-deps chromium
 
 # kustomize, pinned, built from the Go module proxy into the git-ignored .local/bin (v5.8.2 is
 # the newest that builds with Go 1.26; v5.8.3 needs Go 1.27).
@@ -23,7 +23,8 @@ $(STAMP): requirements.lock pyproject.toml $(wildcard services/*/*/__init__.py)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-## Start PostgreSQL, Kafka and every service, load demo data, print where to look.
+## Start PostgreSQL, Kafka, Keycloak, every service and the staff web app, load demo data,
+## print where to look.
 up: venv
 	$(PY) deploy/local/stack.py up
 	$(PY) deploy/local/services.py up
@@ -45,9 +46,9 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services web
 
-pytest: venv kustomize
+pytest: venv kustomize web-deps chromium
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -61,9 +62,21 @@ integration: venv
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
 
-e2e: venv
+e2e: venv web-deps chromium
 	$(PY) deploy/local/stack.py up
 	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
+
+## The web app's browser tests: axe-core from npm (web/package-lock.json) and Debian's
+## Chromium (Playwright drives /usr/bin/chromium; it cannot download a browser here).
+WEB_DEPS_STAMP := web/node_modules/.package-lock.json
+
+web-deps: $(WEB_DEPS_STAMP)
+
+$(WEB_DEPS_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 ## Benchmarks (bench/README.md): starts the stack, runs every measurement with its raw
 ## baseline, writes bench/results/ (JSON, results.md, results.png). BENCH_SCALE=small|full.

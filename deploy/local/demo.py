@@ -249,6 +249,18 @@ def load_cases(contacts: str) -> int | None:
     return created
 
 
+def web_app_lines() -> list[str]:
+    """Where the staff web app is and whom to sign in as, by role."""
+    from outreach_web.settings import WebSettings
+
+    return [
+        f"\nThe staff web app: {WebSettings().public_url}/ — sign in as any demo user above "
+        f"(password {keycloak.demo_password()}):",
+        "  katarzyna.nowak (case manager), jonas.becker (team lead), ayse.yilmaz (outreach",
+        "  worker; on a phone: /unterwegs), lena.schmidt (coach), piotr.wisniewski (officer)",
+    ]
+
+
 def try_it_lines(urls: dict[str, str]) -> list[str]:
     """How to call the services as the demo staff."""
     contacts, visits, coaching = urls["contacts"], urls["visits"], urls["coaching"]
@@ -307,6 +319,7 @@ def main() -> int:
     print(f"Coaching providers, coaches and a programme: {registry}.")
     print()
     print("\n".join(keycloak.sign_in_lines(keycloak.KeycloakSettings())))
+    print("\n".join(web_app_lines()))
     print("\n".join(try_it_lines(urls)))
     print_notifications(urls["notifications"], urls["contacts"])
     return 0

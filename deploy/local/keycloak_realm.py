@@ -4,7 +4,9 @@ the realm file:
 
 - the client ``outreach-dev`` with the password grant (for ``keycloak.py token`` and the
   tests),
-- the demo users of ``deploy/keycloak/demo-users.json`` (one per role and district).
+- the demo users of ``deploy/keycloak/demo-users.json`` (one per role and district),
+- redirect URIs of the staff web app on any port of 127.0.0.1 (the tests run it on free
+  ports; the realm file keeps the one address of the deployment).
 
 An import (``--import-realm``) never changes an existing realm, so after every start the
 launcher compares the realm file and the demo users with what it applied last, recorded on
@@ -14,6 +16,7 @@ file. Users and keys made in the realm since are gone then, which is what a loca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -37,6 +40,10 @@ DEV_CLIENT = "outreach-dev"
 APPLIED_ATTRIBUTE = "outreach.applied"
 """Attribute of the development client: the digest of the realm file and demo users it was
 made from (see the module docstring)."""
+WEB_CLIENT = "outreach-web"
+DEV_WEB_REDIRECTS = ["http://127.0.0.1:*"]
+"""What the development stack's web client admits besides the realm file's redirect URIs: the
+web app on any port of this machine (Keycloak matches a trailing ``*`` as a prefix)."""
 
 
 class KeycloakError(StackError):
@@ -259,9 +266,26 @@ def _put_demo_users(admin: Admin, realm: str) -> None:
         )
 
 
+def widen_web_client(admin: Admin, realm: str = LOCAL_REALM) -> None:
+    """The web client of a development stack also admits the web app on any local port."""
+    web = admin.client(realm, WEB_CLIENT)
+    if web is None:
+        raise KeycloakError(f"the realm file has no client {WEB_CLIENT}")
+    redirects = [*web.get("redirectUris", []), *DEV_WEB_REDIRECTS]
+    attributes = dict(web.get("attributes") or {})
+    logout = [u for u in attributes.get("post.logout.redirect.uris", "").split("##") if u]
+    attributes["post.logout.redirect.uris"] = "##".join([*logout, *DEV_WEB_REDIRECTS])
+    changed = {**web, "redirectUris": sorted(set(redirects)), "attributes": attributes}
+    admin.call("PUT", f"/{realm}/clients/{web['id']}", json=changed)
+
+
 def ensure_realm(admin: Admin, realm: str = LOCAL_REALM) -> None:
-    """The realm as the realm file says, with the development client and the demo users."""
-    applied_now = digest(REALM_FILE, DEMO_USERS_FILE)
+    """The realm as the realm file says, with the development client, the demo users and the
+    web client widened to local ports."""
+    # The widening is part of what was applied: a change to it recreates the realm, too.
+    applied_now = hashlib.sha256(
+        (digest(REALM_FILE, DEMO_USERS_FILE) + json.dumps(DEV_WEB_REDIRECTS)).encode()
+    ).hexdigest()
     exists = admin.realm_exists(realm)
     dev = admin.client(realm, DEV_CLIENT) if exists else None
     applied = (dev or {}).get("attributes", {}).get(APPLIED_ATTRIBUTE)
@@ -274,6 +298,7 @@ def ensure_realm(admin: Admin, realm: str = LOCAL_REALM) -> None:
     if not exists:
         create_realm(admin, realm)
     _put_demo_users(admin, realm)
+    widen_web_client(admin, realm)
     add_dev_client(admin, realm, applied=applied_now)
     log.info("keycloak: realm %s with %d demo users", realm, len(demo_users()))
 

@@ -5,7 +5,9 @@
 
 Every service that exists under services/<name>/<name>/main.py is started with uvicorn on
 its port from shared.settings.SERVICE_PORTS, logs to .local/logs/<name>.log, and is
-considered up when its /readyz answers 200.
+considered up when its /readyz answers 200. The staff web app (web/, ``outreach_web``) is
+started after them on port 8100 (``OUTREACH_WEB_PORT``), logging to .local/logs/web.log; it
+belongs to the whole system, so ``--only`` leaves it out.
 
 With ``--api-workers N`` (or ``OUTREACH_API_WORKERS``) above 1, each service runs as two
 process groups: N server processes of role ``api`` (HTTP API and commands; uvicorn's
@@ -22,7 +24,7 @@ supervisor still holding the port) is stopped first; then the process is started
 for until ready, before the next one. Processes that serve are left alone. To change the
 layout of a running system, ``down`` first.
 
-``--port-offset N`` (or ``OUTREACH_PORT_OFFSET``) moves every service and worker port by N,
+``--port-offset N`` (or ``OUTREACH_PORT_OFFSET``) moves every service, worker and web port by N,
 and ``OUTREACH_STACK_DIR`` (as for ``stack.py``) moves the pid files and logs: a second
 system beside the one ``make up`` runs.
 """
@@ -52,7 +54,7 @@ from deploy.local.launcher import (  # noqa: E402
     group_members,
     stop_process_group,
 )
-from deploy.local.serving import Polled, start_service, wait_ready  # noqa: E402
+from deploy.local.serving import Polled, start_service, start_web, wait_ready  # noqa: E402
 from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: E402
 
 LOGS = LOCAL_DIR / "logs"
@@ -102,6 +104,10 @@ START_TIMEOUT_S = 90.0
 STARTING_GRACE_S = 30.0
 """How long a live process that does not answer yet is given (it may be starting, from
 another ``up``) before it counts as not serving."""
+
+
+WEB = "web"
+"""The staff web app's process (pid file and log name)."""
 
 
 class Managed(NamedTuple):
@@ -182,6 +188,24 @@ def _mailsink() -> Managed:
     return Managed(MAILSINK, port, start, lambda: _smtp_answers(port), ready, "mailsink.py")
 
 
+def _web_app(offset: int) -> Managed:
+    from outreach_web.settings import WebSettings
+
+    port = WebSettings().web_port + offset
+    urls = {
+        f"OUTREACH_WEB_{n.upper()}_URL": f"http://127.0.0.1:{p + offset}"
+        for n, p in SERVICE_PORTS.items()
+    }
+    return Managed(
+        label=WEB,
+        port=port,
+        start=lambda: start_web(port, LOGS / f"{WEB}.log", urls),
+        serving=lambda: _answers(port, "/healthz"),
+        ready=lambda process, timeout_s: wait_ready(port, timeout_s, process),
+        marker=f"\0OUTREACH_WEB_PORT={port}\0",
+    )
+
+
 def _ours(pid: int, marker: str) -> bool:
     """Whether ``marker`` is in the command line or the environment of ``pid``."""
     try:
@@ -247,12 +271,15 @@ def _worker(name: str) -> str:
     return f"{name}-worker"
 
 
-def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0) -> None:
-    """Bring back every process of ``names`` that is not serving, one at a time."""
+def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0, web: bool = False) -> None:
+    """Bring back every process of ``names`` (and with ``web`` the staff web app, after them)
+    that is not serving, one at a time."""
     RUN.mkdir(parents=True, exist_ok=True)
     managed = [_mailsink()] if "notifications" in names else []
     for name in names:
         managed += _service_processes(name, api_workers, port_offset)
+    if web:
+        managed.append(_web_app(port_offset))
     for process in managed:
         try:
             _bring_back(process)
@@ -260,20 +287,22 @@ def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0) -> None
             sys.exit(f"{process.label}: {error}")
     for name in names:
         print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name] + port_offset}/docs")
+    if web:
+        print(f"{'web app':14} http://127.0.0.1:{managed[-1].port}/  (staff sign-in: see below)")
 
 
-def down(names: Sequence[str]) -> None:
+def down(names: Sequence[str], web: bool = False) -> None:
     sink = [MAILSINK] if "notifications" in names else []
-    for name in [*names, *(_worker(n) for n in names), *sink]:
+    for name in [*([WEB] if web else []), *names, *(_worker(n) for n in names), *sink]:
         pid = _recorded_pid(name)
         if pid is not None:
             stop_process_group(pid)
         _pid_file(name).unlink(missing_ok=True)
 
 
-def status(names: Sequence[str]) -> int:
+def status(names: Sequence[str], web: bool = False) -> int:
     code = 0
-    for name in names:
+    for name in [*names, *([WEB] if web else [])]:
         pid = _running_pid(name)
         print(f"{name:14} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
         code |= pid is None
@@ -301,24 +330,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         choices=existing_services(),
         metavar="SERVICE",
-        help="this service only (repeatable; default: every service)",
+        help="this service only (repeatable; default: every service and the staff web app)",
     )
     parser.add_argument(
         "--port-offset",
         type=int,
         default=int(os.environ.get("OUTREACH_PORT_OFFSET") or 0),
-        help="added to every service and worker port (default: OUTREACH_PORT_OFFSET or 0)",
+        help="added to every service, worker and web port (default: OUTREACH_PORT_OFFSET or 0)",
     )
     args = parser.parse_args(argv)
     if args.api_workers < 1:
         parser.error("--api-workers must be at least 1")
     names = args.only or existing_services()
+    web = args.only is None
     if args.command == "up":
-        up(names, args.api_workers, args.port_offset)
+        up(names, args.api_workers, args.port_offset, web)
     elif args.command == "down":
-        down(names)
+        down(names, web)
     else:
-        return status(names)
+        return status(names, web)
     return 0
 
 

@@ -1,6 +1,6 @@
 """One service as processes: the command that serves it, starting it (one process group, or
-the split layout of api processes and a worker), and waiting until it is ready. Used by
-``services.py``, the benchmarks and the end-to-end tests alike.
+the split layout of api processes and a worker), and waiting until it is ready; the staff web
+app the same way. Used by ``services.py``, the benchmarks and the end-to-end tests alike.
 """
 
 from __future__ import annotations
@@ -61,6 +61,19 @@ def start_service(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+WEB_APP = "outreach_web.app:create_app"
+"""The staff web app's factory (``web/outreach_web``)."""
+
+
+def start_web(
+    port: int, log_path: Path, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The staff web app in its own process group on ``port``, talking to the services of
+    ``extra_env``'s ``OUTREACH_WEB_<SERVICE>_URL`` (default: the ports of shared.settings)."""
+    env = {"OUTREACH_WEB_PORT": str(port), **(extra_env or {})}
+    return start_service("web", port, log_path, env, app=WEB_APP)
 
 
 def start_split(

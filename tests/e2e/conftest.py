@@ -226,6 +226,8 @@ def system(
                 env |= {"OUTREACH_SMTP_PORT": str(mail.port), "OUTREACH_OUTBOX_POLL_SECONDS": "0.2"}
             if service == "visits":  # a visit for today is made, and recorded, today
                 env |= {"OUTREACH_DEFAULT_MIN_LEAD_DAYS": "0"}
+            if service == "coaching":  # a coaching of one month is due for a decision
+                env |= {"OUTREACH_EXTENSION_DUE_DAYS": "45"}
             # The default key cache (30 s) stays: the erasure consumer must evict the key.
             process = ServiceProcess(
                 service, e2e_dir, env, started=relay_active, name=f"{service}-erasure"

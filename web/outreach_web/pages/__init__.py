@@ -1,0 +1,11 @@
+"""The pages of each role: one router per area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from outreach_web.pages import cases, coaching, field, planning, privacy
+
+
+def routers() -> list[APIRouter]:
+    return [cases.router, planning.router, field.router, coaching.router, privacy.router]
