@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Authenticator, Principal
 from shared.errors import ApplicationError
+from shared.metrics.counters import ACCESS_LOG_WRITE_FAILURES
 
 PURPOSE_HEADER = "X-Purpose"
 NOTE_MAX = 200
@@ -249,10 +250,14 @@ class AccessLog:
             }
             for e in entries
         ]
-        with self._pool.connection() as conn, conn.pipeline():
-            # BEGIN, the insert and COMMIT go out together: one round trip.
-            conn.execute(_INSERT_MANY, (self.service, Jsonb(rows)))
-            conn.commit()
+        try:
+            with self._pool.connection() as conn, conn.pipeline():
+                # BEGIN, the insert and COMMIT go out together: one round trip.
+                conn.execute(_INSERT_MANY, (self.service, Jsonb(rows)))
+                conn.commit()
+        except Exception:
+            ACCESS_LOG_WRITE_FAILURES.inc()
+            raise
 
     def entries(
         self,

@@ -36,6 +36,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import Field
 
 from shared.errors import ConflictError
+from shared.metrics.counters import KEY_CACHE
 
 ERASED: Final = "[erased]"
 """What a reader gets for a personal field whose subject has been erased."""
@@ -251,7 +252,9 @@ class Keyring:
         with self._lock:
             cached = self._cache.get((subject_id, category))
         if cached is not None and now - cached[0] < self._cache_seconds:
+            KEY_CACHE.labels("hit").inc()
             return cached[1]
+        KEY_CACHE.labels("miss").inc()
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT wrapped_key FROM subject_keys WHERE subject_id = %s AND category = %s",
@@ -272,6 +275,7 @@ class Keyring:
                 cached = self._cache.get((subject_id, category))
                 if cached is None or now - cached[0] >= self._cache_seconds:
                     missing.append((subject_id, str(category)))
+        KEY_CACHE.labels("miss").inc(len(missing))  # the hits count when data_key reads them
         if not missing:
             return
         with self._pool.connection() as conn:

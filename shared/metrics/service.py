@@ -1,0 +1,262 @@
+"""What a service's worker knows, read at scrape time: the event log, the relay, the
+projections, the Kafka consumers, dead letters and erasures awaiting confirmation.
+
+Each part is one small, bounded query or a read of what the process holds in memory. A part
+that fails (the database away) is left out of that scrape and flagged in
+``outreach_metrics_part_failed``; the rest is still served.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from prometheus_client import Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from psycopg import sql
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Part = Callable[["Runtime"], Iterable[Metric]]
+
+COUNT_CHUNK = 100_000
+"""The most stored events one scrape counts (the first scrapes of a long log catch up)."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def event_type(topic: str) -> str:
+    """``contacts.domain:OutreachCase.Reported`` -> ``OutreachCase.Reported``."""
+    return topic.rpartition(":")[2]
+
+
+def dead_letter_reason(error: str) -> str:
+    """A bounded reason: the error code or class a parked message's error starts with, or
+    ``invalid_contract`` / ``unreadable``; never the error's text (it may name values)."""
+    head = error.split(":", 1)[0].strip()
+    if head.startswith("invalid contract"):
+        return "invalid_contract"
+    if head.startswith("unreadable"):
+        return "unreadable"
+    return head if _IDENTIFIER.fullmatch(head) else "other"
+
+
+class EventCounts:
+    """Events stored per type, counted as the log grows (each scrape reads only the events
+    stored since the last one, at most :data:`COUNT_CHUNK`)."""
+
+    def __init__(self) -> None:
+        self.counted_up_to = 0
+        self.by_type: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def catch_up(self, runtime: Runtime, head: int) -> dict[str, int]:
+        with self._lock:
+            upper = min(head, self.counted_up_to + COUNT_CHUNK)
+            if upper > self.counted_up_to:
+                table = sql.Identifier(*runtime.app.recorder.events_table_name.split("."))
+                query = sql.SQL(
+                    "SELECT topic, count(*) FROM {} WHERE notification_id > %s "
+                    "AND notification_id <= %s GROUP BY topic"
+                ).format(table)
+                with runtime.pool.connection() as conn:
+                    rows = conn.execute(query, (self.counted_up_to, upper)).fetchall()
+                for topic, count in rows:
+                    kind = event_type(str(topic))
+                    self.by_type[kind] = self.by_type.get(kind, 0) + int(count)
+                self.counted_up_to = upper
+            return dict(self.by_type)
+
+
+def log_head(runtime: Runtime) -> int:
+    return int(runtime.app.recorder.max_notification_id() or 0)
+
+
+def event_store(counts: EventCounts) -> Part:
+    def part(runtime: Runtime) -> Iterator[Metric]:
+        head = log_head(runtime)
+        yield GaugeMetricFamily(
+            "outreach_event_log_head", "Notification id of the newest stored event.", head
+        )
+        stored = CounterMetricFamily(
+            "outreach_events_stored", "Events stored in the event log, by type.", labels=["type"]
+        )
+        for kind, count in sorted(counts.catch_up(runtime, head).items()):
+            stored.add_metric([kind], count)
+        yield stored
+
+    return part
+
+
+def relay(runtime: Runtime) -> Iterator[Metric]:
+    """The relay of the service's own topic: stored events not yet acknowledged by Kafka."""
+    topic = runtime.relay.tracking_name.removeprefix("relay:")
+    behind = max(0, log_head(runtime) - runtime.relay.position)
+    backlog = GaugeMetricFamily(
+        "outreach_relay_backlog_events",
+        "Stored events the relay has not had acknowledged by Kafka yet.",
+        labels=["topic"],
+    )
+    backlog.add_metric([topic], behind)
+    active = GaugeMetricFamily(
+        "outreach_relay_active", "1 if this process holds the relay's lock.", labels=["topic"]
+    )
+    active.add_metric([topic], 1 if runtime.relay.is_active else 0)
+    published = CounterMetricFamily(
+        "outreach_relay_published_events",
+        "Events this process's relay published (acknowledged by Kafka).",
+        labels=["topic"],
+    )
+    published.add_metric([topic], runtime.relay.published)
+    yield from (backlog, active, published)
+    last = runtime.relay.last_published_at
+    if last is not None:
+        at = GaugeMetricFamily(
+            "outreach_relay_last_publish_timestamp_seconds",
+            "When this process's relay last had a batch acknowledged (Unix time).",
+            labels=["topic"],
+        )
+        at.add_metric([topic], last)
+        yield at
+
+
+def projections(runtime: Runtime) -> Iterator[Metric]:
+    head = log_head(runtime)
+    lag = GaugeMetricFamily(
+        "outreach_projection_lag_events",
+        "Notification ids a projection is behind the event log's head.",
+        labels=["projection"],
+    )
+    parked = GaugeMetricFamily(
+        "outreach_projection_parked_events",
+        "Stored events a projection could not apply and parked (open).",
+        labels=["projection"],
+    )
+    running = GaugeMetricFamily(
+        "outreach_projection_running", "1 if the projection runner runs.", labels=["projection"]
+    )
+    for runner in list(runtime.runners):
+        status = runner.status()
+        name = runner.projection.name
+        lag.add_metric([name], max(0, head - int(status["position"] or 0)))
+        parked.add_metric([name], int(status["parked"]))
+        running.add_metric([name], 1 if status["running"] else 0)
+    yield from (lag, parked, running)
+
+
+def consumers(lags: Mapping[str, Mapping[int, int]]) -> Part:
+    """Kafka consumer groups: ``lags`` is read just before the scrape (it asks the client)."""
+
+    def part(runtime: Runtime) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "outreach_consumer_lag_messages",
+            "Messages waiting for a consumer group, per partition.",
+            labels=["group", "partition"],
+        )
+        counted = {
+            field: CounterMetricFamily(
+                f"outreach_consumer_messages_{field}",
+                f"Messages a consumer group {field} in this process.",
+                labels=["group", "topic"],
+            )
+            for field in ("processed", "retried", "parked")
+        }
+        for progress in list(runtime.consumers):
+            for partition, waiting in sorted(lags.get(progress.name, {}).items()):
+                lag.add_metric([progress.name, str(partition)], waiting)
+            for field, family in counted.items():
+                family.add_metric([progress.name, progress.topic], getattr(progress, field))
+        yield lag
+        yield from counted.values()
+
+    return part
+
+
+def dead_letters(runtime: Runtime) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "outreach_dead_letters",
+        "Messages parked in a dead-letter topic, by consumer group, topic and reason.",
+        labels=["group", "topic", "reason"],
+    )
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT consumer, topic, split_part(error, ':', 1), count(*) FROM dead_letters "
+            "GROUP BY 1, 2, 3"
+        ).fetchall()
+    totals: dict[tuple[str, str, str], int] = {}
+    for group, topic, head, count in rows:
+        key = (str(group), str(topic), dead_letter_reason(str(head)))
+        totals[key] = totals.get(key, 0) + int(count)
+    for key, count in sorted(totals.items()):
+        family.add_metric(list(key), count)
+    yield family
+
+
+def erasures(runtime: Runtime) -> Iterator[Metric]:
+    """This service's erasures applied but not yet confirmed to contacts, and the oldest's
+    age (0 with none)."""
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - min(forgotten_at)), 0) "
+            "FROM erasure_ledger WHERE confirmed_at IS NULL"
+        ).fetchone()
+    pending, age = (int(row[0]), float(row[1])) if row else (0, 0.0)
+    yield GaugeMetricFamily(
+        "outreach_erasures_unconfirmed",
+        "Erasures this service applied and has not confirmed yet.",
+        pending,
+    )
+    yield GaugeMetricFamily(
+        "outreach_erasure_unconfirmed_oldest_age_seconds",
+        "Age of the oldest erasure this service has not confirmed yet (0 with none).",
+        age,
+    )
+
+
+class ServiceCollector(Collector):
+    """The scrape-time figures of the runtime in ``holder`` (none before it started)."""
+
+    def __init__(self, holder: Mapping[str, Runtime]) -> None:
+        self._holder = holder
+        self._counts = EventCounts()
+        self.consumer_lags: Mapping[str, Mapping[int, int]] = {}
+        """Set by the route before each scrape (reading it needs the event loop)."""
+
+    def parts(self) -> dict[str, Part]:
+        return {
+            "event_store": event_store(self._counts),
+            "relay": relay,
+            "projections": projections,
+            "consumers": consumers(self.consumer_lags),
+            "dead_letters": dead_letters,
+            "erasures": erasures,
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        runtime = self._holder.get("runtime")
+        if runtime is None:
+            return
+        failed = GaugeMetricFamily(
+            "outreach_metrics_part_failed",
+            "1 if a part of this scrape could not be read (e.g. the database is away).",
+            labels=["part"],
+        )
+        for name, part in self.parts().items():
+            try:
+                metrics = list(part(runtime))
+            except Exception as error:
+                log.warning(
+                    "metrics part not read", extra={"part": name, "error": type(error).__name__}
+                )
+                failed.add_metric([name], 1)
+                continue
+            failed.add_metric([name], 0)
+            yield from metrics
+        yield failed
