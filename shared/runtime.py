@@ -46,7 +46,7 @@ from shared.erasure import (
 from shared.eventstore import OutreachApplication, TrackedView, build_view, eventsourcing_env
 from shared.kafka import build_broker, ensure_topics
 from shared.logging import configure_logging
-from shared.metrics import install_metrics
+from shared.metrics.endpoint import install_metrics
 from shared.ops import read_side_router
 from shared.privacy import Keyring, PersonalDataCipher
 from shared.projection_runner import BatchingProjectionRunner, ViewMoved
@@ -493,6 +493,6 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 ),
             )
         )
-    install_metrics(http, holder, broker, runs_work=runs_work)
+    install_metrics(http, holder, broker, runs_work=runs_work, readiness=readiness)
     http.state.runtime_holder = holder
     return http

@@ -94,6 +94,9 @@ class StackSettings(BaseSettings):
     keycloak_management_port: int = Field(
         default=28081, description="The local stack's Keycloak: health (``/health/ready``)."
     )
+    prometheus_port: int = Field(
+        default=29090, description="The local stack's Prometheus (its web UI and API)."
+    )
     api_workers: int = Field(
         default=1,
         ge=1,

@@ -8,12 +8,9 @@
 - :mod:`shared.metrics.service`: what the service knows at scrape time (the event log's head,
   events stored per type, the relay's backlog, projection lag and parked events, consumer
   lag and counts, dead letters, erasures awaiting confirmation);
-- :mod:`shared.metrics.endpoint`: the route and :func:`install_metrics`.
+- :mod:`shared.metrics.endpoint`: the route, the process's readiness, and
+  :func:`~shared.metrics.endpoint.install_metrics`.
 
 No label carries personal data, a pseudonym, a district or an id: every label's values come
 from the code (route templates, event types, topics, consumer groups, partitions, reasons).
 """
-
-from shared.metrics.endpoint import install_metrics
-
-__all__ = ["install_metrics"]
