@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import Metric
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 Part = Callable[["Runtime"], Iterable[Metric]]
 
 COUNT_CHUNK = 100_000
-"""The most stored events one scrape counts (the first scrapes of a long log catch up)."""
+"""The most stored events one scrape counts (the first scrapes of a long log catch up), and
+how far past a projection's position its waiting events are counted."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
@@ -127,11 +128,31 @@ def relay(runtime: Runtime) -> Iterator[Metric]:
         yield at
 
 
+def waiting_for(runtime: Runtime, position: int, topics: Sequence[str]) -> int:
+    """Stored events after ``position`` of the projection's ``topics`` (all if none): those
+    within :data:`COUNT_CHUNK` notification ids, so the query stays an index range scan."""
+    table = sql.Identifier(*runtime.app.recorder.events_table_name.split("."))
+    query = sql.SQL(
+        "SELECT count(*) FROM {} WHERE notification_id > %s AND notification_id <= %s "
+        "AND (cardinality(%s::text[]) = 0 OR topic = ANY(%s::text[]))"
+    ).format(table)
+    with runtime.pool.connection() as conn:
+        row = conn.execute(query, (position, position + COUNT_CHUNK, topics, topics)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def projections(runtime: Runtime) -> Iterator[Metric]:
-    head = log_head(runtime)
+    """Each projection runner: the events of its topics it has yet to apply (after its
+    position; the log's head may be an event of another topic, which it never applies), its
+    position, its open parked events, whether it runs."""
     lag = GaugeMetricFamily(
         "outreach_projection_lag_events",
-        "Notification ids a projection is behind the event log's head.",
+        "Stored events of a projection's topics it has not applied yet.",
+        labels=["projection"],
+    )
+    position = GaugeMetricFamily(
+        "outreach_projection_position",
+        "Notification id of the last stored event a projection has seen.",
         labels=["projection"],
     )
     parked = GaugeMetricFamily(
@@ -145,10 +166,12 @@ def projections(runtime: Runtime) -> Iterator[Metric]:
     for runner in list(runtime.runners):
         status = runner.status()
         name = runner.projection.name
-        lag.add_metric([name], max(0, head - int(status["position"] or 0)))
+        at = int(status["position"] or 0)
+        lag.add_metric([name], waiting_for(runtime, at, list(runner.projection.topics)))
+        position.add_metric([name], at)
         parked.add_metric([name], int(status["parked"]))
         running.add_metric([name], 1 if status["running"] else 0)
-    yield from (lag, parked, running)
+    yield from (lag, position, parked, running)
 
 
 def consumers(lags: Mapping[str, Mapping[int, int]]) -> Part:

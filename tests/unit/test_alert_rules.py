@@ -38,9 +38,7 @@ def test_every_alert_rule_has_a_unit_test() -> None:
     rules = (RULES / "alerts.yml").read_text()
     tests = (RULES / "alerts.test.yml").read_text()
     alerts = {line.split(":", 1)[1].strip() for line in rules.splitlines() if "- alert:" in line}
-    tested = {
-        line.split(":", 1)[1].strip() for line in tests.splitlines() if "alertname:" in line
-    }
+    tested = {line.split(":", 1)[1].strip() for line in tests.splitlines() if "alertname:" in line}
 
     assert alerts, "no alert rules found"
     assert alerts == tested
