@@ -211,6 +211,12 @@ class ServiceSettings(StackSettings):
     chain_anchor_seconds: float = Field(
         default=60.0, gt=0, description="How often the event chain's head is anchored on Kafka."
     )
+    chain_verify_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker verifies the whole event chain against its anchors "
+        "(``outreach_chain_verification_failed`` on /metrics).",
+    )
     consumer_retries: int = Field(default=3, ge=0)
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg import sql
 
+from shared.metrics.chain import ChainVerification
+
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
@@ -249,6 +251,7 @@ class ServiceCollector(Collector):
     def __init__(self, holder: Mapping[str, Runtime]) -> None:
         self._holder = holder
         self._counts = EventCounts()
+        self._chain = ChainVerification()
         self.consumer_lags: Mapping[str, Mapping[int, int]] = {}
         """Set by the route before each scrape (reading it needs the event loop)."""
 
@@ -260,6 +263,7 @@ class ServiceCollector(Collector):
             "consumers": consumers(self.consumer_lags),
             "dead_letters": dead_letters,
             "erasures": erasures,
+            "chain": self._chain.part,
         }
 
     def collect(self) -> Iterator[Metric]:

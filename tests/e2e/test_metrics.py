@@ -13,17 +13,20 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.prometheus import prometheus_url, remove_targets, write_targets
+from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import report_body, with_purpose
-from tests.support.helpers import eventually, person
-from tests.support.processes import ServiceProcess
+from tests.support.helpers import eventually, person, scratch_database
+from tests.support.processes import ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.e2e
 
@@ -219,3 +222,57 @@ def test_the_stack_prometheus_scrapes_every_service_process_as_up(
         return found if found == set(scraped) else None
 
     eventually(relays, timeout=30, what="the relays' backlog of every service in Prometheus")
+
+
+# --- the event chain --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def verifying(
+    stack: ServiceSettings, e2e_dir: Path, mint: Callable[..., str]
+) -> Iterator[tuple[ServiceProcess, str]]:
+    """A contacts service of its own (its own event store) that verifies its chain every
+    second; and its database."""
+    with scratch_database(stack, "contacts_chain") as database:
+        for group, source in (("coaching-notes", "coaching"), ("visit-steps", "visits")):
+            start_group_at_end(stack, f"{database}-{group}", topic_of(source))
+        start_group_at_end(stack, f"{database}-letters", topic_of("notifications"))
+        env = {
+            "OUTREACH_SERVICE_NAME": database,
+            "OUTREACH_CHAIN_ANCHOR_SECONDS": "1",
+            "OUTREACH_CHAIN_VERIFY_SECONDS": "1",
+        }
+        service = ServiceProcess("contacts", e2e_dir, env, name=database)
+        service.start()
+        try:
+            yield service, database
+        finally:
+            service.stop()
+
+
+def test_a_stored_event_changed_behind_the_service_fails_the_chain_verification_metric(
+    stack: ServiceSettings,
+    verifying: tuple[ServiceProcess, str],
+    lead: Callable[[str], dict[str, str]],
+) -> None:
+    service, database = verifying
+    district = f"chain-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=service.url, timeout=30) as contacts:
+        report_and_read(contacts, lead(district), district, person())
+
+        def verified(failed: int, events: int = 0) -> bool:
+            text = scrape(contacts)
+            return (
+                "outreach_chain_verification_failed" in text  # else: not verified yet
+                and value(text, "outreach_chain_verification_failed") == failed
+                and value(text, "outreach_chain_verified_events") >= events
+            )
+
+        eventually(lambda: verified(0, events=1), timeout=60, what="a verified, intact chain")
+        with psycopg.connect(stack.database_url(database), autocommit=True) as conn:
+            conn.execute(
+                "UPDATE contacts_events SET state = overlay(state placing 'X'::bytea from 20) "
+                "WHERE notification_id = (SELECT min(notification_id) FROM contacts_events)"
+            )
+
+        eventually(lambda: verified(1), timeout=60, what="the chain verification to fail")
