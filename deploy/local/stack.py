@@ -207,6 +207,7 @@ def compose_env(settings: StackSettings) -> str:
         "OUTREACH_KAFKA_PARTITIONS": str(settings.kafka_partitions),
         "OUTREACH_COMPOSE_KAFKA_HOST": host,
         "OUTREACH_COMPOSE_KAFKA_PORT": str(port),
+        "OUTREACH_PROMETHEUS_PORT": str(settings.prometheus_port),
         **keycloak.compose_env(settings),
     }
     header = "# From shared.settings.StackSettings via `python deploy/local/stack.py env`.\n"

@@ -8,6 +8,7 @@ The four services of the session (``system`` in ``conftest.py``) run as processe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.parse
 import urllib.request
@@ -222,6 +223,46 @@ def test_the_stack_prometheus_scrapes_every_service_process_as_up(
         return found if found == set(scraped) else None
 
     eventually(relays, timeout=30, what="the relays' backlog of every service in Prometheus")
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy/grafana/dashboards/outreach.json"
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, expression) of every query of the dashboard."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [(p["title"], t["expr"]) for p in panels for t in p.get("targets", [])]
+
+
+def test_every_dashboard_query_returns_a_result_on_the_local_stack(
+    stack: ServiceSettings,
+    scraped: dict[str, ServiceProcess],
+    clients: dict[str, httpx.Client],
+    lead: Callable[[str], dict[str, str]],
+) -> None:
+    district = f"dashboard-{uuid.uuid4().hex[:8]}"
+    report_and_read(clients["contacts"], lead(district), district, person())
+    for client in clients.values():  # every service answers HTTP requests
+        assert client.get("/healthz").status_code == 200
+    queries = dashboard_queries()
+    services = {f'service="{name}"' for name in scraped}
+    assert len(queries) >= 20
+    assert all(any(s in expr for expr in (e for _, e in queries)) for s in services)
+
+    def empty() -> list[str] | None:
+        missing = [
+            f"{title}: {expr}"
+            for title, expr in queries
+            if not query(stack, "/api/v1/query", query=expr)["result"]
+        ]
+        return missing or None
+
+    def all_answer() -> bool:
+        return empty() is None
+
+    with contextlib.suppress(AssertionError):
+        eventually(all_answer, timeout=90, interval=2, what="every dashboard query to answer")
+    assert empty() is None
 
 
 # --- the event chain --------------------------------------------------------------------------
