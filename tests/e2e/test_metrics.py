@@ -52,6 +52,8 @@ SERVICE_FAMILIES = {
     "outreach_readiness_check",
     "http_requests",
     "http_request_duration_seconds",
+    "faststream_received_messages",
+    "faststream_received_processed_messages",
 }
 
 

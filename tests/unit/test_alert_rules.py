@@ -8,6 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+
+from deploy.local.prometheus import ALERT_RULES, scrape_config, target_groups
+from shared.settings import StackSettings
 
 pytestmark = pytest.mark.unit
 
@@ -42,3 +46,20 @@ def test_every_alert_rule_has_a_unit_test() -> None:
 
     assert alerts, "no alert rules found"
     assert alerts == tested
+
+
+def test_the_local_prometheus_configuration_is_valid_and_loads_the_alert_rules(
+    tmp_path: Path,
+) -> None:
+    config = scrape_config(StackSettings())
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    groups = target_groups({"contacts": [("api", 8101), ("worker", 8201)]})
+    checked = promtool("check", "config", str(path))
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert config["rule_files"] == [str(ALERT_RULES)]
+    assert groups == [
+        {"targets": ["127.0.0.1:8101"], "labels": {"service": "contacts", "role": "api"}},
+        {"targets": ["127.0.0.1:8201"], "labels": {"service": "contacts", "role": "worker"}},
+    ]
