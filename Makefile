@@ -56,6 +56,7 @@ pytest: venv kustomize web-deps chromium
 ## unit (no network; the deployment checks too), integration (the real PostgreSQL, Kafka and
 ## Keycloak), e2e (the services as processes).
 unit: venv kustomize
+	$(PY) deploy/local/stack.py prometheus-install
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
 integration: venv

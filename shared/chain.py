@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from shared.contracts import CHAIN_ANCHOR_TOPIC
+from shared.metrics.counters import CHAIN_ANCHORS
 from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,7 @@ class ChainKeeper:
                 asdict(anchor), topic=ANCHOR_TOPIC, key=anchor.service.encode()
             )
             self.last_anchor = anchor
+            CHAIN_ANCHORS.inc()
         return anchor
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from shared.metrics.counters import KEY_CACHE
 from shared.privacy import RECORD, DataCategory, key_context
 
 
@@ -171,7 +172,9 @@ class Keyring:
         with self._lock:
             cached = self._cache.get((subject_id, category))
         if cached is not None and now - cached[0] < self._cache_seconds:
+            KEY_CACHE.labels("hit").inc()
             return cached[1]
+        KEY_CACHE.labels("miss").inc()
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT wrapped_key FROM subject_keys WHERE subject_id = %s AND category = %s",
@@ -192,6 +195,7 @@ class Keyring:
                 cached = self._cache.get((subject_id, category))
                 if cached is None or now - cached[0] >= self._cache_seconds:
                     missing.append((subject_id, str(category)))
+        KEY_CACHE.labels("miss").inc(len(missing))  # the hits count when data_key reads them
         if not missing:
             return
         with self._pool.connection() as conn:

@@ -95,6 +95,9 @@ class StackSettings(BaseSettings):
     keycloak_management_port: int = Field(
         default=28081, description="The local stack's Keycloak: health (``/health/ready``)."
     )
+    prometheus_port: int = Field(
+        default=29090, description="The local stack's Prometheus (its web UI and API)."
+    )
     api_workers: int = Field(
         default=1,
         ge=1,
@@ -208,6 +211,12 @@ class ServiceSettings(StackSettings):
     log_level: str = "INFO"
     chain_anchor_seconds: float = Field(
         default=60.0, gt=0, description="How often the event chain's head is anchored on Kafka."
+    )
+    chain_verify_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker verifies the whole event chain against its anchors "
+        "(``outreach_chain_verification_failed`` on /metrics).",
     )
     consumer_retries: int = Field(default=3, ge=0)
 

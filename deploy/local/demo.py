@@ -32,7 +32,8 @@ from deploy.local.demo_data import (  # noqa: E402
     TEAM_LEADS,
     TODAY,
 )
-from shared.settings import LOCAL_REALM, SERVICE_PORTS  # noqa: E402
+from deploy.local.prometheus import prometheus_url  # noqa: E402
+from shared.settings import LOCAL_REALM, SERVICE_PORTS, StackSettings  # noqa: E402
 
 
 def token(username: str) -> str:
@@ -289,6 +290,8 @@ def try_it_lines(urls: dict[str, str]) -> list[str]:
         "    AsyncAPI: <service>/asyncapi.json",
         "Development tokens of any user (HS256, development mode only): "
         ".venv/bin/python -m shared.http.auth mint --user U --role ROLE --district D",
+        f"\nPrometheus (every service process, the alert rules): {prometheus_url(StackSettings())}"
+        "    metrics of one process: <service>/metrics",
     ]
 
 

@@ -54,6 +54,7 @@ from deploy.local.launcher import (  # noqa: E402
     group_members,
     stop_process_group,
 )
+from deploy.local.prometheus import remove_targets, write_targets  # noqa: E402
 from deploy.local.serving import Polled, start_service, start_web, wait_ready  # noqa: E402
 from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: E402
 
@@ -286,13 +287,24 @@ def up(names: Sequence[str], api_workers: int = 1, port_offset: int = 0, web: bo
         except RuntimeError as error:
             sys.exit(f"{process.label}: {error}")
     for name in names:
+        write_targets(f"services-{name}", {name: _scraped(name, api_workers, port_offset)})
         print(f"{name:14} http://127.0.0.1:{SERVICE_PORTS[name] + port_offset}/docs")
     if web:
         print(f"{'web app':14} http://127.0.0.1:{managed[-1].port}/  (staff sign-in: see below)")
 
 
+def _scraped(name: str, api_workers: int, offset: int) -> list[tuple[str, int]]:
+    """The (role, port) of each process of ``name`` that Prometheus scrapes: the api
+    processes of one port answer together (their counters added up, shared.metrics)."""
+    if api_workers == 1:
+        return [("all", SERVICE_PORTS[name] + offset)]
+    return [("api", SERVICE_PORTS[name] + offset), ("worker", WORKER_PORTS[name] + offset)]
+
+
 def down(names: Sequence[str], web: bool = False) -> None:
     sink = [MAILSINK] if "notifications" in names else []
+    for name in names:
+        remove_targets(f"services-{name}")
     for name in [*([WEB] if web else []), *names, *(_worker(n) for n in names), *sink]:
         pid = _recorded_pid(name)
         if pid is not None:

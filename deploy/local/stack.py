@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Local PostgreSQL, Kafka and Keycloak for development and the test suite, started by the
-project itself.
+"""Local PostgreSQL, Kafka, Keycloak and Prometheus for development and the test suite,
+started by the project itself.
 
 No Docker needed: PostgreSQL runs from the server binaries of the machine (``postgres.py``),
 Kafka as a single KRaft node from jars that Maven resolves (``kafka_broker.py``), Keycloak,
-the identity provider, from its distribution (``keycloak.py``). Every port comes from
+the identity provider, from its distribution (``keycloak.py``), Prometheus from Debian's
+package, installed if missing (``prometheus.py``). Every port comes from
 :class:`shared.settings.StackSettings` (environment prefix ``OUTREACH_``); nothing here
 hard-codes one.
 
 Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
-    python deploy/local/stack.py up                 # PostgreSQL + Kafka + Keycloak, databases
+    python deploy/local/stack.py up                 # PostgreSQL, Kafka, Keycloak, Prometheus
     python deploy/local/stack.py status             # exit code 0 only if all of them answer
     python deploy/local/stack.py create-topics      # the topics declared in shared.messaging.topics
     python deploy/local/stack.py down
 
     pg-up / pg-down / kafka-up / kafka-down         # one part of the stack
+    prometheus-up / prometheus-down / prometheus-install
     pg-down --immediate                             # PostgreSQL stopped as in a crash
     up --pg-durability unsafe-for-benchmarks        # no fsync: benchmarks only (Durability)
     python deploy/local/stack.py env > .local/compose.env   # variables for deploy/compose.yaml
@@ -63,6 +65,13 @@ from deploy.local.postgres import (  # noqa: E402
     pg_managed_running,
     stop_postgres,
 )
+from deploy.local.prometheus import (  # noqa: E402
+    ensure_installed,
+    ensure_prometheus,
+    prometheus_url,
+    stop_prometheus,
+)
+from deploy.local.prometheus import print_status as print_prometheus_status  # noqa: E402
 from shared.settings import StackSettings  # noqa: E402
 
 log = logging.getLogger("outreach.stack")
@@ -71,16 +80,19 @@ log = logging.getLogger("outreach.stack")
 def ensure_stack(
     settings: StackSettings | None = None, durability: Durability = Durability.DURABLE
 ) -> None:
-    """PostgreSQL with all databases, Kafka and Keycloak; returns quickly if all run."""
+    """PostgreSQL with all databases, Kafka, Keycloak and Prometheus; returns quickly if all
+    run."""
     settings = settings or StackSettings()
     with stack_lock():
         ensure_postgres(settings, durability)
         ensure_kafka(settings)
         keycloak.ensure_keycloak()
+        ensure_prometheus(settings)
 
 
 def stop_stack() -> None:
     with stack_lock():
+        stop_prometheus()
         keycloak.stop_keycloak()
         stop_kafka()
         stop_postgres()
@@ -174,7 +186,8 @@ def _print_status(settings: StackSettings) -> int:
     _print_postgres(status, settings)
     _print_kafka(status, settings)
     keycloak_ready = keycloak.print_status(settings)
-    return 0 if status.healthy and keycloak_ready else 1
+    prometheus_ready = print_prometheus_status(settings)
+    return 0 if status.healthy and keycloak_ready and prometheus_ready else 1
 
 
 def compose_env(settings: StackSettings) -> str:
@@ -194,6 +207,7 @@ def compose_env(settings: StackSettings) -> str:
         "OUTREACH_KAFKA_PARTITIONS": str(settings.kafka_partitions),
         "OUTREACH_COMPOSE_KAFKA_HOST": host,
         "OUTREACH_COMPOSE_KAFKA_PORT": str(port),
+        "OUTREACH_PROMETHEUS_PORT": str(settings.prometheus_port),
         **keycloak.compose_env(settings),
     }
     header = "# From shared.settings.StackSettings via `python deploy/local/stack.py env`.\n"
@@ -233,6 +247,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("kafka-up", help="start Kafka")
     commands.add_parser("kafka-down", help="stop Kafka")
+    commands.add_parser("prometheus-up", help="start Prometheus (installed if missing)")
+    commands.add_parser("prometheus-down", help="stop Prometheus")
+    commands.add_parser("prometheus-install", help="install Debian's prometheus if missing")
     commands.add_parser("env", help="print the settings as an env file for deploy/compose.yaml")
     topics = commands.add_parser(
         "create-topics",
@@ -248,7 +265,9 @@ def _command(args: argparse.Namespace, settings: StackSettings) -> int:
     match args.command:
         case "up":
             ensure_stack(settings, args.pg_durability)
-            log.info("up in %.1f s", time.monotonic() - started)
+            log.info(
+                "up in %.1f s; Prometheus: %s", time.monotonic() - started, prometheus_url(settings)
+            )
         case "down":
             stop_stack()
         case "status":
@@ -261,6 +280,12 @@ def _command(args: argparse.Namespace, settings: StackSettings) -> int:
             ensure_kafka(settings)
         case "kafka-down":
             stop_kafka()
+        case "prometheus-up":
+            ensure_prometheus(settings)
+        case "prometheus-down":
+            stop_prometheus()
+        case "prometheus-install":
+            ensure_installed()
         case "env":
             sys.stdout.write(compose_env(settings))
         case "create-topics":

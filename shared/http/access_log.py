@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.http.auth import Principal
 from shared.http.purpose import Purpose, StatedPurpose
+from shared.metrics.counters import ACCESS_LOG_WRITE_FAILURES
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,14 @@ class AccessLog:
             }
             for e in entries
         ]
-        with self._pool.connection() as conn, conn.pipeline():
-            # BEGIN, the insert and COMMIT go out together: one round trip.
-            conn.execute(_INSERT_MANY, (self.service, Jsonb(rows)))
-            conn.commit()
+        try:
+            with self._pool.connection() as conn, conn.pipeline():
+                # BEGIN, the insert and COMMIT go out together: one round trip.
+                conn.execute(_INSERT_MANY, (self.service, Jsonb(rows)))
+                conn.commit()
+        except Exception:
+            ACCESS_LOG_WRITE_FAILURES.inc()
+            raise
 
     def entries(
         self,

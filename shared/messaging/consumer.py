@@ -136,6 +136,7 @@ class ConsumerProgress:
         self.stall_seconds = stall_seconds
         self.processed = 0
         self.parked = 0
+        self.retried = 0
         self.started = time.time()
         self.last_progress: float | None = None
         self.subscriber: Any = None
@@ -341,6 +342,7 @@ def register(
                     error_class, message = describe(error)
                     await park(record, str(envelope.event_id), f"{error_class}: {message}")
                     return
+                progress.retried += 1
                 await asyncio.sleep(backoff_seconds * 2 ** (attempt - 1))
 
     async def apply_together(

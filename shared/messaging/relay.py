@@ -21,6 +21,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -133,6 +134,8 @@ class Relay:
         self._internal_topics: set[str] = set()
         self.is_active = False
         self.published = 0
+        self.last_published_at: float | None = None
+        """When a batch was last acknowledged by Kafka and recorded (Unix time)."""
         self.recorded = 0
         """The last position this relay recorded (in memory: no query, unlike
         :attr:`position`); 0 until it recorded one."""
@@ -345,6 +348,7 @@ class Relay:
         )
         self.recorded = last.id
         self.published += count
+        self.last_published_at = time.time()
 
     @contextlib.contextmanager
     def _spans(self, carrier: dict[str, str], headers: dict[str, str]) -> Iterator[None]:

@@ -20,6 +20,7 @@ from faststream.specification import AsyncAPI
 
 from shared.http import dpo, ops
 from shared.http.app import ReadinessCheck, ReadinessReport, http_app
+from shared.metrics.endpoint import install_metrics
 from shared.runtime.infrastructure import Infrastructure
 from shared.runtime.running import Running, open_running, start_key_eviction, start_work, stop
 from shared.runtime.service import Service
@@ -56,6 +57,13 @@ def service_app(
     async def asyncapi_document() -> JSONResponse:
         return JSONResponse(asyncapi.to_specification().to_jsonable())
 
+    install_metrics(
+        http,
+        lambda: process.running,
+        infra.broker,
+        runs_work=infra.settings.process_role is not ProcessRole.API,
+        readiness=process.readiness(),
+    )
     http.include_router(ops.router)
     if serves_api:  # the data protection routes read the service's data: not the worker
         http.include_router(dpo.router)

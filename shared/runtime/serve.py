@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from uvicorn import Config
 from uvicorn.supervisors import Multiprocess
 
+from shared.metrics.registry import share_between_processes
+
 
 def tcp_socket(host: str, port: int) -> socket.socket:
     """The listening socket, shared by the server processes (``TCP_NODELAY`` on each
@@ -39,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    share_between_processes(args.port)  # /metrics adds up every server process's counters
     config = Config(
         args.app,
         factory=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from deploy.local import launcher, serving
@@ -174,3 +175,29 @@ def test_a_command_accepted_by_an_api_process_is_projected_and_relayed_by_the_wo
     assert api_relay["runs_in"] == "worker"
     assert api_relay["active"] is False
     assert api_relay["position"] == worker_relay["position"]
+
+
+def test_each_process_serves_metrics_of_what_it_runs(split: Split) -> None:
+    """The api processes of the port answer one scrape together (their request counters in
+    files of a shared directory, added up); the worker serves what the service knows."""
+    api_before = httpx.get(f"{split.api_url}/metrics", timeout=10).text
+    answered = [httpx.get(f"{split.api_url}/healthz", timeout=10) for _ in range(30)]
+    api_after = httpx.get(f"{split.api_url}/metrics", timeout=10).text
+    worker = httpx.get(f"{split.worker_url}/metrics", timeout=10).text
+
+    assert all(response.status_code == 200 for response in answered)
+    assert healthz_requests(api_after) - healthz_requests(api_before) >= 30
+    assert "outreach_ready 1.0" in api_after
+    assert "outreach_relay_backlog_events" not in api_after  # the worker relays
+    assert "outreach_relay_backlog_events" in worker
+    assert "outreach_consumer_lag_messages" in worker
+    assert "outreach_ready 1.0" in worker
+
+
+def healthz_requests(exposition: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
+    )

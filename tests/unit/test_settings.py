@@ -264,6 +264,7 @@ def test_no_default_port_lies_where_the_kernel_picks_the_ports_of_outgoing_conne
         "mail sink": NotificationsSettings().smtp_port,
         "keycloak": stack.keycloak_port,
         "keycloak management": stack.keycloak_management_port,
+        "prometheus": stack.prometheus_port,
         **{f"{name} service": port for name, port in SERVICE_PORTS.items()},
         **{f"{name} worker": port for name, port in WORKER_PORTS.items()},
     }
