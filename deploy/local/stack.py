@@ -34,7 +34,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,40 +259,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(args: argparse.Namespace, settings: StackSettings) -> int:
-    """Carry out the command; its exit code."""
+def _up(args: argparse.Namespace, settings: StackSettings) -> None:
     started = time.monotonic()
-    match args.command:
-        case "up":
-            ensure_stack(settings, args.pg_durability)
-            log.info(
-                "up in %.1f s; Prometheus: %s", time.monotonic() - started, prometheus_url(settings)
-            )
-        case "down":
-            stop_stack()
-        case "status":
-            return _print_status(settings)
-        case "pg-up":
-            ensure_postgres(settings, args.pg_durability)
-        case "pg-down":
-            stop_postgres(immediate=args.immediate)
-        case "kafka-up":
-            ensure_kafka(settings)
-        case "kafka-down":
-            stop_kafka()
-        case "prometheus-up":
-            ensure_prometheus(settings)
-        case "prometheus-down":
-            stop_prometheus()
-        case "prometheus-install":
-            ensure_installed()
-        case "env":
-            sys.stdout.write(compose_env(settings))
-        case "create-topics":
-            create_topics(args.topics, settings)
-        case _:  # pragma: no cover - argparse rejects unknown commands
-            raise AssertionError(args.command)
-    return 0
+    ensure_stack(settings, args.pg_durability)
+    log.info("up in %.1f s; Prometheus: %s", time.monotonic() - started, prometheus_url(settings))
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _create_topics(names: Sequence[str], settings: StackSettings) -> None:
+    create_topics(names, settings)
+
+
+Command = Callable[[argparse.Namespace, StackSettings], int | None]
+
+COMMANDS: dict[str, Command] = {
+    "up": _up,
+    "down": lambda args, settings: stop_stack(),
+    "status": lambda args, settings: _print_status(settings),
+    "pg-up": lambda args, settings: ensure_postgres(settings, args.pg_durability),
+    "pg-down": lambda args, settings: stop_postgres(immediate=args.immediate),
+    "kafka-up": lambda args, settings: ensure_kafka(settings),
+    "kafka-down": lambda args, settings: stop_kafka(),
+    "prometheus-up": lambda args, settings: ensure_prometheus(settings),
+    "prometheus-down": lambda args, settings: stop_prometheus(),
+    "prometheus-install": lambda args, settings: ensure_installed(),
+    "env": lambda args, settings: _write(compose_env(settings)),
+    "create-topics": lambda args, settings: _create_topics(args.topics, settings),
+}
+
+
+def _command(args: argparse.Namespace, settings: StackSettings) -> int:
+    """Carry out the command (argparse admits only those of :data:`COMMANDS`); its exit
+    code."""
+    return COMMANDS[args.command](args, settings) or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
