@@ -205,7 +205,13 @@ def test_an_outcome_recorded_against_an_older_version_is_a_conflict_naming_the_f
     assert problem["seen"] == {"time_from": None, "time_to": None}
     assert problem["current"] == {"time_from": "14:00", "time_to": "15:00"}
     assert problem["current_version"] == 2
-    detail = visits_client.get(f"/visits/{visit_id}", headers=reading).json()
+
+    def moved_in_the_view() -> dict[str, Any] | None:
+        detail: dict[str, Any] = visits_client.get(f"/visits/{visit_id}", headers=reading).json()
+        return detail if detail["version"] >= 2 else None
+
+    # The view follows the event log: the move shows once it is projected.
+    detail = eventually(moved_in_the_view, timeout=30, what="the move in the visit's view")
     assert (detail["status"], detail["version"]) == ("announced", 2)
 
     decided = {"outcome": "not_met", "expected_version": 2}
