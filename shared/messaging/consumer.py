@@ -1,4 +1,5 @@
-"""The consumer pattern every service uses for integration events.
+"""The consumer pattern every service uses for integration events (its subscription to
+Kafka, batch by batch: :mod:`shared.messaging.subscription`).
 
 - Messages come in batches (FastStream's batch subscriber: what the partitions hold, up to
   ``batch_size``). A batch is acknowledged only after every message in it was processed
@@ -39,26 +40,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from eventsourcing.persistence import Tracking
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.message import KafkaMessage
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
-from pydantic import ValidationError
 
-from shared.contracts import Envelope, Payload, UnknownEventTypeError, dead_letter_topic
-from shared.contracts import parse_envelope as parse_contract
-from shared.errors import ApplicationError
-from shared.eventsourcing.meta import CommandContext, acting_as
-from shared.eventsourcing.parking import database_away, describe
+from shared.contracts import Envelope, Payload, dead_letter_topic
 from shared.eventsourcing.views import TrackedView
 from shared.messaging.processed import Delivery, delivery
 
@@ -67,64 +61,6 @@ _tracer = trace.get_tracer(__name__)
 
 Effect = Callable[[Envelope[Payload], Tracking], bool]
 """Applies one event with its tracking record in one transaction; ``False`` if seen before."""
-
-MAX_MESSAGE_BYTES = 256 * 1024
-"""A message larger than this is parked unread (an envelope is a few kilobytes)."""
-
-
-UNREADABLE_HEADER = "outreach-unreadable-header"
-"""Put in place of each header whose value is not UTF-8 (the value: that header's name), so
-the batch parser can decode the rest and the handler parks the record."""
-
-
-def _decodable(record: Any) -> Any:
-    """``record``, or a copy of it whose headers that are not UTF-8 are named instead."""
-    headers = record.headers or ()
-    bad: list[str] = []
-    for name, value in headers:
-        try:
-            value.decode()
-        except (UnicodeDecodeError, AttributeError):
-            bad.append(name)
-    if not bad:
-        return record
-    kept = [(n, v) for n, v in headers if n not in bad]
-    return replace(record, headers=(*kept, *((UNREADABLE_HEADER, n.encode()) for n in bad)))
-
-
-async def _tolerant_batch_parser(
-    records: tuple[Any, ...], parse: Callable[[tuple[Any, ...]], Awaitable[Any]]
-) -> Any:
-    """FastStream's batch parser, given the records without headers it cannot decode."""
-    return await parse(tuple(_decodable(record) for record in records))
-
-
-def _unreadable(record: Any) -> str | None:
-    """Why ``record`` cannot be read as a message at all (``None``: it can be)."""
-    bad = [value.decode() for name, value in record.headers or () if name == UNREADABLE_HEADER]
-    if bad:
-        return f"unreadable headers: not UTF-8: {', '.join(bad)}"
-    if record.value is None:
-        return "invalid contract: the message has no value"
-    if len(record.value) > MAX_MESSAGE_BYTES:
-        return (
-            f"invalid contract: the message has {len(record.value)} bytes, "
-            f"more than {MAX_MESSAGE_BYTES}"
-        )
-    return None
-
-
-def _contract_error(error: Exception) -> str:
-    """What is wrong with a message, without its values."""
-    if isinstance(error, ValidationError):
-        problems = [
-            f"{'.'.join(str(part) for part in e['loc']) or '(message)'}: {e['type']}"
-            for e in error.errors(include_url=False, include_input=False)[:10]
-        ]
-        return "; ".join(problems)
-    if isinstance(error, UnknownEventTypeError | ValueError):
-        return str(error)[:200]  # names the event type or where the JSON breaks
-    return type(error).__name__
 
 
 class ConsumerProgress:
@@ -273,172 +209,6 @@ class DeadLetters:
                 "SELECT consumer, count(*) FROM dead_letters GROUP BY consumer"
             ).fetchall()
         return {str(name): int(n) for name, n in rows}
-
-
-async def _raw_bodies(message: KafkaMessage) -> Any:
-    return message.body
-
-
-def register(
-    broker: KafkaBroker,
-    consumer: Consumer,
-    dead_letters: DeadLetters,
-    *,
-    retries: int = 3,
-    backoff_seconds: float = 0.5,
-    offset_reset: Literal["earliest", "latest"] = "earliest",
-    batch_size: int = 500,
-    batch_wait_ms: int = 50,
-    retry_seconds: float = 60.0,
-    stall_seconds: float = 60.0,
-) -> ConsumerProgress:
-    """Subscribe ``consumer`` to its topic on ``broker``; returns its progress.
-
-    Up to ``batch_size`` messages are taken at a time; with none there, the subscriber looks
-    again after ``batch_wait_ms`` (the most an idle consumer adds to an event's latency). A
-    failing event is retried ``retries`` times with backoff, within ``retry_seconds`` for the
-    whole batch (after that, a failing event is parked at once). A consumer group without a
-    committed offset starts at the beginning of the topic (``offset_reset="latest"`` only
-    for benchmark runs that must not replay the topic). The consumer is ``stalled`` in its
-    progress when messages wait and none was processed for ``stall_seconds``.
-    """
-    progress = ConsumerProgress(consumer, stall_seconds)
-
-    async def park(record: Any, event_id: str | None, error: str) -> None:
-        await dead_letters.park(consumer, record, event_id, error)
-        progress.parked += 1
-
-    async def apply_one(record: Any, envelope: Envelope[Payload], retry_until: float) -> None:
-        """One event in a transaction of its own: retried, parked when it keeps failing (or
-        once the batch's time for retries is up: a batch must finish well within Kafka's
-        ``max_poll_interval_ms``, or the group would take it away and deliver it again)."""
-        tracking = consumer.delivery_of(envelope, record)
-        attempt = 0
-        while True:
-            try:
-                # What the effect records, the service records because of this message.
-                with acting_as(
-                    CommandContext.following(envelope.event_id, envelope.correlation_id)
-                ):
-                    applied = await asyncio.to_thread(consumer.effect, envelope, tracking)
-                log.info(
-                    "event applied" if applied else "duplicate event skipped",
-                    extra={
-                        "consumer": consumer.name,
-                        "event_id": str(envelope.event_id),
-                        "event_type": envelope.event_type,
-                    },
-                )
-                return
-            except ApplicationError as error:
-                await park(record, str(envelope.event_id), f"{error.code}: {error.detail}")
-                return
-            except Exception as error:
-                if database_away(error):
-                    await asyncio.sleep(backoff_seconds * 4)
-                    raise  # deliver the batch again later, park nothing
-                attempt += 1
-                if attempt > retries or time.monotonic() > retry_until:
-                    error_class, message = describe(error)
-                    await park(record, str(envelope.event_id), f"{error_class}: {message}")
-                    return
-                progress.retried += 1
-                await asyncio.sleep(backoff_seconds * 2 ** (attempt - 1))
-
-    async def apply_together(
-        effect: ViewEffect, events: list[tuple[Any, Envelope[Payload]]]
-    ) -> bool:
-        """The whole batch in one transaction; ``False`` if it has to go one by one."""
-        try:
-            applied = await asyncio.to_thread(
-                effect.apply_batch, [(e, consumer.delivery_of(e, r)) for r, e in events]
-            )
-        except Exception as error:  # one of them is rejected, or was applied meanwhile
-            if database_away(error):
-                await asyncio.sleep(backoff_seconds * 4)
-                raise
-            log.info(
-                "batch not applied together; applying its events one by one",
-                extra={"consumer": consumer.name, "error": type(error).__name__},
-            )
-            return False
-        log.info(
-            "events applied",
-            extra={
-                "consumer": consumer.name,
-                "applied": sum(applied),
-                "duplicates": len(applied) - sum(applied),
-            },
-        )
-        return True
-
-    def span_of(record: Any, envelope: Envelope[Payload]) -> trace.Span:
-        """A span per event, continuing the trace its message carries (the request's)."""
-        carrier = {key: value.decode() for key, value in record.headers or () if value}
-        return _tracer.start_span(
-            f"{record.topic} process",
-            context=propagate.extract(carrier),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": consumer.name,
-                "messaging.kafka.destination.partition": record.partition,
-                "messaging.kafka.message.offset": record.offset,
-                "messaging.message.id": str(envelope.event_id),
-            },
-        )
-
-    async def handle(_bodies: Any) -> None:
-        message: KafkaMessage = broker.context.get_local("message")
-        raw = message.raw_message
-        records: Sequence[Any] = raw if isinstance(raw, tuple | list) else (raw,)
-        events: list[tuple[Any, Envelope[Payload]]] = []
-        for record in records:
-            unreadable = _unreadable(record)
-            if unreadable is not None:
-                await park(record, None, unreadable)
-                continue
-            try:
-                envelope = parse_contract(record.value)
-            except Exception as error:  # whatever the bytes hold, only this record leaves
-                await park(record, None, f"invalid contract: {_contract_error(error)}")
-                continue
-            if consumer.event_types is None or envelope.event_type in consumer.event_types:
-                events.append((record, envelope))
-        if events:
-            await apply(events)
-        progress.advanced(records)
-
-    async def apply(events: list[tuple[Any, Envelope[Payload]]]) -> None:
-        spans = [span_of(record, envelope) for record, envelope in events]
-        effect = consumer.effect
-        try:
-            if isinstance(effect, ViewEffect) and await apply_together(effect, events):
-                return
-            retry_until = time.monotonic() + retry_seconds
-            for (record, envelope), span in zip(events, spans, strict=True):
-                with trace.use_span(span, record_exception=False):
-                    await apply_one(record, envelope, retry_until)
-        finally:
-            for span in spans:
-                span.end()
-
-    progress.subscriber = broker.subscriber(
-        consumer.topic,
-        group_id=consumer.name,
-        auto_offset_reset=offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=batch_size,
-        batch_timeout_ms=batch_wait_ms,
-        parser=_tolerant_batch_parser,
-        decoder=_raw_bodies,
-        title=f"{consumer.topic}:{consumer.name}",
-        description=consumer.description or None,
-    )
-    progress.subscriber(handle)
-    return progress
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from shared.erasure import (
 )
 from shared.errors import NotFoundError
 from shared.eventsourcing.projections import ViewProjection
-from shared.messaging.consumer import ConsumerProgress, register
+from shared.messaging.consumer import ConsumerProgress
 from shared.messaging.kafka import ensure_topics
 from shared.messaging.relay import Relay
+from shared.messaging.subscription import register
 from shared.runtime.infrastructure import Infrastructure
 from shared.runtime.service import Service
 from shared.runtime.supervision import ProjectionRunners

@@ -24,8 +24,9 @@ from shared.errors import InvalidInputError
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import TrackedView, build_view
 from shared.messaging import processed
-from shared.messaging.consumer import Consumer, DeadLetters, register, view_effect
+from shared.messaging.consumer import Consumer, DeadLetters, view_effect
 from shared.messaging.kafka import build_broker
+from shared.messaging.subscription import register
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 

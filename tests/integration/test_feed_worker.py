@@ -19,8 +19,9 @@ from shared.contracts.contacts import ContactRestored
 from shared.contracts.erasures import ErasureGround, SubjectErased
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import build_view
-from shared.messaging.consumer import DeadLetters, register
+from shared.messaging.consumer import DeadLetters
 from shared.messaging.kafka import build_broker, ensure_topics
+from shared.messaging.subscription import register
 from shared.settings import ServiceSettings
 from tests.support.helpers import TEST_DATABASE
 from tests.support.processes import read_topic

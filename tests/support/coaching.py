@@ -33,8 +33,9 @@ from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLost, ContactLostReason, Evidence, SealedPerson
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
 from shared.http.access_log import AccessLog
-from shared.messaging.consumer import Consumer, DeadLetters, register
+from shared.messaging.consumer import Consumer, DeadLetters
 from shared.messaging.kafka import build_broker
+from shared.messaging.subscription import register
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure

@@ -44,8 +44,9 @@ from psycopg_pool import ConnectionPool
 from shared.contracts import Envelope, Payload
 from shared.erasure import ErasureLedgerView
 from shared.http.access_log import AccessLog
-from shared.messaging.consumer import DeadLetters, register
+from shared.messaging.consumer import DeadLetters
 from shared.messaging.kafka import build_broker, ensure_topics
+from shared.messaging.subscription import register
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure

@@ -21,8 +21,9 @@ from shared.contracts import Envelope, Payload, topic_of
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.views import TrackedView, build_view
 from shared.logging import configure_logging
-from shared.messaging.consumer import Consumer, DeadLetters, register, view_effect
+from shared.messaging.consumer import Consumer, DeadLetters, view_effect
 from shared.messaging.kafka import build_broker
+from shared.messaging.subscription import register
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_telemetry
 from tests.support.helpers import TEST_DATABASE

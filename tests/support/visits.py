@@ -38,8 +38,9 @@ from shared.contracts.contacts import (
     SealedPerson,
 )
 from shared.http.access_log import AccessLog
-from shared.messaging.consumer import Consumer, DeadLetters, register
+from shared.messaging.consumer import Consumer, DeadLetters
 from shared.messaging.kafka import build_broker
+from shared.messaging.subscription import register
 from shared.privacy import PersonalDataCipher
 from shared.runtime.app import routes_app
 from shared.runtime.infrastructure import build_infrastructure

@@ -24,7 +24,8 @@ from shared.contracts.contacts import (
     OutreachCaseClosed,
 )
 from shared.contracts.visits import VisitCancelledReason
-from shared.messaging.consumer import DeadLetters, register
+from shared.messaging.consumer import DeadLetters
+from shared.messaging.subscription import register
 from shared.privacy import PersonalDataCipher
 
 from .visit_support import RULES, TODAY, announce_with_app, planned_case
