@@ -2,8 +2,7 @@
 
 - :mod:`visits.projections.board`: the district's planning board;
 - :mod:`visits.projections.records`: every visit (agenda, history);
-- :mod:`visits.projections.outreach_contracts`: which provider runs the outreach where;
-- :mod:`visits.projections.calendar_feeds`: each worker's calendar links.
+- :mod:`visits.projections.outreach_contracts`: which provider runs the outreach where.
 
 What the erasure of a person drops or blanks in them is :data:`FORGET`.
 """
