@@ -42,6 +42,7 @@ class Stack:
             "OUTREACH_PG_PORT": str(free_port()),
             "OUTREACH_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
             "OUTREACH_KAFKA_CONTROLLER_PORT": str(controller),
+            "OUTREACH_PROMETHEUS_PORT": str(free_port()),
         }
         self.settings = ServiceSettings(
             pg_port=int(self.env["OUTREACH_PG_PORT"]),

@@ -135,7 +135,7 @@ def queue(
     """What ``event`` calls for, queued by its ``on_<event>`` handler as its consumer does
     (without Kafka)."""
     consumer = group.consumer(harness.app, prefix=harness.prefix)
-    consumer.effect(event, consumer.tracking_for(event))
+    consumer.effect(event, consumer.delivery_of(event))
 
 
 def contact_restored(district: str, case_manager: str = "cm-mueller") -> Envelope[Payload]:
