@@ -16,16 +16,25 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
-from shared.eventsourcing import parking
+from shared.eventsourcing import parking, retry
 from shared.eventsourcing.persistence import eventsourcing_env
+from shared.eventsourcing.projections import EventLog
 from shared.eventsourcing.rebuild import SETTINGS, service_log
 from shared.eventsourcing.views import build_view
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log, settings = service_log(args.service)
+    env = eventsourcing_env(settings, settings.database)
+    if args.command == "list":
+        return _list(args, log, env)
+    return _retry(args, log, env)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m shared.eventsourcing.parked", description=__doc__
     )
@@ -35,28 +44,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("--projection")
     listing.add_argument("--all", action="store_true", help="also those applied since")
     listing.add_argument("--limit", type=int, default=1000)
-    retry = commands.add_parser("retry", help="apply parked events again, each once")
-    retry.add_argument("projection")
-    retry.add_argument("--aggregate", type=UUID, action="append", dest="aggregates")
-    retry.add_argument("--event", type=int, action="append", dest="events", metavar="N")
-    args = parser.parse_args(argv)
+    retrying = commands.add_parser("retry", help="apply parked events again, each once")
+    retrying.add_argument("projection")
+    retrying.add_argument("--aggregate", type=UUID, action="append", dest="aggregates")
+    retrying.add_argument("--event", type=int, action="append", dest="events", metavar="N")
+    return parser
 
-    log, settings = service_log(args.service)
-    env = eventsourcing_env(settings, settings.database)
+
+def _list(args: argparse.Namespace, log: EventLog, env: dict[str, str]) -> int:
+    first = log.projections[0]
+    some_view = build_view(first.view, env, first.name)
+    with some_view.datastore.transaction(commit=False) as cursor:
+        parking.create_schema(cursor)
+        rows = parking.listing(
+            cursor, projection=args.projection, include_resolved=args.all, limit=args.limit
+        )
+    for row in rows:
+        print(json.dumps(row, default=str))
+    print(f"{len(rows)} parked event(s)", file=sys.stderr)
+    return 0
+
+
+def _retry(args: argparse.Namespace, log: EventLog, env: dict[str, str]) -> int:
     projections = {p.name: p for p in log.projections}
-    if args.command == "list":
-        first = log.projections[0]
-        some_view = build_view(first.view, env, first.name)
-        with some_view.datastore.transaction(commit=False) as cursor:
-            parking.create_schema(cursor)
-            rows = parking.listing(
-                cursor, projection=args.projection, include_resolved=args.all, limit=args.limit
-            )
-        for row in rows:
-            print(json.dumps(row, default=str))
-        print(f"{len(rows)} parked event(s)", file=sys.stderr)
-        return 0
-
     if args.projection not in projections:
         print(f"no projection {args.projection!r} in {args.service}", file=sys.stderr)
         return 2
@@ -64,20 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     view = build_view(projected.view, env, projected.name)
     app = log.application(env)
     try:
-
-        def read(notification_id: int) -> Any:
-            found = app.recorder.select_notifications(notification_id, 1)
-            return found[0] if found and found[0].id == notification_id else None
-
-        result = parking.retry_parked(
+        result = retry.retry_parked(
             projected.over(view),
             app.name,
-            read,
+            retry.notification_reader(app),
             app.mapper.to_domain_event,
             originator_ids=args.aggregates,
             notification_ids=args.events,
         )
-    except parking.ViewBusyError as busy:
+    except retry.ViewBusyError as busy:
         print(f"refused: {busy.detail}", file=sys.stderr)
         return 3
     finally:

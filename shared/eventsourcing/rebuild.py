@@ -39,10 +39,10 @@ from psycopg.sql import SQL, Identifier
 
 from shared.eventsourcing import parking
 from shared.eventsourcing._library import forget_tracking
+from shared.eventsourcing.applier import ViewApplier
 from shared.eventsourcing.parking import lock_key
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.projections import EventLog, Projected, ViewProjection
-from shared.eventsourcing.runner import ViewApplier
 from shared.eventsourcing.views import TrackedView, build_view
 from shared.settings import ServiceSettings
 
@@ -228,22 +228,7 @@ def service_log(service: str) -> tuple[EventLog, ServiceSettings]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.eventsourcing.rebuild",
-        description="Rebuild a projection's view from its service's event log, while the "
-        "service runs (its runner waits meanwhile and goes on from where the rebuild ended).",
-    )
-    parser.add_argument("service", choices=list(SETTINGS))
-    parser.add_argument("projection", nargs="?", help="the projection's name (omit to list)")
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="go on from the view's tracking record instead of starting from scratch "
-        "(after a rebuild that stopped half-way)",
-    )
-    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the view")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     log, settings = service_log(args.service)
     known = rebuildable(log)
     if args.projection is None or args.projection not in known:
@@ -260,12 +245,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    return _rebuild(args, log, settings, chosen)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.eventsourcing.rebuild",
+        description="Rebuild a projection's view from its service's event log, while the "
+        "service runs (its runner waits meanwhile and goes on from where the rebuild ended).",
+    )
+    parser.add_argument("service", choices=list(SETTINGS))
+    parser.add_argument("projection", nargs="?", help="the projection's name (omit to list)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the view's tracking record instead of starting from scratch "
+        "(after a rebuild that stopped half-way)",
+    )
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the view")
+    return parser
+
+
+def _rebuild(
+    args: argparse.Namespace, log: EventLog, settings: ServiceSettings, chosen: Rebuildable
+) -> int:
+    """Rebuild ``chosen``, printing its progress; the exit status."""
     env = eventsourcing_env(settings, settings.database)
     view = build_view(chosen.projected.view, env, chosen.projected.name)
     app = log.application(env)
+    started = time.monotonic()
     try:
         total = app.recorder.max_notification_id() or 0
-        started = time.monotonic()
 
         def report(done: int) -> None:
             rate = done / max(time.monotonic() - started, 1e-6)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import Field
 
-from shared.eventsourcing import parking
+from shared.eventsourcing import parking, retry
 from shared.http.auth import Principal, Role
 from shared.http.deps import require
 from shared.http.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
@@ -135,15 +135,10 @@ def retry_parked_events(
     each once; one that fails again stays parked (and its aggregate's later ones)."""
     projection = running.projection(request.projection)
     app = running.service.app
-
-    def read(notification_id: int) -> Any:
-        found = app.recorder.select_notifications(notification_id, 1)
-        return found[0] if found and found[0].id == notification_id else None
-
-    result = parking.retry_parked(
+    result = retry.retry_parked(
         projection,
         app.name,
-        read,
+        retry.notification_reader(app),
         app.mapper.to_domain_event,
         originator_ids=request.aggregate_ids,
         notification_ids=request.notification_ids,

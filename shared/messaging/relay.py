@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 
 from shared.contracts import Envelope, Payload, stable_event_id
 from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.handover import Handover
 from shared.messaging.kafka import aiokafka_producer
 from shared.runtime.background import as_leader
 from shared.telemetry import continued_from
@@ -171,30 +170,14 @@ class Relay:
             self.is_active = False
 
     async def _pump(self, stopping: asyncio.Event) -> None:
-        # The reader thread hands notifications over through a thread-safe queue (bounded:
-        # the reader waits when the publisher is behind); the loop takes them a batch at a
-        # time, so there is one hop between thread and loop per batch, not per event.
-        handover: queue.Queue[Notification] = queue.Queue(maxsize=self._batch_size * 4)
         start = await asyncio.to_thread(self._resume_position)
         self._acked_up_to = start
-        subscription = self._app.recorder.subscribe(gt=start)
-        reader_error: list[BaseException] = []
-        pumping = threading.Event()
-        pumping.set()
-
-        def read() -> None:
-            try:
-                with subscription:
-                    for notification in subscription:
-                        while pumping.is_set():
-                            with contextlib.suppress(queue.Full):
-                                handover.put(notification, timeout=0.5)
-                                break
-            except BaseException as error:  # surfaced in the async loop below
-                reader_error.append(error)
-
-        reader = threading.Thread(target=read, name=f"relay-reader-{self._topic}", daemon=True)
-        reader.start()
+        handover = Handover(
+            self._app.recorder.subscribe(gt=start),
+            batch_size=self._batch_size,
+            name=f"relay-reader-{self._topic}",
+        )
+        handover.start()
         # While the broker acknowledges one batch, the next one is mapped and sent (at most
         # two batches unacknowledged); the positions are recorded in order, each as soon as
         # its batch and every batch before it are acknowledged.
@@ -202,11 +185,9 @@ class Relay:
         previous_last = start
         try:
             while not stopping.is_set():
-                if reader_error:
-                    raise reader_error[0]
-                batch = self._take(handover, []) or await asyncio.to_thread(
-                    self._next_batch, handover
-                )
+                if handover.error is not None:
+                    raise handover.error
+                batch = handover.take([]) or await asyncio.to_thread(handover.next_batch)
                 if batch:
                     sent, count = await self._send(batch)
                     previous = confirming
@@ -222,34 +203,20 @@ class Relay:
             if confirming is not None:
                 await confirming
         finally:
-            if confirming is not None and not confirming.done():
-                # Its messages are on their way: what the broker acknowledges counts as
-                # published (see _resume_position); what it does not is published again.
-                await asyncio.wait({confirming}, timeout=CONFIRM_WAIT_SECONDS)
-                confirming.cancel()
-            if confirming is not None and confirming.done() and not confirming.cancelled():
-                confirming.exception()  # seen: the error that ended the pump is raised
-            pumping.clear()
-            subscription.stop()
-            await asyncio.to_thread(reader.join, 5)
+            await self._settle(confirming)
+            handover.stop()
+            await asyncio.to_thread(handover.join, 5)
 
-    def _next_batch(self, handover: queue.Queue[Notification]) -> list[Notification]:
-        """Up to ``batch_size`` notifications once the first one arrived (waiting at most
-        half a second for it; in a thread, not to block the loop)."""
-        try:
-            first = handover.get(timeout=0.5)
-        except queue.Empty:
-            return []
-        return self._take(handover, [first])
-
-    def _take(
-        self, handover: queue.Queue[Notification], batch: list[Notification]
-    ) -> list[Notification]:
-        """``batch`` with what is waiting in ``handover``, up to ``batch_size`` (no waiting)."""
-        with contextlib.suppress(queue.Empty):
-            while len(batch) < self._batch_size:
-                batch.append(handover.get_nowait())
-        return batch
+    @staticmethod
+    async def _settle(confirming: asyncio.Task[None] | None) -> None:
+        """When the pump ends: the last batch's messages are on their way; what the broker
+        acknowledges counts as published (see :meth:`_resume_position`), what it does not is
+        published again."""
+        if confirming is not None and not confirming.done():
+            await asyncio.wait({confirming}, timeout=CONFIRM_WAIT_SECONDS)
+            confirming.cancel()
+        if confirming is not None and confirming.done() and not confirming.cancelled():
+            confirming.exception()  # seen: the error that ended the pump is raised
 
     async def _send(self, batch: list[Notification]) -> tuple[list[asyncio.Future[Any]], int]:
         """Send the batch's messages without waiting for them: appended to one producer

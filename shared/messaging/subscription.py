@@ -22,7 +22,7 @@ from shared.contracts import Envelope, Payload, UnknownEventTypeError
 from shared.contracts import parse_envelope as parse_contract
 from shared.errors import ApplicationError
 from shared.eventsourcing.meta import CommandContext, acting_as
-from shared.eventsourcing.parking import database_away, describe
+from shared.failures import database_away, describe
 from shared.messaging.consumer import Consumer, ConsumerProgress, DeadLetters, ViewEffect
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from shared.eventsourcing.applier import ViewMoved
 from shared.eventsourcing.projections import ViewProjection
-from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
+from shared.eventsourcing.runner import BatchingProjectionRunner
 from shared.runtime.background import every
 
 log = logging.getLogger(__name__)

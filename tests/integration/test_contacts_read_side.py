@@ -33,7 +33,7 @@ from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.eventsourcing import parking
+from shared.eventsourcing import parking, retry
 from shared.eventsourcing.meta import CommandContext
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.rebuild import RebuildRefusedError, rebuild_projection, tables_of
@@ -160,7 +160,7 @@ def test_a_stored_poison_event_is_parked_and_the_contacts_views_keep_following_t
             assert "nord" not in str(lost)
 
         # Retried without a fix: it fails again and stays parked, with the one behind it.
-        result = parking.retry_parked(
+        result = retry.retry_parked(
             queue.projection,
             app.name,
             lambda n: app.recorder.select_notifications(n, 1)[0],

@@ -18,10 +18,11 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from shared.eventsourcing import parking
+from shared.eventsourcing import parking, retry
 from shared.eventsourcing.application import OutreachApplication
+from shared.eventsourcing.applier import ViewMoved
 from shared.eventsourcing.persistence import eventsourcing_env
-from shared.eventsourcing.runner import BatchingProjectionRunner, ViewMoved
+from shared.eventsourcing.runner import BatchingProjectionRunner
 from shared.eventsourcing.views import TrackedView, build_view
 from shared.runtime.supervision import ProjectionRunners
 from shared.settings import ServiceSettings
@@ -251,7 +252,7 @@ def test_later_events_of_a_parked_events_aggregate_wait_behind_it_and_a_retry_ap
             assert [p["error_class"] for p in parked] == ["ValueError", None, None]
 
             # Retried while the failure persists: nothing is applied, nothing moves.
-            again = parking.retry_parked(
+            again = retry.retry_parked(
                 running.projection,
                 app_type.name,
                 lambda n: read_notification(app, n),
@@ -262,7 +263,7 @@ def test_later_events_of_a_parked_events_aggregate_wait_behind_it_and_a_retry_ap
             assert view.applied(app_type.name) == [first[1], everything[3]]
 
             heal(app_type.name)  # the fix
-            result = parking.retry_parked(
+            result = retry.retry_parked(
                 running.projection,
                 app_type.name,
                 lambda n: read_notification(app, n),
@@ -286,7 +287,7 @@ def test_later_events_of_a_parked_events_aggregate_wait_behind_it_and_a_retry_ap
             assert running.status()["parked"] == 0
             # A second retry finds nothing to do: nothing is applied twice.
             assert (
-                parking.retry_parked(
+                retry.retry_parked(
                     running.projection,
                     app_type.name,
                     lambda n: read_notification(app, n),
@@ -423,8 +424,8 @@ def test_a_retry_while_a_rebuild_holds_the_view_is_refused_and_changes_nothing(
                     "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
                     (parking.lock_key(AppliedProjection.name),),
                 )
-                with pytest.raises(parking.ViewBusyError, match="held by a rebuild"):
-                    parking.retry_parked(
+                with pytest.raises(retry.ViewBusyError, match="held by a rebuild"):
+                    retry.retry_parked(
                         running.projection,
                         app_type.name,
                         lambda n: read_notification(app, n),

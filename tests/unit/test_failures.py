@@ -9,7 +9,7 @@ from eventsourcing import persistence
 from eventsourcing.utils import resolve_topic
 from psycopg import errors
 
-from shared.eventsourcing.parking import database_away, describe
+from shared.failures import database_away, describe
 
 pytestmark = pytest.mark.unit
 
@@ -87,7 +87,7 @@ def test_any_other_error_says_only_its_class_and_where_it_was_raised() -> None:
     error = raised_from(handler)
     name, message = describe(error)
     assert name == "ValueError"
-    assert message.startswith("ValueError raised at tests/unit/test_parking.py:")
+    assert message.startswith("ValueError raised at tests/unit/test_failures.py:")
     assert message.endswith("in handler")
     assert "Zyx" not in message
 
@@ -106,5 +106,5 @@ def test_an_error_raised_in_a_library_is_placed_at_the_project_code_that_called_
 
     name, message = describe(raised_from(handler))
     assert name == "eventsourcing.utils.TopicError"
-    assert message.startswith("TopicError raised at tests/unit/test_parking.py:")
+    assert message.startswith("TopicError raised at tests/unit/test_failures.py:")
     assert message.endswith("in handler")
