@@ -124,6 +124,7 @@ def current_session(request: Request) -> Session:
 
 
 CurrentSession = Annotated[Session, Depends(current_session)]
+TheWeb = Annotated[Web, Depends(web_of)]
 
 
 def check_state_change(request: Request, session: Session, given: str | None) -> None:
