@@ -61,7 +61,7 @@ def envelope(subject: uuid.UUID, payload: Any, event_type: str) -> dict[str, Any
     )
 
 
-async def test_the_worker_republishes_filtered_events_and_the_tombstone_per_subscriber(
+async def test_the_worker_republishes_filtered_events_and_the_tombstone_per_subscriber_once(
     stack: ServiceSettings, view: FeedView, pool: ConnectionPool, topic: str
 ) -> None:
     name = f"test-{uuid.uuid4().hex[:10]}"
@@ -77,7 +77,19 @@ async def test_the_worker_republishes_filtered_events_and_the_tombstone_per_subs
     dead_letters.create_schema()
     for consumer in feed_consumers(view, prefix=f"feed-test-{name}", topics=[topic]):
         register(broker, consumer, dead_letters)
-    publisher = FeedPublisher(view, broker, lambda topics: ensure_topics(stack, topics))
+    # Two replicas' publishers over the same outbox: one sends, the other waits in standby.
+    publishers = [
+        FeedPublisher(
+            view,
+            broker,
+            lambda topics: ensure_topics(stack, topics),
+            lock_dsn=stack.database_url(TEST_DATABASE),
+            interval=0.05,
+        )
+        for _ in range(2)
+    ]
+    stopping = asyncio.Event()
+    running: list[asyncio.Task[None]] = []
     subject = uuid.uuid4()
     restored = envelope(
         subject,
@@ -102,17 +114,19 @@ async def test_the_worker_republishes_filtered_events_and_the_tombstone_per_subs
     )
     await broker.start()
     try:
+        running += [asyncio.create_task(p.run(stopping)) for p in publishers]
         for message in (restored, erased):
             await broker.publish(json.dumps(message).encode(), topic=topic, key=subject.bytes)
-        sent = 0
-        for _ in range(100):
-            sent += await publisher.publish_pending()
-            if sent >= 2:
-                break
-            await asyncio.sleep(0.2)
-        assert sent == 2
+        async with asyncio.timeout(30):
+            while sum(p.published for p in publishers) < 2:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(1)  # time for a second sender, if there were one
     finally:
+        stopping.set()
+        await asyncio.gather(*running, return_exceptions=True)
         await broker.stop()
+
+    assert sorted(p.published for p in publishers) == [0, 2]
 
     received = [json.loads(record.value) for record in read_topic(stack, feed_topic(name))]
     assert [m["event_type"] for m in received] == ["ContactRestored", "SubjectErased"]

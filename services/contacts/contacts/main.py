@@ -69,7 +69,9 @@ def open_contacts(infra: Infrastructure, settings: ContactsSettings) -> Service[
         break_glass_ttl=timedelta(seconds=settings.break_glass_seconds),
     )
     prefix = settings.service_name
-    publisher = FeedPublisher(feeds, infra.broker, lambda topics: ensure_topics(settings, topics))
+    publisher = FeedPublisher(
+        feeds, infra.broker, lambda topics: ensure_topics(settings, topics), lock_dsn=infra.dsn
+    )
     return Service(
         app=contacts,
         log=LOG,

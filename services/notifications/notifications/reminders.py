@@ -8,7 +8,6 @@ before the new end). The coachings are the directory's, learnt from ``CoachAssig
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -19,6 +18,7 @@ from notifications.application import Notifications, QueueRequest
 from notifications.projections.directory import DirectoryView
 from shared.contracts.notifications import RecipientKind
 from shared.eventsourcing.meta import CommandContext
+from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,13 @@ class ReminderCheck:
         return queued
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Check every ``interval_seconds`` until ``stopping`` is set; a failed check is
-        logged and tried again at the next interval."""
-        while not stopping.is_set():
-            try:
-                await asyncio.to_thread(self.check)
-            except Exception:
-                log.exception("coaching reminder check failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.interval_seconds)
+        """Check every ``interval_seconds`` until ``stopping`` is set (a failed check is
+        logged and tried again at the next interval). Every replica checks: a reminder's
+        notification id follows from the coaching and its end (:func:`reminder_source`), so
+        a reminder queued twice is one notification."""
+        await every(self.interval_seconds, self._check_in_thread, name="coaching reminders")(
+            stopping
+        )
+
+    async def _check_in_thread(self) -> int:
+        return await asyncio.to_thread(self.check)

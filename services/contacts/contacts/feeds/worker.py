@@ -4,7 +4,6 @@ that sends it (at least once; subscribers de-duplicate by ``feed_event_id``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from contacts.feeds.filtering import (
 from shared.contracts import ERASURE_TOPIC, TOPICS, Envelope, Payload
 from shared.eventsourcing.views import TrackedView
 from shared.messaging.consumer import Consumer, view_effect
+from shared.runtime.background import as_leader, every
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +162,21 @@ def feed_consumers(
 
 
 class FeedPublisher:
-    """Sends the feed outbox in order; deletes what the broker acknowledged."""
+    """Sends the feed outbox in order; deletes what the broker acknowledged. One replica
+    sends at a time (the leader lock of ``lock_dsn``'s database): two senders would send a
+    row twice and could reorder a subscriber's messages."""
 
     def __init__(
         self,
         view: FeedView,
         broker: KafkaBroker,
         ensure_topics: Callable[[list[str]], object],
+        *,
+        lock_dsn: str,
         interval: float = 0.5,
     ) -> None:
         self._view = view
+        self._lock_dsn = lock_dsn
         self._broker = broker
         self._ensure_topics = ensure_topics
         self._interval = interval
@@ -197,11 +202,10 @@ class FeedPublisher:
         return len(rows)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                while await self.publish_pending():
-                    pass
-            except Exception:
-                log.exception("feed outbox not sent yet; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
+        """Send until ``stopping`` is set; standby while another replica holds the lock."""
+        sending = every(self._interval, self._publish_all, name="feed outbox")
+        await as_leader(self._lock_dsn, "outreach-feeds", sending, name="feed outbox")(stopping)
+
+    async def _publish_all(self) -> None:
+        while await self.publish_pending():
+            pass

@@ -7,7 +7,7 @@ Exactly once towards people, step by step:
    it (see ``domain.notification_id_for``), and a rebuilt view sends nothing, because what
    is due is decided by the aggregate's own events, not by a view.
 2. Only one outbox sends at a time (a PostgreSQL advisory lock, like the relay:
-   :mod:`notifications.outbox.leader`).
+   :func:`shared.runtime.background.as_leader`).
 3. A letter is composed, sealed with the person's key and recorded as ``Sent`` (it is then
    in its district's print batch of the day) in one transaction with its ``AttemptStarted``:
    there is no window in which it can be produced twice.
@@ -32,11 +32,11 @@ from notifications.application import Notifications
 from notifications.channels import DeliveryError, Mailer, OutgoingEmail, SmsGateway
 from notifications.domain import Notification, Status
 from notifications.letters import Composer, Letter, PersonErasedError
-from notifications.outbox.leader import as_leader
 from notifications.projections.status import NotificationsView
 from notifications.rendering import BERLIN
 from shared.contracts.notifications import GivenUpReason
 from shared.privacy import SubjectErasedError
+from shared.runtime.background import as_leader, every
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,16 @@ class Outbox:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Deliver until ``stopping`` is set; standby while another replica holds the lock."""
-        await as_leader(
-            stopping,
-            dsn=self.lock_dsn,
-            lock_key=self._lock_key,
-            step=self.deliver_due,
-            interval_seconds=self.poll_seconds,
-            active=self._set_active,
+        await as_leader(self.lock_dsn, self._lock_key, self._deliver_while_leading, name="outbox")(
+            stopping
         )
 
-    def _set_active(self, active: bool) -> None:
-        self.is_active = active
+    async def _deliver_while_leading(self, leading: asyncio.Event) -> None:
+        self.is_active = True
+        try:
+            await every(self.poll_seconds, self._deliver_due_in_thread, name="outbox")(leading)
+        finally:
+            self.is_active = False
+
+    async def _deliver_due_in_thread(self) -> int:
+        return await asyncio.to_thread(self.deliver_due)
