@@ -66,20 +66,6 @@ def forget_tracking(
     )
 
 
-def send_events_in_binary(recorder: PostgresProcessRecorder) -> None:
-    """Have ``recorder`` send the new stored events in binary.
-
-    The library's insert statement takes the events as one array of a composite type;
-    psycopg dumps a composite in text by default, escaping every field (the event's bytes
-    too) with regular expressions in Python — a third of the cost of a bulk ``save``. The
-    same statement with the array in binary (``%b``) stores the same rows. A statement of
-    another shape is kept as the library wrote it."""
-    statement = recorder.insert_events_statement.as_string()
-    if "unnest(%s::" in statement:
-        binary = statement.replace("unnest(%s::", "unnest(%b::")
-        recorder.insert_events_statement = SQL(binary).format()
-
-
 class HookedProcessRecorder(PostgresProcessRecorder):
     """The library's process recorder, calling :meth:`in_insert_transaction` with the
     keyword arguments of every ``insert_events`` (those of an application's ``save``), in the

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.postgres import (
-    PostgresDatastore,
     PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
@@ -17,11 +16,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from shared.database import tune
-from shared.eventsourcing._library import (
-    HookedProcessRecorder,
-    attempted_once,
-    send_events_in_binary,
-)
+from shared.eventsourcing._library import HookedProcessRecorder, attempted_once
+from shared.eventsourcing.binary_events import send_stored_events_in_binary
 from shared.messaging import processed
 from shared.settings import StackSettings
 
@@ -49,9 +45,11 @@ def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dic
 class OutreachPostgresFactory(PostgresFactory):
     """The library's PostgreSQL persistence, its connection pool bounded like every other
     pool of the service (``shared.database``): a caller waits at most a couple of seconds for a
-    connection while the database is away, and the pool is back soon after the database."""
+    connection while the database is away, and the pool is back soon after the database. Its
+    connections send the new stored events in binary."""
 
     def __init__(self, env: Environment | EnvType | None) -> None:
+        send_stored_events_in_binary()
         super().__init__(env)
         tune(self.datastore.pool)
 
@@ -59,9 +57,9 @@ class OutreachPostgresFactory(PostgresFactory):
 class OutreachRecorder(HookedProcessRecorder):
     """The library's process recorder: each query attempted once
     (:func:`~shared.eventsourcing._library.attempted_once`), the new stored events sent in
-    binary, and a consumed message's :class:`~shared.messaging.processed.Delivery` (the
-    ``processed`` keyword of an application's ``save``) recorded in the transaction of the
-    events it caused."""
+    binary (:mod:`shared.eventsourcing.binary_events`), and a consumed message's
+    :class:`~shared.messaging.processed.Delivery` (the ``processed`` keyword of an
+    application's ``save``) recorded in the transaction of the events it caused."""
 
     insert_events = attempted_once(PostgresProcessRecorder.insert_events)
     select_events = attempted_once(PostgresProcessRecorder.select_events)
@@ -70,10 +68,6 @@ class OutreachRecorder(HookedProcessRecorder):
     insert_tracking = attempted_once(PostgresProcessRecorder.insert_tracking)
     max_tracking_id = attempted_once(PostgresProcessRecorder.max_tracking_id)
     has_tracking_id = attempted_once(PostgresProcessRecorder.has_tracking_id)
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        send_events_in_binary(self)
 
     def create_table(self) -> None:
         super().create_table()

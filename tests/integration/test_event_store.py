@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
+from psycopg.types.array import ListBinaryDumper
 
 from shared.eventsourcing.application import OutreachApplication
 from shared.eventsourcing.persistence import eventsourcing_env
@@ -98,3 +99,25 @@ def test_a_reader_following_the_log_sees_every_event_of_concurrent_saves(app: Ta
     stored = [n.id for n in app.recorder.select_notifications(start + 1, limit=1000)]
     assert len(stored) == 180
     assert seen == stored
+
+
+def test_a_save_sends_its_events_to_postgresql_in_binary_and_reads_them_back(
+    app: TallyApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dumped: list[int] = []
+    binary_dump = ListBinaryDumper.dump
+
+    def spy(self: ListBinaryDumper, obj: list[Any]) -> Any:
+        dumped.append(len(obj))
+        return binary_dump(self, obj)
+
+    monkeypatch.setattr(ListBinaryDumper, "dump", spy)
+    tallies = [Tally() for _ in range(3)]
+    for tally in tallies:
+        tally.count()
+
+    app.save(*tallies)
+
+    assert dumped == [6]  # one array of the six new events, in binary
+    for tally in tallies:
+        assert [e.originator_version for e in app.recorder.select_events(tally.id)] == [1, 2]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.postgres import (
@@ -15,8 +17,12 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from psycopg import pq
+from psycopg.adapt import AdaptersMap, PyFormat, Transformer
+from psycopg.types.composite import CompositeInfo, register_composite
 
 from shared.eventsourcing import _library
+from shared.eventsourcing.binary_events import STORED_EVENT_FIELDS, StoredEventsDumper
 
 pytestmark = pytest.mark.unit
 
@@ -85,13 +91,33 @@ def test_the_recorders_statements_the_adapter_reads_have_the_expected_shape() ->
     assert recorder.datastore.schema == "public"
 
 
-def test_events_go_in_binary_through_the_library_statement() -> None:
-    recorder = PostgresProcessRecorder(OfflineDatastore(), events_table_name="x_events")
-    before = recorder.insert_events_statement.as_string()
-    _library.send_events_in_binary(recorder)
-    assert recorder.insert_events_statement.as_string() == before.replace(
-        "unnest(%s::", "unnest(%b::"
+def test_a_saves_stored_events_are_dumped_in_binary_and_every_other_list_as_before() -> None:
+    class Context:
+        adapters = AdaptersMap(psycopg.adapters)
+        connection = None
+
+    Context.adapters.register_dumper(list, StoredEventsDumper)
+    info = CompositeInfo(
+        "stored_event_uuid",
+        90001,
+        90002,
+        field_names=list(STORED_EVENT_FIELDS),
+        field_types=[2950, 20, 25, 17],  # uuid, bigint, text, bytea
     )
+    register_composite(info, Context)
+    assert info.python_type is not None
+    events = [info.python_type(uuid.uuid4(), 1, "topic", b"\x00'\"{},")]
+    ours, plain = Transformer(Context), Transformer()
+
+    sent = ours.get_dumper(events, PyFormat.AUTO)
+    binary = ours.get_dumper(events, PyFormat.BINARY)
+    assert sent.format == pq.Format.BINARY
+    assert sent.dump(events) == binary.dump(events)
+    for other in (["a", "b"], [1, 2], [uuid.uuid4()], []):
+        assert ours.get_dumper(other, PyFormat.AUTO).format == pq.Format.TEXT
+        assert (
+            ours.get_dumper(other, PyFormat.AUTO).oid == plain.get_dumper(other, PyFormat.AUTO).oid
+        )
 
 
 def test_the_collected_events_are_held_where_the_library_reads_them() -> None:
