@@ -84,7 +84,7 @@ class HookedProcessRecorder(PostgresProcessRecorder):
 class Collected(ProcessingEvent[UUID]):
     """The library's ``ProcessingEvent``, collecting the events of an aggregate without the
     library's two ``isinstance`` checks against runtime-checkable protocols (on Python 3.11
-    each walks the protocol's members: about a third of a bulk ``save``'s own time). An
+    each walks the protocol's members: a large part of a bulk ``save``, bench/README.md). An
     aggregate class of the library is recognised by a plain class check, with the same
     outcome; anything else goes through the library's own checks."""
 

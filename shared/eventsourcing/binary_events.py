@@ -4,7 +4,7 @@ adaptation (no statement of the library changed).
 The library inserts a ``save``'s events as one list of a composite type
 (``unnest(%s::stored_event_uuid[])``). psycopg dumps a list in text unless told otherwise,
 escaping every field of every composite (the events' bytes too) with regular expressions in
-Python: a third of the cost of a bulk ``save`` (bench/README.md). :class:`StoredEventsDumper`
+Python: the costliest part of a bulk ``save`` (bench/README.md). :class:`StoredEventsDumper`
 is psycopg's list dumper, registered for lists: a list of stored-event composites goes in
 binary (the same rows stored), any other list exactly as psycopg dumps it.
 """
