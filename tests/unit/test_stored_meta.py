@@ -32,6 +32,8 @@ from notifications.outbox import Outbox
 from notifications.projections.directory import DirectoryView
 from notifications.projections.status import NotificationsView
 from notifications.reminders import ReminderCheck, reminder_source
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactChannel, ContactRestored
@@ -347,7 +349,12 @@ async def test_a_consumed_event_queues_its_email_and_the_outbox_sends_it_as_the_
         sms=cast(Any, None),
         lock_dsn="postgresql:///test",
     )
-    assert outbox.deliver(notification_id) is Status.SENT
+    # Even in a traced round, the outbox's events carry no trace context.
+    traced = SpanContext(
+        int(TRACE_ID, 16), 0x00F067AA0BA902B7, is_remote=False, trace_flags=TraceFlags(1)
+    )
+    with trace.use_span(NonRecordingSpan(traced)):
+        assert outbox.deliver(notification_id) is Status.SENT
     assert len(mailer.sent) == 1
 
     events = stored(notifications, notification_id)
