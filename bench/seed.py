@@ -16,7 +16,7 @@ from psycopg import sql
 
 from bench.harness import Bench
 from shared.contracts.contacts import ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 
 QUERY_DISTRICTS = 50
 """Seeded cases are spread over this many districts; the queries read the first one."""
@@ -80,11 +80,12 @@ def run_import(
     app: Contacts, first: int, count: int, tag: str, progress: Callable[[int], None] | None = None
 ) -> int:
     """Import persons ``first`` … ``first + count - 1``; how many cases were opened."""
-    ctx = CommandContext(actor="tl-bench", role="team_lead")
     imported = 0
     for start in range(first, first + count, IMPORT_REQUEST):
         rows = import_rows(start, min(IMPORT_REQUEST, first + count - start), tag)
-        results = app.import_cases(rows, ctx=ctx)
+        # Each call as one request of the endpoint: a team lead's.
+        with acting_as(CommandContext(actor="tl-bench", role="team_lead")):
+            results = app.import_cases(rows)
         imported += sum(1 for r in results if r.case_id is not None)
         if progress:
             progress(min(count, start + IMPORT_REQUEST - first))

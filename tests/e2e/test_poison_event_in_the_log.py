@@ -15,7 +15,7 @@ import pytest
 from contacts.application import Contacts, PersonDetails
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.privacy import PersonalDataCipher
 from shared.settings import ServiceSettings
@@ -36,18 +36,18 @@ def test_a_poison_event_in_the_log_is_parked_and_the_service_stays_ready_and_cur
 ) -> None:
     app = Contacts(eventsourcing_env(stack, contacts_database), cipher=cipher)
     try:
-        poisoned = app.report_contact_lost(
-            district=district,
-            local_office="mitte\u0000nord",
-            person=PersonDetails(customer_number="123P456789", name="Zyx Poison", address="-"),
-            reason=ContactLostReason.UNANSWERED_INVITATIONS,
-            unanswered_letters=2,
-            missed_appointments=0,
-            last_contact_on=None,
-            deadline=None,
-            case_manager="cm-lange",
-            ctx=CommandContext(actor="cm-lange", role="case_manager"),
-        )
+        with acting_as(CommandContext(actor="cm-lange", role="case_manager")):
+            poisoned = app.report_contact_lost(
+                district=district,
+                local_office="mitte\u0000nord",
+                person=PersonDetails(customer_number="123P456789", name="Zyx Poison", address="-"),
+                reason=ContactLostReason.UNANSWERED_INVITATIONS,
+                unanswered_letters=2,
+                missed_appointments=0,
+                last_contact_on=None,
+                deadline=None,
+                case_manager="cm-lange",
+            )
     finally:
         app.close()
 

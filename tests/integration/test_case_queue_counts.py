@@ -18,7 +18,7 @@ from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.rebuild import rebuild_projection, reset_view
 from shared.eventsourcing.views import build_view
@@ -277,30 +277,27 @@ def test_a_rebuilt_queue_has_the_counts_of_its_cases(
 ) -> None:
     app = Contacts(eventsourcing_env(stack, database), cipher=cipher)
     try:
-        ctx = CommandContext(actor="cm-test", role="case_manager")
-        cases = [
-            app.report_contact_lost(
-                district="rebuilt",
-                local_office="mitte",
-                person=PersonDetails(
-                    customer_number=f"{n:03d}R{uuid.uuid4().int % 10**6:06d}",
-                    name=f"Queueperson {n}",
-                    address="Weg 1",
-                ),
-                reason=ContactLostReason.MAIL_RETURNED,
-                unanswered_letters=1,
-                missed_appointments=0,
-                last_contact_on=None,
-                deadline=date.today() + timedelta(days=n * 5 - 10) if n % 4 else None,
-                case_manager="cm-test",
-                ctx=ctx,
-            )
-            for n in range(8)
-        ]
-        app.restore_contact(
-            cases[1], channel=ContactChannel.PHONE, restored_on=date.today(), ctx=ctx
-        )
-        app.close_case(cases[2], reason=CaseClosedReason.MOVED_AWAY, ctx=ctx)
+        with acting_as(CommandContext(actor="cm-test", role="case_manager")):
+            cases = [
+                app.report_contact_lost(
+                    district="rebuilt",
+                    local_office="mitte",
+                    person=PersonDetails(
+                        customer_number=f"{n:03d}R{uuid.uuid4().int % 10**6:06d}",
+                        name=f"Queueperson {n}",
+                        address="Weg 1",
+                    ),
+                    reason=ContactLostReason.MAIL_RETURNED,
+                    unanswered_letters=1,
+                    missed_appointments=0,
+                    last_contact_on=None,
+                    deadline=date.today() + timedelta(days=n * 5 - 10) if n % 4 else None,
+                    case_manager="cm-test",
+                )
+                for n in range(8)
+            ]
+            app.restore_contact(cases[1], channel=ContactChannel.PHONE, restored_on=date.today())
+            app.close_case(cases[2], reason=CaseClosedReason.MOVED_AWAY)
         projection = CaseQueueProjection(view=view)
 
         for _ in range(2):  # the second rebuild truncates what the first one built

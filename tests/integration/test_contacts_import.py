@@ -11,7 +11,7 @@ from contacts.application import CaseImport, Contacts, PersonDetails
 from contacts.projections.queue import CaseQueueProjection, CaseQueueView
 
 from shared.contracts.contacts import ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.rebuild import rebuild_projection
 from shared.eventsourcing.views import build_view
@@ -22,7 +22,12 @@ from tests.support.helpers import TEST_DATABASE
 
 pytestmark = pytest.mark.integration
 
-CTX = CommandContext(actor="tl-anna", role="team_lead")
+
+@pytest.fixture(autouse=True)
+def team_lead() -> Iterator[None]:
+    """The imports are a team lead's (as an HTTP request of theirs)."""
+    with acting_as(CommandContext(actor="tl-anna", role="team_lead")):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +71,10 @@ def test_keyring_subjects_for_matches_subject_for(keyring: Keyring) -> None:
 
 def test_import_rejects_duplicates_per_row(app: Contacts, district: str) -> None:
     people = numbers(6)
-    (existing,) = app.import_cases(rows(district, people[:1]), ctx=CTX)
+    (existing,) = app.import_cases(rows(district, people[:1]))
     assert existing.case_id is not None
     before = app.recorder.max_notification_id()
-    results = app.import_cases(rows(district, [*people, people[3]]), ctx=CTX, batch_size=4)
+    results = app.import_cases(rows(district, [*people, people[3]]), batch_size=4)
     codes = [r.error.code if r.error else None for r in results]
     assert codes == [
         "open_case_exists",
@@ -89,7 +94,7 @@ def test_import_rejects_duplicates_per_row(app: Contacts, district: str) -> None
 
 def test_rebuild_projection_from_scratch(app: Contacts, stack: ServiceSettings) -> None:
     district = f"test-{uuid.uuid4().hex[:10]}"
-    app.import_cases(rows(district, numbers(3)), ctx=CTX)
+    app.import_cases(rows(district, numbers(3)))
     view = build_view(CaseQueueView, eventsourcing_env(stack, TEST_DATABASE), "import_case_queue")
     projection = CaseQueueProjection(view=view)
     applied = rebuild_projection(projection, app, tables=["case_queue"], batch_size=50)

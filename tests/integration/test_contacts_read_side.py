@@ -34,7 +34,7 @@ from eventsourcing.persistence import Tracking
 
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.eventsourcing import parking, retry
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.eventsourcing.rebuild import RebuildRefusedError, rebuild_projection, tables_of
 from shared.eventsourcing.runner import BatchingProjectionRunner
@@ -70,18 +70,18 @@ def app(env: dict[str, str], cipher: PersonalDataCipher) -> Iterator[Contacts]:
 
 def report(app: Contacts, district: str, local_office: str = "mitte") -> UUID:
     number = f"{uuid.uuid4().int % 1000:03d}R{uuid.uuid4().int % 10**6:06d}"
-    return app.report_contact_lost(
-        district=district,
-        local_office=local_office,
-        person=PersonDetails(customer_number=number, name=f"Zyx {number}", address="Weg 1"),
-        reason=ContactLostReason.UNANSWERED_INVITATIONS,
-        unanswered_letters=2,
-        missed_appointments=0,
-        last_contact_on=None,
-        deadline=None,
-        case_manager="cm-lange",
-        ctx=CTX,
-    )
+    with acting_as(CTX):
+        return app.report_contact_lost(
+            district=district,
+            local_office=local_office,
+            person=PersonDetails(customer_number=number, name=f"Zyx {number}", address="Weg 1"),
+            reason=ContactLostReason.UNANSWERED_INVITATIONS,
+            unanswered_letters=2,
+            missed_appointments=0,
+            last_contact_on=None,
+            deadline=None,
+            case_manager="cm-lange",
+        )
 
 
 @contextlib.contextmanager
@@ -122,12 +122,9 @@ def test_a_stored_poison_event_is_parked_and_the_contacts_views_keep_following_t
     ):
         after = [report(app, district) for _ in range(3)]
         # A later event of the poisoned case waits behind it; the others' are applied.
-        app.restore_contact(
-            poisoned, channel=ContactChannel.PHONE, restored_on=date.today(), ctx=CTX
-        )
-        app.restore_contact(
-            after[0], channel=ContactChannel.PHONE, restored_on=date.today(), ctx=CTX
-        )
+        with acting_as(CTX):
+            app.restore_contact(poisoned, channel=ContactChannel.PHONE, restored_on=date.today())
+            app.restore_contact(after[0], channel=ContactChannel.PHONE, restored_on=date.today())
         head = app.recorder.max_notification_id()
         queue.wait(head, timeout=20)
         detail.wait(head, timeout=20)
@@ -209,18 +206,19 @@ def test_a_rebuild_under_traffic_ends_with_the_view_a_rebuild_from_scratch_gives
         """Report, restore and close cases while the rebuild runs."""
         writer = Contacts(env, cipher=cipher)
         try:
-            while not stop_writing.is_set():
-                case = report(writer, district)
-                written.append(case)
-                if len(written) % 3 == 0:
-                    writer.close_case(case, reason=CaseClosedReason.MOVED_AWAY, ctx=CTX)
-                elif len(written) % 3 == 1 and len(written) < len(seeded):
-                    writer.restore_contact(
-                        seeded[len(written)],
-                        channel=ContactChannel.PHONE,
-                        restored_on=date.today(),
-                        ctx=CTX,
-                    )
+            # The writer's commands (its thread starts with no command context).
+            with acting_as(CTX):
+                while not stop_writing.is_set():
+                    case = report(writer, district)
+                    written.append(case)
+                    if len(written) % 3 == 0:
+                        writer.close_case(case, reason=CaseClosedReason.MOVED_AWAY)
+                    elif len(written) % 3 == 1 and len(written) < len(seeded):
+                        writer.restore_contact(
+                            seeded[len(written)],
+                            channel=ContactChannel.PHONE,
+                            restored_on=date.today(),
+                        )
         finally:
             writer.close()
 

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.chain import EventChain
 from shared.contracts.contacts import ContactChannel, ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.keyring import Keyring
 from shared.privacy import ERASED, PersonalDataCipher
@@ -34,28 +34,29 @@ def contacts(
     stack: ServiceSettings, database: str, cipher: PersonalDataCipher
 ) -> Iterator[Contacts]:
     app = Contacts(eventsourcing_env(stack, database), cipher=cipher)
-    for _ in range(3):
-        data = person()
-        case_id = app.report_contact_lost(
-            district="test-chain",
-            local_office="mitte",
-            person=PersonDetails(
-                customer_number=data["customer_number"], name=data["name"], address=data["address"]
-            ),
-            reason=ContactLostReason.MAIL_RETURNED,
-            unanswered_letters=1,
-            missed_appointments=0,
-            last_contact_on=date(2026, 2, 1),
-            deadline=None,
-            case_manager="cm-test",
-            ctx=CommandContext(actor="cm-test", role="case_manager"),
-        )
-        app.restore_contact(
-            case_id,
-            channel=ContactChannel.PHONE,
-            restored_on=date(2026, 11, 2),
-            ctx=CommandContext(actor="cm-test", role="case_manager"),
-        )
+    with acting_as(CommandContext(actor="cm-test", role="case_manager")):
+        for _ in range(3):
+            data = person()
+            case_id = app.report_contact_lost(
+                district="test-chain",
+                local_office="mitte",
+                person=PersonDetails(
+                    customer_number=data["customer_number"],
+                    name=data["name"],
+                    address=data["address"],
+                ),
+                reason=ContactLostReason.MAIL_RETURNED,
+                unanswered_letters=1,
+                missed_appointments=0,
+                last_contact_on=date(2026, 2, 1),
+                deadline=None,
+                case_manager="cm-test",
+            )
+            app.restore_contact(
+                case_id,
+                channel=ContactChannel.PHONE,
+                restored_on=date(2026, 11, 2),
+            )
     yield app
     app.close()
 

@@ -33,6 +33,7 @@ from shared.contracts.contacts import (
 )
 from shared.contracts.notifications import GivenUpReason
 from shared.contracts.visits import MeetingPlace, Schedule, VisitAnnounced, VisitPurpose
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.keyring import Keyring
 from shared.messaging.handlers import ConsumerGroup
 from shared.privacy import PersonalDataCipher
@@ -133,9 +134,10 @@ def queue(
     harness: NotificationsHarness, group: ConsumerGroup[Notifications], event: Envelope[Payload]
 ) -> None:
     """What ``event`` calls for, queued by its ``on_<event>`` handler as its consumer does
-    (without Kafka)."""
+    (without Kafka: in the context the consumer gives it)."""
     consumer = group.consumer(harness.app, prefix=harness.prefix)
-    consumer.effect(event, consumer.delivery_of(event))
+    with acting_as(CommandContext.following(event.event_id, event.correlation_id)):
+        consumer.effect(event, consumer.delivery_of(event))
 
 
 def contact_restored(district: str, case_manager: str = "cm-mueller") -> Envelope[Payload]:

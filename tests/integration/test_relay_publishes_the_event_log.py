@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from shared.contracts import contacts as contacts_contracts
 from shared.contracts import parse_envelope, topic_of
 from shared.contracts.contacts import ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.messaging.kafka import build_broker
 from shared.messaging.relay import Relay
@@ -43,20 +43,20 @@ def contacts(stack: ServiceSettings, cipher: PersonalDataCipher) -> Iterator[Con
 
 def report(app: Contacts, district: str) -> uuid.UUID:
     data = person()
-    return app.report_contact_lost(
-        district=district,
-        local_office="mitte",
-        person=PersonDetails(
-            customer_number=data["customer_number"], name=data["name"], address=data["address"]
-        ),
-        reason=ContactLostReason.MISSED_APPOINTMENTS,
-        unanswered_letters=1,
-        missed_appointments=2,
-        last_contact_on=date(2026, 1, 5),
-        deadline=None,
-        case_manager="cm-test",
-        ctx=CommandContext(actor="cm-test", role="case_manager"),
-    )
+    with acting_as(CommandContext(actor="cm-test", role="case_manager")):
+        return app.report_contact_lost(
+            district=district,
+            local_office="mitte",
+            person=PersonDetails(
+                customer_number=data["customer_number"], name=data["name"], address=data["address"]
+            ),
+            reason=ContactLostReason.MISSED_APPOINTMENTS,
+            unanswered_letters=1,
+            missed_appointments=2,
+            last_contact_on=date(2026, 1, 5),
+            deadline=None,
+            case_manager="cm-test",
+        )
 
 
 def messages_of(settings: ServiceSettings, district: str) -> list[Any]:

@@ -36,7 +36,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from shared.contracts.contacts import CaseClosedReason, ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.keyring import Keyring
 from shared.privacy import ERASED, DataCategory, PersonalDataCipher
 from shared.runtime.app import routes_app
@@ -164,20 +164,20 @@ def contacts_with_views(settings: ServiceSettings) -> Iterator[tuple[Contacts, R
 
 def report_lost(app: Contacts, district: str, who: dict[str, Any]) -> uuid.UUID:
     """Report ``who`` as lost to ``app`` (a case manager's report, two missed appointments)."""
-    return app.report_contact_lost(
-        district=district,
-        local_office="mitte",
-        person=PersonDetails(
-            customer_number=who["customer_number"], name=who["name"], address=who["address"]
-        ),
-        reason=ContactLostReason.MISSED_APPOINTMENTS,
-        unanswered_letters=2,
-        missed_appointments=2,
-        last_contact_on=None,
-        deadline=None,
-        case_manager="cm-test",
-        ctx=CTX,
-    )
+    with acting_as(CTX):
+        return app.report_contact_lost(
+            district=district,
+            local_office="mitte",
+            person=PersonDetails(
+                customer_number=who["customer_number"], name=who["name"], address=who["address"]
+            ),
+            reason=ContactLostReason.MISSED_APPOINTMENTS,
+            unanswered_letters=2,
+            missed_appointments=2,
+            last_contact_on=None,
+            deadline=None,
+            case_manager="cm-test",
+        )
 
 
 def person_in_views(dsn: str, subject: uuid.UUID, **expected: Any) -> PersonRecord:
@@ -213,7 +213,8 @@ def test_the_retention_job_erases_the_notes_of_a_closed_case_and_keeps_the_recor
         case = app.get_case(case_id)
         subject = case.subject_id
         note = cipher.seal(subject, "Nachbarin sagt, sie ist oft bei ihrer Tochter", "visit_note")
-        app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING, ctx=CTX)
+        with acting_as(CTX):
+            app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING)
         dsn = stack.database_url(TEST_DATABASE)
         closed = person_in_views(dsn, subject, last_closed_on=date.today())
         client = TestClient(data_protection_app(running))
@@ -254,8 +255,9 @@ def test_a_legal_hold_keeps_the_notes_from_the_retention_job(
         case_id = report_lost(app, district, who)
         subject = app.get_case(case_id).subject_id
         note = cipher.seal(subject, "Notiz unter Vorbehalt", DataCategory.VISIT_NOTE)
-        app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING, ctx=CTX)
-        app.place_legal_hold(subject, district=district, reason="Az. SG-2031-7", ctx=CTX)
+        with acting_as(CTX):
+            app.close_case(case_id, reason=CaseClosedReason.CONTACT_LASTING)
+            app.place_legal_hold(subject, district=district, reason="Az. SG-2031-7")
         held_person = person_in_views(
             stack.database_url(TEST_DATABASE), subject, last_closed_on=date.today(), legal_hold=True
         )

@@ -12,6 +12,7 @@ from notifications.settings import Letterhead
 
 from shared.contracts import Envelope, Payload
 from shared.contracts.notifications import NotificationChannel, RecipientKind
+from shared.eventsourcing.meta import SYSTEM, CommandContext, acting_as
 
 P = TypeVar("P", bound=Payload)
 
@@ -25,31 +26,24 @@ KASSEL = Letterhead(
 )
 
 
-def meta() -> dict[str, Any]:
-    return {
-        "actor": "system",
-        "role": "system",
-        "correlation_id": str(uuid4()),
-        "causation_id": None,
-        "trace": {},
-        "subject": str(uuid4()),
-        "district": "kassel",
-    }
+def system() -> CommandContext:
+    """The service itself, about someone in Kassel (as a consumer or the outbox)."""
+    return CommandContext(actor=SYSTEM, role=SYSTEM, trace={}, subject=uuid4(), district="kassel")
 
 
 def queued(source: str | None = None) -> Notification:
-    return Notification.queue(
-        source_key=source or str(uuid4()),
-        source_event_type="ContactRestored",
-        channel=NotificationChannel.EMAIL,
-        template="contact_restored",
-        template_version=1,
-        recipient_kind=RecipientKind.CASE_MANAGER,
-        recipient="cm-mueller",
-        context={"case_id": str(uuid4())},
-        queued_at=NOW,
-        meta=meta(),
-    )
+    with acting_as(system()):
+        return Notification.queue(
+            source_key=source or str(uuid4()),
+            source_event_type="ContactRestored",
+            channel=NotificationChannel.EMAIL,
+            template="contact_restored",
+            template_version=1,
+            recipient_kind=RecipientKind.CASE_MANAGER,
+            recipient="cm-mueller",
+            context={"case_id": str(uuid4())},
+            queued_at=NOW,
+        )
 
 
 def envelope(payload: P) -> Envelope[P]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
 from contacts.domain import OpenCaseIndex, OutreachCase
+from eventsourcing.persistence import Tracking
 
+from shared.contracts import Envelope, Payload
 from shared.contracts.contacts import ContactLostReason
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
+from shared.messaging.consumer import Effect
 from shared.privacy import PersonalDataCipher
 
 TODAY = date(2026, 11, 23)
@@ -24,19 +29,27 @@ def context(actor: str = "cm-mueller", role: str = "case_manager") -> CommandCon
     return CommandContext(actor=actor, role=role, trace={})
 
 
-def meta(
+@contextmanager
+def acting(
     subject_id: UUID,
     *,
     actor: str = "cm-mueller",
     district: str = DISTRICT,
     trace: dict[str, str] | None = None,
     causation_id: UUID | None = None,
-) -> dict[str, Any]:
-    """The metadata the contacts application records with every event."""
-    ctx = CommandContext(
-        actor=actor, role="case_manager", causation_id=causation_id, trace=trace or {}
+) -> Iterator[CommandContext]:
+    """The events recorded inside are of ``actor``'s command about the person (as the
+    contacts application records them)."""
+    context = CommandContext(
+        actor=actor,
+        role="case_manager",
+        causation_id=causation_id,
+        trace=trace or {},
+        subject=subject_id,
+        district=district,
     )
-    return {**ctx.as_meta(), "subject": str(subject_id), "district": district}
+    with acting_as(context):
+        yield context
 
 
 def sealed_person(cipher: PersonalDataCipher, subject_id: UUID) -> dict[str, str | None]:
@@ -49,8 +62,16 @@ def sealed_person(cipher: PersonalDataCipher, subject_id: UUID) -> dict[str, str
     }
 
 
-def report_case(cipher: PersonalDataCipher, **overrides: Any) -> OutreachCase:
-    """A case reported today for one person, with sealed personal fields."""
+def report_case(
+    cipher: PersonalDataCipher,
+    *,
+    actor: str = "cm-mueller",
+    trace: dict[str, str] | None = None,
+    causation_id: UUID | None = None,
+    **overrides: Any,
+) -> OutreachCase:
+    """A case reported today for one person, with sealed personal fields, by ``actor``
+    (in the request of ``trace``, caused by ``causation_id``)."""
     subject_id = overrides.pop("subject_id", None) or cipher.subject_for(CUSTOMER_NUMBER)
     arguments: dict[str, Any] = {
         "case_id": uuid4(),
@@ -68,7 +89,19 @@ def report_case(cipher: PersonalDataCipher, **overrides: Any) -> OutreachCase:
         "deadline": date(2027, 1, 15),
         "case_manager": "cm-mueller",
         "today": TODAY,
-        "meta": meta(subject_id),
     }
     arguments.update(overrides)
-    return OutreachCase.report(**arguments)
+    district = arguments["district"]
+    with acting(subject_id, actor=actor, district=district, trace=trace, causation_id=causation_id):
+        return OutreachCase.report(**arguments)
+
+
+def as_consumed(effect: Effect) -> Effect:
+    """``effect`` as the consumer applies it: each message in a command context of its own,
+    caused by it (``shared.messaging.subscription``)."""
+
+    def consumed(envelope: Envelope[Payload], tracking: Tracking) -> bool:
+        with acting_as(CommandContext.following(envelope.event_id, envelope.correlation_id)):
+            return effect(envelope, tracking)
+
+    return consumed

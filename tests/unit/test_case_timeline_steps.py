@@ -35,7 +35,7 @@ from shared.contracts.visits import (
 )
 from shared.privacy import PersonalDataCipher
 
-from .support import TODAY
+from .support import TODAY, as_consumed
 from .test_contacts_application import report
 
 pytestmark = pytest.mark.unit
@@ -104,7 +104,7 @@ def test_an_automatic_cancellation_is_noted_as_automatic(app: Contacts) -> None:
         cancelled_on=TODAY,
         cancelled_by="system",
     )
-    effect = visit_steps.consumer(app, prefix="contacts").effect
+    effect = as_consumed(visit_steps.consumer(app, prefix="contacts").effect)
 
     assert effect(envelope(cancelled, uuid4()), Tracking("contacts-visit-steps/1", 1))
 
@@ -179,10 +179,12 @@ def test_an_announced_visit_and_the_steps_of_its_letter_are_in_the_cases_own_log
         ),
     ]
 
-    visit_effect = visit_steps.consumer(app, prefix="contacts").effect
-    letter_effect = letters.consumer(
-        CaseLetters(app, lambda person, district: case_id), prefix="contacts"
-    ).effect
+    visit_effect = as_consumed(visit_steps.consumer(app, prefix="contacts").effect)
+    letter_effect = as_consumed(
+        letters.consumer(
+            CaseLetters(app, lambda person, district: case_id), prefix="contacts"
+        ).effect
+    )
     assert visit_effect(envelope(announced, subject), Tracking("contacts-visit-steps/1", 1))
     for index, event in enumerate(events):
         assert letter_effect(event, Tracking(f"contacts-letters/{index}", 1))
@@ -219,9 +221,11 @@ def test_an_email_to_staff_is_not_a_step_of_the_timeline(app: Contacts) -> None:
         source_event_id=uuid4(),
         source_event_type="ContactRestored",
     )
-    effect = letters.consumer(
-        CaseLetters(app, lambda person, district: case_id), prefix="contacts"
-    ).effect
+    effect = as_consumed(
+        letters.consumer(
+            CaseLetters(app, lambda person, district: case_id), prefix="contacts"
+        ).effect
+    )
 
     assert effect(envelope(queued, uuid4()), Tracking("contacts-letters/1", 1))  # tracked
 

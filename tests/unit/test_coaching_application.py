@@ -49,7 +49,7 @@ from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
-from .support import TODAY, context
+from .support import TODAY, as_consumed, context
 
 pytestmark = pytest.mark.unit
 
@@ -352,7 +352,6 @@ def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(
         last_contact_on=date(2026, 3, 2),
         deadline=None,
         case_manager="cm-mueller",
-        ctx=context(),
     )
     subject = contacts.get_case(case_id).subject_id
     coaching_id = uuid4()
@@ -389,7 +388,7 @@ def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(
             correlation_id=uuid4(),
             payload=payload,
         )
-        effect = coaching_notes.consumer(contacts, prefix="contacts").effect
+        effect = as_consumed(coaching_notes.consumer(contacts, prefix="contacts").effect)
         tracking = Tracking(
             application_name=f"contacts-coaching-notes/{envelope.event_id}", notification_id=1
         )

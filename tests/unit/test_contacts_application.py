@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,6 +26,12 @@ from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactL
 from shared.contracts.erasures import ErasureGround
 from shared.dates import DateInFutureError
 from shared.errors import ConflictError
+from shared.eventsourcing.meta import (
+    CommandContext,
+    NoCommandContextError,
+    acting_as,
+    concerning,
+)
 from shared.privacy import ERASED, DataCategory, PersonalDataCipher
 
 from .memory_keystore import InMemoryKeyStore
@@ -49,8 +56,14 @@ def app(cipher: PersonalDataCipher) -> Contacts:
 
 
 def report(
-    app: Contacts, *, district: str = "kassel", person: PersonDetails = PERSON, **kw: Any
+    app: Contacts,
+    *,
+    district: str = "kassel",
+    person: PersonDetails = PERSON,
+    ctx: CommandContext | None = None,
+    **kw: Any,
 ) -> UUID:
+    """A case reported by ``ctx`` (the tests' case manager unless given)."""
     arguments: dict[str, Any] = {
         "district": district,
         "local_office": "mitte",
@@ -61,10 +74,10 @@ def report(
         "last_contact_on": date(2026, 3, 2),
         "deadline": None,
         "case_manager": "cm-mueller",
-        "ctx": context(),
     }
     arguments.update(kw)
-    return app.report_contact_lost(**arguments)
+    with acting_as(ctx or context()):
+        return app.report_contact_lost(**arguments)
 
 
 def stored_states(app: Contacts) -> list[bytes]:
@@ -79,9 +92,11 @@ def events_of(app: Contacts, originator_id: UUID) -> list[Any]:
     ]
 
 
-def meta_of(app: Contacts, case_id: UUID) -> dict[str, Any]:
-    case = app.get_case(case_id)
-    return {**context().as_meta(), "subject": str(case.subject_id), "district": case.district}
+@pytest.fixture(autouse=True)
+def case_manager() -> Iterator[None]:
+    """The tests' commands are a case manager's (as an HTTP request of theirs)."""
+    with acting_as(context()):
+        yield
 
 
 def test_reported_case_can_be_read_back_with_its_personal_data(
@@ -154,7 +169,7 @@ def test_same_customer_number_in_another_district_opens_its_own_case(app: Contac
 
 def test_closing_a_case_lets_a_new_case_be_opened_for_the_person(app: Contacts) -> None:
     first = report(app)
-    app.close_case(first, reason=CaseClosedReason.CONTACT_LASTING, ctx=context())
+    app.close_case(first, reason=CaseClosedReason.CONTACT_LASTING)
 
     second = report(app)
 
@@ -176,9 +191,9 @@ def test_rejected_report_stores_nothing(app: Contacts) -> None:
 def test_event_store_holds_no_plaintext_personal_data(app: Contacts) -> None:
     case_id = report(app)
     app.update_contact_details(
-        case_id, name="Erika Musterfrau", address="Friedrichsplatz 2", phone=None, ctx=context()
+        case_id, name="Erika Musterfrau", address="Friedrichsplatz 2", phone=None
     )
-    app.close_case(case_id, reason=CaseClosedReason.MOVED_AWAY, ctx=context())
+    app.close_case(case_id, reason=CaseClosedReason.MOVED_AWAY)
 
     states = stored_states(app)
     assert len(states) == 5  # reported, index opened, details updated, closed, index released
@@ -217,7 +232,7 @@ def test_a_person_reported_again_after_erasure_is_a_new_subject(
 ) -> None:
     first = report(app)
     erased_subject = app.get_case(first).subject_id
-    app.close_case(first, reason=CaseClosedReason.MOVED_AWAY, ctx=context())
+    app.close_case(first, reason=CaseClosedReason.MOVED_AWAY)
     keystore.destroy(erased_subject)
 
     second = report(app)
@@ -232,32 +247,28 @@ def test_changing_details_of_an_erased_person_is_a_conflict_not_a_crash(
     keystore.destroy(app.get_case(case_id).subject_id)
 
     with pytest.raises(ConflictError) as raised:
-        app.update_contact_details(case_id, name="Neu", address=None, phone=None, ctx=context())
+        app.update_contact_details(case_id, name="Neu", address=None, phone=None)
     assert raised.value.code == "subject_erased"
 
 
 def test_restoring_contact_is_stored(app: Contacts) -> None:
     case_id = report(app)
 
-    app.restore_contact(
-        case_id, channel=ContactChannel.PHONE, restored_on=date(2026, 11, 20), ctx=context()
-    )
+    app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=date(2026, 11, 20))
 
     case = app.get_case(case_id)
     assert case.status is CaseStatus.CONTACT_RESTORED
     assert case.restored_channel is ContactChannel.PHONE
     assert case.version == 2
     with pytest.raises(ContactAlreadyRestoredError):
-        app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=TODAY, ctx=context())
+        app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=TODAY)
 
 
 def test_restoring_contact_uses_the_applications_today(app: Contacts) -> None:
     case_id = report(app)
 
     with pytest.raises(DateInFutureError):
-        app.restore_contact(
-            case_id, channel=ContactChannel.PHONE, restored_on=date(2026, 11, 24), ctx=context()
-        )
+        app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=date(2026, 11, 24))
 
     assert app.get_case(case_id).version == 1
 
@@ -269,7 +280,7 @@ def test_updating_contact_details_seals_and_stores_only_given_fields(
     before = app.get_case(case_id).person
 
     app.update_contact_details(
-        case_id, name=None, address="Friedrichsplatz 2, 34117 Kassel", phone=None, ctx=context()
+        case_id, name=None, address="Friedrichsplatz 2, 34117 Kassel", phone=None
     )
 
     case = app.get_case(case_id)
@@ -285,7 +296,7 @@ def test_updating_contact_details_with_nothing_given_is_rejected(app: Contacts) 
     case_id = report(app)
 
     with pytest.raises(NothingToUpdateError):
-        app.update_contact_details(case_id, name=None, address=None, phone=None, ctx=context())
+        app.update_contact_details(case_id, name=None, address=None, phone=None)
 
     assert app.get_case(case_id).version == 1
 
@@ -293,14 +304,14 @@ def test_updating_contact_details_with_nothing_given_is_rejected(app: Contacts) 
 def test_closed_case_is_stored_closed_and_rejects_commands(app: Contacts) -> None:
     case_id = report(app)
 
-    app.close_case(case_id, reason=CaseClosedReason.DECEASED, ctx=context())
+    app.close_case(case_id, reason=CaseClosedReason.DECEASED)
 
     case = app.get_case(case_id)
     assert case.status is CaseStatus.CLOSED
     with pytest.raises(CaseClosedError):
-        app.close_case(case_id, reason=CaseClosedReason.DECEASED, ctx=context())
+        app.close_case(case_id, reason=CaseClosedReason.DECEASED)
     with pytest.raises(CaseClosedError):
-        app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=TODAY, ctx=context())
+        app.restore_contact(case_id, channel=ContactChannel.PHONE, restored_on=TODAY)
 
 
 @pytest.mark.parametrize(
@@ -309,20 +320,18 @@ def test_closed_case_is_stored_closed_and_rejects_commands(app: Contacts) -> Non
         pytest.param(lambda app, case_id: app.get_case(case_id), id="get_case"),
         pytest.param(
             lambda app, case_id: app.restore_contact(
-                case_id, channel=ContactChannel.PHONE, restored_on=TODAY, ctx=context()
+                case_id, channel=ContactChannel.PHONE, restored_on=TODAY
             ),
             id="restore_contact",
         ),
         pytest.param(
             lambda app, case_id: app.update_contact_details(
-                case_id, name="x", address=None, phone=None, ctx=context()
+                case_id, name="x", address=None, phone=None
             ),
             id="update_contact_details",
         ),
         pytest.param(
-            lambda app, case_id: app.close_case(
-                case_id, reason=CaseClosedReason.OTHER, ctx=context()
-            ),
+            lambda app, case_id: app.close_case(case_id, reason=CaseClosedReason.OTHER),
             id="close_case",
         ),
     ],
@@ -348,12 +357,10 @@ def test_open_case_index_id_is_not_a_case(app: Contacts) -> None:
 def test_saving_with_a_new_tracking_record_stores_events_and_position(app: Contacts) -> None:
     case_id = report(app)
     case = app.get_case(case_id)
-    case.restore_contact(
-        channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER,
-        restored_on=TODAY,
-        today=TODAY,
-        meta=meta_of(app, case_id),
-    )
+    with concerning(case.subject_id, case.district):
+        case.restore_contact(
+            channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER, restored_on=TODAY, today=TODAY
+        )
 
     assert app.save_tracked(Tracking("visits", 7), case) is True
 
@@ -364,17 +371,16 @@ def test_saving_with_a_new_tracking_record_stores_events_and_position(app: Conta
 def test_saving_with_a_tracking_record_seen_before_stores_nothing(app: Contacts) -> None:
     case_id = report(app)
     first = app.get_case(case_id)
-    first.restore_contact(
-        channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER,
-        restored_on=TODAY,
-        today=TODAY,
-        meta=meta_of(app, case_id),
-    )
+    with concerning(first.subject_id, first.district):
+        first.restore_contact(
+            channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER, restored_on=TODAY, today=TODAY
+        )
     assert app.save_tracked(Tracking("visits", 7), first) is True
     stored = len(stored_states(app))
 
     again = app.get_case(case_id)
-    again.close(reason=CaseClosedReason.CONTACT_LASTING, meta=meta_of(app, case_id))
+    with concerning(again.subject_id, again.district):
+        again.close(reason=CaseClosedReason.CONTACT_LASTING)
 
     assert app.save_tracked(Tracking("visits", 7), again) is False
     assert len(stored_states(app)) == stored
@@ -415,7 +421,6 @@ def erase_notes(app: Contacts, keystore: InMemoryKeyStore, subject: UUID, **kw: 
         "ground": ErasureGround.RETENTION_PERIOD_ENDED,
         "reason": "Aufbewahrungsfrist abgelaufen",
         "destroy_key": keystore.destroy,
-        "ctx": context(),
     }
     arguments.update(kw)
     return app.request_category_erasure(subject, **arguments)
@@ -450,7 +455,7 @@ def test_a_legal_hold_refuses_erasing_the_notes(
 ) -> None:
     subject = app.get_case(report(app)).subject_id
     note = cipher.seal(subject, "Notiz", DataCategory.VISIT_NOTE)
-    app.place_legal_hold(subject, district="kassel", reason="Az. SG-1", ctx=context())
+    app.place_legal_hold(subject, district="kassel", reason="Az. SG-1")
 
     with pytest.raises(ConflictError) as raised:
         erase_notes(app, keystore, subject)
@@ -469,11 +474,10 @@ def test_a_legal_hold_on_an_erased_person_is_refused(
         ground=ErasureGround.REQUESTED_BY_PERSON,
         reason="Az. DSB-1",
         destroy_key=keystore.destroy,
-        ctx=context(),
     )
 
     with pytest.raises(ConflictError) as raised:
-        app.place_legal_hold(subject, district="kassel", reason="Az. SG-2", ctx=context())
+        app.place_legal_hold(subject, district="kassel", reason="Az. SG-2")
 
     assert raised.value.code == "subject_erased"
     assert app.legal_hold(subject) is None
@@ -488,3 +492,53 @@ def test_the_record_category_is_not_erased_on_its_own(
         erase_notes(app, keystore, case.subject_id, category="record")
 
     assert cipher.open(case.person["name"] or "") == NAME
+
+
+def test_an_erasure_names_the_officer_who_requested_it_also_when_read_back(
+    app: Contacts, keystore: InMemoryKeyStore
+) -> None:
+    subject = app.get_case(report(app)).subject_id
+    with acting_as(context("dpo-anna", "data_protection_officer")):
+        app.request_erasure(
+            subject,
+            district="kassel",
+            ground=ErasureGround.REQUESTED_BY_PERSON,
+            reason="Az. DSB-1",
+            destroy_key=keystore.destroy,
+        )
+
+    erasure = app.erasure_of(subject)
+    assert erasure is not None
+    assert erasure.requested_by == "dpo-anna"
+    assert [e.requested_by for e in events_of(app, erasure.id)[1:]] == ["dpo-anna"]
+
+
+def test_a_later_erasure_of_the_notes_names_its_own_requester(
+    app: Contacts, keystore: InMemoryKeyStore
+) -> None:
+    subject = app.get_case(report(app)).subject_id
+    with acting_as(context("retention-job", "system")):
+        first = erase_notes(app, keystore, subject)
+    with acting_as(context("dpo-anna", "data_protection_officer")):
+        erase_notes(app, keystore, subject)
+
+    again = app.get_category_erasure(first.id)
+    assert again.requested_by == "dpo-anna"
+    destroyed = [e for e in events_of(app, first.id) if type(e).__name__ == "KeyDestroyed"]
+    assert [e.requested_by for e in destroyed] == ["retention-job", "dpo-anna"]
+
+
+def test_a_change_recorded_outside_any_request_or_consumed_message_is_refused(
+    app: Contacts,
+) -> None:
+    case_id = report(app)
+    stored = len(stored_states(app))
+
+    def close() -> None:
+        app.close_case(case_id, reason=CaseClosedReason.OTHER)
+
+    with pytest.raises(NoCommandContextError):
+        contextvars.Context().run(close)  # a context no request or message set
+
+    assert len(stored_states(app)) == stored
+    assert app.get_case(case_id).status is CaseStatus.CONTACT_LOST

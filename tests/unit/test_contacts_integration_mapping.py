@@ -23,7 +23,7 @@ from shared.messaging.relay import Outgoing
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
-from .support import TODAY, meta, report_case
+from .support import TODAY, acting, report_case
 
 pytestmark = pytest.mark.unit
 
@@ -35,21 +35,16 @@ def case_history(cipher: PersonalDataCipher) -> tuple[OutreachCase, list[Any]]:
     subject_id = cipher.subject_for("123D456789")
     causation = uuid4()
     case = report_case(
-        cipher,
-        subject_id=subject_id,
-        meta=meta(subject_id, actor="cm-mueller", trace=TRACE, causation_id=causation),
+        cipher, subject_id=subject_id, actor="cm-mueller", trace=TRACE, causation_id=causation
     )
-    case.restore_contact(
-        channel=ContactChannel.PHONE,
-        restored_on=date(2026, 11, 20),
-        today=TODAY,
-        meta=meta(subject_id, actor="ow-schulz", trace=TRACE),
-    )
-    case.update_contact_details(
-        changes={"phone": cipher.seal(subject_id, "0561 654321")},
-        meta=meta(subject_id, actor="ow-schulz"),
-    )
-    case.close(reason=CaseClosedReason.CONTACT_LASTING, meta=meta(subject_id, actor="tl-schmidt"))
+    with acting(subject_id, actor="ow-schulz", trace=TRACE):
+        case.restore_contact(
+            channel=ContactChannel.PHONE, restored_on=date(2026, 11, 20), today=TODAY
+        )
+    with acting(subject_id, actor="ow-schulz"):
+        case.update_contact_details(changes={"phone": cipher.seal(subject_id, "0561 654321")})
+    with acting(subject_id, actor="tl-schmidt"):
+        case.close(reason=CaseClosedReason.CONTACT_LASTING)
     return case, list(case.collect_events())
 
 

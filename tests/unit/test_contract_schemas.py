@@ -20,6 +20,7 @@ from shared.contracts import PAYLOADS, parse_envelope
 from shared.contracts.erasures import ErasureGround
 from shared.contracts.export import rendered
 from shared.contracts.notifications import GivenUpReason, NotificationChannel, RecipientKind
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import FORMAT_CHECKER, assert_matches_its_schema, schema_errors
 
@@ -141,51 +142,40 @@ def test_a_schedule_with_an_offset_is_not_a_local_time() -> None:
 
 
 def test_every_event_of_a_notifications_life_is_published_as_its_schema_says() -> None:
-    meta = {
-        "actor": "system",
-        "role": "system",
-        "correlation_id": str(uuid4()),
-        "causation_id": None,
-        "trace": {},
-        "subject": str(uuid4()),
-        "district": "kassel",
-    }
-    letter = Notification.queue(
-        source_key=str(uuid4()),
-        source_event_type="VisitAnnounced",
-        channel=NotificationChannel.LETTER,
-        template="visit_announcement",
-        template_version=1,
-        recipient_kind=RecipientKind.PERSON,
-        recipient=None,
-        context={"case_id": str(uuid4())},
-        queued_at=NOW,
-        meta=meta,
+    service = CommandContext(
+        actor="system", role="system", trace={}, subject=uuid4(), district="kassel"
     )
-    letter.start_attempt(now=NOW, meta=meta)
-    letter.record_failure(
-        error="no letterhead", permanent=False, now=NOW, policy=RetryPolicy(), meta=meta
-    )
-    letter.start_attempt(now=NOW.replace(hour=10), meta=meta)
-    letter.record_failure(
-        error="no letterhead", permanent=True, now=NOW, policy=RetryPolicy(), meta=meta
-    )
-    letter.retry(requested_by="tl-schmidt", now=NOW, meta=meta)
-    letter.start_attempt(now=NOW, meta=meta)
-    letter.record_sent(now=NOW, meta=meta, print_day=date(2026, 11, 23), letter="pii:v1:x")
-    email = Notification.queue(
-        source_key=str(uuid4()),
-        source_event_type="ContactRestored",
-        channel=NotificationChannel.EMAIL,
-        template="contact_restored",
-        template_version=1,
-        recipient_kind=RecipientKind.CASE_MANAGER,
-        recipient="cm-mueller",
-        context={},
-        queued_at=NOW,
-        meta=meta,
-    )
-    email.give_up(reason=GivenUpReason.SUBJECT_ERASED, error="erased", meta=meta)
+    with acting_as(service):
+        letter = Notification.queue(
+            source_key=str(uuid4()),
+            source_event_type="VisitAnnounced",
+            channel=NotificationChannel.LETTER,
+            template="visit_announcement",
+            template_version=1,
+            recipient_kind=RecipientKind.PERSON,
+            recipient=None,
+            context={"case_id": str(uuid4())},
+            queued_at=NOW,
+        )
+        letter.start_attempt(now=NOW)
+        letter.record_failure(error="no letterhead", permanent=False, now=NOW, policy=RetryPolicy())
+        letter.start_attempt(now=NOW.replace(hour=10))
+        letter.record_failure(error="no letterhead", permanent=True, now=NOW, policy=RetryPolicy())
+        letter.retry(requested_by="tl-schmidt", now=NOW)
+        letter.start_attempt(now=NOW)
+        letter.record_sent(now=NOW, print_day=date(2026, 11, 23), letter="pii:v1:x")
+        email = Notification.queue(
+            source_key=str(uuid4()),
+            source_event_type="ContactRestored",
+            channel=NotificationChannel.EMAIL,
+            template="contact_restored",
+            template_version=1,
+            recipient_kind=RecipientKind.CASE_MANAGER,
+            recipient="cm-mueller",
+            context={},
+            queued_at=NOW,
+        )
+        email.give_up(reason=GivenUpReason.SUBJECT_ERASED, error="erased")
 
     published = [
         outgoing.envelope
@@ -205,23 +195,22 @@ def test_every_event_of_a_notifications_life_is_published_as_its_schema_says() -
 
 
 def test_the_erasure_tombstone_is_published_as_its_schema_says() -> None:
-    meta = {
-        "actor": "dpo-anna",
-        "role": "data_protection_officer",
-        "correlation_id": str(uuid4()),
-        "causation_id": None,
-        "trace": {},
-        "subject": str(uuid4()),
-        "district": "kassel",
-    }
-    erasure = Erasure.request(
-        subject_id=UUID(meta["subject"]),
+    subject = uuid4()
+    officer = CommandContext(
+        actor="dpo-anna",
+        role="data_protection_officer",
+        trace={},
+        subject=subject,
         district="kassel",
-        ground=ErasureGround.REQUESTED_BY_PERSON.value,
-        reason="Az. DSB-1",
-        meta=meta,
     )
-    erasure.record_key_destroyed(at=NOW, meta=meta)
+    with acting_as(officer):
+        erasure = Erasure.request(
+            subject_id=subject,
+            district="kassel",
+            ground=ErasureGround.REQUESTED_BY_PERSON.value,
+            reason="Az. DSB-1",
+        )
+        erasure.record_key_destroyed(at=NOW)
 
     (tombstone,) = [
         outgoing.envelope

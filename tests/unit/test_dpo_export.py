@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from shared import dpo
 from shared.contracts.contacts import ContactLostReason
+from shared.eventsourcing.meta import acting_as
 from shared.privacy import PersonalDataCipher
 
 from .support import context
@@ -25,18 +26,18 @@ MAX = PersonDetails(customer_number="987D654321", name="Max Nebenan", address="A
 
 
 def report(app: Contacts, person: PersonDetails) -> UUID:
-    return app.report_contact_lost(
-        district="kassel",
-        local_office="mitte",
-        person=person,
-        reason=ContactLostReason.UNANSWERED_INVITATIONS,
-        unanswered_letters=3,
-        missed_appointments=0,
-        last_contact_on=date(2026, 3, 2),
-        deadline=None,
-        case_manager="cm-mueller",
-        ctx=context(),
-    )
+    with acting_as(context()):
+        return app.report_contact_lost(
+            district="kassel",
+            local_office="mitte",
+            person=person,
+            reason=ContactLostReason.UNANSWERED_INVITATIONS,
+            unanswered_letters=3,
+            missed_appointments=0,
+            last_contact_on=date(2026, 3, 2),
+            deadline=None,
+            case_manager="cm-mueller",
+        )
 
 
 def test_the_events_of_a_person_are_exported_opened_and_nobody_elses(
@@ -45,9 +46,8 @@ def test_the_events_of_a_person_are_exported_opened_and_nobody_elses(
     app = Contacts(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, cipher=cipher)
     case_id = report(app, ERIKA)
     report(app, MAX)
-    app.update_contact_details(
-        case_id, name=None, address="Neue Straße 5", phone=None, ctx=context()
-    )
+    with acting_as(context()):
+        app.update_contact_details(case_id, name=None, address="Neue Straße 5", phone=None)
     subject = cipher.subject_for(ERIKA.customer_number)
 
     events = dpo.subject_events(app, cipher, subject)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -29,18 +28,16 @@ from shared.dates import DateInFutureError
 from shared.errors import ConflictError, InvalidInputError
 from shared.privacy import PersonalDataCipher
 
-from .support import TODAY, meta, report_case
+from .support import TODAY, acting, report_case
 
 pytestmark = pytest.mark.unit
 
 
 def restore(case: OutreachCase, restored_on: date = TODAY) -> None:
-    case.restore_contact(
-        channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER,
-        restored_on=restored_on,
-        today=TODAY,
-        meta=meta(case.subject_id, actor="ow-schulz"),
-    )
+    with acting(case.subject_id, actor="ow-schulz"):
+        case.restore_contact(
+            channel=ContactChannel.AFTER_ANNOUNCEMENT_LETTER, restored_on=restored_on, today=TODAY
+        )
 
 
 def test_reporting_contact_lost_records_the_evidence(cipher: PersonalDataCipher) -> None:
@@ -161,7 +158,8 @@ def test_updating_contact_details_changes_only_the_given_fields(
     new_address = cipher.seal(case.subject_id, "Friedrichsplatz 2, 34117 Kassel")
     name_before = case.person["name"]
 
-    case.update_contact_details(changes={"address": new_address}, meta=meta(case.subject_id))
+    with acting(case.subject_id):
+        case.update_contact_details(changes={"address": new_address})
 
     [updated] = case.collect_events()
     assert isinstance(updated, OutreachCase.ContactDetailsUpdated)
@@ -176,8 +174,8 @@ def test_updating_contact_details_without_changes_is_rejected(
     case = report_case(cipher)
     case.collect_events()
 
-    with pytest.raises(NothingToUpdateError) as raised:
-        case.update_contact_details(changes={}, meta=meta(case.subject_id))
+    with acting(case.subject_id), pytest.raises(NothingToUpdateError) as raised:
+        case.update_contact_details(changes={})
 
     assert isinstance(raised.value, InvalidInputError)
     assert raised.value.code == "nothing_to_update"
@@ -188,7 +186,8 @@ def test_closing_records_the_reason_and_closes_the_case(cipher: PersonalDataCiph
     case = report_case(cipher)
     case.collect_events()
 
-    case.close(reason=CaseClosedReason.MOVED_AWAY, meta=meta(case.subject_id, actor="tl-schmidt"))
+    with acting(case.subject_id, actor="tl-schmidt"):
+        case.close(reason=CaseClosedReason.MOVED_AWAY)
 
     [closed] = case.collect_events()
     assert isinstance(closed, OutreachCase.Closed)
@@ -201,27 +200,28 @@ def test_closing_records_the_reason_and_closes_the_case(cipher: PersonalDataCiph
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(lambda case, m: restore(case), id="restore_contact"),
+        pytest.param(restore, id="restore_contact"),
         pytest.param(
-            lambda case, m: case.update_contact_details(changes={"phone": "x"}, meta=m),
+            lambda case: case.update_contact_details(changes={"phone": "x"}),
             id="update_contact_details",
         ),
         pytest.param(
-            lambda case, m: case.update_contact_details(changes={}, meta=m),
+            lambda case: case.update_contact_details(changes={}),
             id="update_contact_details_without_changes",
         ),
-        pytest.param(lambda case, m: case.close(reason=CaseClosedReason.OTHER, meta=m), id="close"),
+        pytest.param(lambda case: case.close(reason=CaseClosedReason.OTHER), id="close"),
     ],
 )
 def test_closed_case_rejects_every_command(
-    cipher: PersonalDataCipher, command: Callable[[OutreachCase, dict[str, Any]], object]
+    cipher: PersonalDataCipher, command: Callable[[OutreachCase], object]
 ) -> None:
     case = report_case(cipher)
-    case.close(reason=CaseClosedReason.CONTACT_LASTING, meta=meta(case.subject_id))
+    with acting(case.subject_id):
+        case.close(reason=CaseClosedReason.CONTACT_LASTING)
     case.collect_events()
 
-    with pytest.raises(CaseClosedError) as raised:
-        command(case, meta(case.subject_id))
+    with acting(case.subject_id), pytest.raises(CaseClosedError) as raised:
+        command(case)
 
     assert raised.value.code == "case_closed"
     assert raised.value.status == 409

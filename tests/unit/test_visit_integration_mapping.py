@@ -30,10 +30,11 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitRescheduled,
 )
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import CommandContext, acting_as
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
+from .support import as_consumed
 from .visit_support import RULES, TODAY, acting, announce_visit
 
 pytestmark = pytest.mark.unit
@@ -216,18 +217,18 @@ def contacts_app(cipher: PersonalDataCipher) -> tuple[Contacts, UUID]:
     app = Contacts(
         env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, cipher=cipher, today=lambda: TODAY
     )
-    case_id = app.report_contact_lost(
-        district="kassel",
-        local_office="mitte",
-        person=PersonDetails(customer_number="123D456789", name="E M", address="A 1, 34117 K"),
-        reason=ContactLostReason.MISSED_APPOINTMENTS,
-        unanswered_letters=1,
-        missed_appointments=2,
-        last_contact_on=date(2026, 3, 2),
-        deadline=None,
-        case_manager="cm-mueller",
-        ctx=CommandContext(actor="cm-mueller", role="case_manager", trace={}),
-    )
+    with acting_as(CommandContext(actor="cm-mueller", role="case_manager", trace={})):
+        case_id = app.report_contact_lost(
+            district="kassel",
+            local_office="mitte",
+            person=PersonDetails(customer_number="123D456789", name="E M", address="A 1, 34117 K"),
+            reason=ContactLostReason.MISSED_APPOINTMENTS,
+            unanswered_letters=1,
+            missed_appointments=2,
+            last_contact_on=date(2026, 3, 2),
+            deadline=None,
+            case_manager="cm-mueller",
+        )
     return app, case_id
 
 
@@ -235,7 +236,7 @@ def test_contacts_restores_the_contact_after_a_visit_that_reached_the_person(
     cipher: PersonalDataCipher,
 ) -> None:
     app, case_id = contacts_app(cipher)
-    effect = visit_outcomes.consumer(app, prefix="contacts").effect
+    effect = as_consumed(visit_outcomes.consumer(app, prefix="contacts").effect)
     for outcome in (VisitOutcome.NOT_MET, VisitOutcome.ENTRY_REFUSED):
         tracking = Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)
         assert effect(visit_completed(outcome, case_id), tracking) is True  # tracked only
@@ -258,7 +259,7 @@ def test_contacts_applies_a_visit_outcome_once_and_a_second_restoration_is_a_no_
     cipher: PersonalDataCipher,
 ) -> None:
     app, case_id = contacts_app(cipher)
-    effect = visit_outcomes.consumer(app, prefix="contacts").effect
+    effect = as_consumed(visit_outcomes.consumer(app, prefix="contacts").effect)
     first = visit_completed(VisitOutcome.MET_AND_TALKED, case_id)
     second = visit_completed(VisitOutcome.MET_ELSEWHERE, case_id)
     tracking = Tracking(f"contacts-visit-outcomes/{uuid4()}", 1)

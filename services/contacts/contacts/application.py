@@ -3,6 +3,10 @@
 The case commands are here (reporting, importing, restoring, updating, closing, and the
 steps of other services noted in a case's timeline); the data protection commands (legal
 holds, erasures) are its base :class:`~contacts.data_protection.DataProtection`.
+
+Who asks is the command's context (set per request or consumed message); each command says
+whose data it concerns (:func:`~shared.eventsourcing.meta.concerning`), so every event
+records both in its ``meta``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from contacts.domain import (
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.errors import ApplicationError
 from shared.eventsourcing.application import ConcurrentChangeError, SealingApplication
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import concerning
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,6 @@ class Contacts(DataProtection, SealingApplication):
         last_contact_on: date | None,
         deadline: date | None,
         case_manager: str,
-        ctx: CommandContext,
     ) -> UUID:
         row = CaseImport(
             district=district,
@@ -106,7 +109,7 @@ class Contacts(DataProtection, SealingApplication):
         if index is not None:
             index.check_no_open_case()
         subject_id = self.cipher.subject_for(person.customer_number)
-        case = self._new_case(row, subject_id, index_id, ctx)
+        case = self._new_case(row, subject_id, index_id)
         index = self._opened(index, index_id, case.id)
         try:
             self.save(case, index)
@@ -121,7 +124,6 @@ class Contacts(DataProtection, SealingApplication):
         self,
         rows: Sequence[CaseImport],
         *,
-        ctx: CommandContext,
         batch_size: int = IMPORT_BATCH_SIZE,
     ) -> list[ImportResult]:
         """Report many existing cases at once, with the same rules as one report.
@@ -135,12 +137,10 @@ class Contacts(DataProtection, SealingApplication):
         seen: set[UUID] = set()
         for first in range(0, len(rows), batch_size):
             batch = rows[first : first + batch_size]
-            results.extend(self._import_batch(batch, seen, ctx))
+            results.extend(self._import_batch(batch, seen))
         return results
 
-    def _import_batch(
-        self, rows: Sequence[CaseImport], seen: set[UUID], ctx: CommandContext
-    ) -> list[ImportResult]:
+    def _import_batch(self, rows: Sequence[CaseImport], seen: set[UUID]) -> list[ImportResult]:
         results: list[ImportResult | None] = [None] * len(rows)
         index_ids = [self._index_id(row) for row in rows]
         for position, index_id in enumerate(index_ids):
@@ -149,7 +149,7 @@ class Contacts(DataProtection, SealingApplication):
                     error=DuplicateInImportError("this person appears earlier in the import")
                 )
             seen.add(index_id)
-        pending = self._new_cases(rows, index_ids, results, ctx)
+        pending = self._new_cases(rows, index_ids, results)
         try:
             self.save(*(aggregate for _, case, index in pending for aggregate in (case, index)))
         except IntegrityError:
@@ -164,7 +164,6 @@ class Contacts(DataProtection, SealingApplication):
         rows: Sequence[CaseImport],
         index_ids: list[UUID],
         results: list[ImportResult | None],
-        ctx: CommandContext,
     ) -> _Pending:
         """The new cases of the rows not rejected yet; a row whose case breaks a rule gets
         its error in ``results``."""
@@ -183,7 +182,7 @@ class Contacts(DataProtection, SealingApplication):
             try:
                 if index is not None:
                     index.check_no_open_case()
-                case = self._new_case(rows[position], subject_id, index_id, ctx, today)
+                case = self._new_case(rows[position], subject_id, index_id, today)
             except ApplicationError as error:
                 results[position] = ImportResult(error=error)
                 continue
@@ -209,15 +208,11 @@ class Contacts(DataProtection, SealingApplication):
         return [result or ImportResult() for result in results]
 
     def restore_contact(
-        self, case_id: UUID, *, channel: ContactChannel, restored_on: date, ctx: CommandContext
+        self, case_id: UUID, *, channel: ContactChannel, restored_on: date
     ) -> OutreachCase:
         case = self.get_case(case_id)
-        case.restore_contact(
-            channel=channel,
-            restored_on=restored_on,
-            today=self._today(),
-            meta=ctx.meta_for(case.subject_id, case.district),
-        )
+        with concerning(case.subject_id, case.district):
+            case.restore_contact(channel=channel, restored_on=restored_on, today=self._today())
         self.save_or_conflict(case)
         return case
 
@@ -228,7 +223,6 @@ class Contacts(DataProtection, SealingApplication):
         channel: ContactChannel,
         restored_on: date,
         tracking: Tracking,
-        ctx: CommandContext,
     ) -> bool:
         """The effect of a consumed visit outcome, saved with the consumer's tracking record.
 
@@ -238,12 +232,8 @@ class Contacts(DataProtection, SealingApplication):
         case = self.get_case(case_id)
         if case.status is not CaseStatus.CONTACT_LOST:
             return self.save_tracked(tracking)
-        case.restore_contact(
-            channel=channel,
-            restored_on=restored_on,
-            today=self._today(),
-            meta=ctx.meta_for(case.subject_id, case.district),
-        )
+        with concerning(case.subject_id, case.district):
+            case.restore_contact(channel=channel, restored_on=restored_on, today=self._today())
         return self.save_tracked(tracking, case)
 
     def note_coaching(
@@ -253,14 +243,12 @@ class Contacts(DataProtection, SealingApplication):
         kind: str,
         details: dict[str, Any],
         tracking: Tracking,
-        ctx: CommandContext,
     ) -> bool:
         """The effect of a consumed coaching fact (coach assigned, coaching ended): a
         ``CoachingNoted`` event of the case, saved with the consumer's tracking record."""
         case = self.get_case(case_id)
-        case.note_coaching(
-            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
-        )
+        with concerning(case.subject_id, case.district):
+            case.note_coaching(kind=kind, details=details)
         return self.save_tracked(tracking, case)
 
     def note_visit(
@@ -270,7 +258,6 @@ class Contacts(DataProtection, SealingApplication):
         kind: str,
         details: dict[str, Any],
         tracking: Tracking,
-        ctx: CommandContext,
     ) -> bool:
         """The effect of a consumed visit step: a ``VisitNoted`` event of the case, saved
         with the consumer's tracking record. A visit of a case this deployment does not hold
@@ -278,9 +265,8 @@ class Contacts(DataProtection, SealingApplication):
         case = self.find(OutreachCase, case_id)
         if case is None:
             return self.save_tracked(tracking)
-        case.note_visit(
-            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
-        )
+        with concerning(case.subject_id, case.district):
+            case.note_visit(kind=kind, details=details)
         return self.save_tracked(tracking, case)
 
     def note_letter(
@@ -290,7 +276,6 @@ class Contacts(DataProtection, SealingApplication):
         kind: str,
         details: dict[str, Any],
         tracking: Tracking,
-        ctx: CommandContext,
     ) -> bool:
         """The effect of a consumed step of a letter to the person: a ``LetterNoted`` event
         of ``case_id``, saved with the consumer's tracking record. A step after the first
@@ -301,9 +286,8 @@ class Contacts(DataProtection, SealingApplication):
             return self.save_tracked(tracking)
         if kind != LETTER_QUEUED and str(details["notification_id"]) not in case.letters:
             return self.save_tracked(tracking)
-        case.note_letter(
-            kind=kind, details=details, meta=ctx.meta_for(case.subject_id, case.district)
-        )
+        with concerning(case.subject_id, case.district):
+            case.note_letter(kind=kind, details=details)
         return self.save_tracked(tracking, case)
 
     def update_contact_details(
@@ -313,22 +297,19 @@ class Contacts(DataProtection, SealingApplication):
         name: str | None,
         address: str | None,
         phone: str | None,
-        ctx: CommandContext,
     ) -> OutreachCase:
         case = self.get_case(case_id)
         plain = {"name": name, "address": address, "phone": phone}
         changes = {k: self.cipher.seal(case.subject_id, v) for k, v in plain.items() if v}
-        case.update_contact_details(
-            changes=changes, meta=ctx.meta_for(case.subject_id, case.district)
-        )
+        with concerning(case.subject_id, case.district):
+            case.update_contact_details(changes=changes)
         self.save_or_conflict(case)
         return case
 
-    def close_case(
-        self, case_id: UUID, *, reason: CaseClosedReason, ctx: CommandContext
-    ) -> OutreachCase:
+    def close_case(self, case_id: UUID, *, reason: CaseClosedReason) -> OutreachCase:
         case = self.get_case(case_id)
-        case.close(reason=reason, meta=ctx.meta_for(case.subject_id, case.district))
+        with concerning(case.subject_id, case.district):
+            case.close(reason=reason)
         index = self.find(OpenCaseIndex, case.index_id)
         if index is not None:
             index.release(case.id)
@@ -357,25 +338,25 @@ class Contacts(DataProtection, SealingApplication):
         row: CaseImport,
         subject_id: UUID,
         index_id: UUID,
-        ctx: CommandContext,
         today: date | None = None,
     ) -> OutreachCase:
-        return OutreachCase.report(
-            case_id=uuid4(),
-            index_id=index_id,
-            subject_id=subject_id,
-            district=row.district,
-            local_office=row.local_office,
-            person=self._seal(subject_id, row.person),
-            reason=row.reason,
-            unanswered_letters=row.unanswered_letters,
-            missed_appointments=row.missed_appointments,
-            last_contact_on=row.last_contact_on,
-            deadline=row.deadline,
-            case_manager=row.case_manager,
-            today=today or self._today(),
-            meta=ctx.meta_for(subject_id, row.district),
-        )
+        person = self._seal(subject_id, row.person)
+        with concerning(subject_id, row.district):
+            return OutreachCase.report(
+                case_id=uuid4(),
+                index_id=index_id,
+                subject_id=subject_id,
+                district=row.district,
+                local_office=row.local_office,
+                person=person,
+                reason=row.reason,
+                unanswered_letters=row.unanswered_letters,
+                missed_appointments=row.missed_appointments,
+                last_contact_on=row.last_contact_on,
+                deadline=row.deadline,
+                case_manager=row.case_manager,
+                today=today or self._today(),
+            )
 
     def _seal(self, subject_id: UUID, person: PersonDetails) -> dict[str, str | None]:
         dob = person.date_of_birth.isoformat() if person.date_of_birth else None

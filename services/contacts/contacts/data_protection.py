@@ -2,6 +2,9 @@
 the erasure of a person, the erasure of one data category of a person, and the services'
 confirmations in the erasure certificate.
 
+Who asks is the command's context (the officer's request, or the consumed confirmation on
+behalf of the confirming service); each command says whose data it concerns.
+
 Contacts owns the person's case, so it holds the erasure process: the person's data key is
 destroyed (crypto-shredding), the ``SubjectErased`` tombstone goes to every service (the
 relay of ``Erasure.KeyDestroyed``), and the certificate lists each service's confirmation.
@@ -25,38 +28,35 @@ from contacts.domain import (
 )
 from shared.contracts.erasures import ErasureGround
 from shared.eventsourcing.application import OutreachApplication
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import concerning
 from shared.privacy import SEPARATELY_ERASABLE, SubjectErasedError
 
 
 class DataProtection(OutreachApplication):
     """The legal holds and erasures of the contacts application (its base: one event store)."""
 
-    def place_legal_hold(
-        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
-    ) -> LegalHold:
+    def place_legal_hold(self, subject_id: UUID, *, district: str, reason: str) -> LegalHold:
         """Keep the person's data until the hold is lifted. Refused for a person whose
         erasure was requested: their data is (being) destroyed, a hold cannot keep it."""
         if self.erasure_of(subject_id) is not None:
             raise SubjectErasedError(
                 f"subject {subject_id} has been erased; there is nothing left to hold"
             )
-        meta = ctx.meta_for(subject_id, district)
         hold = self.legal_hold(subject_id)
-        if hold is None:
-            hold = LegalHold.place_for(subject_id=subject_id, reason=reason, meta=meta)
-        else:
-            hold.place(reason=reason, meta=meta)
+        with concerning(subject_id, district):
+            if hold is None:
+                hold = LegalHold.place_for(subject_id=subject_id, reason=reason)
+            else:
+                hold.place(reason=reason)
         self.save_or_conflict(hold)
         return hold
 
-    def lift_legal_hold(
-        self, subject_id: UUID, *, district: str, reason: str, ctx: CommandContext
-    ) -> LegalHold:
+    def lift_legal_hold(self, subject_id: UUID, *, district: str, reason: str) -> LegalHold:
         hold = self.legal_hold(subject_id)
         if hold is None:
             raise NoLegalHoldError("no legal hold is placed")
-        hold.lift(reason=reason, meta=ctx.meta_for(subject_id, district))
+        with concerning(subject_id, district):
+            hold.lift(reason=reason)
         self.save_or_conflict(hold)
         return hold
 
@@ -71,7 +71,6 @@ class DataProtection(OutreachApplication):
         ground: ErasureGround,
         reason: str,
         destroy_key: Callable[[UUID], None],
-        ctx: CommandContext,
     ) -> Erasure:
         """Erase a person by destroying their data key (crypto-shredding).
 
@@ -80,20 +79,17 @@ class DataProtection(OutreachApplication):
         tombstone): after a crash in between, requesting it again completes it.
         """
         self._check_not_held(subject_id)
-        meta = ctx.meta_for(subject_id, district)
         erasure = self.erasure_of(subject_id)
         if erasure is None:
-            erasure = Erasure.request(
-                subject_id=subject_id,
-                district=district,
-                ground=ground.value,
-                reason=reason,
-                meta=meta,
-            )
+            with concerning(subject_id, district):
+                erasure = Erasure.request(
+                    subject_id=subject_id, district=district, ground=ground.value, reason=reason
+                )
             self.save_or_conflict(erasure)
         if erasure.key_destroyed_at is None:
             destroy_key(subject_id)
-            erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
+            with concerning(subject_id, district):
+                erasure.record_key_destroyed(at=datetime.now(UTC))
             self.save_or_conflict(erasure)
         return erasure
 
@@ -106,7 +102,6 @@ class DataProtection(OutreachApplication):
         ground: ErasureGround,
         reason: str,
         destroy_key: Callable[[UUID, str], None],
-        ctx: CommandContext,
     ) -> CategoryErasure:
         """Erase one data category of a person (e.g. ``visit_note``) by destroying only that
         category's data key; the person and the rest of their record stay readable.
@@ -122,22 +117,22 @@ class DataProtection(OutreachApplication):
         self._check_not_held(subject_id)
         if self.erasure_of(subject_id) is not None:
             raise SubjectErasedError(f"subject {subject_id} has been erased")
-        meta = ctx.meta_for(subject_id, district)
         erasure = self.find(CategoryErasure, CategoryErasure.id_for(subject_id, category))
-        if erasure is None:
-            erasure = CategoryErasure.request(
-                subject_id=subject_id,
-                category=category,
-                district=district,
-                ground=ground.value,
-                reason=reason,
-                meta=meta,
-            )
-        else:
-            erasure.request_again(district=district, ground=ground.value, reason=reason, meta=meta)
+        with concerning(subject_id, district):
+            if erasure is None:
+                erasure = CategoryErasure.request(
+                    subject_id=subject_id,
+                    category=category,
+                    district=district,
+                    ground=ground.value,
+                    reason=reason,
+                )
+            else:
+                erasure.request_again(district=district, ground=ground.value, reason=reason)
         self.save_or_conflict(erasure)
         destroy_key(subject_id, category)
-        erasure.record_key_destroyed(at=datetime.now(UTC), meta=meta)
+        with concerning(subject_id, district):
+            erasure.record_key_destroyed(at=datetime.now(UTC))
         self.save_or_conflict(erasure)
         return erasure
 
@@ -160,19 +155,14 @@ class DataProtection(OutreachApplication):
         deployment: str,
         confirmed_at: datetime,
         tracking: Tracking,
-        ctx: CommandContext,
     ) -> bool:
         """A service's ``SubjectErasureConfirmed``, in the erasure's certificate (saved with
         the consumer's tracking record). Another deployment's erasure is only tracked."""
         erasure = self.find(Erasure, erasure_id)
         if erasure is None:
             return self.save_tracked(tracking)
-        erasure.confirm(
-            service=service,
-            deployment=deployment,
-            confirmed_at=confirmed_at,
-            meta=ctx.meta_for(erasure.subject_id, erasure.district),
-        )
+        with concerning(erasure.subject_id, erasure.district):
+            erasure.confirm(service=service, deployment=deployment, confirmed_at=confirmed_at)
         return self.save_tracked(tracking, erasure)
 
     def _check_not_held(self, subject_id: UUID) -> None:

@@ -1,7 +1,9 @@
 """What the contacts service does with the events of other services (the shared consumer
 pattern, ``shared.messaging.consumer``: batches, de-duplication, dead letters). Each
 ``on_<event>`` handler calls one application method, whose effect is saved with the
-consumer's tracking record in one transaction (a redelivered event changes nothing).
+consumer's tracking record in one transaction (a redelivered event changes nothing). What it
+records, the service records, caused by the message (the consumer's command context), or on
+behalf of who the message names (:func:`~shared.eventsourcing.meta.on_behalf_of`).
 
 From ``outreach.visits``:
 
@@ -61,7 +63,7 @@ from shared.contracts.visits import (
     VisitCompleted,
     VisitRescheduled,
 )
-from shared.eventsourcing.meta import SYSTEM, CommandContext
+from shared.eventsourcing.meta import SYSTEM, on_behalf_of
 from shared.messaging.consumer import Consumer
 from shared.messaging.handlers import ConsumerGroup
 
@@ -82,17 +84,6 @@ class CaseLetters:
     case_of: CaseOf
 
 
-def following(event: Envelope[Any], actor: str = SYSTEM) -> CommandContext:
-    """The context of what the service does because of ``event``: in its correlation,
-    caused by it, by ``actor`` (the service itself unless it acts on someone's behalf)."""
-    return CommandContext(
-        actor=actor,
-        role=SYSTEM,
-        correlation_id=event.correlation_id,
-        causation_id=event.event_id,
-    )
-
-
 # --- visit outcomes --------------------------------------------------------------------
 
 visit_outcomes = ConsumerGroup[Contacts](
@@ -111,13 +102,13 @@ def on_visit_completed(
     payload = event.payload
     if not payload.outcome.contact_made:
         return contacts.save_tracked(tracking)
-    return contacts.restore_contact_after_visit(
-        payload.case_id,
-        channel=ContactChannel.HOME_VISIT,
-        restored_on=payload.completed_on,
-        tracking=tracking,
-        ctx=following(event, actor=payload.recorded_by),
-    )
+    with on_behalf_of(payload.recorded_by):
+        return contacts.restore_contact_after_visit(
+            payload.case_id,
+            channel=ContactChannel.HOME_VISIT,
+            restored_on=payload.completed_on,
+            tracking=tracking,
+        )
 
 
 # --- coaching notes ----------------------------------------------------------------------
@@ -148,7 +139,6 @@ def on_coach_assigned(
         kind="coach_assigned",
         details=details,
         tracking=tracking,
-        ctx=following(event),
     )
 
 
@@ -172,7 +162,6 @@ def on_coaching_ended(
         kind="coaching_ended",
         details=details,
         tracking=tracking,
-        ctx=following(event),
     )
 
 
@@ -226,9 +215,7 @@ def visit_made(payload: VisitCompleted) -> dict[str, Any]:
 def _note_visit(
     contacts: Contacts, event: Envelope[Any], tracking: Tracking, kind: str, details: dict[str, Any]
 ) -> bool:
-    return contacts.note_visit(
-        event.payload.case_id, kind=kind, details=details, tracking=tracking, ctx=following(event)
-    )
+    return contacts.note_visit(event.payload.case_id, kind=kind, details=details, tracking=tracking)
 
 
 @visit_steps.on(VisitAnnounced)
@@ -278,7 +265,6 @@ def _note_letter(
         kind=kind,
         details={"notification_id": str(event.payload.notification_id), **details},
         tracking=tracking,
-        ctx=following(event),
     )
 
 
@@ -367,15 +353,16 @@ erasure_confirmations = ConsumerGroup[Contacts](
 def on_subject_erasure_confirmed(
     contacts: Contacts, event: Envelope[SubjectErasureConfirmed], tracking: Tracking
 ) -> bool:
+    """Recorded on behalf of the confirming service (deployment)."""
     payload = event.payload
-    return contacts.record_erasure_confirmation(
-        payload.erasure_id,
-        service=payload.service,
-        deployment=payload.deployment,
-        confirmed_at=payload.confirmed_at,
-        tracking=tracking,
-        ctx=following(event, actor=f"service:{payload.deployment}"),
-    )
+    with on_behalf_of(f"service:{payload.deployment}"):
+        return contacts.record_erasure_confirmation(
+            payload.erasure_id,
+            service=payload.service,
+            deployment=payload.deployment,
+            confirmed_at=payload.confirmed_at,
+            tracking=tracking,
+        )
 
 
 def consumers(contacts: Contacts, *, case_of: CaseOf, prefix: str) -> list[Consumer]:

@@ -1,9 +1,15 @@
 """The notifications application: queue notifications for consumed events (idempotently),
-and record the outbox's attempts and their outcomes. Get, call, save."""
+and record the outbox's attempts and their outcomes. Get, call, save.
+
+Who asks is the command's context (the consumed event, the reminder check, the outbox, a
+team lead's request); each command says whose notification it changes
+(:func:`~shared.eventsourcing.meta.concerning`), so every event records both in its ``meta``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,9 +27,7 @@ from notifications.domain import (
 from notifications.rendering import TEMPLATES
 from shared.contracts.notifications import GivenUpReason, RecipientKind
 from shared.eventsourcing.application import ConcurrentChangeError, OutreachApplication
-from shared.eventsourcing.meta import CommandContext
-
-OUTBOX_ACTOR = "notifications-outbox"
+from shared.eventsourcing.meta import CommandContext, command_context, concerning
 
 
 def utc_now() -> datetime:
@@ -43,7 +47,6 @@ class QueueRequest:
     context: dict[str, Any]
     subject_id: UUID
     district: str
-    ctx: CommandContext
 
     @property
     def notification_id(self) -> UUID:
@@ -86,18 +89,18 @@ class Notifications(OutreachApplication):
 
     def _new(self, request: QueueRequest) -> Notification:
         spec = TEMPLATES[request.template]
-        return Notification.queue(
-            source_key=request.source_key,
-            source_event_type=request.source_event_type,
-            channel=spec.channel,
-            template=spec.name,
-            template_version=spec.version,
-            recipient_kind=request.recipient_kind,
-            recipient=request.recipient,
-            context=request.context,
-            queued_at=self.clock(),
-            meta=request.ctx.meta_for(request.subject_id, request.district),
-        )
+        with concerning(request.subject_id, request.district):
+            return Notification.queue(
+                source_key=request.source_key,
+                source_event_type=request.source_event_type,
+                channel=spec.channel,
+                template=spec.name,
+                template_version=spec.version,
+                recipient_kind=request.recipient_kind,
+                recipient=request.recipient,
+                context=request.context,
+                queued_at=self.clock(),
+            )
 
     def get_notification(self, notification_id: UUID) -> Notification:
         return self.get(
@@ -106,11 +109,13 @@ class Notifications(OutreachApplication):
             NotificationNotFoundError(f"notification {notification_id} not found"),
         )
 
-    # The outbox's steps. Each saves at once: an attempt is on record before anything
-    # leaves the service, and its outcome right after.
+    # The outbox's steps (in the outbox's context: ``notifications.outbox``). Each saves at
+    # once: an attempt is on record before anything leaves the service, and its outcome
+    # right after.
 
     def start_attempt(self, notification: Notification) -> None:
-        notification.start_attempt(now=self.clock(), meta=self._outbox_meta(notification))
+        with _about(notification):
+            notification.start_attempt(now=self.clock())
         self.save_or_conflict(notification)
 
     def record_sent(
@@ -120,30 +125,24 @@ class Notifications(OutreachApplication):
         letter: str | None = None,
         print_day: date | None = None,
     ) -> None:
-        notification.record_sent(
-            now=self.clock(),
-            meta=self._outbox_meta(notification),
-            letter=letter,
-            print_day=print_day,
-        )
+        with _about(notification):
+            notification.record_sent(now=self.clock(), letter=letter, print_day=print_day)
         self.save_or_conflict(notification)
 
     def record_failure(self, notification: Notification, *, error: str, permanent: bool) -> None:
-        notification.record_failure(
-            error=error,
-            permanent=permanent,
-            now=self.clock(),
-            policy=self.policy,
-            meta=self._outbox_meta(notification),
-        )
+        with _about(notification):
+            notification.record_failure(
+                error=error, permanent=permanent, now=self.clock(), policy=self.policy
+            )
         self.save_or_conflict(notification)
 
     def record_letter(self, notification: Notification, *, letter: str, print_day: date) -> None:
         """A letter's attempt and outcome in one transaction: it is in the print batch of
         ``print_day`` exactly once, whatever happens to the process."""
-        meta, now = self._outbox_meta(notification), self.clock()
-        notification.start_attempt(now=now, meta=meta)
-        notification.record_sent(now=now, meta=meta, letter=letter, print_day=print_day)
+        now = self.clock()
+        with _about(notification):
+            notification.start_attempt(now=now)
+            notification.record_sent(now=now, letter=letter, print_day=print_day)
         self.save_or_conflict(notification)
 
     def record_failed_attempt(
@@ -151,37 +150,35 @@ class Notifications(OutreachApplication):
     ) -> None:
         """An attempt that failed before anything left the service (e.g. the address is
         not known yet): attempt and failure in one transaction."""
-        meta, now = self._outbox_meta(notification), self.clock()
-        notification.start_attempt(now=now, meta=meta)
-        notification.record_failure(
-            error=error, permanent=permanent, now=now, policy=self.policy, meta=meta
-        )
+        now = self.clock()
+        with _about(notification):
+            notification.start_attempt(now=now)
+            notification.record_failure(
+                error=error, permanent=permanent, now=now, policy=self.policy
+            )
         self.save_or_conflict(notification)
 
     def give_up(self, notification: Notification, *, reason: GivenUpReason, error: str) -> None:
-        notification.give_up(reason=reason, error=error, meta=self._outbox_meta(notification))
+        with _about(notification):
+            notification.give_up(reason=reason, error=error)
         self.save_or_conflict(notification)
 
     def abandon_unconfirmed(self, notification: Notification) -> None:
-        notification.abandon_unconfirmed(meta=self._outbox_meta(notification))
+        with _about(notification):
+            notification.abandon_unconfirmed()
         self.save_or_conflict(notification)
 
-    def retry(self, notification_id: UUID, *, ctx: CommandContext) -> Notification:
+    def retry(self, notification_id: UUID) -> Notification:
+        """Send it again, requested by who asks (a team lead)."""
         notification = self.get_notification(notification_id)
-        notification.retry(
-            requested_by=ctx.actor,
-            now=self.clock(),
-            meta=ctx.meta_for(notification.subject_id, notification.district),
-        )
+        with _about(notification):
+            notification.retry(requested_by=command_context().actor, now=self.clock())
         self.save_or_conflict(notification)
         return notification
 
-    def _outbox_meta(self, notification: Notification) -> dict[str, Any]:
-        """The outbox acts for the system, in the correlation of the notification's event."""
-        ctx = CommandContext(
-            actor=OUTBOX_ACTOR,
-            role="system",
-            correlation_id=notification.correlation_id,
-            trace={},
-        )
-        return ctx.meta_for(notification.subject_id, notification.district)
+
+@contextmanager
+def _about(notification: Notification) -> Iterator[CommandContext]:
+    """The events recorded inside concern the notification's person in its district."""
+    with concerning(notification.subject_id, notification.district) as context:
+        yield context

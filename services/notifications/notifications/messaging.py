@@ -51,7 +51,6 @@ from shared.contracts.visits import (
     VisitCompleted,
     VisitRescheduled,
 )
-from shared.eventsourcing.meta import CommandContext
 from shared.messaging.consumer import Consumer, view_effect
 from shared.messaging.handlers import ConsumerGroup
 
@@ -210,7 +209,6 @@ def _request(
         context=context,
         subject_id=event.subject,
         district=event.district,
-        ctx=CommandContext.following(event.event_id, event.correlation_id),
     )
 
 

@@ -35,10 +35,25 @@ from notifications.letters import Composer, Letter, PersonErasedError
 from notifications.projections.status import NotificationsView
 from notifications.rendering import BERLIN
 from shared.contracts.notifications import GivenUpReason
+from shared.eventsourcing.meta import SYSTEM, CommandContext, acting_as
 from shared.privacy import SubjectErasedError
 from shared.runtime.background import as_leader, every
 
 log = logging.getLogger(__name__)
+
+OUTBOX_ACTOR = "notifications-outbox"
+
+
+def outbox_context(notification: Notification) -> CommandContext:
+    """What the outbox records about ``notification``, it records for the system, in the
+    correlation of the event the notification follows from. Its rounds run in no request's
+    trace: none is stored."""
+    return CommandContext(
+        actor=OUTBOX_ACTOR,
+        role=SYSTEM,
+        correlation_id=notification.correlation_id,
+        trace={},
+    )
 
 
 class Outbox:
@@ -93,6 +108,10 @@ class Outbox:
     def deliver(self, notification_id: UUID) -> Status | None:
         """Send one notification if it is due; the status it ends in (``None``: not due)."""
         n = self.app.get_notification(notification_id)
+        with acting_as(outbox_context(n)):
+            return self._deliver(n)
+
+    def _deliver(self, n: Notification) -> Status | None:
         if n.status is Status.SENDING:
             # Not ours (we send one at a time and hold the lock): a previous outbox died
             # between starting the attempt and recording its outcome.

@@ -17,12 +17,13 @@ from uuid import UUID, uuid5
 from notifications.application import Notifications, QueueRequest
 from notifications.projections.directory import DirectoryView
 from shared.contracts.notifications import RecipientKind
-from shared.eventsourcing.meta import CommandContext
+from shared.eventsourcing.meta import SYSTEM, CommandContext, acting_as
 from shared.runtime.background import every
 
 log = logging.getLogger(__name__)
 
 REMINDER_NAMESPACE = UUID("c0a8e1f2-3b4c-4d5e-8f6a-7b8c9d0e1f2a")
+REMINDERS_ACTOR = "notifications-reminders"
 
 
 def reminder_source(coaching_id: UUID, ends_on: date) -> UUID:
@@ -64,8 +65,13 @@ def _reminder(row: dict[str, Any]) -> QueueRequest:
         },
         subject_id=row["subject_id"],
         district=row["district"],
-        ctx=CommandContext(actor="notifications-reminders", role="system", causation_id=source),
     )
+
+
+def reminder_context(request: QueueRequest) -> CommandContext:
+    """What the check records, it records for the system, caused by the coaching's end date
+    (the reminder's source)."""
+    return CommandContext(actor=REMINDERS_ACTOR, role=SYSTEM, causation_id=UUID(request.source_key))
 
 
 class ReminderCheck:
@@ -91,7 +97,8 @@ class ReminderCheck:
         for request in reminders_due(
             self.directory.running_coachings(), today=self.today(), lead_days=self.lead_days
         ):
-            queued += self.app.queue([request])
+            with acting_as(reminder_context(request)):
+                queued += self.app.queue([request])
         return queued
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -25,7 +25,6 @@ from contacts.api.schemas import (
     SubjectInPath,
 )
 from shared.errors import NotFoundError
-from shared.eventsourcing.meta import command_context
 
 router = APIRouter(prefix="/dpo", tags=["data protection"])
 
@@ -38,9 +37,7 @@ def place_legal_hold(
     ``legal_hold`` until the hold is lifted. 409 ``subject_erased`` for a person whose
     erasure was requested."""
     district = district_of(detail, body.subject, principal)
-    hold = contacts.place_legal_hold(
-        body.subject, district=district, reason=body.reason, ctx=command_context()
-    )
+    hold = contacts.place_legal_hold(body.subject, district=district, reason=body.reason)
     return presenters.hold_out(hold)
 
 
@@ -53,9 +50,7 @@ def lift_legal_hold(
     principal: Officer,
 ) -> LegalHoldOut:
     district = district_of(detail, subject, principal)
-    hold = contacts.lift_legal_hold(
-        subject, district=district, reason=body.reason, ctx=command_context()
-    )
+    hold = contacts.lift_legal_hold(subject, district=district, reason=body.reason)
     return presenters.hold_out(hold)
 
 
@@ -81,7 +76,6 @@ def request_erasure(state: State, body: RequestErasure, principal: Officer) -> E
         ground=body.ground,
         reason=body.reason,
         destroy_key=state.keyring.destroy,
-        ctx=command_context(),
     )
     return presenters.certificate(erasure)
 
@@ -107,7 +101,6 @@ def request_category_erasure(
         ground=body.ground,
         reason=body.reason,
         destroy_key=state.keyring.destroy,
-        ctx=command_context(),
     )
     return presenters.category_erasure_out(erasure)
 

@@ -37,7 +37,6 @@ from contacts.api.schemas import (
 from contacts.application import CaseImport, PersonDetails
 from contacts.domain import deadline_passed
 from shared.errors import ConflictError, NotFoundError
-from shared.eventsourcing.meta import command_context
 from shared.http.auth import Principal
 from shared.http.inputs import QueryInt
 from shared.http.purpose import Purpose
@@ -71,7 +70,7 @@ def report_contact_lost(
 ) -> CaseCreated:
     principal.check_district(body.district, "district")
     row = case_import(body, principal)
-    case_id = contacts.report_contact_lost(**vars(row), ctx=command_context())
+    case_id = contacts.report_contact_lost(**vars(row))
     return CaseCreated(
         case_id=case_id, deadline_passed=deadline_passed(body.deadline, date.today())
     )
@@ -88,7 +87,7 @@ def import_cases(contacts: ContactsDep, body: ImportCases, principal: Reporter) 
     for district in {row.district for row in body.cases}:
         principal.check_district(district, "district")
     rows = [case_import(row, principal) for row in body.cases]
-    return presenters.import_report(contacts.import_cases(rows, ctx=command_context()))
+    return presenters.import_report(contacts.import_cases(rows))
 
 
 @router.get("", response_model=Queue)
@@ -172,9 +171,7 @@ def record_contact_restored(
     contacts: ContactsDep, case_id: CaseId, body: RecordContactRestored, principal: CaseStaff
 ) -> CaseState:
     case_in_scope(contacts, case_id, principal)
-    case = contacts.restore_contact(
-        case_id, channel=body.channel, restored_on=body.restored_on, ctx=command_context()
-    )
+    case = contacts.restore_contact(case_id, channel=body.channel, restored_on=body.restored_on)
     return CaseState(case_id=case.id, status=case.status.value)
 
 
@@ -184,7 +181,7 @@ def update_contact_details(
 ) -> CaseState:
     case_in_scope(contacts, case_id, principal)
     case = contacts.update_contact_details(
-        case_id, name=body.name, address=body.address, phone=body.phone, ctx=command_context()
+        case_id, name=body.name, address=body.address, phone=body.phone
     )
     return CaseState(case_id=case.id, status=case.status.value)
 
@@ -194,5 +191,5 @@ def close_case(
     contacts: ContactsDep, case_id: CaseId, body: CloseCase, principal: Reporter
 ) -> CaseState:
     case_in_scope(contacts, case_id, principal)
-    case = contacts.close_case(case_id, reason=body.reason, ctx=command_context())
+    case = contacts.close_case(case_id, reason=body.reason)
     return CaseState(case_id=case.id, status=case.status.value)

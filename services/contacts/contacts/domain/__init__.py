@@ -38,7 +38,6 @@ from contacts.domain.values import (
     LETTER_QUEUED,
     OPEN_CASE_INDEX_NAMESPACE,
     CaseStatus,
-    Meta,
     deadline_passed,
 )
 
@@ -59,7 +58,6 @@ __all__ = [
     "LegalHold",
     "LegalHoldAlreadyPlacedError",
     "LegalHoldError",
-    "Meta",
     "NoLegalHoldError",
     "NothingToUpdateError",
     "OpenCaseExistsError",

@@ -19,15 +19,24 @@ from contacts.domain.errors import (
     DateBeforeLastContactError,
     NothingToUpdateError,
 )
-from contacts.domain.values import LETTER_QUEUED, CaseStatus, Meta
+from contacts.domain.values import LETTER_QUEUED, CaseStatus
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.dates import check_not_in_future
+from shared.eventsourcing.meta import AuditedEvent
 
 
 class OutreachCase(Aggregate):
-    """One person, one period of lost contact, in one district."""
+    """One person, one period of lost contact, in one district.
 
-    class ContactLost(Aggregate.Created):
+    Each event records who caused it (``meta``, from the command's context: see
+    ``shared.eventsourcing.meta``). Its ``TOPIC`` is the name it is stored under: the
+    projections select the log by it, so it stays when the class moves.
+    """
+
+    class Event(AuditedEvent):
+        pass
+
+    class ContactLost(Event, Aggregate.Created):
         TOPIC = "contacts.domain:OutreachCase.ContactLost"
 
         index_id: UUID
@@ -40,29 +49,25 @@ class OutreachCase(Aggregate):
         deadline: date | None
         case_manager: str
         reported_on: date
-        meta: Meta
 
-    class ContactRestored(Aggregate.Event):
+    class ContactRestored(Event):
         TOPIC = "contacts.domain:OutreachCase.ContactRestored"
 
         channel: str
         restored_on: date
         case_manager: str
-        meta: Meta
 
-    class ContactDetailsUpdated(Aggregate.Event):
+    class ContactDetailsUpdated(Event):
         TOPIC = "contacts.domain:OutreachCase.ContactDetailsUpdated"
 
         changes: dict[str, str]
-        meta: Meta
 
-    class Closed(Aggregate.Event):
+    class Closed(Event):
         TOPIC = "contacts.domain:OutreachCase.Closed"
 
         reason: str
-        meta: Meta
 
-    class CoachingNoted(Aggregate.Event):
+    class CoachingNoted(Event):
         """A fact from the coaching service, so the case's timeline stays a projection of
         the case's own log: a coach was assigned, or the coaching ended."""
 
@@ -70,9 +75,8 @@ class OutreachCase(Aggregate):
 
         kind: str
         details: dict[str, Any]
-        meta: Meta
 
-    class VisitNoted(Aggregate.Event):
+    class VisitNoted(Event):
         """A step of a visit from the visits service, for the timeline: announced,
         rescheduled, cancelled (also automatically, when the person got in touch first),
         made."""
@@ -81,9 +85,8 @@ class OutreachCase(Aggregate):
 
         kind: str
         details: dict[str, Any]
-        meta: Meta
 
-    class LetterNoted(Aggregate.Event):
+    class LetterNoted(Event):
         """A step of a letter to the person from the notifications service, for the
         timeline: queued, in the print batch, held (and why), given up, retried."""
 
@@ -91,7 +94,6 @@ class OutreachCase(Aggregate):
 
         kind: str
         details: dict[str, Any]
-        meta: Meta
 
     @classmethod
     def report(
@@ -110,7 +112,6 @@ class OutreachCase(Aggregate):
         deadline: date | None,
         case_manager: str,
         today: date,
-        meta: Meta,
     ) -> OutreachCase:
         check_not_in_future("last_contact_on", last_contact_on, today)
         if deadline is not None and last_contact_on is not None and deadline < last_contact_on:
@@ -133,7 +134,6 @@ class OutreachCase(Aggregate):
             deadline=deadline,
             case_manager=case_manager,
             reported_on=today,
-            meta=meta,
         )
 
     @event(ContactLost)
@@ -151,7 +151,6 @@ class OutreachCase(Aggregate):
         deadline: date | None,
         case_manager: str,
         reported_on: date,
-        meta: Meta,
     ) -> None:
         self.index_id = index_id
         self.subject_id = subject_id
@@ -174,9 +173,7 @@ class OutreachCase(Aggregate):
         if not self.is_open:
             raise CaseClosedError(f"case {self.id} is closed", case_id=str(self.id))
 
-    def restore_contact(
-        self, *, channel: ContactChannel, restored_on: date, today: date, meta: Meta
-    ) -> None:
+    def restore_contact(self, *, channel: ContactChannel, restored_on: date, today: date) -> None:
         self.check_is_open()
         if self.status is CaseStatus.CONTACT_RESTORED:
             raise ContactAlreadyRestoredError(
@@ -192,60 +189,57 @@ class OutreachCase(Aggregate):
             channel=channel.value,
             restored_on=restored_on,
             case_manager=self.case_manager,
-            meta=meta,
         )
 
     @event(ContactRestored)
-    def _contact_restored(
-        self, *, channel: str, restored_on: date, case_manager: str, meta: Meta
-    ) -> None:
+    def _contact_restored(self, *, channel: str, restored_on: date, case_manager: str) -> None:
         self.status = CaseStatus.CONTACT_RESTORED
         self.restored_channel = ContactChannel(channel)
 
-    def update_contact_details(self, *, changes: dict[str, str], meta: Meta) -> None:
+    def update_contact_details(self, *, changes: dict[str, str]) -> None:
         self.check_is_open()
         if not changes:
             raise NothingToUpdateError("no contact detail was given")
-        self._contact_details_updated(changes=changes, meta=meta)
+        self._contact_details_updated(changes=changes)
 
     @event(ContactDetailsUpdated)
-    def _contact_details_updated(self, *, changes: dict[str, str], meta: Meta) -> None:
+    def _contact_details_updated(self, *, changes: dict[str, str]) -> None:
         self.person.update(changes)
 
-    def close(self, *, reason: CaseClosedReason, meta: Meta) -> None:
+    def close(self, *, reason: CaseClosedReason) -> None:
         self.check_is_open()
-        self._closed(reason=reason.value, meta=meta)
+        self._closed(reason=reason.value)
 
     @event(Closed)
-    def _closed(self, *, reason: str, meta: Meta) -> None:
+    def _closed(self, *, reason: str) -> None:
         self.status = CaseStatus.CLOSED
 
-    def note_coaching(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def note_coaching(self, *, kind: str, details: dict[str, Any]) -> None:
         """Record a coaching fact in the timeline. Also on a closed case (a coaching can
         outlast the outreach case); it never changes the case's status, and no coaching
         outcome (declining included) marks the person."""
-        self._coaching_noted(kind=kind, details=details, meta=meta)
+        self._coaching_noted(kind=kind, details=details)
 
     @event(CoachingNoted)
-    def _coaching_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def _coaching_noted(self, *, kind: str, details: dict[str, Any]) -> None:
         pass
 
-    def note_visit(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def note_visit(self, *, kind: str, details: dict[str, Any]) -> None:
         """Record a step of a visit in the timeline. Also on a closed case; it never changes
         the case's status (a visit that reached the person restores the contact through
         ``restore_contact``, one that did not marks nothing)."""
-        self._visit_noted(kind=kind, details=details, meta=meta)
+        self._visit_noted(kind=kind, details=details)
 
     @event(VisitNoted)
-    def _visit_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def _visit_noted(self, *, kind: str, details: dict[str, Any]) -> None:
         pass
 
-    def note_letter(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def note_letter(self, *, kind: str, details: dict[str, Any]) -> None:
         """Record a step of a letter to the person in the timeline (never its content)."""
-        self._letter_noted(kind=kind, details=details, meta=meta)
+        self._letter_noted(kind=kind, details=details)
 
     @event(LetterNoted)
-    def _letter_noted(self, *, kind: str, details: dict[str, Any], meta: Meta) -> None:
+    def _letter_noted(self, *, kind: str, details: dict[str, Any]) -> None:
         if kind == LETTER_QUEUED:
             self.letters = self.letters | {str(details["notification_id"])}
 

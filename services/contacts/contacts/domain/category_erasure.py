@@ -7,7 +7,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from contacts.domain.values import DATA_PROTECTION_NAMESPACE, Meta
+from contacts.domain.values import DATA_PROTECTION_NAMESPACE
+from shared.eventsourcing.meta import AuditedEvent
 
 
 class CategoryErasure(Aggregate):
@@ -19,10 +20,21 @@ class CategoryErasure(Aggregate):
     (``Requested``/``RequestedAgain``) before the key is destroyed and ``KeyDestroyed``
     after it, so a request that stopped half-way is completed by the next one. Notes written
     after an erasure (a new case) are sealed with a new key and erased by a later request.
-    The events are the audit trail; they hold no personal data.
+    The events are the audit trail; they hold no personal data. Each records who caused it
+    (``meta``, from the command's context); who requested the erasure is who caused the
+    latest request (the ``apply`` of ``Requested`` and ``RequestedAgain``).
     """
 
-    class Requested(Aggregate.Created):
+    class Event(AuditedEvent):
+        pass
+
+    class Request(Event):
+        """A request of the erasure: the first, or a later one."""
+
+        def apply(self, aggregate: CategoryErasure) -> None:
+            aggregate.requested_by = self.meta["actor"]
+
+    class Requested(Request, Aggregate.Created):
         TOPIC = "contacts.domain:CategoryErasure.Requested"
 
         subject_id: UUID
@@ -30,24 +42,21 @@ class CategoryErasure(Aggregate):
         district: str
         ground: str
         reason: str
-        meta: Meta
 
-    class RequestedAgain(Aggregate.Event):
+    class RequestedAgain(Request):
         TOPIC = "contacts.domain:CategoryErasure.RequestedAgain"
 
         district: str
         ground: str
         reason: str
-        meta: Meta
 
-    class KeyDestroyed(Aggregate.Event):
+    class KeyDestroyed(Event):
         TOPIC = "contacts.domain:CategoryErasure.KeyDestroyed"
 
         category: str
         destroyed_at: datetime
         ground: str
         requested_by: str
-        meta: Meta
 
     @staticmethod
     def id_for(subject_id: UUID, category: str) -> UUID:
@@ -62,7 +71,6 @@ class CategoryErasure(Aggregate):
         district: str,
         ground: str,
         reason: str,
-        meta: Meta,
     ) -> CategoryErasure:
         return cls(
             id=cls.id_for(subject_id, category),
@@ -71,7 +79,6 @@ class CategoryErasure(Aggregate):
             district=district,
             ground=ground,
             reason=reason,
-            meta=meta,
         )
 
     @event(Requested)
@@ -84,42 +91,41 @@ class CategoryErasure(Aggregate):
         district: str,
         ground: str,
         reason: str,
-        meta: Meta,
     ) -> None:
         self.subject_id = subject_id
         self.category = category
-        self._requested(district, ground, reason, meta)
+        self._requested(district, ground, reason)
         self.key_destroyed_at: datetime | None = None
+        self.requested_by: str
+        """Who caused the latest request (its event's ``apply``)."""
 
-    def _requested(self, district: str, ground: str, reason: str, meta: Meta) -> None:
+    def _requested(self, district: str, ground: str, reason: str) -> None:
         self.district = district
         self.ground = ground
         self.reason = reason
-        self.requested_by: str = meta["actor"]
         self.pending = True
 
-    def request_again(self, *, district: str, ground: str, reason: str, meta: Meta) -> None:
+    def request_again(self, *, district: str, ground: str, reason: str) -> None:
         """A new request; one still pending (its key not destroyed yet) is continued."""
         if not self.pending:
-            self._requested_again(district=district, ground=ground, reason=reason, meta=meta)
+            self._requested_again(district=district, ground=ground, reason=reason)
 
     @event(RequestedAgain)
-    def _requested_again(self, *, district: str, ground: str, reason: str, meta: Meta) -> None:
-        self._requested(district, ground, reason, meta)
+    def _requested_again(self, *, district: str, ground: str, reason: str) -> None:
+        self._requested(district, ground, reason)
 
-    def record_key_destroyed(self, *, at: datetime, meta: Meta) -> None:
+    def record_key_destroyed(self, *, at: datetime) -> None:
         if self.pending:
             self._key_destroyed(
                 category=self.category,
                 destroyed_at=at,
                 ground=self.ground,
                 requested_by=self.requested_by,
-                meta=meta,
             )
 
     @event(KeyDestroyed)
     def _key_destroyed(
-        self, *, category: str, destroyed_at: datetime, ground: str, requested_by: str, meta: Meta
+        self, *, category: str, destroyed_at: datetime, ground: str, requested_by: str
     ) -> None:
         self.key_destroyed_at = destroyed_at
         self.pending = False

@@ -7,7 +7,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from contacts.domain.values import DATA_PROTECTION_NAMESPACE, Meta
+from contacts.domain.values import DATA_PROTECTION_NAMESPACE
+from shared.eventsourcing.meta import AuditedEvent
 
 
 class Erasure(Aggregate):
@@ -16,85 +17,79 @@ class Erasure(Aggregate):
 
     One per person (its id derives from the pseudonym): requesting it again continues an
     erasure that stopped half-way and otherwise changes nothing. The events are the
-    erasure certificate; they hold no personal data.
+    erasure certificate; they hold no personal data. Each records who caused it (``meta``,
+    from the command's context); who requested the erasure is who caused ``Requested``.
     """
 
-    class Requested(Aggregate.Created):
+    class Event(AuditedEvent):
+        pass
+
+    class Requested(Event, Aggregate.Created):
         TOPIC = "contacts.domain:Erasure.Requested"
 
         subject_id: UUID
         district: str
         ground: str
         reason: str
-        meta: Meta
 
-    class KeyDestroyed(Aggregate.Event):
+        def apply(self, aggregate: Erasure) -> None:
+            aggregate.requested_by = self.meta["actor"]
+
+    class KeyDestroyed(Event):
         TOPIC = "contacts.domain:Erasure.KeyDestroyed"
 
         destroyed_at: datetime
         ground: str
         requested_by: str
-        meta: Meta
 
-    class Confirmed(Aggregate.Event):
+    class Confirmed(Event):
         TOPIC = "contacts.domain:Erasure.Confirmed"
 
         service: str
         deployment: str
         confirmed_at: datetime
-        meta: Meta
 
     @staticmethod
     def id_for(subject_id: UUID) -> UUID:
         return uuid5(DATA_PROTECTION_NAMESPACE, f"erasure:{subject_id}")
 
     @classmethod
-    def request(
-        cls, *, subject_id: UUID, district: str, ground: str, reason: str, meta: Meta
-    ) -> Erasure:
+    def request(cls, *, subject_id: UUID, district: str, ground: str, reason: str) -> Erasure:
         return cls(
             id=cls.id_for(subject_id),
             subject_id=subject_id,
             district=district,
             ground=ground,
             reason=reason,
-            meta=meta,
         )
 
     @event(Requested)
     def __init__(
-        self, *, id: UUID, subject_id: UUID, district: str, ground: str, reason: str, meta: Meta
+        self, *, id: UUID, subject_id: UUID, district: str, ground: str, reason: str
     ) -> None:
         self.subject_id = subject_id
         self.district = district
         self.ground = ground
         self.reason = reason
-        self.requested_by: str = meta["actor"]
+        self.requested_by: str
+        """Who caused ``Requested`` (its ``apply``)."""
         self.key_destroyed_at: datetime | None = None
         self.confirmations: dict[str, tuple[str, datetime]] = {}
         """deployment -> (service, confirmed at)"""
 
-    def record_key_destroyed(self, *, at: datetime, meta: Meta) -> None:
+    def record_key_destroyed(self, *, at: datetime) -> None:
         if self.key_destroyed_at is None:
-            self._key_destroyed(
-                destroyed_at=at, ground=self.ground, requested_by=self.requested_by, meta=meta
-            )
+            self._key_destroyed(destroyed_at=at, ground=self.ground, requested_by=self.requested_by)
 
     @event(KeyDestroyed)
-    def _key_destroyed(
-        self, *, destroyed_at: datetime, ground: str, requested_by: str, meta: Meta
-    ) -> None:
+    def _key_destroyed(self, *, destroyed_at: datetime, ground: str, requested_by: str) -> None:
         self.key_destroyed_at = destroyed_at
 
-    def confirm(self, *, service: str, deployment: str, confirmed_at: datetime, meta: Meta) -> None:
+    def confirm(self, *, service: str, deployment: str, confirmed_at: datetime) -> None:
         """A service forgot the person; a repeated confirmation changes nothing."""
         if deployment not in self.confirmations:
-            self._confirmed(
-                service=service, deployment=deployment, confirmed_at=confirmed_at, meta=meta
-            )
+            self._confirmed(service=service, deployment=deployment, confirmed_at=confirmed_at)
 
     @event(Confirmed)
-    def _confirmed(
-        self, *, service: str, deployment: str, confirmed_at: datetime, meta: Meta
-    ) -> None:
+    def _confirmed(self, *, service: str, deployment: str, confirmed_at: datetime) -> None:
         self.confirmations[deployment] = (service, confirmed_at)

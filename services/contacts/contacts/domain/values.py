@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
-
-Meta = dict[str, Any]
-"""Who did it and which request it belongs to (see ``shared.eventsourcing.meta.CommandContext``)."""
 
 
 class CaseStatus(StrEnum):

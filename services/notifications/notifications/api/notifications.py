@@ -12,7 +12,6 @@ from notifications.api.presenters import history, notification_out
 from notifications.api.schemas import District, NotificationDetail, NotificationId, NotificationOut
 from notifications.projections.status import NotificationsView
 from shared.errors import NotFoundError
-from shared.eventsourcing.meta import CommandContext
 from shared.http.auth import Principal
 from shared.http.inputs import Key, QueryInt
 
@@ -50,9 +49,7 @@ def retry(
 ) -> dict[str, Any]:
     """Send a failed or given-up notification again (team leads)."""
     row = row_in_scope(view, notification_id, principal)
-    n = app.retry(
-        notification_id, ctx=CommandContext(actor=principal.user, role=principal.role.value)
-    )
+    n = app.retry(notification_id)
     return {
         **notification_out(row),
         "status": n.status.value,

@@ -18,7 +18,6 @@ from notifications.domain.errors import (
 )
 from notifications.domain.notification import Notification
 from notifications.domain.values import (
-    Meta,
     RetryPolicy,
     Status,
     idempotency_key,
@@ -26,7 +25,6 @@ from notifications.domain.values import (
 )
 
 __all__ = [
-    "Meta",
     "Notification",
     "NotificationNotDueError",
     "NotificationNotFoundError",

@@ -21,23 +21,29 @@ from notifications.domain.errors import (
     NotificationNotSendingError,
 )
 from notifications.domain.values import (
-    Meta,
     RetryPolicy,
     Status,
     idempotency_key,
     notification_id_for,
 )
 from shared.contracts.notifications import GivenUpReason, NotificationChannel, RecipientKind
+from shared.eventsourcing.meta import AuditedEvent
 
 
 class Notification(Aggregate):
     """A letter, an e-mail or a text message that follows from one event.
 
-    Each event's ``TOPIC`` is the name it is stored under: the projection selects the log by
-    it and stored events resolve to their classes by it, so it stays when the class moves.
+    Each event records who caused it (``meta``, from the command's context: see
+    ``shared.eventsourcing.meta``); whose notification it is (the person, the district) and
+    the correlation of the event it follows from are those of ``Queued``. Each event's
+    ``TOPIC`` is the name it is stored under: the projection selects the log by it and stored
+    events resolve to their classes by it, so it stays when the class moves.
     """
 
-    class Queued(Aggregate.Created):
+    class Event(AuditedEvent):
+        pass
+
+    class Queued(Event, Aggregate.Created):
         TOPIC = "notifications.domain:Notification.Queued"
 
         idempotency_key: str
@@ -50,16 +56,19 @@ class Notification(Aggregate):
         source_event_type: str
         context: dict[str, Any]
         queued_at: datetime
-        meta: Meta
 
-    class AttemptStarted(Aggregate.Event):
+        def apply(self, aggregate: Notification) -> None:
+            aggregate.district = self.meta["district"]
+            aggregate.subject_id = UUID(self.meta["subject"])
+            aggregate.correlation_id = UUID(self.meta["correlation_id"])
+
+    class AttemptStarted(Event):
         TOPIC = "notifications.domain:Notification.AttemptStarted"
 
         attempt: int
         started_at: datetime
-        meta: Meta
 
-    class Sent(Aggregate.Event):
+    class Sent(Event):
         TOPIC = "notifications.domain:Notification.Sent"
 
         idempotency_key: str
@@ -69,30 +78,26 @@ class Notification(Aggregate):
         print_day: date | None
         letter: str | None
         """For a letter: its rendered content, sealed with the person's key."""
-        meta: Meta
 
-    class Failed(Aggregate.Event):
+    class Failed(Event):
         TOPIC = "notifications.domain:Notification.Failed"
 
         attempt: int
         error: str
         next_attempt_at: datetime
-        meta: Meta
 
-    class GivenUp(Aggregate.Event):
+    class GivenUp(Event):
         TOPIC = "notifications.domain:Notification.GivenUp"
 
         attempts: int
         reason: str
         error: str
-        meta: Meta
 
-    class RetryRequested(Aggregate.Event):
+    class RetryRequested(Event):
         TOPIC = "notifications.domain:Notification.RetryRequested"
 
         requested_by: str
         requested_at: datetime
-        meta: Meta
 
     @classmethod
     def queue(
@@ -107,7 +112,6 @@ class Notification(Aggregate):
         recipient: str | None,
         context: dict[str, Any],
         queued_at: datetime,
-        meta: Meta,
     ) -> Notification:
         return cls(
             id=notification_id_for(source_key, template),
@@ -121,7 +125,6 @@ class Notification(Aggregate):
             source_event_type=source_event_type,
             context=context,
             queued_at=queued_at,
-            meta=meta,
         )
 
     @event(Queued)
@@ -139,7 +142,6 @@ class Notification(Aggregate):
         source_event_type: str,
         context: dict[str, Any],
         queued_at: datetime,
-        meta: Meta,
     ) -> None:
         self.idempotency_key = idempotency_key
         self.channel = NotificationChannel(channel)
@@ -150,9 +152,10 @@ class Notification(Aggregate):
         self.source_event_id = source_event_id
         self.source_event_type = source_event_type
         self.context = dict(context)
-        self.district: str = meta["district"]
-        self.subject_id = UUID(meta["subject"])
-        self.correlation_id = UUID(meta["correlation_id"])
+        # Whose it is and which correlation it follows: the meta of ``Queued`` (its apply).
+        self.district: str
+        self.subject_id: UUID
+        self.correlation_id: UUID
         self.status = Status.QUEUED
         self.attempts = 0
         self.attempts_before_retry = 0
@@ -183,13 +186,13 @@ class Notification(Aggregate):
                 f"notification {self.id} has no attempt under way", status=self.status.value
             )
 
-    def start_attempt(self, *, now: datetime, meta: Meta) -> None:
+    def start_attempt(self, *, now: datetime) -> None:
         """Recorded *before* anything leaves the service (see the README: the crash window)."""
         self.check_is_due(now)
-        self._attempt_started(attempt=self.attempts + 1, started_at=now, meta=meta)
+        self._attempt_started(attempt=self.attempts + 1, started_at=now)
 
     @event(AttemptStarted)
-    def _attempt_started(self, *, attempt: int, started_at: datetime, meta: Meta) -> None:
+    def _attempt_started(self, *, attempt: int, started_at: datetime) -> None:
         self.status = Status.SENDING
         self.attempts = attempt
 
@@ -197,7 +200,6 @@ class Notification(Aggregate):
         self,
         *,
         now: datetime,
-        meta: Meta,
         print_day: date | None = None,
         letter: str | None = None,
     ) -> None:
@@ -209,7 +211,6 @@ class Notification(Aggregate):
             sent_at=now,
             print_day=print_day,
             letter=letter,
-            meta=meta,
         )
 
     @event(Sent)
@@ -222,7 +223,6 @@ class Notification(Aggregate):
         sent_at: datetime,
         print_day: date | None,
         letter: str | None,
-        meta: Meta,
     ) -> None:
         self.status = Status.SENT
         self.letter = letter
@@ -230,44 +230,43 @@ class Notification(Aggregate):
         self.next_attempt_at = None
 
     def record_failure(
-        self, *, error: str, permanent: bool, now: datetime, policy: RetryPolicy, meta: Meta
+        self, *, error: str, permanent: bool, now: datetime, policy: RetryPolicy
     ) -> None:
         """A failed attempt: retried after the back-off, or given up when it cannot succeed
         (``permanent``) or the attempts since the last staff retry are used up."""
         self.check_is_sending()
         if permanent:
-            self.give_up(reason=GivenUpReason.PERMANENT_FAILURE, error=error, meta=meta)
+            self.give_up(reason=GivenUpReason.PERMANENT_FAILURE, error=error)
         elif self.attempts - self.attempts_before_retry >= policy.max_attempts:
-            self.give_up(reason=GivenUpReason.ATTEMPTS_EXHAUSTED, error=error, meta=meta)
+            self.give_up(reason=GivenUpReason.ATTEMPTS_EXHAUSTED, error=error)
         else:
             self._failed(
                 attempt=self.attempts,
                 error=error,
                 next_attempt_at=now + policy.delay(self.attempts - self.attempts_before_retry),
-                meta=meta,
             )
 
     @event(Failed)
-    def _failed(self, *, attempt: int, error: str, next_attempt_at: datetime, meta: Meta) -> None:
+    def _failed(self, *, attempt: int, error: str, next_attempt_at: datetime) -> None:
         self.status = Status.FAILED
         self.last_error = error
         self.next_attempt_at = next_attempt_at
 
-    def give_up(self, *, reason: GivenUpReason, error: str, meta: Meta) -> None:
+    def give_up(self, *, reason: GivenUpReason, error: str) -> None:
         if self.status in (Status.SENT, Status.GIVEN_UP):
             raise NotificationNotRetryableError(
                 f"notification {self.id} is {self.status.value} already", status=self.status.value
             )
-        self._given_up(attempts=self.attempts, reason=reason.value, error=error, meta=meta)
+        self._given_up(attempts=self.attempts, reason=reason.value, error=error)
 
     @event(GivenUp)
-    def _given_up(self, *, attempts: int, reason: str, error: str, meta: Meta) -> None:
+    def _given_up(self, *, attempts: int, reason: str, error: str) -> None:
         self.status = Status.GIVEN_UP
         self.given_up_reason = GivenUpReason(reason)
         self.last_error = error
         self.next_attempt_at = None
 
-    def abandon_unconfirmed(self, *, meta: Meta) -> None:
+    def abandon_unconfirmed(self) -> None:
         """An attempt whose outcome was never recorded (the service stopped while sending).
 
         It may have reached the recipient, so it is not sent again by itself (at most once
@@ -277,20 +276,19 @@ class Notification(Aggregate):
         self.give_up(
             reason=GivenUpReason.DELIVERY_UNCONFIRMED,
             error=f"attempt {self.attempts} started but its outcome was not recorded",
-            meta=meta,
         )
 
-    def retry(self, *, requested_by: str, now: datetime, meta: Meta) -> None:
+    def retry(self, *, requested_by: str, now: datetime) -> None:
         if self.status not in (Status.FAILED, Status.GIVEN_UP):
             raise NotificationNotRetryableError(
                 f"only failed or given-up notifications can be retried; this one is "
                 f"{self.status.value}",
                 notification_status=self.status.value,
             )
-        self._retry_requested(requested_by=requested_by, requested_at=now, meta=meta)
+        self._retry_requested(requested_by=requested_by, requested_at=now)
 
     @event(RetryRequested)
-    def _retry_requested(self, *, requested_by: str, requested_at: datetime, meta: Meta) -> None:
+    def _retry_requested(self, *, requested_by: str, requested_at: datetime) -> None:
         self.status = Status.QUEUED
         self.attempts_before_retry = self.attempts
         self.next_attempt_at = None

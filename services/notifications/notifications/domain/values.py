@@ -6,12 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 from uuid import UUID, uuid5
-
-Meta = dict[str, Any]
-"""Who did it and which event or request it follows from (``CommandContext.as_meta``),
-plus the person's pseudonym (``subject``) and the ``district``."""
 
 NOTIFICATION_NAMESPACE = UUID("a4c1e2f3-6b7d-4e8f-9a0b-1c2d3e4f5a6b")
 
