@@ -22,7 +22,7 @@ from contacts.domain import CaseStatus
 from eventsourcing.persistence import StoredEvent
 from notifications.application import Notifications, QueueRequest
 from notifications.domain import Status
-from notifications.outbox.sending import outbox_context
+from notifications.outbox import outbox_context
 
 from shared.contracts.contacts import ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
