@@ -34,6 +34,16 @@ from visits.domain import Schedule
 District = Annotated[Key, Query(examples=["kassel"])]
 VisitId = Annotated[Uuid, Path()]
 CaseId = Annotated[Uuid, Path()]
+FeedId = Annotated[Uuid, Path()]
+FeedSecret = Annotated[
+    str,
+    Path(
+        description="The calendar link's secret, as its URL names it. Anything that is not "
+        "the secret of a link that is not revoked answers 404 calendar_link_not_found.",
+        # Declared a password: a bearer secret, which tools and logs should not show.
+        json_schema_extra={"format": "password"},
+    ),
+]
 WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
 ExpectedVersion = Annotated[
     Annotated[int, Integer(1, 1_000_000)] | None,
@@ -233,3 +243,22 @@ class VisitOut(BaseModel):
 class History(BaseModel):
     case_id: UUID
     visits: list[VisitOut]
+
+
+class CalendarLinkCreated(BaseModel):
+    feed_id: UUID
+    url: str = Field(
+        description="The calendar's address, with its secret: shown this once, never again."
+    )
+    days: int = Field(description="How many days ahead, from today, the calendar lists.")
+
+
+class CalendarLink(BaseModel):
+    feed_id: UUID
+    districts: list[str]
+    created_at: dt.datetime
+    last_fetched_at: dt.datetime | None
+
+
+class CalendarLinks(BaseModel):
+    links: list[CalendarLink]
