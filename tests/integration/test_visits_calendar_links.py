@@ -81,10 +81,13 @@ def announce(
 
 def create_link(client: TestClient, headers: dict[str, str]) -> tuple[str, str]:
     """A new link: its id and the path of its calendar."""
-    created = client.post("/agenda/feeds", headers=headers)
+    created = client.post("/agenda/calendar-links", headers=headers)
     assert created.status_code == 201, created.text
     assert created.headers["cache-control"] == "no-store"
-    return created.json()["feed_id"], urlsplit(created.json()["url"]).path
+    answer = created.json()
+    path = urlsplit(answer["url"]).path
+    assert path == f"/agenda/feeds/{answer['secret']}.ics"  # the secret leads to the calendar
+    return answer["link_id"], path
 
 
 def calendar_when(client: TestClient, path: str, events: int) -> icalendar.Calendar:
@@ -174,15 +177,15 @@ def test_a_revoked_link_answers_404_at_once_and_only_its_owner_or_a_team_lead_re
     me = someone()
     mine = as_user(me, "outreach_worker", district)
     colleague = as_user(someone(), "outreach_worker", district)
-    feed_id, path = create_link(client, mine)
+    link_id, path = create_link(client, mine)
     assert client.get(path).status_code == 200
 
-    refused = client.delete(f"/agenda/feeds/{feed_id}", headers=colleague)
+    refused = client.delete(f"/agenda/calendar-links/{link_id}", headers=colleague)
     assert refused.status_code == 404
     assert refused.json()["code"] == "calendar_link_not_found"
     assert client.get(path).status_code == 200
 
-    assert client.delete(f"/agenda/feeds/{feed_id}", headers=mine).status_code == 204
+    assert client.delete(f"/agenda/calendar-links/{link_id}", headers=mine).status_code == 204
     gone = client.get(path)
     assert gone.status_code == 404
     assert gone.headers["content-type"].startswith("application/problem+json")
@@ -190,9 +193,9 @@ def test_a_revoked_link_answers_404_at_once_and_only_its_owner_or_a_team_lead_re
 
     other_id, other_path = create_link(client, mine)
     elsewhere = as_user("tl-elsewhere", "team_lead", "kreis-borken")
-    assert client.delete(f"/agenda/feeds/{other_id}", headers=elsewhere).status_code == 404
+    assert client.delete(f"/agenda/calendar-links/{other_id}", headers=elsewhere).status_code == 404
     lead = as_user("tl-anna", "team_lead", district)
-    assert client.delete(f"/agenda/feeds/{other_id}", headers=lead).status_code == 204
+    assert client.delete(f"/agenda/calendar-links/{other_id}", headers=lead).status_code == 204
     assert client.get(other_path).status_code == 404
 
 
@@ -200,8 +203,8 @@ def test_an_unknown_a_malformed_and_a_revoked_secret_get_the_same_404(
     client: TestClient, as_user: Any, district: str
 ) -> None:
     mine = as_user(someone(), "outreach_worker", district)
-    feed_id, path = create_link(client, mine)
-    assert client.delete(f"/agenda/feeds/{feed_id}", headers=mine).status_code == 204
+    link_id, path = create_link(client, mine)
+    assert client.delete(f"/agenda/calendar-links/{link_id}", headers=mine).status_code == 204
 
     answers = [
         client.get(p)
@@ -223,25 +226,27 @@ def test_the_owner_lists_their_links_without_secrets_and_a_provider_worker_gets_
 ) -> None:
     me = someone()
     mine = as_user(me, "outreach_worker", district)
-    feed_id, path = create_link(client, mine)
+    link_id, path = create_link(client, mine)
     secret = path.removeprefix("/agenda/feeds/").removesuffix(".ics")
     assert client.get(path).status_code == 200
 
     def listed() -> Any:
-        links = client.get("/agenda/feeds", headers=mine)
+        links = client.get("/agenda/calendar-links", headers=mine)
         assert links.status_code == 200, links.text
-        found = [link for link in links.json()["links"] if link["feed_id"] == feed_id]
+        found = [link for link in links.json()["links"] if link["link_id"] == link_id]
         return links if found and found[0]["last_fetched_at"] else None
 
     links = eventually(listed, what="the link listed with its last fetch")
     assert secret not in links.text
     (link,) = links.json()["links"]
     assert link["districts"] == [district]
-    others = client.get("/agenda/feeds", headers=as_user(someone(), "outreach_worker", district))
-    assert feed_id not in others.text
+    others = client.get(
+        "/agenda/calendar-links", headers=as_user(someone(), "outreach_worker", district)
+    )
+    assert link_id not in others.text
 
     provider = as_user(someone(), "provider_outreach", district)
-    assert client.post("/agenda/feeds", headers=provider).status_code == 403
+    assert client.post("/agenda/calendar-links", headers=provider).status_code == 403
 
 
 def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fetch(
@@ -256,7 +261,7 @@ def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fet
     spans = InMemorySpanExporter()
     configure_telemetry("visits", exporter=spans)
     mine = as_user(someone(), "outreach_worker", district)
-    feed_id, path = create_link(client, mine)
+    link_id, path = create_link(client, mine)
     secret = path.removeprefix("/agenda/feeds/").removesuffix(".ics")
     assert client.get(path).status_code == 200
 
@@ -270,7 +275,7 @@ def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fet
     ):
         assert failing.get(path).status_code == 500
     monkeypatch.undo()
-    assert client.delete(f"/agenda/feeds/{feed_id}", headers=mine).status_code == 204
+    assert client.delete(f"/agenda/calendar-links/{link_id}", headers=mine).status_code == 204
 
     (failure,) = [r for r in caplog.records if r.getMessage() == "request failed"]
     assert failure.__dict__["route"] == FEED_ROUTE
@@ -278,7 +283,9 @@ def test_the_secret_is_in_no_stored_event_and_no_log_record_even_of_a_failed_fet
     assert stored_events_with(stack, secret.encode()) == 0
     assert stored_events_with(stack, b"CalendarFeed.Revoked") > 0  # the search finds what is there
     traced = spans.get_finished_spans()
-    assert "POST /agenda/feeds" in {s.name for s in traced}  # the requests are traced at all
+    assert "POST /agenda/calendar-links" in {
+        s.name for s in traced
+    }  # the requests are traced at all
     assert not [s for s in traced if secret in s.to_json()]
 
 

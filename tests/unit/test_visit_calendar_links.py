@@ -12,11 +12,14 @@ from uuid import uuid4
 import icalendar
 import pytest
 from eventsourcing.utils import get_topic, resolve_topic
+from fastapi.testclient import TestClient
+from visits import api
 from visits.agenda import AgendaItem, calendar_of, rounds
 from visits.application import Visits
 from visits.domain import CalendarFeed, CalendarLinkNotFoundError, secret_digest
 
 from shared.eventsourcing.meta import acting_as
+from shared.http.app import http_app
 from shared.privacy import PersonalDataCipher
 
 from .visit_support import worker
@@ -209,3 +212,54 @@ def test_the_calendar_of_the_days_ahead_parses_as_icalendar_with_a_refresh_hint(
     assert str(events[0]["LOCATION"]) == "Friedrich-Ebert-Straße 12, 34117 Kassel"
     assert str(calendar["REFRESH-INTERVAL"].to_ical(), "ascii") == "PT15M"
     assert "Erika" not in text
+
+
+# --- the routes, as an HTTP client reads them --------------------------------------------
+
+
+@pytest.fixture
+def routes() -> Iterator[TestClient]:
+    app = http_app(title="visits", description="")
+    for router in api.routers:
+        app.include_router(router)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_a_calendar_address_answers_only_its_own_method(routes: TestClient) -> None:
+    """The calendar and the link's management never share a path: an ``Allow`` names only
+    what the address serves."""
+    feed = routes.request("OPTIONS", "/agenda/feeds/" + "A" * 43 + ".ics")
+    link = routes.request("OPTIONS", f"/agenda/calendar-links/{uuid4()}")
+    links = routes.request("PUT", "/agenda/calendar-links")
+
+    assert (feed.status_code, feed.headers["Allow"]) == (405, "GET")
+    assert (link.status_code, link.headers["Allow"]) == (405, "DELETE")
+    assert (links.status_code, links.headers["Allow"]) == (405, "GET, POST")
+
+
+def test_the_new_links_answer_leads_to_its_calendar_and_its_revocation(
+    routes: TestClient,
+) -> None:
+    """A client follows the document's links from the 201: the secret to the calendar, the
+    id to the revocation; the description says the secret is shown this once."""
+    document = routes.get("/openapi.json").json()
+    create = document["paths"]["/agenda/calendar-links"]["post"]
+    follow = create["responses"]["201"]["links"]
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "operationId" in operation
+    }
+
+    assert follow["calendar"]["parameters"] == {"secret": "$response.body#/secret"}
+    assert operations[follow["calendar"]["operationId"]] == ("/agenda/feeds/{secret}.ics", "get")
+    assert follow["revoke"]["parameters"] == {"link_id": "$response.body#/link_id"}
+    assert operations[follow["revoke"]["operationId"]] == (
+        "/agenda/calendar-links/{link_id}",
+        "delete",
+    )
+    assert "only time the secret is shown" in create["description"]
+    created = document["components"]["schemas"]["CalendarLinkCreated"]
+    assert "Shown in this answer only" in created["properties"]["secret"]["description"]

@@ -205,7 +205,17 @@ def agenda_out(worker: str, day: dt.date, items: Sequence[AgendaItem]) -> Agenda
 
 
 def calendar_links_out(rows: Sequence[DictRow]) -> CalendarLinks:
-    return CalendarLinks(links=[CalendarLink(**row) for row in rows])
+    return CalendarLinks(
+        links=[
+            CalendarLink(
+                link_id=row["feed_id"],
+                districts=row["districts"],
+                created_at=row["created_at"],
+                last_fetched_at=row["last_fetched_at"],
+            )
+            for row in rows
+        ]
+    )
 
 
 def subject_export(

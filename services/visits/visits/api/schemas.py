@@ -34,7 +34,7 @@ from visits.domain import Schedule
 District = Annotated[Key, Query(examples=["kassel"])]
 VisitId = Annotated[Uuid, Path()]
 CaseId = Annotated[Uuid, Path()]
-FeedId = Annotated[Uuid, Path()]
+LinkId = Annotated[Uuid, Path()]
 FeedSecret = Annotated[
     str,
     Path(
@@ -246,15 +246,23 @@ class History(BaseModel):
 
 
 class CalendarLinkCreated(BaseModel):
-    feed_id: UUID
+    link_id: UUID = Field(description="The link's id: how it is listed and revoked.")
+    secret: str = Field(
+        description="The link's secret, the last part of ``url`` (``/agenda/feeds/{secret}.ics``)"
+        ". Shown in this answer only: never again, by no route, and stored only as its digest."
+        " Whoever holds it reads the calendar; lost or leaked, revoke the link and create a new"
+        " one.",
+        json_schema_extra={"format": "password"},
+    )
     url: str = Field(
-        description="The calendar's address, with its secret: shown this once, never again."
+        description="The calendar's address, to subscribe to in a calendar app (it holds the "
+        "secret: shown in this answer only)."
     )
     days: int = Field(description="How many days ahead, from today, the calendar lists.")
 
 
 class CalendarLink(BaseModel):
-    feed_id: UUID
+    link_id: UUID
     districts: list[str]
     created_at: dt.datetime
     last_fetched_at: dt.datetime | None
