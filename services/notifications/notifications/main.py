@@ -28,6 +28,7 @@ from notifications.projections.status import NotificationsProjection, Notificati
 from notifications.reminders import ReminderCheck
 from notifications.rendering import BERLIN, Templates
 from notifications.settings import NotificationsSettings
+from notifications.staff_sync import KeycloakStaff, StaffSync
 from shared.contracts import notifications as notifications_contracts
 from shared.contracts import topic_of
 from shared.erasure import ErasureLedgerView
@@ -80,8 +81,22 @@ def open_notifications(
         today=lambda: datetime.now(BERLIN).date(),
         interval_seconds=settings.reminder_check_seconds,
     )
+    sync = (
+        StaffSync(KeycloakStaff(settings), staff, letterheads, settings)
+        if settings.directory_sync
+        else None
+    )
     state = NotificationsState(
-        notifications, infra.cipher, view, directory, staff, letterheads, templates, emails, outbox
+        notifications,
+        infra.cipher,
+        view,
+        directory,
+        staff,
+        letterheads,
+        templates,
+        emails,
+        outbox,
+        sync,
     )
     return Service(
         app=notifications,
@@ -91,7 +106,11 @@ def open_notifications(
             RelayTo(topic_of("notifications"), to_integration_event, notifications_contracts.EVENTS)
         ],
         consumers=messaging.consumers(notifications, directory, prefix=settings.service_name),
-        background=[outbox.run, reminders.run],
+        background=[
+            outbox.run,
+            reminders.run,
+            *([sync.background(infra.dsn)] if sync is not None else []),
+        ],
         forget=FORGET,
         export=partial(subject_export, state),
     )
