@@ -6,6 +6,7 @@ uvicorn notifications.main:create_app --factory --port 8104
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -81,23 +82,11 @@ def open_notifications(
         today=lambda: datetime.now(BERLIN).date(),
         interval_seconds=settings.reminder_check_seconds,
     )
-    sync = (
-        StaffSync(KeycloakStaff(settings), staff, letterheads, settings)
-        if settings.directory_sync
-        else None
-    )
+    sync = open_staff_sync(settings, staff, letterheads)
     state = NotificationsState(
-        notifications,
-        infra.cipher,
-        view,
-        directory,
-        staff,
-        letterheads,
-        templates,
-        emails,
-        outbox,
-        sync,
+        notifications, infra.cipher, view, directory, staff, letterheads, templates, emails, outbox
     )
+    state = replace(state, staff_sync=sync)
     return Service(
         app=notifications,
         log=LOG,
@@ -106,14 +95,21 @@ def open_notifications(
             RelayTo(topic_of("notifications"), to_integration_event, notifications_contracts.EVENTS)
         ],
         consumers=messaging.consumers(notifications, directory, prefix=settings.service_name),
-        background=[
-            outbox.run,
-            reminders.run,
-            *([sync.background(infra.dsn)] if sync is not None else []),
-        ],
+        background=[outbox.run, reminders.run]
+        + ([sync.background(infra.dsn)] if sync is not None else []),
         forget=FORGET,
         export=partial(subject_export, state),
     )
+
+
+def open_staff_sync(
+    settings: NotificationsSettings, staff: StaffDirectoryView, letterheads: Letterheads
+) -> StaffSync | None:
+    """The staff directory's synchronisation with the identity provider; ``None`` where none
+    is configured (the directory is kept over ``PUT /staff``)."""
+    if not settings.directory_sync:
+        return None
+    return StaffSync(KeycloakStaff(settings), staff, letterheads, settings)
 
 
 def open_outbox(
