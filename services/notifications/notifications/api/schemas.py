@@ -56,7 +56,7 @@ class StaffEntryOut(BaseModel):
 class StaffSyncOut(BaseModel):
     """A round of the staff directory's synchronisation with the identity provider."""
 
-    listed: int = Field(description="Users with an Outreach role the identity provider listed.")
+    listed: int = Field(description="Users the identity provider listed (staff or not).")
     written: int = Field(description="Entries new or changed.")
     removed: int = Field(description="Entries of users gone, disabled or without a role.")
     skipped: dict[str, int] = Field(
