@@ -108,7 +108,7 @@ def load_staff_directory(notifications: str) -> str:
             lead = {"Authorization": f"Bearer {leads[district]}"}
             client.put(f"/letterheads/{district}", json=letterhead, headers=lead).raise_for_status()
         lead = {"Authorization": f"Bearer {next(iter(leads.values()))}"}
-        synced = client.post("/staff/sync", headers=lead)
+        synced = client.post("/ops/staff-sync", headers=lead)
         synced.raise_for_status()
     staff = synced.json()
     return (

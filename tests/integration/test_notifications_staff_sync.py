@@ -281,14 +281,17 @@ def test_a_round_asked_for_over_http_answers_what_it_did(
     username = f"ow-mia-{uuid.uuid4().hex[:6]}"
     put_user(admin, realm, username, district, first="Mia", last="Schulz", form="frau")
 
-    answer = client.post("/staff/sync", headers=staff(mint, district, purpose=None))
+    answer = client.post("/ops/staff-sync", headers=staff(mint, district, purpose=None))
     refused = client.post(
-        "/staff/sync", headers=staff(mint, district, role="outreach_worker", purpose=None)
+        "/ops/staff-sync", headers=staff(mint, district, role="outreach_worker", purpose=None)
     )
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["written"] >= 1
     assert set(answer.json()) == {"listed", "written", "removed", "skipped", "defaulted"}
     assert refused.status_code == 403
+    # Apart from /staff/{user_id}: its address answers its own method only.
+    other = client.request("OPTIONS", "/ops/staff-sync", headers=staff(mint, district))
+    assert (other.status_code, other.headers["Allow"]) == (405, "POST")
     listed = client.get("/staff", params={"district": district}, headers=staff(mint, district))
     assert "Frau Mia Schulz" in {e["in_letters"] for e in listed.json()}

@@ -1,5 +1,5 @@
 """The staff directory and the districts' letterheads, read by a district's staff. The staff
-come from the identity provider when it is configured (``POST /staff/sync`` runs a round at
+come from the identity provider when it is configured (``POST /ops/staff-sync`` runs a round at
 once) and over ``PUT /staff/{user_id}`` from a district's team lead (staff without an
 account); the letterheads from the team lead."""
 
@@ -50,9 +50,10 @@ def put_staff(
     return staff_out(row)
 
 
-@router.post("/staff/sync", response_model=StaffSyncOut, tags=["staff directory"])
+@router.post("/ops/staff-sync", response_model=StaffSyncOut, tags=["staff directory", "ops"])
 def sync_staff(state: State, principal: Operator) -> StaffSyncOut:
-    """Read the staff from the identity provider now (as the background round does): who is
+    """Read the staff from the identity provider now (as the background round does; an
+    operator's action, apart from ``/staff/{user_id}``, whose ids it could be): who is
     written, removed, and skipped for data that does not fit, by reason. 409
     ``directory_sync_off`` where no identity provider is configured; 503
     ``directory_unavailable`` when it does not answer (the directory stays as it was)."""
