@@ -27,8 +27,6 @@ from deploy.local.demo_data import (  # noqa: E402
     DEMO_PROGRAMME,
     DEMO_PROVIDERS,
     DEMO_VISIT_CUSTOMER,
-    EXTRA_STAFF,
-    FORMS_OF_ADDRESS,
     TEAM_LEADS,
     TODAY,
 )
@@ -52,7 +50,7 @@ def make_provider_outreach_worker(username: str, provider: str) -> None:
             LOCAL_REALM,
             username,
             user["role"],
-            {"districts": user["districts"], "provider": [provider]},
+            keycloak.demo_attributes(user, provider),
             keycloak.demo_password(),
             user["firstName"],
             user["lastName"],
@@ -100,40 +98,23 @@ def announce_demo_visit(visits: str) -> str:
         return f"announced: visit {response.json()['visit_id']}"
 
 
-def demo_staff() -> dict[str, tuple[str, str, str]]:
-    """The staff directory of the demo: user id -> (display name, form of address, district),
-    from the demo users of the local Keycloak (their names as the identity provider knows
-    them). Letters name the staff who come by these names."""
-    staff = {
-        str(user["username"]): (
-            f"{user['firstName']} {user['lastName']}",
-            FORMS_OF_ADDRESS.get(str(user["username"]), "name_only"),
-            str(user["districts"][0]),
-        )
-        for user in keycloak.demo_users()
-    }
-    for user, (name, district) in EXTRA_STAFF.items():
-        staff[user] = (name, FORMS_OF_ADDRESS.get(user, "name_only"), district)
-    return staff
-
-
 def load_staff_directory(notifications: str) -> str:
-    """The demo districts' letterheads and staff, entered by their team leads (idempotent:
-    ``PUT``)."""
-    with httpx.Client(base_url=notifications, timeout=10) as client:
+    """The demo districts' letterheads, entered by their team leads (idempotent: ``PUT``);
+    then the staff directory read from Keycloak at once (the service reads it on start and
+    every few minutes; a district's staff enter it once the district has a letterhead)."""
+    with httpx.Client(base_url=notifications, timeout=30) as client:
         leads = {district: token(user) for district, user in TEAM_LEADS.items()}
         for district, letterhead in DEMO_LETTERHEADS.items():
             lead = {"Authorization": f"Bearer {leads[district]}"}
             client.put(f"/letterheads/{district}", json=letterhead, headers=lead).raise_for_status()
-        staff = demo_staff()
-        for user, (name, form, district) in staff.items():
-            lead = {"Authorization": f"Bearer {leads[district]}"}
-            client.put(
-                f"/staff/{user}",
-                json={"display_name": name, "form_of_address": form, "district": district},
-                headers=lead,
-            ).raise_for_status()
-    return f"{len(DEMO_LETTERHEADS)} letterheads, {len(staff)} members of staff"
+        lead = {"Authorization": f"Bearer {next(iter(leads.values()))}"}
+        synced = client.post("/ops/staff-sync", headers=lead)
+        synced.raise_for_status()
+    staff = synced.json()
+    return (
+        f"{len(DEMO_LETTERHEADS)} letterheads; staff from Keycloak: {staff['listed']} listed, "
+        f"{staff['written']} written, skipped {staff['skipped'] or 'none'}"
+    )
 
 
 def load_coaching(coaching: str) -> tuple[str, dict[str, str]]:

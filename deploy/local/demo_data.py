@@ -94,31 +94,6 @@ DEMO_LETTERHEADS: dict[str, dict[str, Any]] = {
 }
 """How the demo districts sign their letters (invented addresses and numbers)."""
 
-FORMS_OF_ADDRESS: dict[str, str] = {
-    "ayse.yilmaz": "frau",
-    "marek.zielinski": "herr",
-    "jonas.becker": "herr",
-    "katarzyna.nowak": "frau",
-    "lena.schmidt": "frau",
-    "tobias.krueger": "herr",
-    "piotr.wisniewski": "herr",
-    "mehmet.demir": "herr",
-    "sabine.hoffmann": "frau",
-    "tomasz.kowalski": "herr",
-    "elif.kaya": "frau",
-    "emre.aydin": "herr",
-    "anna.zielinska": "frau",
-    "lukas.wagner": "herr",
-    "fatma.celik": "frau",
-    "magdalena.lewandowska": "frau",
-    "hannah.fischer": "frau",
-}
-"""How letters address the demo staff (``name_only`` for anyone not listed)."""
-
-EXTRA_STAFF: dict[str, tuple[str, str]] = {"tobias.krueger": ("Tobias Krüger", "kassel")}
-"""Demo staff without an account (a provider's coach who never signs in)."""
-
-
 DEMO_PROVIDERS: list[dict[str, Any]] = [
     {
         "provider": {

@@ -249,21 +249,58 @@ def add_dev_client(admin: Admin, realm: str = LOCAL_REALM, applied: str = "") ->
     admin.call("POST", scope, json=[admin.role(realm, name) for name in product_roles()])
 
 
+def demo_attributes(user: Mapping[str, Any], provider: str | None = None) -> dict[str, list[str]]:
+    """A demo user's attributes in Keycloak: districts, form of address (how letters name
+    them), and the provider of a provider's outreach worker."""
+    attributes = {
+        "districts": list(user["districts"]),
+        "form_of_address": [user.get("form_of_address") or "name_only"],
+    }
+    if provider or user.get("provider"):
+        attributes["provider"] = [provider or user["provider"]]
+    return attributes
+
+
 def _put_demo_users(admin: Admin, realm: str) -> None:
     password = demo_password()
     for user in demo_users():
-        attributes = {"districts": user["districts"]}
-        if user.get("provider"):
-            attributes["provider"] = [user["provider"]]
         admin.put_user(
             realm,
             user["username"],
             user["role"],
-            attributes,
+            demo_attributes(user),
             password,
             user["firstName"],
             user["lastName"],
         )
+
+
+def client_secret(admin: Admin, client_id: str, realm: str = LOCAL_REALM) -> str:
+    """The secret Keycloak made for a confidential client of the realm file (the file holds
+    none)."""
+    client = admin.client(realm, client_id)
+    if client is None:
+        raise KeycloakError(f"the realm {realm} has no client {client_id}")
+    secret: str = admin.call("GET", f"/{realm}/clients/{client['id']}/client-secret")["value"]
+    return secret
+
+
+DIRECTORY_CLIENT = "outreach-directory"
+"""The realm file's client that reads the staff for the notifications' staff directory."""
+
+
+def directory_sync_env(realm: str = LOCAL_REALM) -> dict[str, str]:
+    """The notifications service's settings of the staff directory's synchronisation with the
+    local Keycloak (what a deployment sets for its identity provider)."""
+    with Admin() as admin:
+        secret = client_secret(admin, DIRECTORY_CLIENT, realm)
+        url = admin.base
+    return {
+        "OUTREACH_DIRECTORY_ADMIN_URL": url,
+        "OUTREACH_DIRECTORY_REALM": realm,
+        "OUTREACH_DIRECTORY_CLIENT_ID": DIRECTORY_CLIENT,
+        "OUTREACH_DIRECTORY_CLIENT_SECRET": secret,
+    }
 
 
 def widen_web_client(admin: Admin, realm: str = LOCAL_REALM) -> None:

@@ -16,6 +16,10 @@ supervisor, started by ``shared.runtime.serve``) on the service's port, and one 
 on its port from shared.settings.WORKER_PORTS, logging to .local/logs/<name>-worker.log. The
 default, 1, is one process of role ``all`` per service.
 
+The notifications service reads the staff directory from the local Keycloak (the realm
+file's ``outreach-directory`` client, ``keycloak_realm.directory_sync_env``), as a deployment
+does from its identity provider.
+
 ``up`` looks at every process it manages (a service of role ``all``; in the split layout a
 service's ``api`` supervisor and its ``worker``; the mail sink) and brings back each one that
 is not serving: its pid file names no live process, or the process does not answer on its
@@ -48,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from deploy.local import keycloak_realm  # noqa: E402
 from deploy.local.launcher import (  # noqa: E402
     LOCAL_DIR,
     alive,
@@ -124,8 +129,15 @@ class Managed(NamedTuple):
     that outlived its process, its pid taken by another, never gets that other stopped)."""
 
 
+def _service_env(name: str) -> dict[str, str]:
+    """What one service needs besides the environment: the notifications service the
+    settings of its staff directory's synchronisation with the local Keycloak."""
+    return keycloak_realm.directory_sync_env() if name == "notifications" else {}
+
+
 def _service_processes(name: str, api_workers: int, offset: int) -> list[Managed]:
     port, worker_port = SERVICE_PORTS[name] + offset, WORKER_PORTS[name] + offset
+    env = _service_env(name)
 
     def http(
         label: str, process_port: int, start: Callable[[], subprocess.Popen[bytes]]
@@ -142,9 +154,9 @@ def _service_processes(name: str, api_workers: int, offset: int) -> list[Managed
         )
 
     if api_workers == 1:
-        return [http(name, port, lambda: start_service(name, port, LOGS / f"{name}.log"))]
-    api_env = {"OUTREACH_PROCESS_ROLE": "api"}
-    worker_env = {"OUTREACH_PROCESS_ROLE": "worker"}
+        return [http(name, port, lambda: start_service(name, port, LOGS / f"{name}.log", env))]
+    api_env = {**env, "OUTREACH_PROCESS_ROLE": "api"}
+    worker_env = {**env, "OUTREACH_PROCESS_ROLE": "worker"}
     return [
         http(
             name,

@@ -28,6 +28,11 @@ READINESS_CHECK_SECONDS = 0.8
 same time, so ``/readyz`` answers within a second whatever is down."""
 
 
+UNTRACED_URLS = r"healthz,readyz,/feeds/[^/]+\.ics"
+"""Not traced: the probes, and the calendar links, whose path is their secret (a server span
+records the URL requested)."""
+
+
 def http_app(
     *,
     title: str,
@@ -53,7 +58,7 @@ def http_app(
     app.include_router(health_router(readiness or {}, reports or {}))
     # A span per request and per query; not three more per request for the ASGI messages.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"]
+        app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"]
     )
     app.openapi = problems_declared(app)  # type: ignore[method-assign]
     return app

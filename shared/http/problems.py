@@ -131,12 +131,20 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, f"http_{error.status_code}", str(error.detail), headers)
 
 
+def _route_of(request: Request) -> str:
+    """The route's template (``/agenda/feeds/{secret}.ics``) for the log, not the path
+    requested: a path may carry a secret (a calendar link) or an id that has no place there."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else request.url.path
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # The exception goes to the log (with the trace); the caller learns nothing of it.
     log.error(
         "request failed",
         exc_info=error,
-        extra={"route": f"{request.method} {request.url.path}"},
+        extra={"route": f"{request.method} {_route_of(request)}"},
     )
     return problem(500, "internal_error", "the request failed; the error was logged")
 
@@ -146,7 +154,7 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     # (hosts, ports, the library's wording) stays in the log.
     log.warning(
         "database unavailable",
-        extra={"route": request.url.path, "error": f"{type(error).__name__}: {error}"},
+        extra={"route": _route_of(request), "error": f"{type(error).__name__}: {error}"},
     )
     response = problem(
         503,

@@ -18,3 +18,9 @@ KEY_CACHE = Counter(
     "Look-ups of persons' data keys: hit (the process's cache) or miss (read from the keyring).",
     ["result"],
 )
+STAFF_DIRECTORY_SYNC = Counter(
+    "outreach_staff_directory_sync_users_total",
+    "Users of the identity provider in the staff directory's synchronisation, by outcome: "
+    "written, removed, skipped_<reason> (data that does not fit), defaulted_<reason>.",
+    ["outcome"],
+)

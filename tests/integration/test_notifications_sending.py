@@ -822,3 +822,13 @@ def delivered(harness: NotificationsHarness, notification_id: uuid.UUID) -> Any:
         return status_of(harness, notification_id) == "sent"
 
     return eventually(sent, timeout=15, what=f"notification {notification_id} sent")
+
+
+def test_without_an_identity_provider_the_staff_directory_is_kept_over_its_api_alone(
+    harness: NotificationsHarness, client: TestClient, mint: Callable[..., str], district: str
+) -> None:
+    answer = client.post("/ops/staff-sync", headers=staff(mint, district, purpose=None))
+
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "directory_sync_off"
+    assert harness.settings.directory_sync is False

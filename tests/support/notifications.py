@@ -38,6 +38,7 @@ from notifications.projections.status import NotificationsView
 from notifications.reminders import ReminderCheck
 from notifications.rendering import Templates
 from notifications.settings import NotificationsSettings
+from notifications.staff_sync import StaffSync
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -144,6 +145,7 @@ class NotificationsHarness:
     access_log: AccessLog
     ledger: ErasureLedgerView
     runners: ProjectionRunners
+    staff_sync: StaffSync | None = None
 
     def new_outbox(self, app: Notifications | None = None) -> Outbox:
         """Another outbox, as after a restart of the service."""
@@ -191,6 +193,7 @@ def notifications_harness(
     *,
     smtp_port: int,
     policy: RetryPolicy | None = None,
+    **changes: Any,
 ) -> Iterator[NotificationsHarness]:
     """The notifications service opened as its process opens it (``open_notifications``), on
     a database of its own, its projection running, its outbox sending to ``smtp_port``."""
@@ -208,6 +211,7 @@ def notifications_harness(
         max_attempts=policy.max_attempts,
         backoff_base_seconds=policy.base_seconds,
         backoff_max_seconds=policy.max_seconds,
+        **changes,
     )
     clock = Clock()
     templates = Templates(settings.templates_dir)
@@ -241,6 +245,7 @@ def notifications_harness(
                 access_log=infra.access_log,
                 ledger=running.ledger,
                 runners=running.runners,
+                staff_sync=state.staff_sync,
             )
     finally:
         with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:

@@ -6,6 +6,7 @@ uvicorn notifications.main:create_app --factory --port 8104
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -28,6 +29,7 @@ from notifications.projections.status import NotificationsProjection, Notificati
 from notifications.reminders import ReminderCheck
 from notifications.rendering import BERLIN, Templates
 from notifications.settings import NotificationsSettings
+from notifications.staff_sync import KeycloakStaff, StaffSync
 from shared.contracts import notifications as notifications_contracts
 from shared.contracts import topic_of
 from shared.erasure import ErasureLedgerView
@@ -80,9 +82,11 @@ def open_notifications(
         today=lambda: datetime.now(BERLIN).date(),
         interval_seconds=settings.reminder_check_seconds,
     )
+    sync = open_staff_sync(settings, staff, letterheads)
     state = NotificationsState(
         notifications, infra.cipher, view, directory, staff, letterheads, templates, emails, outbox
     )
+    state = replace(state, staff_sync=sync)
     return Service(
         app=notifications,
         log=LOG,
@@ -91,10 +95,21 @@ def open_notifications(
             RelayTo(topic_of("notifications"), to_integration_event, notifications_contracts.EVENTS)
         ],
         consumers=messaging.consumers(notifications, directory, prefix=settings.service_name),
-        background=[outbox.run, reminders.run],
+        background=[outbox.run, reminders.run]
+        + ([sync.background(infra.dsn)] if sync is not None else []),
         forget=FORGET,
         export=partial(subject_export, state),
     )
+
+
+def open_staff_sync(
+    settings: NotificationsSettings, staff: StaffDirectoryView, letterheads: Letterheads
+) -> StaffSync | None:
+    """The staff directory's synchronisation with the identity provider; ``None`` where none
+    is configured (the directory is kept over ``PUT /staff``)."""
+    if not settings.directory_sync:
+        return None
+    return StaffSync(KeycloakStaff(settings), staff, letterheads, settings)
 
 
 def open_outbox(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from notifications.domain import RetryPolicy
 from shared.http.inputs import Line, StrictModel
@@ -83,6 +83,52 @@ class NotificationsSettings(ServiceSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     reminder_days: int = Field(default=14, ge=1, description="Coaching end reminder lead.")
     reminder_check_seconds: float = Field(default=3600.0, gt=0)
+
+    # The staff directory from the identity provider (all four of URL, realm, client id and
+    # secret set: synchronised; none: kept over PUT /staff only)
+    directory_admin_url: str | None = Field(
+        default=None,
+        description="The identity provider's (Keycloak's) base URL; its admin API is at "
+        "<url>/admin/realms/<realm>. Unset: no synchronisation.",
+    )
+    directory_realm: str | None = Field(default=None, description="The staff's realm.")
+    directory_client_id: str | None = Field(
+        default=None,
+        description="A confidential client with client credentials whose service account has "
+        "realm-management's view-users role (the realm file's outreach-directory).",
+    )
+    directory_client_secret: SecretStr | None = None
+    directory_sync_seconds: float = Field(
+        default=300.0, gt=0, description="How often the staff are read again."
+    )
+    directory_districts_attribute: str = Field(
+        default="districts", description="The user attribute naming a user's districts."
+    )
+    directory_form_of_address_attribute: str = Field(
+        default="form_of_address",
+        description="The user attribute saying how letters name them (frau, herr, name_only; "
+        "missing: the name alone).",
+    )
+
+    @model_validator(mode="after")
+    def _directory_sync_whole(self) -> NotificationsSettings:
+        parts = (
+            self.directory_admin_url,
+            self.directory_realm,
+            self.directory_client_id,
+            self.directory_client_secret,
+        )
+        if any(parts) and not all(parts):
+            raise ValueError(
+                "the staff directory's synchronisation needs all of OUTREACH_DIRECTORY_ADMIN_URL"
+                ", _REALM, _CLIENT_ID and _CLIENT_SECRET (or none of them)"
+            )
+        return self
+
+    @property
+    def directory_sync(self) -> bool:
+        """Whether the staff directory is read from the identity provider."""
+        return self.directory_admin_url is not None
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

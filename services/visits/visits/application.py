@@ -7,7 +7,8 @@ records both in its ``meta``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import secrets
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
@@ -26,7 +27,17 @@ from shared.contracts.visits import (
 from shared.eventsourcing.application import SealingApplication
 from shared.eventsourcing.meta import command_context, concerning
 from shared.privacy import DataCategory, PersonalDataCipher
-from visits.domain import CaseVisits, Schedule, Visit, VisitNotFoundError, VisitRules
+from visits.domain import (
+    CalendarFeed,
+    CalendarLinkNotFoundError,
+    CaseVisits,
+    Schedule,
+    Visit,
+    VisitNotFoundError,
+    VisitRules,
+    secret_digest,
+)
+from visits.domain.calendar_feed import SECRET_BYTES
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,38 @@ class Visits(SealingApplication):
     def version_of(self, visit_id: UUID) -> int:
         """The visit's current version (a command's ``expected_version``)."""
         return self.get_visit(visit_id).version
+
+    def create_calendar_feed(
+        self, *, owner: str, role: str, districts: Collection[str]
+    ) -> tuple[UUID, str]:
+        """A new calendar link of ``owner``: its id and its secret (returned once, stored
+        only as its digest)."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        digest = secret_digest(secret)
+        assert digest is not None  # token_urlsafe draws the shape secret_digest takes
+        feed = CalendarFeed.create(owner=owner, role=role, districts=districts, digest=digest)
+        self.save_or_conflict(feed)
+        return feed.id, secret
+
+    def open_calendar_feed(self, secret: str) -> CalendarFeed:
+        """The link of ``secret``, read from the event store (a revocation counts at once);
+        an unknown, revoked or malformed secret gets one answer."""
+        digest = secret_digest(secret)
+        feed = None if digest is None else self.find(CalendarFeed, CalendarFeed.id_for(digest))
+        if feed is None or digest is None or not feed.is_open_to(digest):
+            raise CalendarLinkNotFoundError("calendar link not found")
+        return feed
+
+    def revoke_calendar_feed(
+        self, feed_id: UUID, *, by: str, team_lead_of: Collection[str]
+    ) -> CalendarFeed:
+        """Revoked by its owner or a team lead of one of its districts (``team_lead_of``: the
+        districts the user leads; empty for anyone else)."""
+        missing = CalendarLinkNotFoundError(f"calendar link {feed_id} not found")
+        feed = self.get(CalendarFeed, feed_id, missing)
+        feed.revoke(by=by, team_lead_of=sorted(team_lead_of))
+        self.save_or_conflict(feed)
+        return feed
 
     def pending_visit_id(self, case_id: UUID) -> UUID | None:
         index = self.find(CaseVisits, CaseVisits.id_for(case_id))

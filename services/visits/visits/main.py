@@ -25,6 +25,7 @@ from visits.domain import VisitRules
 from visits.integration import to_integration_event
 from visits.projections import FORGET
 from visits.projections.board import BoardVisitsProjection, BoardVisitsView, PlanningBoardView
+from visits.projections.calendar_feeds import CalendarFeedProjection, CalendarFeedView
 from visits.projections.outreach_contracts import OutreachContractsView
 from visits.projections.records import VisitRecordProjection, VisitRecordView
 from visits.settings import VisitsSettings
@@ -33,6 +34,7 @@ LOG = EventLog(
     Visits,
     Projected(BoardVisitsProjection, BoardVisitsView),
     Projected(VisitRecordProjection, VisitRecordView),
+    Projected(CalendarFeedProjection, CalendarFeedView),
 )
 """The visits event log and its projections (run by the worker; ``/ops`` and the rebuild and
 parked-events commands find them by name)."""
@@ -58,10 +60,11 @@ def open_visits(
     board = infra.view(PlanningBoardView, "planning_board")
     records = infra.view(VisitRecordView, VisitRecordProjection.name)
     contracts = infra.view(OutreachContractsView, "outreach_contracts")
+    feeds = infra.view(CalendarFeedView, CalendarFeedProjection.name)
     return Service(
         app=visits,
         log=LOG,
-        state=VisitsState(visits, board, records, contracts, infra.cipher, rules),
+        state=VisitsState(visits, board, records, contracts, infra.cipher, rules, feeds),
         relays=[RelayTo(topic_of("visits"), to_integration_event, visits_contracts.EVENTS)],
         consumers=messaging.consumers(visits, board, contracts, prefix=infra.settings.service_name),
         forget=FORGET,

@@ -194,8 +194,8 @@ def record_outcome(
 
 @router.get("/kalender")
 def calendar(request: Request, session: CurrentSession) -> Response:
-    """The personal calendar link: its place is here; the visits service has no personal
-    calendar feed (``/agenda/feeds/{secret}.ics``) yet, so the page says so."""
+    """The personal calendar link: its place is here; the visits service has them
+    (``POST /agenda/calendar-links``), this page does not create them yet and says so."""
     require_role(session, *FIELD_STAFF)
     web = web_of(request)
     return web.render(request, "calendar.html", session=session)

@@ -10,7 +10,7 @@ team leads retry notifications and enter the staff directory and the letterheads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -27,6 +27,9 @@ from shared.http.auth import Principal, Role
 from shared.http.deps import reading, require
 from shared.http.state import app_state
 from shared.privacy import PersonalDataCipher
+
+if TYPE_CHECKING:  # the synchronisation validates with the API's schemas
+    from notifications.staff_sync import StaffSync
 
 STAFF = (Role.TEAM_LEAD, Role.CASE_MANAGER, Role.OUTREACH_WORKER, Role.DATA_PROTECTION_OFFICER)
 PRINT_STAFF = (Role.TEAM_LEAD, Role.OUTREACH_WORKER)
@@ -45,6 +48,8 @@ class NotificationsState:
     templates: Templates
     emails: Emails
     outbox: Outbox
+    staff_sync: StaffSync | None = None
+    """The staff directory's synchronisation with the identity provider (``None``: off)."""
 
 
 def service_state(request: Request) -> NotificationsState:

@@ -1,5 +1,7 @@
-"""The staff directory and the districts' letterheads: entered by a district's team lead
-(an identity-provider synchronisation is to call the same routes), read by its staff."""
+"""The staff directory and the districts' letterheads, read by a district's staff. The staff
+come from the identity provider when it is configured (``POST /ops/staff-sync`` runs a round at
+once) and over ``PUT /staff/{user_id}`` from a district's team lead (staff without an
+account); the letterheads from the team lead."""
 
 from __future__ import annotations
 
@@ -7,9 +9,17 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from notifications.api.deps import LetterheadsDep, Staff, StaffDirectoryDep, TeamLead
+from notifications.api.deps import (
+    LetterheadsDep,
+    Operator,
+    Staff,
+    StaffDirectoryDep,
+    State,
+    TeamLead,
+)
 from notifications.api.presenters import letterhead_of, staff_out
-from notifications.api.schemas import USER_ID, StaffEntryIn, StaffEntryOut
+from notifications.api.schemas import USER_ID, StaffEntryIn, StaffEntryOut, StaffSyncOut
+from notifications.domain.errors import DirectorySyncOffError
 from notifications.settings import Letterhead
 from shared.http.inputs import Key
 
@@ -23,8 +33,9 @@ def put_staff(
     body: StaffEntryIn,
     principal: TeamLead,
 ) -> StaffEntryOut:
-    """Enter or change how letters name a member of staff of the team lead's district
-    (an identity-provider synchronisation calls the same route)."""
+    """Enter or change how letters name a member of staff of the team lead's district. With
+    an identity provider configured, its next round overwrites the entry of a user it knows
+    (it is the source of their names); this route is for staff without an account."""
     principal.check_district(body.district, "district")
     existing = staff.staff([user_id]).get(user_id)
     if existing is not None:
@@ -37,6 +48,27 @@ def put_staff(
         by=principal.user,
     )
     return staff_out(row)
+
+
+@router.post("/ops/staff-sync", response_model=StaffSyncOut, tags=["staff directory", "ops"])
+def sync_staff(state: State, principal: Operator) -> StaffSyncOut:
+    """Read the staff from the identity provider now (as the background round does; an
+    operator's action, apart from ``/staff/{user_id}``, whose ids it could be): who is
+    written, removed, and skipped for data that does not fit, by reason. 409
+    ``directory_sync_off`` where no identity provider is configured; 503
+    ``directory_unavailable`` when it does not answer (the directory stays as it was)."""
+    if state.staff_sync is None:
+        raise DirectorySyncOffError(
+            "the staff directory is kept over PUT /staff here: no identity provider is set"
+        )
+    result = state.staff_sync.round()
+    return StaffSyncOut(
+        listed=result.listed,
+        written=result.written,
+        removed=result.removed,
+        skipped=dict(result.skipped),
+        defaulted=dict(result.defaulted),
+    )
 
 
 @router.get("/staff", response_model=list[StaffEntryOut], tags=["staff directory"])

@@ -22,8 +22,9 @@ GONE = "The person's data was erased: the letter can no longer be read (``subjec
 
 District = Annotated[Key, Query(examples=["kassel"])]
 NotificationId = Annotated[Uuid, Path()]
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
 USER_ID = Path(
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$",
+    pattern=USER_ID_PATTERN,
     description="The user id (as in the token's ``sub``).",
     examples=["ow-yilmaz"],
 )
@@ -50,6 +51,22 @@ class StaffEntryOut(BaseModel):
     in_letters: str = Field(description="As a letter names them.", examples=["Frau Ayşe Yılmaz"])
     updated_by: str
     updated_at: datetime
+
+
+class StaffSyncOut(BaseModel):
+    """A round of the staff directory's synchronisation with the identity provider."""
+
+    listed: int = Field(description="Users the identity provider listed (staff or not).")
+    written: int = Field(description="Entries new or changed.")
+    removed: int = Field(description="Entries of users gone, disabled or without a role.")
+    skipped: dict[str, int] = Field(
+        description="Users whose data does not fit, by reason (their entries stay as they were).",
+        examples=[{"name_missing": 1, "district_unknown": 2}],
+    )
+    defaulted: dict[str, int] = Field(
+        description="Users entered with a default, by reason.",
+        examples=[{"form_of_address_unknown": 1}],
+    )
 
 
 class NotificationOut(BaseModel):

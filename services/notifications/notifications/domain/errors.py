@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, NotFoundError, ServiceUnavailableError
 
 
 class NotificationNotFoundError(NotFoundError):
@@ -19,3 +19,17 @@ class NotificationNotSendingError(ConflictError):
 
 class NotificationNotRetryableError(ConflictError):
     code = "notification_not_retryable"
+
+
+class DirectoryUnavailableError(ServiceUnavailableError):
+    """The identity provider did not answer the staff directory's synchronisation as asked
+    (the round changes nothing)."""
+
+    code = "directory_unavailable"
+    headers = {"Retry-After": "30"}
+
+
+class DirectorySyncOffError(ConflictError):
+    """No identity provider is configured: the staff directory is kept over ``PUT /staff``."""
+
+    code = "directory_sync_off"

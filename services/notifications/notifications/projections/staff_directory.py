@@ -3,21 +3,32 @@
 address, district) and how a district signs its letters (Jobcenter, address, phone line,
 e-mail, hours, data protection officer).
 
-Not learnt from events (staff names do not belong in an immutable log): filled over HTTP
-(``PUT /staff/{user_id}``, ``PUT /letterheads/{district}``), later by a synchronisation with
-the identity provider. Nothing is tracked here; the service opens it under the directory's
-name, so it adds no tracking table of its own.
+Not learnt from events (staff names do not belong in an immutable log): the staff come from
+the identity provider (:mod:`notifications.staff_sync`, entries it made are ``updated_by``
+:data:`SYNCED_BY`) and over HTTP (``PUT /staff/{user_id}``), the letterheads over HTTP
+(``PUT /letterheads/{district}``). Nothing is tracked here; the service opens it under the
+directory's name, so it adds no tracking table of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from shared.eventsourcing.views import TrackedView
+
+SYNCED_BY = "identity-provider"
+"""``updated_by`` of the entries the synchronisation with the identity provider made."""
+
+
+class StaffEntry(NamedTuple):
+    user_id: str
+    display_name: str
+    form_of_address: str
+    district: str
 
 
 class StaffDirectoryView(TrackedView):
@@ -67,6 +78,33 @@ class StaffDirectoryView(TrackedView):
             row = cursor.fetchone()
         assert row is not None
         return row
+
+    def synced_user_ids(self) -> set[str]:
+        """The staff whose entries the synchronisation made (and may remove)."""
+        rows = self.query("SELECT user_id FROM staff_directory WHERE updated_by = %s", (SYNCED_BY,))
+        return {str(row["user_id"]) for row in rows}
+
+    def apply_sync(self, entries: Sequence[StaffEntry], gone: Collection[str]) -> tuple[int, int]:
+        """Write the identity provider's entries (only those that differ) and remove those of
+        ``gone``, in one transaction: how many were written, how many removed."""
+        written = 0
+        with self.datastore.transaction(commit=True) as cursor:
+            for entry in entries:
+                cursor.execute(
+                    b"INSERT INTO staff_directory VALUES (%s, %s, %s, %s, %s, now()) "
+                    b"ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, "
+                    b"form_of_address = EXCLUDED.form_of_address, district = EXCLUDED.district, "
+                    b"updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at "
+                    b"WHERE (staff_directory.display_name, staff_directory.form_of_address, "
+                    b"staff_directory.district, staff_directory.updated_by) IS DISTINCT FROM "
+                    b"(EXCLUDED.display_name, EXCLUDED.form_of_address, EXCLUDED.district, "
+                    b"EXCLUDED.updated_by)",
+                    (*entry, SYNCED_BY),
+                )
+                written += cursor.rowcount
+            cursor.execute(b"DELETE FROM staff_directory WHERE user_id = ANY(%s)", (sorted(gone),))
+            removed = cursor.rowcount
+        return written, removed
 
     def letterhead(self, district: str) -> dict[str, Any] | None:
         rows = self.query(

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared.errors import ForbiddenError
-from shared.http.access_log import PersonalRead
+from shared.http.access_log import AccessLog, PersonalRead
 from shared.http.auth import Principal, Role
 from shared.http.deps import CurrentUser, reading, require
 from shared.http.state import app_state
@@ -24,6 +24,7 @@ from shared.privacy import PersonalDataCipher
 from visits.application import Visits
 from visits.domain import VisitRules
 from visits.projections.board import PlanningBoardView
+from visits.projections.calendar_feeds import CalendarFeedView
 from visits.projections.outreach_contracts import OutreachContractsView
 from visits.projections.records import VisitRecordView
 
@@ -40,6 +41,7 @@ class VisitsState:
     contracts: OutreachContractsView
     cipher: PersonalDataCipher
     rules: VisitRules
+    feeds: CalendarFeedView
 
 
 def service_state(request: Request) -> VisitsState:
@@ -69,11 +71,21 @@ def _rules(state: State) -> VisitRules:
     return state.rules
 
 
+def _feeds(state: State) -> CalendarFeedView:
+    return state.feeds
+
+
+def _access_log(request: Request) -> AccessLog:
+    return app_state(request, "access_log", AccessLog)
+
+
 VisitsDep = Annotated[Visits, Depends(_visits)]
 BoardDep = Annotated[PlanningBoardView, Depends(_board)]
 RecordsDep = Annotated[VisitRecordView, Depends(_records)]
 CipherDep = Annotated[PersonalDataCipher, Depends(_cipher)]
 RulesDep = Annotated[VisitRules, Depends(_rules)]
+FeedsDep = Annotated[CalendarFeedView, Depends(_feeds)]
+AccessLogDep = Annotated[AccessLog, Depends(_access_log)]
 
 
 class NoOutreachContractError(ForbiddenError):
@@ -107,3 +119,7 @@ HistoryReading = Annotated[
     PersonalRead, reading(*VISIT_STAFF, Role.CASE_MANAGER, principal=admitted)
 ]
 """A person's visit history is also the case manager's."""
+FeedOwner = Annotated[Principal, Depends(require(Role.OUTREACH_WORKER, Role.TEAM_LEAD))]
+"""Who keeps calendar links of their own visits. Not a provider's outreach worker: their
+access ends with their provider's contract, which a link (fetched without a token) would
+outlive."""

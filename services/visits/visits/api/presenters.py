@@ -14,8 +14,18 @@ from shared.http.access_log import PersonalRead
 from shared.http.auth import Principal, Role
 from shared.privacy import PersonalDataCipher
 from shared.runtime.service import ExportPart
-from visits.agenda import AgendaItem
-from visits.api.schemas import Agenda, AgendaVisit, Board, BoardEntry, ScheduleOut, VisitOut
+from visits.agenda import AgendaItem, Round, rounds
+from visits.api.schemas import (
+    Agenda,
+    AgendaVisit,
+    Board,
+    BoardEntry,
+    CalendarLink,
+    CalendarLinks,
+    ScheduleOut,
+    VisitOut,
+)
+from visits.application import Visits
 from visits.projections.board import BOARD_SECTIONS, PlanningBoardView
 from visits.projections.records import VisitRecordView
 
@@ -106,6 +116,23 @@ def schedule_out(row: DictRow) -> ScheduleOut:
     )
 
 
+def agenda_rounds(
+    read: PersonalRead,
+    worker: str,
+    first: dt.date,
+    last: dt.date,
+    visits: Visits,
+    records: VisitRecordView,
+    cipher: PersonalDataCipher,
+) -> list[Round]:
+    """The worker's announced visits from ``first`` to ``last``, day by day in round order,
+    as the reader may see them (the agenda, its iCalendar and the calendar links alike)."""
+    rows = records.agenda(worker, first, sorted(read.principal.districts), last_day=last)
+    items = agenda_items(rows, cipher, read, visits.version_of)
+    read.flush()  # here, in the route's thread: the entries in one insert
+    return rounds(items, first, last)
+
+
 def agenda_items(
     rows: Sequence[DictRow], cipher: PersonalDataCipher, read: PersonalRead, versions: Versions
 ) -> list[AgendaItem]:
@@ -174,6 +201,20 @@ def agenda_out(worker: str, day: dt.date, items: Sequence[AgendaItem]) -> Agenda
             )
             for i in items
         ],
+    )
+
+
+def calendar_links_out(rows: Sequence[DictRow]) -> CalendarLinks:
+    return CalendarLinks(
+        links=[
+            CalendarLink(
+                link_id=row["feed_id"],
+                districts=row["districts"],
+                created_at=row["created_at"],
+                last_fetched_at=row["last_fetched_at"],
+            )
+            for row in rows
+        ]
     )
 
 

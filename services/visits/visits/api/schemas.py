@@ -34,6 +34,16 @@ from visits.domain import Schedule
 District = Annotated[Key, Query(examples=["kassel"])]
 VisitId = Annotated[Uuid, Path()]
 CaseId = Annotated[Uuid, Path()]
+LinkId = Annotated[Uuid, Path()]
+FeedSecret = Annotated[
+    str,
+    Path(
+        description="The calendar link's secret, as its URL names it. Anything that is not "
+        "the secret of a link that is not revoked answers 404 calendar_link_not_found.",
+        # Declared a password: a bearer secret, which tools and logs should not show.
+        json_schema_extra={"format": "password"},
+    ),
+]
 WorkerId = Annotated[Key, Field(examples=["ow-yilmaz"])]
 ExpectedVersion = Annotated[
     Annotated[int, Integer(1, 1_000_000)] | None,
@@ -233,3 +243,30 @@ class VisitOut(BaseModel):
 class History(BaseModel):
     case_id: UUID
     visits: list[VisitOut]
+
+
+class CalendarLinkCreated(BaseModel):
+    link_id: UUID = Field(description="The link's id: how it is listed and revoked.")
+    secret: str = Field(
+        description="The link's secret, the last part of ``url`` (``/agenda/feeds/{secret}.ics``)"
+        ". Shown in this answer only: never again, by no route, and stored only as its digest."
+        " Whoever holds it reads the calendar; lost or leaked, revoke the link and create a new"
+        " one.",
+        json_schema_extra={"format": "password"},
+    )
+    url: str = Field(
+        description="The calendar's address, to subscribe to in a calendar app (it holds the "
+        "secret: shown in this answer only)."
+    )
+    days: int = Field(description="How many days ahead, from today, the calendar lists.")
+
+
+class CalendarLink(BaseModel):
+    link_id: UUID
+    districts: list[str]
+    created_at: dt.datetime
+    last_fetched_at: dt.datetime | None
+
+
+class CalendarLinks(BaseModel):
+    links: list[CalendarLink]

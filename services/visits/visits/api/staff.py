@@ -16,7 +16,7 @@ from shared.http.auth import Principal, Role
 from shared.http.inputs import IsoDate, Key
 from shared.http.read_your_writes import projected
 from shared.privacy import PersonalDataCipher
-from visits.agenda import AgendaItem, in_round_order, to_icalendar
+from visits.agenda import AgendaItem, to_icalendar
 from visits.api.deps import (
     BoardDep,
     CipherDep,
@@ -27,7 +27,7 @@ from visits.api.deps import (
     StaffReading,
     VisitsDep,
 )
-from visits.api.presenters import agenda_items, agenda_out, board_out, visit_out
+from visits.api.presenters import agenda_out, agenda_rounds, board_out, visit_out
 from visits.api.schemas import (
     Agenda,
     AnnounceVisit,
@@ -211,7 +211,5 @@ def _agenda_of(
     who = worker or principal.user
     if who != principal.user and principal.role is not Role.TEAM_LEAD:
         raise ForbiddenError("an outreach worker sees their own agenda")
-    rows = records.agenda(who, day, sorted(principal.districts))
-    items = agenda_items(rows, cipher, read, visits.version_of)
-    read.flush()  # here, in the route's thread: the day's entries in one insert
-    return in_round_order(items)
+    (round_of_day,) = agenda_rounds(read, who, day, day, visits, records, cipher) or [(day, [])]
+    return list(round_of_day[1])

@@ -4,6 +4,8 @@
   rescheduled, cancelled or completed (:class:`Visit`);
 - :mod:`visits.domain.case_visits`: which visit of a case is pending, and how many the case
   has had (:class:`CaseVisits`);
+- :mod:`visits.domain.calendar_feed`: a worker's calendar link, revocable
+  (:class:`CalendarFeed`);
 - :mod:`visits.domain.values`: when a visit is (:class:`Schedule`), the district's rules
   (:class:`VisitRules`), the order of a day's round;
 - :mod:`visits.domain.errors`: what the domain refuses, each with its code.
@@ -12,8 +14,10 @@ The aggregates' stored topics keep the name of this package (``visits.domain:Vis
 they resolve through the names below.
 """
 
+from visits.domain.calendar_feed import CalendarFeed, secret_digest
 from visits.domain.case_visits import CaseVisits
 from visits.domain.errors import (
+    CalendarLinkNotFoundError,
     InvalidScheduleError,
     InvalidWorkersError,
     LeadTimeTooShortError,
@@ -32,6 +36,8 @@ from visits.domain.visit import MAX_WORKERS, Visit, VisitStatus, check_place, ch
 
 __all__ = [
     "MAX_WORKERS",
+    "CalendarFeed",
+    "CalendarLinkNotFoundError",
     "CaseVisits",
     "InvalidScheduleError",
     "InvalidWorkersError",
@@ -52,4 +58,5 @@ __all__ = [
     "address_sort_key",
     "check_place",
     "check_workers",
+    "secret_digest",
 ]

@@ -56,3 +56,9 @@ class VisitChangedError(ConflictError):
     typed it can decide; nothing is applied."""
 
     code = "visit_changed"
+
+
+class CalendarLinkNotFoundError(NotFoundError):
+    """An unknown, revoked or malformed calendar link: one answer for all three."""
+
+    code = "calendar_link_not_found"

@@ -2,7 +2,8 @@
 
 - :mod:`visits.projections.board`: the district's planning board;
 - :mod:`visits.projections.records`: every visit (agenda, history);
-- :mod:`visits.projections.outreach_contracts`: which provider runs the outreach where.
+- :mod:`visits.projections.outreach_contracts`: which provider runs the outreach where;
+- :mod:`visits.projections.calendar_feeds`: each worker's calendar links.
 
 What the erasure of a person drops or blanks in them is :data:`FORGET`.
 """

@@ -71,13 +71,16 @@ class VisitRecordView(TrackedView):
         rows = self.query("SELECT * FROM visit_record WHERE visit_id = %s", (visit_id,))
         return rows[0] if rows else None
 
-    def agenda(self, worker: str, day: date, districts: list[str]) -> list[DictRow]:
-        """The announced visits of ``worker`` whose date or window includes ``day``."""
+    def agenda(
+        self, worker: str, day: date, districts: list[str], last_day: date | None = None
+    ) -> list[DictRow]:
+        """The announced visits of ``worker`` whose date or window includes ``day`` (or a
+        day from ``day`` to ``last_day``)."""
         return self.query(
             "SELECT * FROM visit_record WHERE status = 'announced' "
-            "AND %(worker)s = ANY(workers) AND first_day <= %(day)s AND last_day >= %(day)s "
+            "AND %(worker)s = ANY(workers) AND first_day <= %(last)s AND last_day >= %(day)s "
             "AND district = ANY(%(districts)s) ORDER BY visit_id",
-            {"worker": worker, "day": day, "districts": districts},
+            {"worker": worker, "day": day, "last": last_day or day, "districts": districts},
         )
 
     def history(self, case_id: UUID) -> list[DictRow]:
