@@ -17,6 +17,7 @@ import pytest
 from contacts.api import deps, reports
 from contacts.reporting import report
 from contacts.reporting.figures import AT_MOST, FIGURES, RELATIONS, counted, part
+from contacts.reporting.metrics import figures_part
 from contacts.reporting.suppression import HIDDEN, SMALL, Shown, suppress
 from fastapi.testclient import TestClient
 
@@ -483,3 +484,39 @@ def test_bad_input_is_a_problem_naming_the_field(
     assert answer.headers["content-type"] == PROBLEM_JSON
     assert [e["loc"] for e in answer.json()["errors"]] == [["query", field]]
     assert fake.recorded == []
+
+
+# --- the gauges -------------------------------------------------------------------------------
+
+
+class GaugeView(FakeReport):
+    def districts_in(self, month: date, limit: int) -> list[str]:
+        return sorted({district for district, m in self._counts if m == month})[:limit]
+
+
+def test_the_gauges_show_this_months_published_figures_of_districts_with_a_number_above_zero() -> (
+    None
+):
+    december = date(2026, 12, 1)
+    view = GaugeView(
+        {
+            ("kassel", december): {"visits_made": 7, "visits_reached": 5, "coaches_assigned": 2},
+            ("kreis-borken", december): {"contacts_lost": 3, "contacts_lost.other": 3},
+            ("kassel", date(2026, 11, 1)): {"visits_made": 40},
+        }
+    )
+    part = figures_part(view, today=lambda: datetime(2026, 12, 3, 9, tzinfo=UTC))
+    metrics = {metric.name: metric for metric in part()}
+
+    samples = {
+        (s.labels["district"], s.labels["figure"]): s.value
+        for s in metrics["outreach_figure"].samples
+    }
+    assert samples[("kassel", "visits_made")] == 7
+    assert samples[("kassel", "visits_reached")] == 5
+    assert samples[("kassel", "contacts_lost")] == 0
+    assert ("kassel", "coaches_assigned") not in samples  # <5
+    assert not any(district == "kreis-borken" for district, _ in samples)  # only small counts
+    assert [(s.labels, s.value) for s in metrics["outreach_figure_reach_rate"].samples] == [
+        ({"district": "kassel"}, round(5 / 7, 3))
+    ]

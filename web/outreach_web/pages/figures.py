@@ -29,8 +29,8 @@ MONTHS_DE = (
     "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez.",
 )  # fmt: skip
 
-LABEL_WIDTH = 90
-BAR_AREA = 420
+LABEL_WIDTH = 80
+BAR_AREA = 270
 BAR_HEIGHT = 14
 BAR_GAP = 4
 GROUP_GAP = 12
@@ -40,6 +40,8 @@ GROUP_GAP = 12
 class Series:
     figure: str
     label: str
+    charted: bool = True
+    """Drawn as a bar (the parts of a total are in the table only)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Group:
     month: str
     y: int
     bars: list[Bar]
+    cells: list[Any]
+    """Every series' value as published (the table's row)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Chart:
     title: str
     description: str
     series: list[Series]
+    charted: list[Series]
     groups: list[Group]
     height: int
     extra: list[tuple[str, list[str]]]
@@ -82,7 +87,10 @@ CHARTS: tuple[tuple[str, str, str, tuple[Series, ...]], ...] = (
         "Gemeldete Kontaktabbrüche je Monat, nach Grund.",
         (
             Series("contacts_lost", "Gemeldet"),
-            *(Series(f"contacts_lost.{key}", text) for key, text in LABELS["reason"].items()),
+            *(
+                Series(f"contacts_lost.{key}", text, charted=False)
+                for key, text in LABELS["reason"].items()
+            ),
         ),
     ),
     (
@@ -106,8 +114,8 @@ CHARTS: tuple[tuple[str, str, str, tuple[Series, ...]], ...] = (
             ),
             Series("contact_restored.home_visit", _channel("home_visit")),
             Series("contact_restored.phone", _channel("phone")),
-            Series("contact_restored.office_visit", _channel("office_visit")),
-            Series("contact_restored.other", _channel("other")),
+            Series("contact_restored.office_visit", _channel("office_visit"), charted=False),
+            Series("contact_restored.other", _channel("other"), charted=False),
         ),
     ),
     (
@@ -120,7 +128,7 @@ CHARTS: tuple[tuple[str, str, str, tuple[Series, ...]], ...] = (
             Series("coachings_extended", "Verlängert"),
             Series("coachings_ended", "Beendet"),
             *(
-                Series(f"coachings_ended.{key}", f"Beendet: {text}")
+                Series(f"coachings_ended.{key}", f"Beendet: {text}", charted=False)
                 for key, text in LABELS["end_reason"].items()
             ),
         ),
@@ -142,12 +150,6 @@ def month_label(month: str) -> str:
     return f"{MONTHS_DE[int(number) - 1]} {year}"
 
 
-def shown_text(value: Any) -> str:
-    if value == "x":
-        return "x (geschützt)"
-    return str(value)
-
-
 def chart(
     key: str, title: str, description: str, series: tuple[Series, ...], rows: list[dict[str, Any]]
 ) -> Chart:
@@ -156,21 +158,23 @@ def chart(
         row["figures"][s.figure]
         for row in rows
         for s in series
-        if isinstance(row["figures"].get(s.figure), int)
+        if s.charted and isinstance(row["figures"].get(s.figure), int)
     ]
     scale = BAR_AREA / max([1, *numbers])
+    charted = [s for s in series if s.charted]
     groups = []
     y = 0
     for row in rows:
         bars = []
-        for index, s in enumerate(series):
+        for index, s in enumerate(charted):
             value = row["figures"].get(s.figure, 0)
             width = round(value * scale) if isinstance(value, int) else 0
             bars.append(
                 Bar(index, s.label, value, LABEL_WIDTH, y + index * (BAR_HEIGHT + BAR_GAP), width)
             )
-        groups.append(Group(month_label(row["month"]), y, bars))
-        y += len(series) * (BAR_HEIGHT + BAR_GAP) + GROUP_GAP
+        cells = [row["figures"].get(s.figure, 0) for s in series]
+        groups.append(Group(month_label(row["month"]), y, bars, cells))
+        y += len(charted) * (BAR_HEIGHT + BAR_GAP) + GROUP_GAP
     extra: list[tuple[str, list[str]]] = []
     if key == "besuche":
         extra.append(("Erreicht je Besuch", [_rate(row["reach_rate"]) for row in rows]))
@@ -181,7 +185,7 @@ def chart(
                 [_days(row["median_days_to_restore"]) for row in rows],
             )
         )
-    return Chart(key, title, description, list(series), groups, max(y, 1), extra)
+    return Chart(key, title, description, list(series), charted, groups, max(y, 1), extra)
 
 
 def _rate(value: float | None) -> str:
