@@ -220,9 +220,9 @@ class _Matching(_Scalar):
 YearMonth = Annotated[
     str,
     _Matching(
-        re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])"),
+        re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])"),
         "month_format",
-        "must be a month as YYYY-MM",
+        "must be a month as YYYY-MM (from the year 1000)",
         "2026-11",
     ),
 ]

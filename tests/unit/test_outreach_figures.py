@@ -469,6 +469,7 @@ def test_another_districts_figures_do_not_exist_for_the_reader(client: TestClien
         ({"from": "2026-13"}, "from"),
         ({"to": "2026-1"}, "to"),
         ({"from": "11/2026"}, "from"),
+        ({"to": "0000-01"}, "to"),
         ({"from": "2026-12", "to": "2026-11"}, "from"),
         ({"from": "2024-11", "to": "2026-11"}, "from"),
         ({"district": "kassel mitte"}, "district"),
@@ -483,6 +484,7 @@ def test_bad_input_is_a_problem_naming_the_field(
     assert answer.status_code == 422
     assert answer.headers["content-type"] == PROBLEM_JSON
     assert [e["loc"] for e in answer.json()["errors"]] == [["query", field]]
+    assert f"query.{field}" in answer.json()["detail"]
     assert fake.recorded == []
 
 

@@ -24,7 +24,7 @@ from outreach_web.services import ServiceError
 
 router = APIRouter()
 READERS = ("team_lead", "management")
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_MONTH = re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])")
 MONTHS_DE = (
     "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez.",
 )  # fmt: skip
