@@ -112,6 +112,7 @@ FORMS_OF_ADDRESS: dict[str, str] = {
     "fatma.celik": "frau",
     "magdalena.lewandowska": "frau",
     "hannah.fischer": "frau",
+    "ursula.brandt": "frau",
 }
 """How letters address the demo staff (``name_only`` for anyone not listed)."""
 

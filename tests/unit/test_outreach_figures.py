@@ -297,6 +297,18 @@ def test_no_suppressed_cell_can_be_derived_from_any_combination_of_the_published
     assert checked > 300  # the rows did hide cells
 
 
+def test_the_check_finds_what_showing_only_the_small_cells_as_less_than_five_would_give_away() -> (
+    None
+):
+    rng = random.Random(17)
+    pinned = 0
+    for row in [plausible_row(rng) for _ in range(100)]:
+        primary_only = {name: SMALL if 0 < v < 5 else v for name, v in row.items()}
+        found = attacker_values(primary_only, cap=max(row.values()) + SLACK)
+        pinned += sum(len(values) == 1 for values in found.values())
+    assert pinned > 0
+
+
 def test_no_sum_over_rows_is_published_so_rows_do_not_tie_each_other() -> None:
     found = report.rows(["kassel"], date(2026, 1, 1), date(2026, 3, 1), {}, {})
 
