@@ -217,6 +217,7 @@ ROLES = {
     "provider_coach": "Coach des Trägers",
     "provider_outreach": "Außendienst des Trägers",
     "data_protection_officer": "Datenschutzbeauftragte/r",
+    "management": "Leitung des Jobcenters",
     "provider": "Träger",
     "system": "automatisch",
 }

@@ -10,7 +10,11 @@ Of the registry, only a provider's contract to run the outreach itself in a dist
 published (the visits service lets that provider's outreach workers work the district's
 planning board). These two events concern an organisation, not a person: their envelope's
 ``subject`` is the provider's id. The coaches, sessions held, household members, partner
-referrals and group programmes stay inside the coaching service: no other service needs them.
+referrals and the group programmes themselves (titles, dates, attendance) stay inside the
+coaching service: no other service needs them. Of a programme, only that a person was
+enrolled and that they completed it is published (the outreach figures count them): facts,
+as for a coaching; the envelope's ``district`` is the district that runs the programme, its
+``subject`` the participant.
 """
 
 from __future__ import annotations
@@ -151,6 +155,35 @@ class ProviderOutreachContractEnded(Payload):
     ended_by: str = Field(examples=["tl-schmidt"])
 
 
+PROGRAMME_ID = Field(
+    description="The group programme of the Jobcenter (coaching service).",
+    examples=["2e4c6a8b-1d3f-4a5b-9c7d-8e0f1a2b3c4d"],
+)
+
+
+class ProgrammeParticipantEnrolled(Payload):
+    """A person was enrolled in a group programme the Jobcenter runs (the envelope's
+    ``district``)."""
+
+    event_type = "ProgrammeParticipantEnrolled"
+
+    programme_id: UUID = PROGRAMME_ID
+    case_id: UUID = CASE_ID
+    enrolled_on: date = Field(examples=["2026-12-02"])
+    enrolled_by: str = Field(examples=["tl-schmidt"])
+
+
+class ProgrammeParticipationCompleted(Payload):
+    """A participant completed the group programme."""
+
+    event_type = "ProgrammeParticipationCompleted"
+
+    programme_id: UUID = PROGRAMME_ID
+    case_id: UUID = CASE_ID
+    completed_on: date = Field(examples=["2027-01-20"])
+    completed_by: str = Field(examples=["tl-schmidt"])
+
+
 EVENTS: tuple[type[Payload], ...] = (
     CoachingRequested,
     CoachAssigned,
@@ -158,4 +191,6 @@ EVENTS: tuple[type[Payload], ...] = (
     CoachingEnded,
     ProviderOutreachContracted,
     ProviderOutreachContractEnded,
+    ProgrammeParticipantEnrolled,
+    ProgrammeParticipationCompleted,
 )

@@ -48,6 +48,9 @@ class Role(StrEnum):
     names the provider (``provider``); the visits service admits them only to the districts
     that provider's outreach contract covers."""
     DATA_PROTECTION_OFFICER = "data_protection_officer"
+    MANAGEMENT = "management"
+    """Jobcenter management: the outreach figures of their districts (counts only), never a
+    person's data."""
 
 
 class Principal(BaseModel):

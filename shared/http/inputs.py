@@ -192,6 +192,43 @@ Uuid = Annotated[
 """A UUID in its canonical text form."""
 
 
+@dataclass(frozen=True)
+class _Matching(_Scalar):
+    """Text that ``form`` matches as a whole (a month ``YYYY-MM``)."""
+
+    form: re.Pattern[str]
+    error: str
+    message: str
+    example: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def check(value: str) -> str:
+            if not self.form.fullmatch(value):
+                raise PydanticCustomError(self.error, self.message)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, core_schema.str_schema())
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "pattern": f"^{self.form.pattern}$", "examples": [self.example]}
+
+
+YearMonth = Annotated[
+    str,
+    _Matching(
+        re.compile(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])"),
+        "month_format",
+        "must be a month as YYYY-MM (from the year 1000)",
+        "2026-11",
+    ),
+]
+"""A calendar month as ``YYYY-MM``."""
+
+
 class _StrictScalar(_Scalar):
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler

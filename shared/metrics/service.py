@@ -255,6 +255,11 @@ def erasures(runtime: Running) -> Iterator[Metric]:
     )
 
 
+def _own(part: Callable[[], Iterable[Metric]]) -> Part:
+    """A service's own part (it needs nothing of the running process)."""
+    return lambda _: part()
+
+
 class ServiceCollector(Collector):
     """The scrape-time figures of what the process runs (none before it started)."""
 
@@ -285,7 +290,11 @@ class ServiceCollector(Collector):
             "1 if a part of this scrape could not be read (e.g. the database is away).",
             labels=["part"],
         )
-        for name, part in self.parts().items():
+        parts = {
+            **self.parts(),
+            **{name: _own(part) for name, part in runtime.service.metrics.items()},
+        }
+        for name, part in parts.items():
             try:
                 metrics = list(part(runtime))
             except Exception as error:

@@ -3,10 +3,12 @@ function returns at start-up (:class:`Service`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, TypedDict, TypeVar
 from uuid import UUID
+
+from prometheus_client import Metric
 
 from shared.contracts import Payload
 from shared.erasure import Forget, forget_nothing
@@ -74,3 +76,6 @@ class Service(Generic[S]):
     """What it drops or blanks of an erased person (run by the erasure consumer every
     service has, :mod:`shared.erasure`)."""
     export: SubjectExport = export_nothing
+    metrics: Mapping[str, Callable[[], Iterable[Metric]]] = field(default_factory=dict)
+    """Figures of its own its worker serves at ``/metrics``, by part name (read at scrape
+    time; a part that fails is flagged in ``outreach_metrics_part_failed``)."""

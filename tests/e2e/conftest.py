@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from contacts.reporting.view import REPORT_TOPICS, consumer_name
 
 from shared.contracts import ERASURE_TOPIC, dead_letter_topic, topic_of
 from shared.messaging.kafka import ensure_topics
@@ -62,6 +63,9 @@ def contacts_service(
     # Likewise its timeline consumers of the visits' and the letters' steps.
     start_group_at_end(stack, f"{contacts_database}-visit-steps", topic_of("visits"))
     start_group_at_end(stack, f"{contacts_database}-letters", topic_of("notifications"))
+    # The outreach figures count what the tests publish, not the topics' history.
+    for topic in REPORT_TOPICS:
+        start_group_at_end(stack, consumer_name(contacts_database, topic), topic)
     service = ServiceProcess(
         "contacts", e2e_dir, env, started=lambda started: wait_until_relay_active(started, mint)
     )

@@ -138,6 +138,10 @@ def test_every_service_serves_what_an_operator_watches(
         assert value(text, "outreach_relay_active") == 1, name
     contacts = scrape(clients["contacts"])
     assert value(contacts, "outreach_event_log_head") > 0
+    # This month's outreach figures (the district's one small count is not exported).
+    figures = {family.name for family in text_string_to_metric_families(contacts)}
+    assert {"outreach_figure", "outreach_figure_reach_rate"} <= figures
+    assert district not in contacts
     assert value(contacts, "outreach_events_stored_total", type="OutreachCase.ContactLost") >= 1
     assert value(contacts, "http_requests_total", route="/cases", method="POST", status="2xx") >= 1
     # The notifications service consumed the ContactLost event of contacts.

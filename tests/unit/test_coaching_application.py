@@ -40,12 +40,14 @@ from shared.contracts.coaching import (
     CoachingRequested,
     CoachingSource,
     ExtensionReason,
+    ProgrammeParticipantEnrolled,
+    ProgrammeParticipationCompleted,
     ProviderOutreachContracted,
     ProviderOutreachContractEnded,
 )
 from shared.contracts.contacts import ContactLostReason
 from shared.contracts.visits import Need, NextStep, VisitCompleted, VisitOutcome
-from shared.eventsourcing.meta import CommandContext, acting_as
+from shared.eventsourcing.meta import CommandContext, acting_as, concerning
 from shared.privacy import PersonalDataCipher
 from tests.support.contracts import assert_matches_its_schema
 
@@ -336,6 +338,69 @@ def test_a_providers_outreach_contract_is_published_per_district_under_the_provi
         assert envelope.district == "kassel"
         assert parse_envelope(envelope.model_dump_json()) == envelope
         assert_matches_its_schema(envelope)
+
+
+def test_a_programme_enrolment_and_completion_are_published_under_the_participant(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    with acting_as(context("tl-schmidt", "team_lead")):
+        programme_id = app.plan_programme(
+            district="kreis-borken",
+            local_office="bocholt",
+            title="Neue Wege",
+            target_group="Alleinerziehende",
+            dates=[TODAY],
+            capacity=5,
+            open_to_neighbouring=True,
+            mobile=False,
+        )
+        case = known_case(cipher, district="kassel")
+        app.enrol(programme_id, case)
+        app.record_attendance(programme_id, case_id=case.case_id, session_on=TODAY, present=True)
+        app.complete_participation(programme_id, case_id=case.case_id, completed_on=None)
+
+    published = [
+        outgoing.envelope
+        for notification in app.recorder.select_notifications(start=None, limit=100)
+        if (outgoing := to_integration_event(app.mapper.to_domain_event(notification)))
+    ]
+
+    assert [type(e.payload) for e in published] == [
+        ProgrammeParticipantEnrolled,
+        ProgrammeParticipationCompleted,
+    ]
+    for envelope in published:
+        assert envelope.subject == case.subject_id
+        assert envelope.district == "kreis-borken"  # the district that runs the programme
+        assert parse_envelope(envelope.model_dump_json()) == envelope
+        assert_matches_its_schema(envelope)
+        assert "Neue Wege" not in envelope.model_dump_json()
+
+
+def test_a_completion_stored_without_its_participant_stays_internal(
+    app: Coachings, cipher: PersonalDataCipher
+) -> None:
+    with acting_as(context("tl-schmidt", "team_lead")):
+        programme_id = app.plan_programme(
+            district="kreis-borken",
+            local_office="bocholt",
+            title="Neue Wege",
+            target_group="Alleinerziehende",
+            dates=[TODAY],
+            capacity=5,
+            open_to_neighbouring=True,
+            mobile=False,
+        )
+        case = known_case(cipher)
+        app.enrol(programme_id, case)
+        programme = app.get_programme(programme_id)
+        with concerning(None, "kreis-borken"):  # as completions were recorded before
+            programme.complete(case_id=case.case_id, completed_on=TODAY, today=TODAY)
+        app.save(programme)
+
+    (notification,) = app.recorder.select_notifications(start=None, limit=100)[-1:]
+
+    assert to_integration_event(app.mapper.to_domain_event(notification)) is None
 
 
 def test_the_contacts_case_notes_the_coach_assigned_and_the_end_in_its_own_log(

@@ -82,6 +82,8 @@ def test_every_contract_has_a_schema() -> None:
         "CoachingEnded",
         "ProviderOutreachContracted",
         "ProviderOutreachContractEnded",
+        "ProgrammeParticipantEnrolled",
+        "ProgrammeParticipationCompleted",
         "NotificationQueued",
         "NotificationSent",
         "NotificationFailed",

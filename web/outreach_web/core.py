@@ -34,6 +34,7 @@ HOME_OF_ROLE = {
     "provider_outreach": "/unterwegs",
     "provider_coach": "/coaching",
     "data_protection_officer": "/datenschutz",
+    "management": "/kennzahlen",
 }
 
 

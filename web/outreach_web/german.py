@@ -16,6 +16,7 @@ ROLES = {
     "case_manager": "Fallmanagement",
     "provider_coach": "Coach (Träger)",
     "data_protection_officer": "Datenschutzbeauftragte/r",
+    "management": "Leitung",
 }
 
 LABELS: dict[str, dict[str, str]] = {

@@ -28,6 +28,7 @@ PRODUCT_ROLES = (
     "case_manager",
     "provider_coach",
     "data_protection_officer",
+    "management",
 )
 
 

@@ -317,7 +317,7 @@ class Coachings(SealingApplication):
         self, programme_id: UUID, *, case_id: UUID, completed_on: date | None
     ) -> Programme:
         programme = self.get_programme(programme_id)
-        with concerning(None, programme.district):
+        with concerning(programme.subjects.get(case_id), programme.district):
             programme.complete(
                 case_id=case_id, completed_on=completed_on or self._today(), today=self._today()
             )

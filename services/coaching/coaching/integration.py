@@ -3,10 +3,12 @@
 A pure mapping: the relay calls :func:`to_integration_event` for every stored event.
 Published: ``CoachingRequested``, ``CoachAssigned``, ``CoachingExtended``,
 ``CoachingEnded``, and of the registry a provider's outreach contract per district
-(``ProviderOutreachContracted`` / ``ProviderOutreachContractEnded``). Internal (no other
+(``ProviderOutreachContracted`` / ``ProviderOutreachContractEnded``), and of the group
+programmes a person's enrolment and completion (``ProgrammeParticipantEnrolled``,
+``ProgrammeParticipationCompleted``: the outreach figures count them). Internal (no other
 service needs them, and the provider's work stays with the provider): the rest of the
 registry of providers and coaches, the places on a coach's caseload,
-sessions held, household members, partner referrals, group programmes.
+sessions held, household members, partner referrals, a programme's plan and attendance.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from coaching.domain import Coaching, Provider
+from coaching.domain import Coaching, Programme, Provider
 from shared.contracts import Payload
 from shared.contracts.coaching import (
     CoachAssigned,
     CoachingEnded,
     CoachingExtended,
     CoachingRequested,
+    ProgrammeParticipantEnrolled,
+    ProgrammeParticipationCompleted,
     ProviderOutreachContracted,
     ProviderOutreachContractEnded,
 )
@@ -100,3 +104,27 @@ def _(e: Provider.OutreachContracted) -> Payload:
 @_payload.register
 def _(e: Provider.OutreachContractEnded) -> Payload:
     return ProviderOutreachContractEnded(provider_id=e.originator_id, ended_by=e.meta["actor"])
+
+
+@_payload.register
+def _(e: Programme.ParticipantEnrolled) -> Payload:
+    return ProgrammeParticipantEnrolled(
+        programme_id=e.originator_id,
+        case_id=e.case_id,
+        enrolled_on=e.enrolled_on,
+        enrolled_by=e.meta["actor"],
+    )
+
+
+@_payload.register
+def _(e: Programme.ParticipationCompleted) -> Payload | None:
+    # A completion stored before completions named their participant concerns nobody in its
+    # meta: it stays internal (an envelope needs the person's pseudonym).
+    if e.meta.get("subject") is None:
+        return None
+    return ProgrammeParticipationCompleted(
+        programme_id=e.originator_id,
+        case_id=e.case_id,
+        completed_on=e.completed_on,
+        completed_by=e.meta["actor"],
+    )

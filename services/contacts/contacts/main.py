@@ -20,10 +20,13 @@ from contacts.projections import FORGET
 from contacts.projections.data_protection import DataProtectionProjection, DataProtectionView
 from contacts.projections.detail import CaseDetailProjection, CaseDetailView
 from contacts.projections.queue import CaseQueueProjection, CaseQueueView
+from contacts.reporting.metrics import figures_part
+from contacts.reporting.view import OutreachReportView, report_consumers
 from contacts.settings import ContactsSettings
 from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.contracts import contacts as contacts_contracts
 from shared.contracts.erasures import SubjectErased
+from shared.erasure import forget_all
 from shared.eventsourcing.projections import EventLog, Projected
 from shared.messaging.kafka import ensure_topics
 from shared.runtime.app import service_app
@@ -58,12 +61,15 @@ def open_contacts(infra: Infrastructure, settings: ContactsSettings) -> Service[
     detail = infra.view(CaseDetailView, CaseDetailProjection.name)
     # The feeds of the subscribing teams, whose registry and outbox live in this database.
     feeds = infra.view(FeedView, "feeds")
+    # The outreach figures: consumer groups and tables of their own, rebuilt on their own.
+    report = infra.view(OutreachReportView, "outreach_report")
     state = ContactsState(
         contacts=contacts,
         cipher=infra.cipher,
         queue=infra.view(CaseQueueView, CaseQueueProjection.name),
         detail=detail,
         feeds=feeds,
+        report=report,
         keyring=infra.keyring,
         access_log=infra.access_log,
         break_glass_ttl=timedelta(seconds=settings.break_glass_seconds),
@@ -84,8 +90,10 @@ def open_contacts(infra: Infrastructure, settings: ContactsSettings) -> Service[
         consumers=[
             *messaging.consumers(contacts, case_of=detail.case_of, prefix=prefix),
             *feed_consumers(feeds, prefix=prefix),
+            *report_consumers(report, prefix=prefix),
         ],
         background=[publisher.run],
-        forget=FORGET,
+        forget=forget_all(FORGET, report.forget),
+        metrics={"outreach_figures": figures_part(report)},
         export=partial(subject_export, state),
     )

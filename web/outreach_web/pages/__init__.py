@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outreach_web.pages import cases, coaching, field, planning, privacy
+from outreach_web.pages import cases, coaching, field, figures, planning, privacy
 
 
 def routers() -> list[APIRouter]:
-    return [cases.router, planning.router, field.router, coaching.router, privacy.router]
+    return [
+        cases.router,
+        planning.router,
+        field.router,
+        coaching.router,
+        privacy.router,
+        figures.router,
+    ]

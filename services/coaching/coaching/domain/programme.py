@@ -119,6 +119,8 @@ class Programme(Aggregate):
         self.mobile = mobile
         self.participants: dict[UUID, bool] = {}
         """case id -> completed."""
+        self.subjects: dict[UUID, UUID] = {}
+        """case id -> the participant's pseudonym (whose data a participation's events are)."""
 
     @property
     def free_places(self) -> int:
@@ -156,6 +158,7 @@ class Programme(Aggregate):
         self, *, case_id: UUID, subject_id: UUID, participant_district: str, enrolled_on: date
     ) -> None:
         self.participants[case_id] = False
+        self.subjects[case_id] = subject_id
 
     def record_attendance(
         self, *, case_id: UUID, session_on: date, present: bool, today: date

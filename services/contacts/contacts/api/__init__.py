@@ -4,6 +4,8 @@
 - :mod:`contacts.api.data_protection`: the data protection officer's legal holds and
   erasures (``/dpo``);
 - :mod:`contacts.api.feeds`: the officer's registry of the feeds (``/dpo/feeds``);
+- :mod:`contacts.api.reports`: the outreach figures (``/reports/outreach``; team leads and
+  management);
 - :mod:`contacts.api.schemas`: the request and response models;
 - :mod:`contacts.api.presenters`: view rows and aggregates into responses (opening sealed
   fields, noting each opening in the access log);
@@ -12,6 +14,6 @@
 
 from fastapi import APIRouter
 
-from contacts.api import data_protection, feeds, staff
+from contacts.api import data_protection, feeds, reports, staff
 
-routers: list[APIRouter] = [staff.router, data_protection.router, feeds.router]
+routers: list[APIRouter] = [staff.router, data_protection.router, feeds.router, reports.router]

@@ -5,7 +5,8 @@ The service's state is opened at start-up by ``contacts.main`` (``app.state.serv
 each alias here hands a route one part of it. Who may act: case managers and team leads
 report, import and close cases; outreach workers also read them, record a restored contact
 and update the contact details; the data protection officer holds, erases and registers the
-feeds — always in the districts on their token.
+feeds; team leads and management read the outreach figures (counts, no person's data) —
+always in the districts on their token.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contacts.application import Contacts
 from contacts.feeds import FeedView
 from contacts.projections.detail import CaseDetailView
 from contacts.projections.queue import CaseQueueView
+from contacts.reporting.view import OutreachReportView
 from shared.errors import NotFoundError
 from shared.http.access_log import AccessLog, PersonalRead
 from shared.http.auth import Principal, Role
@@ -31,6 +33,7 @@ from shared.privacy import PersonalDataCipher
 
 REPORTERS = (Role.CASE_MANAGER, Role.TEAM_LEAD)
 CASE_STAFF = (Role.CASE_MANAGER, Role.TEAM_LEAD, Role.OUTREACH_WORKER)
+FIGURES_READERS = (Role.TEAM_LEAD, Role.MANAGEMENT)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ContactsState:
     queue: CaseQueueView
     detail: CaseDetailView
     feeds: FeedView
+    report: OutreachReportView
     keyring: Keyring
     access_log: AccessLog
     break_glass_ttl: timedelta
@@ -67,7 +71,12 @@ def _feeds(state: State) -> FeedView:
     return state.feeds
 
 
+def _report(state: State) -> OutreachReportView:
+    return state.report
+
+
 ContactsDep = Annotated[Contacts, Depends(_contacts)]
+ReportDep = Annotated[OutreachReportView, Depends(_report)]
 DetailDep = Annotated[CaseDetailView, Depends(_detail)]
 FeedsDep = Annotated[FeedView, Depends(_feeds)]
 
@@ -76,6 +85,7 @@ CaseStaff = Annotated[Principal, Depends(require(*CASE_STAFF))]
 CaseReading = Annotated[PersonalRead, reading(*CASE_STAFF)]
 """A read of a case's personal data (the stated purpose is checked before the role)."""
 Officer = Annotated[Principal, Depends(require(Role.DATA_PROTECTION_OFFICER))]
+FiguresReader = Annotated[Principal, Depends(require(*FIGURES_READERS))]
 
 
 def case_in_scope(contacts: Contacts, case_id: UUID, principal: Principal) -> None:

@@ -1,10 +1,10 @@
 """The request and response models of the contacts API: the cases (staff), the data
-protection officer's legal holds, erasures and feed registrations."""
+protection officer's legal holds, erasures and feed registrations, the outreach figures."""
 
 # No "from __future__ import annotations": FastAPI and pydantic resolve these annotations.
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Path, Query
@@ -318,3 +318,48 @@ class Registration(BaseModel):
     districts: list[str] = Field(description="Whose events it gets.", examples=[["kassel"]])
     registered_by: str
     registered_at: datetime
+
+
+# --- the outreach figures ------------------------------------------------------------------
+
+Cell = Annotated[
+    int | Literal["<5", "x"],
+    Field(
+        description="A count; ``<5``: 1 to 4 (not shown); ``x``: hidden so that no small "
+        "cell can be derived from the others (at least 5).",
+        examples=[12, "<5", "x"],
+    ),
+]
+
+
+class FiguresRow(BaseModel):
+    """The figures of one district in one month."""
+
+    district: str = Field(examples=["kassel"])
+    month: str = Field(description="YYYY-MM", examples=["2026-11"])
+    figures: dict[str, Cell] = Field(
+        description="Every counted figure by name (``contacts_lost``, "
+        "``contacts_lost.<reason>``, ``visits_announced``, ``visits_made``, "
+        "``visits_reached``, ``contact_restored``, ``contact_restored.<channel>``, "
+        "``coaching_referrals_with_consent``, ``coaches_assigned``, ``coachings_extended``, "
+        "``coachings_ended``, ``coachings_ended.<reason>``, ``programme_enrolments``, "
+        "``programme_completions``).",
+        examples=[{"contacts_lost": 12, "contacts_lost.mail_returned": "<5"}],
+    )
+    reach_rate: float | None = Field(
+        description="visits_reached / visits_made (null: not published).", examples=[0.62]
+    )
+    median_days_to_restore: float | None = Field(
+        description="Median days from the report of the lost contact to its restoration, of "
+        "the contacts restored in the month (null: fewer than 5 known).",
+        examples=[21.5],
+    )
+
+
+class OutreachFigures(BaseModel):
+    """The outreach figures per district and month: counts only, small cells suppressed."""
+
+    first_month: str = Field(examples=["2026-01"])
+    last_month: str = Field(examples=["2026-12"])
+    figures: list[str] = Field(description="The figures of every row, in order.")
+    rows: list[FiguresRow]
