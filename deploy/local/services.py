@@ -129,15 +129,16 @@ class Managed(NamedTuple):
     that outlived its process, its pid taken by another, never gets that other stopped)."""
 
 
-def _service_env(name: str) -> dict[str, str]:
-    """What one service needs besides the environment: the notifications service the
+def _env(name: str, role: str | None = None) -> dict[str, str]:
+    """What one process of a service needs besides the environment, read when it starts (the
+    identity provider is asked only then): its role, and for the notifications service the
     settings of its staff directory's synchronisation with the local Keycloak."""
-    return keycloak_realm.directory_sync_env() if name == "notifications" else {}
+    env = keycloak_realm.directory_sync_env() if name == "notifications" else {}
+    return {**env, "OUTREACH_PROCESS_ROLE": role} if role else env
 
 
 def _service_processes(name: str, api_workers: int, offset: int) -> list[Managed]:
     port, worker_port = SERVICE_PORTS[name] + offset, WORKER_PORTS[name] + offset
-    env = _service_env(name)
 
     def http(
         label: str, process_port: int, start: Callable[[], subprocess.Popen[bytes]]
@@ -154,19 +155,21 @@ def _service_processes(name: str, api_workers: int, offset: int) -> list[Managed
         )
 
     if api_workers == 1:
-        return [http(name, port, lambda: start_service(name, port, LOGS / f"{name}.log", env))]
-    api_env = {**env, "OUTREACH_PROCESS_ROLE": "api"}
-    worker_env = {**env, "OUTREACH_PROCESS_ROLE": "worker"}
+        return [
+            http(name, port, lambda: start_service(name, port, LOGS / f"{name}.log", _env(name)))
+        ]
     return [
         http(
             name,
             port,
-            lambda: start_service(name, port, LOGS / f"{name}.log", api_env, api_workers),
+            lambda: start_service(name, port, LOGS / f"{name}.log", _env(name, "api"), api_workers),
         ),
         http(
             _worker(name),
             worker_port,
-            lambda: start_service(name, worker_port, LOGS / f"{_worker(name)}.log", worker_env),
+            lambda: start_service(
+                name, worker_port, LOGS / f"{_worker(name)}.log", _env(name, "worker")
+            ),
         ),
     ]
 

@@ -20,17 +20,13 @@ decimal digits and ``true``/``false``.
 
 from __future__ import annotations
 
-import enum
 import re
-import types
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     Strict,
@@ -134,12 +130,12 @@ _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12
 _DIGITS = re.compile(r"-?[0-9]{1,18}")
 
 
-class _Scalar:
-    """Marks a scalar type of this module (see :class:`StrictModel`)."""
+class CheckedScalar:
+    """Marks a scalar type of this module (see :class:`shared.http.bodies.StrictModel`)."""
 
 
 @dataclass(frozen=True)
-class _Form(_Scalar):
+class _Form(CheckedScalar):
     """Lets through only the values ``form`` matches (text) or instances of ``kind``."""
 
     kind: type | tuple[type, ...]
@@ -193,7 +189,7 @@ Uuid = Annotated[
 
 
 @dataclass(frozen=True)
-class _Matching(_Scalar):
+class _Matching(CheckedScalar):
     """Text that ``form`` matches as a whole (a month ``YYYY-MM``)."""
 
     form: re.Pattern[str]
@@ -229,7 +225,7 @@ YearMonth = Annotated[
 """A calendar month as ``YYYY-MM``."""
 
 
-class _StrictScalar(_Scalar):
+class _StrictScalar(CheckedScalar):
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
@@ -240,7 +236,7 @@ _STRICT = _StrictScalar()
 
 
 @dataclass(frozen=True)
-class Integer(_Scalar):
+class Integer(CheckedScalar):
     """A whole number in a JSON body, from ``ge`` to ``le``: ``Annotated[int, Integer(0, 100)]``.
 
     A JSON number without a fractional part (``12`` or ``12.0``, both integers to JSON
@@ -297,7 +293,7 @@ Bool = Annotated[bool, Strict(), _STRICT]
 
 
 @dataclass(frozen=True)
-class QueryInt(_Scalar):
+class QueryInt(CheckedScalar):
     """An integer in a query string or a path, from ``ge`` to ``le``:
     ``Annotated[int, QueryInt(1, 500)]``. Decimal digits only (no ``1.0``, no ``1_000``)."""
 
@@ -323,7 +319,7 @@ class QueryInt(_Scalar):
         return {"type": "integer", "minimum": self.ge, "maximum": self.le}
 
 
-class _QueryFlag(_Scalar):
+class _QueryFlag(CheckedScalar):
     """A boolean in a query string: ``true`` or ``false`` (not ``1``, ``yes`` or ``on``)."""
 
     def __get_pydantic_core_schema__(
@@ -346,70 +342,3 @@ class _QueryFlag(_Scalar):
 
 QueryBool = Annotated[bool, _QueryFlag()]
 """A boolean in a query string: ``true`` or ``false``."""
-
-
-# --- request bodies ----------------------------------------------------------------------
-
-_LOOSE = (str, int, float, bool, date, datetime, time, UUID)
-"""Types whose plain annotation would coerce or let through what this module refuses."""
-
-
-def _loose_scalars(annotation: Any, metadata: tuple[Any, ...] = ()) -> list[str]:
-    """The scalar types in ``annotation`` that are not one of this module's types."""
-    if any(isinstance(m, _Scalar | Text) for m in metadata):
-        return []
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        inner, *extra = get_args(annotation)
-        return _loose_scalars(inner, (*metadata, *extra))
-    if origin is Literal:
-        return []
-    if origin in (Union, types.UnionType, list, dict, set, frozenset, tuple):
-        return [loose for arg in get_args(annotation) for loose in _loose_scalars(arg)]
-    if isinstance(annotation, type):
-        if issubclass(annotation, enum.Enum | BaseModel):
-            return []
-        if issubclass(annotation, _LOOSE):
-            return [annotation.__name__]
-    return []
-
-
-def _close_pattern_properties(node: Any) -> None:
-    if isinstance(node, dict):
-        if "patternProperties" in node:
-            node.setdefault("additionalProperties", False)
-        for value in node.values():
-            _close_pattern_properties(value)
-    elif isinstance(node, list):
-        for value in node:
-            _close_pattern_properties(value)
-
-
-class StrictModel(BaseModel):
-    """The base of every request body: unknown fields are refused, and each field is one of
-    this module's types, so a value is taken as it is, never coerced (``"max_extensions":
-    false`` is not 0, ``0`` is not 1970-01-01) and no text field lacks its rules. A model
-    with a plain ``str``, ``int``, ``bool``, ``date`` ... field fails when it is defined."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        # A dict whose keys have a rule (``dict[Key, ...]``) becomes ``patternProperties``;
-        # a key outside the pattern is refused, which JSON Schema says only with this.
-        json_schema = super().__get_pydantic_json_schema__(schema, handler)
-        _close_pattern_properties(json_schema)
-        return json_schema
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        for name, info in cls.model_fields.items():
-            loose = _loose_scalars(info.annotation, tuple(info.metadata))
-            if loose:
-                raise TypeError(
-                    f"{cls.__name__}.{name}: use the types of shared.http.inputs "
-                    f"instead of {', '.join(loose)}"
-                )

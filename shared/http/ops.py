@@ -17,8 +17,9 @@ from pydantic import Field
 
 from shared.eventsourcing import parking, retry
 from shared.http.auth import Principal, Role
+from shared.http.bodies import StrictModel
 from shared.http.deps import require
-from shared.http.inputs import Integer, Key, QueryBool, QueryInt, StrictModel, Uuid
+from shared.http.inputs import Integer, Key, QueryBool, QueryInt, Uuid
 from shared.http.state import app_state
 from shared.runtime.running import Running
 from shared.settings import ProcessRole

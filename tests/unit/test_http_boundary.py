@@ -27,6 +27,7 @@ from shared.errors import ConflictError
 from shared.http.access_log import AccessLog, PersonalRead
 from shared.http.app import PROBLEM_JSON, http_app
 from shared.http.auth import Principal, Role, TokenCodec
+from shared.http.bodies import StrictModel
 from shared.http.deps import CurrentUser, reading
 from shared.http.inputs import (
     ClockTime,
@@ -37,7 +38,6 @@ from shared.http.inputs import (
     Note,
     QueryBool,
     QueryInt,
-    StrictModel,
     Text,
     Uuid,
 )

@@ -138,6 +138,7 @@ def client(contacts: Contacts, cipher: PersonalDataCipher) -> Iterator[TestClien
         queue=unused,
         detail=unused,
         feeds=unused,
+        report=unused,
         keyring=unused,
         access_log=NoLog(),
         break_glass_ttl=unused,

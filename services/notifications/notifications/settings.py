@@ -14,7 +14,8 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from notifications.domain import RetryPolicy
-from shared.http.inputs import Line, StrictModel
+from shared.http.bodies import StrictModel
+from shared.http.inputs import Line
 from shared.settings import ServiceSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"

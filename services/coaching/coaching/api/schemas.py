@@ -21,17 +21,8 @@ from coaching.domain import (
 )
 from shared.contracts.coaching import CoachingEndReason, ExtensionReason
 from shared.contracts.visits import Need
-from shared.http.inputs import (
-    Bool,
-    Integer,
-    IsoDate,
-    Key,
-    Line,
-    StrictModel,
-    Text,
-    UniqueItems,
-    Uuid,
-)
+from shared.http.bodies import StrictModel
+from shared.http.inputs import Bool, Integer, IsoDate, Key, Line, Text, UniqueItems, Uuid
 
 HandoverField = Literal["name", "address", "phone", "needs"]
 assert set(get_args(HandoverField)) == set(HANDOVER_FIELDS)

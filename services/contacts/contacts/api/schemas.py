@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contacts.feeds.filtering import SUBSCRIBER_NAME
 from shared.contracts.contacts import CaseClosedReason, ContactChannel, ContactLostReason
 from shared.contracts.erasures import ErasureGround
-from shared.http.inputs import Integer, IsoDate, Key, Line, StrictModel, Text, Uuid
+from shared.http.bodies import StrictModel
+from shared.http.inputs import Integer, IsoDate, Key, Line, Text, Uuid
 from shared.privacy import DataCategory
 
 CUSTOMER_NUMBER = r"^[0-9]{3}[A-Z][0-9]{6}$"

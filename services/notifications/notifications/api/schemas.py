@@ -10,7 +10,8 @@ from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from notifications.rendering import FormOfAddress
-from shared.http.inputs import Key, Line, StrictModel, Text, Uuid
+from shared.http.bodies import StrictModel
+from shared.http.inputs import Key, Line, Text, Uuid
 
 PDF = "application/pdf"
 PDF_ANSWER: dict[str, Any] = {

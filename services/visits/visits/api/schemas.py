@@ -17,18 +17,8 @@ from shared.contracts.visits import (
     VisitOutcome,
     VisitPurpose,
 )
-from shared.http.inputs import (
-    Bool,
-    ClockTime,
-    Integer,
-    IsoDate,
-    Key,
-    Note,
-    StrictModel,
-    Text,
-    UniqueItems,
-    Uuid,
-)
+from shared.http.bodies import StrictModel
+from shared.http.inputs import Bool, ClockTime, Integer, IsoDate, Key, Note, Text, UniqueItems, Uuid
 from visits.domain import Schedule
 
 District = Annotated[Key, Query(examples=["kassel"])]
