@@ -178,7 +178,7 @@ def _copy_case_queue(bench: Bench, cases: range, who: Callable[[int], SeededPers
 VISIT_RECORD_COPY = (
     "COPY visit_record (visit_id, case_id, subject_id, district, workers, first_day, "
     "last_day, purpose, place, announced_on, announced_at, name_token, address_token, "
-    "status, outcome, completed_on) FROM STDIN"
+    "status, outcome, completed_on, version) FROM STDIN"
 )
 
 
@@ -222,6 +222,7 @@ def _visit_row(
         status,
         outcome,
         completed_on,
+        1 if upcoming else 2,  # the version a projected row carries (announced; completed)
     )
 
 

@@ -47,5 +47,17 @@ def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Pa
         assert math.isfinite(values["ratio"]), name
         assert values["ratio"] > 0, name
         assert numbers(values), name
+        assert failed_requests(values) == 0, name  # figures of answered requests only
     assert (tmp_path / "results.md").read_text().count("|") > 10
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+def failed_requests(values: object) -> int:
+    """Every ``failures`` count in a measurement's results (the load's failed requests)."""
+    if isinstance(values, dict):
+        own = values.get("failures")
+        nested = sum(failed_requests(v) for k, v in values.items() if k != "failures")
+        return (own if isinstance(own, int) else 0) + nested
+    if isinstance(values, list):
+        return sum(failed_requests(v) for v in values)
+    return 0
