@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from eventsourcing.persistence import Tracking
 from faststream.kafka import KafkaBroker
 from opentelemetry import trace
@@ -58,6 +59,9 @@ from shared.messaging.processed import Delivery, delivery
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+
+LAG_QUERY_SECONDS = 1.0
+"""How long a lag reading (a scrape, ``/readyz``, ``/ops/consumers``) waits for the broker."""
 
 Effect = Callable[[Envelope[Payload], Tracking], bool]
 """Applies one event with its tracking record in one transaction; ``False`` if seen before."""
@@ -77,6 +81,7 @@ class ConsumerProgress:
         self.last_progress: float | None = None
         self.subscriber: Any = None
         self._next: dict[int, int] = {}
+        self._waiting: dict[int, int] = {}
 
     def advanced(self, records: Sequence[Any]) -> None:
         for record in records:
@@ -87,29 +92,42 @@ class ConsumerProgress:
         self.last_progress = time.time()
 
     async def lag(self) -> dict[int, int]:
-        """Messages waiting per assigned partition (from the last fetch's high watermark):
-        behind what was processed, or, before the first one, behind the fetch position (asked
-        of the client for all such partitions at once, for at most a tenth of a second)."""
+        """Messages waiting per assigned partition: the partition's end on the broker behind
+        what this group acknowledged (its committed offset) or processed, whichever is
+        further. Both are asked of the broker, so a consumer stuck in its handler shows its
+        lag growing as messages arrive (its own fetcher stops learning the partition's end
+        while its buffer is full). When the broker does not answer within
+        :data:`LAG_QUERY_SECONDS`, the lag last measured."""
         consumer = getattr(self.subscriber, "consumer", None)
         if consumer is None:
             return {}
-
-        async def fetch_position(tp: Any) -> int | None:
-            with contextlib.suppress(Exception):
-                return int(await asyncio.wait_for(consumer.position(tp), 0.1))
-            return None
-
         assigned = list(consumer.assignment())
-        unknown = [tp for tp in assigned if tp.partition not in self._next]
-        fetched = await asyncio.gather(*(fetch_position(tp) for tp in unknown))
-        positions = dict(zip(unknown, fetched, strict=True))
-        waiting: dict[int, int] = {}
-        for tp in assigned:
-            highwater = consumer.highwater(tp)
-            position = self._next.get(tp.partition, positions.get(tp))
-            if highwater is not None and position is not None:
-                waiting[tp.partition] = max(0, highwater - position)
-        return waiting
+        try:
+            ends, committed = await asyncio.wait_for(
+                asyncio.gather(
+                    consumer.end_offsets(assigned),
+                    asyncio.gather(*(consumer.committed(tp) for tp in assigned)),
+                ),
+                LAG_QUERY_SECONDS,
+            )
+        except (TimeoutError, KafkaError):
+            return dict(self._waiting)
+        done = dict(zip(assigned, committed, strict=True))
+        # A group that never committed a partition starts it at its beginning ("earliest").
+        unknown = [tp for tp in assigned if done[tp] is None and tp.partition not in self._next]
+        if unknown:
+            with contextlib.suppress(TimeoutError, KafkaError):
+                starts = await asyncio.wait_for(
+                    consumer.beginning_offsets(unknown), LAG_QUERY_SECONDS
+                )
+                done.update({tp: int(starts[tp]) for tp in unknown})
+        self._waiting = {
+            tp.partition: max(
+                0, int(ends[tp]) - max(done[tp] or 0, self._next.get(tp.partition, 0))
+            )
+            for tp in assigned
+        }
+        return dict(self._waiting)
 
     async def status(self) -> dict[str, Any]:
         waiting = await self.lag()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +20,12 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local.prometheus import prometheus_url, remove_targets, write_targets
+from deploy.local.prometheus import remove_targets, write_targets
 from shared.contracts import topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import report_body, with_purpose
 from tests.support.helpers import eventually, person, scratch_database
+from tests.support.metrics import query, scrape, series, value
 from tests.support.processes import ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.e2e
@@ -55,29 +54,6 @@ SERVICE_FAMILIES = {
     "faststream_received_messages",
     "faststream_received_processed_messages",
 }
-
-
-def scrape(client: httpx.Client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return response.text
-
-
-def series(text: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items())))
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 @pytest.fixture(scope="module")
@@ -197,14 +173,6 @@ def scraped(system: dict[str, ServiceProcess]) -> Iterator[dict[str, ServiceProc
     write_targets(name, {s: [("all", process.port)] for s, process in system.items()})
     yield system
     remove_targets(name)
-
-
-def query(settings: ServiceSettings, path: str, **params: str) -> Any:
-    url = f"{prometheus_url(settings)}{path}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body = json.loads(response.read())
-    assert body["status"] == "success", body
-    return body["data"]
 
 
 def test_the_stack_prometheus_scrapes_every_service_process_as_up(
