@@ -27,6 +27,20 @@ WORKER_PORTS: dict[str, int] = {
 """Default port of each service's worker process (role ``worker``: health, readiness and
 ``/ops`` only) when its HTTP API runs in processes of role ``api``."""
 
+REPLICA_PORT_STEP = 10
+MAX_REPLICAS = 10
+
+
+def replica_port(name: str, replica: int) -> int:
+    """The default port of replica ``replica`` (1, 2, …) of service ``name`` when the local
+    launcher runs several (``OUTREACH_REPLICAS``): the service's port for the first, so
+    everything that knows the service finds it there, then every tenth port above it (contacts:
+    8101, 8111, 8121 …), below the worker ports."""
+    if not 1 <= replica <= MAX_REPLICAS:
+        raise ValueError(f"replica {replica}: 1 to {MAX_REPLICAS}")
+    return SERVICE_PORTS[name] + REPLICA_PORT_STEP * (replica - 1)
+
+
 KEYRING_DATABASE = "keyring"
 LOCAL_REALM = "outreach"
 """The Keycloak realm of the product (``deploy/keycloak/outreach-realm.json``)."""
@@ -80,6 +94,20 @@ class StackSettings(BaseSettings):
     pg_port: int = 25432
     pg_user: str = "outreach"
     pg_password: SecretStr = SecretStr(_DEV_PG_PASSWORD)
+    pg_pooler_port: int | None = Field(
+        default=None,
+        description="A connection pooler in transaction mode (PgBouncer) on OUTREACH_PG_HOST: "
+        "the connection pools of every process connect through it, what needs a session of "
+        "its own (leader locks, LISTEN, schema and rebuild locks) connects to OUTREACH_PG_PORT "
+        "directly. Unset: every connection goes to PostgreSQL directly.",
+    )
+    pg_pooler_prepared_statements: bool = Field(
+        default=False,
+        description="Whether the pooler keeps each client's prepared statements (PgBouncer "
+        "1.21 or later with ``max_prepared_statements``). False: connections through the "
+        "pooler prepare no statement (a prepared statement lives on one server connection, "
+        "the next transaction may get another).",
+    )
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_controller_port: int = 29093
     kafka_partitions: int = Field(
@@ -105,10 +133,35 @@ class StackSettings(BaseSettings):
         "process of role ``all`` per service; N > 1: N processes of role ``api`` on "
         "the service's port plus one process of role ``worker`` on its worker port.",
     )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Processes of role ``all`` per service (the local launcher), each on its "
+        "own port (``replica_port``), their pools through PgBouncer (``deploy/local/"
+        "pgbouncer.py``).",
+    )
 
     def database_url(self, dbname: str) -> str:
+        """``dbname`` on PostgreSQL itself (a session of its own: locks, LISTEN, tools)."""
         password = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
+
+    @property
+    def pooled_port(self) -> int:
+        """Where the connection pools connect: the pooler if there is one, else PostgreSQL."""
+        return self.pg_pooler_port or self.pg_port
+
+    @property
+    def prepares_statements(self) -> bool:
+        """Whether pooled connections may prepare statements (see the pooler's settings)."""
+        return self.pg_pooler_port is None or self.pg_pooler_prepared_statements
+
+    def pooled_url(self, dbname: str) -> str:
+        """``dbname`` for a connection pool: through the pooler if there is one."""
+        password = self.pg_password.get_secret_value()
+        where = f"{self.pg_host}:{self.pooled_port}"
+        return f"postgresql://{self.pg_user}:{password}@{where}/{dbname}"
 
     @property
     def keycloak_url(self) -> str:
@@ -258,6 +311,11 @@ class ServiceSettings(StackSettings):
         if dbname == self.keyring_database and self.keyring_url is not None:
             return self.keyring_url.get_secret_value()
         return super().database_url(dbname)
+
+    def pooled_url(self, dbname: str) -> str:
+        if dbname == self.keyring_database and self.keyring_url is not None:
+            return self.keyring_url.get_secret_value()
+        return super().pooled_url(dbname)
 
     def _check_sign_in(self, development: bool) -> None:
         """Production: tokens of the identity provider only (no shared secret, no HS256)."""
