@@ -27,20 +27,6 @@ WORKER_PORTS: dict[str, int] = {
 """Default port of each service's worker process (role ``worker``: health, readiness and
 ``/ops`` only) when its HTTP API runs in processes of role ``api``."""
 
-REPLICA_PORT_STEP = 10
-MAX_REPLICAS = 10
-
-
-def replica_port(name: str, replica: int) -> int:
-    """The default port of replica ``replica`` (1, 2, …) of service ``name`` when the local
-    launcher runs several (``OUTREACH_REPLICAS``): the service's port for the first, so
-    everything that knows the service finds it there, then every tenth port above it (contacts:
-    8101, 8111, 8121 …), below the worker ports."""
-    if not 1 <= replica <= MAX_REPLICAS:
-        raise ValueError(f"replica {replica}: 1 to {MAX_REPLICAS}")
-    return SERVICE_PORTS[name] + REPLICA_PORT_STEP * (replica - 1)
-
-
 KEYRING_DATABASE = "keyring"
 LOCAL_REALM = "outreach"
 """The Keycloak realm of the product (``deploy/keycloak/outreach-realm.json``)."""
@@ -132,14 +118,6 @@ class StackSettings(BaseSettings):
         description="Processes serving each service's HTTP API (the local launcher). 1: one "
         "process of role ``all`` per service; N > 1: N processes of role ``api`` on "
         "the service's port plus one process of role ``worker`` on its worker port.",
-    )
-    replicas: int = Field(
-        default=1,
-        ge=1,
-        le=MAX_REPLICAS,
-        description="Processes of role ``all`` per service (the local launcher), each on its "
-        "own port (``replica_port``), their pools through PgBouncer (``deploy/local/"
-        "pgbouncer.py``).",
     )
 
     def database_url(self, dbname: str) -> str:

@@ -12,7 +12,7 @@ belongs to the whole system, so ``--only`` leaves it out.
 With ``--replicas N`` (or ``OUTREACH_REPLICAS``) above 1, each service runs as N processes of
 role ``all``, each serving the whole API and competing for the work that runs once
 (deploy/README.md, "Replicas"). Replica 1 keeps the service's port, pid file and log; replica
-k serves on ``shared.settings.replica_port`` (the service's port + 10 * (k - 1): contacts on
+k serves on :func:`replica_port` (the service's port + 10 * (k - 1): contacts on
 8101, 8111, 8121 …) and has ``<name>-<k>.pid`` and ``<name>-<k>.log``. Their connection pools
 go through PgBouncer (``pgbouncer.py``, started here: PostgreSQL's port + 1 unless
 ``OUTREACH_PG_POOLER_PORT`` says otherwise).
@@ -70,13 +70,19 @@ from deploy.local.managed import (  # noqa: E402
 from deploy.local.pgbouncer import ensure_pgbouncer, pooler_env  # noqa: E402
 from deploy.local.prometheus import remove_targets, write_targets  # noqa: E402
 from deploy.local.serving import Polled, start_service, start_web, wait_ready  # noqa: E402
-from shared.settings import (  # noqa: E402
-    MAX_REPLICAS,
-    SERVICE_PORTS,
-    WORKER_PORTS,
-    StackSettings,
-    replica_port,
-)
+from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: E402
+
+REPLICA_PORT_STEP = 10
+MAX_REPLICAS = 10
+
+
+def replica_port(name: str, replica: int) -> int:
+    """The port of replica ``replica`` (1, 2, …) of service ``name``: the service's port for
+    the first, so everything that knows the service finds it there, then every tenth port
+    above it (contacts: 8101, 8111, 8121 …), below the worker ports."""
+    if not 1 <= replica <= MAX_REPLICAS:
+        raise ValueError(f"replica {replica}: 1 to {MAX_REPLICAS}")
+    return SERVICE_PORTS[name] + REPLICA_PORT_STEP * (replica - 1)
 
 
 def existing_services() -> list[str]:
@@ -272,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--replicas",
         type=int,
-        default=stack.replicas,
+        default=int(os.environ.get("OUTREACH_REPLICAS") or 1),
         help="processes of role all per service (default: OUTREACH_REPLICAS or 1), each on "
         f"its own port, at most {MAX_REPLICAS}; above 1 through PgBouncer",
     )
