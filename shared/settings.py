@@ -82,17 +82,14 @@ class StackSettings(BaseSettings):
     pg_password: SecretStr = SecretStr(_DEV_PG_PASSWORD)
     pg_pooler_port: int | None = Field(
         default=None,
-        description="A connection pooler in transaction mode (PgBouncer) on OUTREACH_PG_HOST: "
-        "the connection pools of every process connect through it, what needs a session of "
-        "its own (leader locks, LISTEN, schema and rebuild locks) connects to OUTREACH_PG_PORT "
-        "directly. Unset: every connection goes to PostgreSQL directly.",
+        description="A pooler in transaction mode (PgBouncer) on OUTREACH_PG_HOST for the "
+        "connection pools; sessions (leader locks, LISTEN, schema and rebuild locks) connect "
+        "to OUTREACH_PG_PORT directly. Unset: every connection to PostgreSQL directly.",
     )
     pg_pooler_prepared_statements: bool = Field(
         default=False,
         description="Whether the pooler keeps each client's prepared statements (PgBouncer "
-        "1.21 or later with ``max_prepared_statements``). False: connections through the "
-        "pooler prepare no statement (a prepared statement lives on one server connection, "
-        "the next transaction may get another).",
+        "1.21+, ``max_prepared_statements``); false: nothing is prepared through it.",
     )
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_controller_port: int = 29093
@@ -250,6 +247,12 @@ class ServiceSettings(StackSettings):
         "(``outreach_chain_verification_failed`` on /metrics).",
     )
     consumer_retries: int = Field(default=3, ge=0)
+    drain_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="After SIGTERM: how long readiness answers 503 and the process serves on "
+        "before it stops (shared.runtime.drain); at least a load balancer's readiness period.",
+    )
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> ServiceSettings:

@@ -74,6 +74,7 @@ from shared.settings import SERVICE_PORTS, WORKER_PORTS, StackSettings  # noqa: 
 
 REPLICA_PORT_STEP = 10
 MAX_REPLICAS = 10
+DRAIN_SECONDS = 2
 
 
 def replica_port(name: str, replica: int) -> int:
@@ -228,6 +229,10 @@ def up(
         settings = StackSettings()
         ensure_pgbouncer(settings)
         layout.extra_env |= pooler_env(settings)
+    if layout.replicas > 1 and "OUTREACH_DRAIN_SECONDS" not in os.environ:
+        # A replica stopped by ``down`` (or one at a time, a rolling restart) first answers
+        # readiness with 503 for this long, so a client following readiness moves on.
+        layout.extra_env["OUTREACH_DRAIN_SECONDS"] = str(DRAIN_SECONDS)
     managed = [_mailsink()] if "notifications" in names else []
     for name in names:
         managed += layout.processes(name)
