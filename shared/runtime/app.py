@@ -152,9 +152,12 @@ class ServiceProcess:
         }
 
     async def database_ready(self) -> bool:
+        """The database answers where the requests reach it (through the pooler, if any:
+        a new connection there costs PostgreSQL nothing)."""
+        settings = self.infra.settings
         try:
             async with await psycopg.AsyncConnection.connect(
-                self.infra.dsn, connect_timeout=3
+                settings.pooled_url(settings.database), connect_timeout=3, prepare_threshold=None
             ) as conn:
                 await conn.execute("SELECT 1")
             return True
