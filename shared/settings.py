@@ -46,7 +46,7 @@ class ProcessRole(StrEnum):
     """HTTP API and commands only (several may serve one port: ``shared.runtime.serve``)."""
     WORKER = "worker"
     """Relays, projection runners, consumers and background work; serves only health,
-    readiness and ``/ops`` on a port of its own. One per deployment."""
+    readiness and ``/ops`` on a port of its own. Several may run (deploy/README.md, Replicas)."""
 
 
 class KafkaDurability(StrEnum):

@@ -48,6 +48,9 @@ TAKE_OVER_BOUND_S = 20.0
 """A standby tries for a lease every 2 s and PostgreSQL releases the lock of a killed
 process's connection at once; the bound leaves room for a busy machine."""
 DRAIN_SECONDS = "1.5"
+PAUSE_S = 0.1
+"""Between one case of an office and its next: a steady load, and not more cases than the
+checks afterwards read in a few seconds."""
 
 Replicated = dict[str, list[ServiceProcess]]
 
@@ -179,7 +182,10 @@ def load(replicated: Replicated, mint: Callable[..., str]) -> Iterator[list[Offi
         return {"Authorization": f"Bearer {mint(user, role, district)}"}
 
     with Balancer(replicated["contacts"]) as contacts:
-        offices = [Office(contacts, auth, f"test-{uuid.uuid4().hex[:10]}") for _ in range(OFFICES)]
+        offices = [
+            Office(contacts, auth, f"test-{uuid.uuid4().hex[:10]}", pause=PAUSE_S)
+            for _ in range(OFFICES)
+        ]
         for office in offices:
             office.start()
         try:
@@ -202,10 +208,13 @@ def test_replicas_killed_one_after_another_lose_no_command_and_send_no_e_mail_tw
     mail_sink: MailSink,
 ) -> None:
     take_overs: dict[str, float] = {}
-    restarts: list[threading.Thread] = []
+    restarts: dict[str, list[threading.Thread]] = {s: [] for s in SERVICES}
+    began = time.monotonic()
     with load(replicated, mint) as offices:
         for service, key in lease_keys(databases):
             replicas = replicated[service]
+            for restart in restarts[service]:  # a replica of it killed before is back
+                restart.join(180)
             holder = eventually(
                 lambda: lease_holder(stack, databases[service], key, replicas),  # noqa: B023
                 timeout=60,
@@ -226,13 +235,13 @@ def test_replicas_killed_one_after_another_lose_no_command_and_send_no_e_mail_tw
             # Brought back meanwhile, as ``services.py up`` would (the load goes on).
             restart = threading.Thread(target=all_at_once, args=(ServiceProcess.start, [holder]))
             restart.start()
-            restarts.append(restart)
+            restarts[service].append(restart)
             eventually(
                 lambda: acknowledged(offices) >= served + 3,  # noqa: B023
                 timeout=60,
                 what=f"the load served after the kill of a {service} replica",
             )
-        for restart in restarts:
+        for restart in [r for service in SERVICES for r in restarts[service]]:
             restart.join(180)
         eventually(
             lambda: all(replica_ready(r) for p in replicated.values() for r in p),
@@ -242,7 +251,7 @@ def test_replicas_killed_one_after_another_lose_no_command_and_send_no_e_mail_tw
     print(f"\ntake-over after kill -9 (s): { {k: round(v, 2) for k, v in take_overs.items()} }")
     print(
         f"commands acknowledged: {2 * acknowledged(offices)}, answers lost and sent again: "
-        f"{sum(len(o.lost) for o in offices)}"
+        f"{sum(len(o.lost) for o in offices)}, in {time.monotonic() - began:.0f} s"
     )
     assert len(take_overs) == len(lease_keys(databases))
     assert [f for office in offices for f in office.failures] == []
@@ -256,6 +265,7 @@ def test_a_rolling_restart_of_every_replica_under_load_fails_no_request(
     probe_view: ProbeView,
     mail_sink: MailSink,
 ) -> None:
+    began = time.monotonic()
     with load(replicated, mint) as offices:
         for k in range(REPLICAS):  # replica k of every service at once, the others serving
             served = acknowledged(offices)
@@ -267,7 +277,7 @@ def test_a_rolling_restart_of_every_replica_under_load_fails_no_request(
             )
     print(
         f"\nrolling restart: commands acknowledged: {2 * acknowledged(offices)}, "
-        f"answers lost: {sum(len(o.lost) for o in offices)}"
+        f"answers lost: {sum(len(o.lost) for o in offices)}, in {time.monotonic() - began:.0f} s"
     )
     assert [lost for office in offices for lost in office.lost] == []
     assert [f for office in offices for f in office.failures] == []
@@ -287,9 +297,16 @@ def every_view_has_every_case_once(
         district, cases = office.district, office.restored
         assert cases, f"no case of {district} acknowledged"
         headers = {"Authorization": f"Bearer {mint('tl-rep', 'team_lead', district)}"}
-        # The contacts projection: each case restored, its two events once each.
+        # The contacts projections: each case once in the queue, restored, its count too;
+        # the timelines of the first and the last cases show their two events once each.
+        worker = {"Authorization": f"Bearer {mint('ow-yilmaz', 'outreach_worker', district)}"}
         with Balancer(replicated["contacts"]) as contacts:
-            for case_id in cases:
+            eventually(
+                lambda: queue_restored(contacts, worker, district, cases),  # noqa: B023
+                timeout=60,
+                what=f"every case of {district} restored in the queue",
+            )
+            for case_id in [*cases[:3], *cases[-3:]]:
                 detail = eventually(
                     lambda: restored_detail(contacts, headers, case_id),  # noqa: B023
                     timeout=60,
@@ -304,7 +321,6 @@ def every_view_has_every_case_once(
             for e in events
         }
         # The visits board (three replicas share the group): each case on it and off again.
-        worker = {"Authorization": f"Bearer {mint('ow-yilmaz', 'outreach_worker', district)}"}
         eventually(
             lambda: board_empty(replicated["visits"][0], worker, district),  # noqa: B023
             timeout=60,
@@ -328,6 +344,30 @@ def every_view_has_every_case_once(
                 assert len(e_mails[case_id]) == 1, case_id
             else:
                 assert len(e_mails[case_id]) <= 1, case_id
+
+
+def queue_restored(
+    contacts: Balancer, headers: dict[str, str], district: str, cases: Sequence[str]
+) -> bool:
+    """Whether the district's queue holds each of ``cases`` once, restored, and nothing else."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        response = contacts.send(
+            "GET",
+            "/cases",
+            params={"district": district, "limit": 500, "offset": len(entries)},
+            headers={**headers, "X-Purpose": "case_work"},
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        entries += page["cases"]
+        if len(page["cases"]) < 500:
+            break
+    ids = [str(e["case_id"]) for e in entries]
+    assert len(ids) == len(set(ids)), "a case twice in the queue"
+    restored = all(e["status"] == "contact_restored" for e in entries)
+    counted = page["counts"].get("contact_restored") == len(cases)
+    return sorted(ids) == sorted(cases) and restored and counted
 
 
 def restored_detail(contacts: Balancer, headers: dict[str, str], case_id: str) -> Any:

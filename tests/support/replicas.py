@@ -91,9 +91,15 @@ class Office(threading.Thread):
     is not the expected one is kept in :attr:`failures`."""
 
     def __init__(
-        self, contacts: Balancer, auth: Callable[[str, str, str], dict[str, str]], district: str
+        self,
+        contacts: Balancer,
+        auth: Callable[[str, str, str], dict[str, str]],
+        district: str,
+        pause: float = 0.0,
     ) -> None:
+        """``pause``: seconds between one case's restore and the next report."""
         super().__init__(name=f"office-{district}", daemon=True)
+        self.pause = pause
         self.contacts = contacts
         self.auth = auth
         self.district = district
@@ -113,6 +119,7 @@ class Office(threading.Thread):
                 case_id = self._report(manager)
                 if case_id is not None and self._restore(worker, case_id):
                     self.restored.append(case_id)
+                self.stopping.wait(self.pause)
         except BaseException as error:
             self.error = error
 
