@@ -12,7 +12,10 @@ the other, each failing its first query.
 
 from __future__ import annotations
 
+import contextlib
 import select
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -82,8 +85,31 @@ def _check_alive(pool: ConnectionPool[Any]) -> Any:
     return check
 
 
-def tune(pool: ConnectionPool[Any]) -> None:
-    """Bound ``pool``'s waits and attempts as above (also for a pool built by a library)."""
+KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+"""libpq's TCP keepalives of a connection that holds a session (a lock, ``LISTEN``): a peer
+gone without a word (its host or the network) is noticed after about 11 s instead of the
+kernel's two hours. PostgreSQL sends its own (deploy/local/postgres.py), so it releases the
+locks of a vanished client as quickly."""
+
+_direct: weakref.WeakKeyDictionary[ConnectionPool[Any], dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The arguments of a direct connection to each tuned pool's database (:func:`tune`)."""
+
+
+def tune(
+    pool: ConnectionPool[Any], *, prepare: bool = True, direct_port: int | None = None
+) -> None:
+    """Bound ``pool``'s waits and attempts as above (also for a pool built by a library).
+
+    ``prepare=False``: its connections prepare no statement (through a transaction pooler that
+    does not keep them). ``direct_port``: the port of PostgreSQL itself, when the pool
+    connects through a pooler (:func:`direct_connection`)."""
     pool.timeout = POOL_TIMEOUT_SECONDS
     pool.reconnect_timeout = RECONNECT_SECONDS
     # psycopg_pool (3.3) takes the check only when it is built, the eventsourcing library
@@ -93,10 +119,36 @@ def tune(pool: ConnectionPool[Any]) -> None:
         pool.kwargs = {}
     if isinstance(pool.kwargs, dict):  # else a callable gives the arguments of each connect
         pool.kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        if not prepare:
+            pool.kwargs["prepare_threshold"] = None  # also what the library asks to prepare
+        direct = {k: v for k, v in pool.kwargs.items() if k != "prepare_threshold"}
+        _direct[pool] = {**direct, **({"port": direct_port} if direct_port else {}), **KEEPALIVES}
 
 
-def connection_pool(conninfo: str, *, min_size: int, max_size: int) -> ConnectionPool:
-    """A psycopg pool of ``conninfo`` (not opened yet) that fails fast and comes back soon."""
+@contextlib.contextmanager
+def direct_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of its own (autocommit) to the database of ``pool``, on PostgreSQL itself
+    even when the pool connects through a pooler: for what holds a session (a session
+    advisory lock, ``LISTEN``), which a pooler in transaction mode would hand to others."""
+    kwargs = _direct.get(pool) or {
+        **(pool.kwargs if isinstance(pool.kwargs, dict) else {}),
+        **KEEPALIVES,
+    }
+    conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+    with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+        yield conn
+
+
+def connection_pool(
+    conninfo: str,
+    *,
+    min_size: int,
+    max_size: int,
+    prepare: bool = True,
+    direct_port: int | None = None,
+) -> ConnectionPool:
+    """A psycopg pool of ``conninfo`` (not opened yet) that fails fast and comes back soon
+    (``prepare`` and ``direct_port``: :func:`tune`)."""
     pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, open=False)
-    tune(pool)
+    tune(pool, prepare=prepare, direct_port=direct_port)
     return pool

@@ -46,7 +46,7 @@ class ProcessRole(StrEnum):
     """HTTP API and commands only (several may serve one port: ``shared.runtime.serve``)."""
     WORKER = "worker"
     """Relays, projection runners, consumers and background work; serves only health,
-    readiness and ``/ops`` on a port of its own. One per deployment."""
+    readiness and ``/ops`` on a port of its own. Several may run (deploy/README.md, Replicas)."""
 
 
 class KafkaDurability(StrEnum):
@@ -80,6 +80,17 @@ class StackSettings(BaseSettings):
     pg_port: int = 25432
     pg_user: str = "outreach"
     pg_password: SecretStr = SecretStr(_DEV_PG_PASSWORD)
+    pg_pooler_port: int | None = Field(
+        default=None,
+        description="A pooler in transaction mode (PgBouncer) on OUTREACH_PG_HOST for the "
+        "connection pools; sessions (leader locks, LISTEN, schema and rebuild locks) connect "
+        "to OUTREACH_PG_PORT directly. Unset: every connection to PostgreSQL directly.",
+    )
+    pg_pooler_prepared_statements: bool = Field(
+        default=False,
+        description="Whether the pooler keeps each client's prepared statements (PgBouncer "
+        "1.21+, ``max_prepared_statements``); false: nothing is prepared through it.",
+    )
     kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_controller_port: int = 29093
     kafka_partitions: int = Field(
@@ -107,8 +118,25 @@ class StackSettings(BaseSettings):
     )
 
     def database_url(self, dbname: str) -> str:
+        """``dbname`` on PostgreSQL itself (a session of its own: locks, LISTEN, tools)."""
         password = self.pg_password.get_secret_value()
         return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
+
+    @property
+    def pooled_port(self) -> int:
+        """Where the connection pools connect: the pooler if there is one, else PostgreSQL."""
+        return self.pg_pooler_port or self.pg_port
+
+    @property
+    def prepares_statements(self) -> bool:
+        """Whether pooled connections may prepare statements (see the pooler's settings)."""
+        return self.pg_pooler_port is None or self.pg_pooler_prepared_statements
+
+    def pooled_url(self, dbname: str) -> str:
+        """``dbname`` for a connection pool: through the pooler if there is one."""
+        password = self.pg_password.get_secret_value()
+        where = f"{self.pg_host}:{self.pooled_port}"
+        return f"postgresql://{self.pg_user}:{password}@{where}/{dbname}"
 
     @property
     def keycloak_url(self) -> str:
@@ -219,6 +247,12 @@ class ServiceSettings(StackSettings):
         "(``outreach_chain_verification_failed`` on /metrics).",
     )
     consumer_retries: int = Field(default=3, ge=0)
+    drain_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="After SIGTERM: how long readiness answers 503 and the process serves on "
+        "before it stops (shared.runtime.drain); at least a load balancer's readiness period.",
+    )
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> ServiceSettings:
@@ -258,6 +292,11 @@ class ServiceSettings(StackSettings):
         if dbname == self.keyring_database and self.keyring_url is not None:
             return self.keyring_url.get_secret_value()
         return super().database_url(dbname)
+
+    def pooled_url(self, dbname: str) -> str:
+        if dbname == self.keyring_database and self.keyring_url is not None:
+            return self.keyring_url.get_secret_value()
+        return super().pooled_url(dbname)
 
     def _check_sign_in(self, development: bool) -> None:
         """Production: tokens of the identity provider only (no shared secret, no HS256)."""

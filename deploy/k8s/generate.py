@@ -185,8 +185,8 @@ def service_deployment(service: str, role: str) -> dict[str, Any]:
             "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
         }
     else:
-        # One worker per service (shared.settings.ProcessRole.WORKER): never two at once,
-        # also not during a rollout. components/worker-autoscaling changes this.
+        # One worker per service here, replaced whole on a rollout. Several may run (what runs
+        # once is held under a lease, deploy/README.md "Replicas"): components/worker-autoscaling.
         spec["strategy"] = {"type": "Recreate"}
     return {
         "apiVersion": "apps/v1",

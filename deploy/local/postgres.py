@@ -95,7 +95,7 @@ def _pg_cmd(program: str, *args: str | Path) -> list[str]:
     return cmd
 
 
-def _pg_os_user() -> pwd.struct_passwd:
+def pg_os_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(PG_OS_USER)
     except KeyError:
@@ -119,7 +119,7 @@ def _prepare_pg_dirs() -> None:
     PG_RUN.mkdir(parents=True, exist_ok=True)
     if not is_root():
         return
-    user = _pg_os_user()
+    user = pg_os_user()
     # Only .local is ours to loosen; the directories above it must already be traversable.
     if not _can_traverse(LOCAL_DIR, user):
         LOCAL_DIR.chmod(LOCAL_DIR.stat().st_mode | stat.S_IXOTH)
@@ -155,7 +155,7 @@ def _initdb(settings: StackSettings) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(settings.pg_password.get_secret_value() + "\n")
     if is_root():
-        user = _pg_os_user()
+        user = pg_os_user()
         os.chown(pwfile, user.pw_uid, user.pw_gid)
     try:
         run_tool(
@@ -184,6 +184,12 @@ listen_addresses = '{settings.pg_host}'
 port = {settings.pg_port}
 unix_socket_directories = '{PG_RUN}'
 max_connections = 600
+# A client gone without a word (its host, the network) is ended within seconds, and with it
+# its session advisory locks, so another replica takes over the work the lock guarded.
+tcp_keepalives_idle = 5
+tcp_keepalives_interval = 2
+tcp_keepalives_count = 3
+client_connection_check_interval = 2000
 # Durability: {durability} (stack.py up --pg-durability; see Durability in postgres.py)
 {storage}
 """
@@ -195,7 +201,7 @@ max_connections = 600
         with main_conf.open("a") as fh:
             fh.write(f"\n# Settings of the Outreach local stack\n{include}\n")
     if is_root():
-        user = _pg_os_user()
+        user = pg_os_user()
         os.chown(target, user.pw_uid, user.pw_gid)
 
 

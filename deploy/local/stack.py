@@ -18,6 +18,7 @@ Usage (from anywhere; the repository root is put on ``sys.path`` below)::
 
     pg-up / pg-down / kafka-up / kafka-down         # one part of the stack
     prometheus-up / prometheus-down / prometheus-install
+    pgbouncer-up / pgbouncer-down                   # the pooler (services.py --replicas starts it)
     pg-down --immediate                             # PostgreSQL stopped as in a crash
     up --pg-durability unsafe-for-benchmarks        # no fsync: benchmarks only (Durability)
     python deploy/local/stack.py env > .local/compose.env   # variables for deploy/compose.yaml
@@ -55,6 +56,8 @@ from deploy.local.kafka_broker import (  # noqa: E402
     stop_kafka,
 )
 from deploy.local.launcher import StackError, stack_lock, tail  # noqa: E402
+from deploy.local.pgbouncer import ensure_pgbouncer, stop_pgbouncer  # noqa: E402
+from deploy.local.pgbouncer import print_status as print_pgbouncer_status  # noqa: E402
 from deploy.local.postgres import (  # noqa: E402
     DATABASES,
     PG_DATA,
@@ -92,6 +95,7 @@ def ensure_stack(
 
 def stop_stack() -> None:
     with stack_lock():
+        stop_pgbouncer()
         stop_prometheus()
         keycloak.stop_keycloak()
         stop_kafka()
@@ -187,6 +191,7 @@ def _print_status(settings: StackSettings) -> int:
     _print_kafka(status, settings)
     keycloak_ready = keycloak.print_status(settings)
     prometheus_ready = print_prometheus_status(settings)
+    print_pgbouncer_status(settings)
     return 0 if status.healthy and keycloak_ready and prometheus_ready else 1
 
 
@@ -235,7 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     up_help = "start PostgreSQL, Kafka and Keycloak, create the databases"
     commands.add_parser("up", parents=[durability], help=up_help)
-    commands.add_parser("down", help="stop Keycloak, Kafka and PostgreSQL")
+    commands.add_parser("down", help="stop PgBouncer, Prometheus, Keycloak, Kafka and PostgreSQL")
     commands.add_parser("status", help="show what runs; exit code 0 only if all is up")
     pg_up_help = "start PostgreSQL and create the databases"
     commands.add_parser("pg-up", parents=[durability], help=pg_up_help)
@@ -250,6 +255,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("prometheus-up", help="start Prometheus (installed if missing)")
     commands.add_parser("prometheus-down", help="stop Prometheus")
     commands.add_parser("prometheus-install", help="install Debian's prometheus if missing")
+    commands.add_parser("pgbouncer-up", help="start PgBouncer (installed if missing)")
+    commands.add_parser("pgbouncer-down", help="stop PgBouncer")
     commands.add_parser("env", help="print the settings as an env file for deploy/compose.yaml")
     topics = commands.add_parser(
         "create-topics",
@@ -286,6 +293,8 @@ COMMANDS: dict[str, Command] = {
     "prometheus-up": lambda args, settings: ensure_prometheus(settings),
     "prometheus-down": lambda args, settings: stop_prometheus(),
     "prometheus-install": lambda args, settings: ensure_installed(),
+    "pgbouncer-up": lambda args, settings: bool(ensure_pgbouncer(settings)) and None,
+    "pgbouncer-down": lambda args, settings: stop_pgbouncer(),
     "env": lambda args, settings: _write(compose_env(settings)),
     "create-topics": lambda args, settings: _create_topics(args.topics, settings),
 }

@@ -16,11 +16,24 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import Recording, StoredEvent, Tracking
-from eventsourcing.postgres import PostgresProcessRecorder, PostgresTrackingRecorder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Recording,
+    StoredEvent,
+    Subscription,
+    Tracking,
+)
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
+    PostgresSubscription,
+    PostgresTrackingRecorder,
+)
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
+
+from shared.database import direct_connection
 
 LIBRARY_VERSION = "9.5.6"
 """The version of the eventsourcing library every function here was checked against."""
@@ -79,6 +92,34 @@ class HookedProcessRecorder(PostgresProcessRecorder):
 
     def in_insert_transaction(self, cursor: Cursor[DictRow], **kwargs: Any) -> None:
         """Write what belongs with the events being inserted (nothing here)."""
+
+
+class DirectSubscription(PostgresSubscription):
+    """The library's subscription, its ``LISTEN`` on a connection of its own to PostgreSQL
+    itself (:func:`~shared.database.direct_connection`) instead of one of the pool's: a pooler
+    in transaction mode would hand the pool's connection to other clients between statements,
+    and the notifications would go to them. The loop is the library's ``_listen``."""
+
+    def _listen(self) -> None:
+        try:
+            with direct_connection(self._recorder.datastore.pool) as conn:
+                conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
+                while not self._has_been_stopped and not self._thread_error:
+                    for _ in conn.notifies(timeout=0.1, stop_after=1):
+                        self._has_been_notified.set()
+        except BaseException as error:
+            if self._thread_error is None:
+                self._thread_error = error
+            self.stop()
+
+
+class DirectListening(PostgresApplicationRecorder):
+    """An application recorder whose subscriptions listen directly (:class:`DirectSubscription`)."""
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return DirectSubscription(recorder=self, gt=gt, topics=topics)
 
 
 class Collected(ProcessingEvent[UUID]):

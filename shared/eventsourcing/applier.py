@@ -18,10 +18,12 @@ So every event is applied exactly once or parked exactly once.
 
 Each transaction of a runner's applier first takes the view's advisory lock
 (:func:`shared.eventsourcing.parking.lock_key`, transaction-level, without waiting) and
-checks that the tracking record is where the applier left it. While a rebuild or a retry of
-parked events holds the lock, the runner keeps its batch and tries again; when the record
-moved (a rebuild, another runner), the applier raises :class:`ViewMoved` and the supervisor
-starts a new runner from the record.
+checks that the tracking record is where the applier left it. While a rebuild, a retry of
+parked events or another runner holds the lock, the runner keeps its batch and tries again.
+When the record is ahead (another replica's runner applied the batch, or a rebuild ended
+further on), the applier raises :class:`ViewAdvanced` and the runner carries on from there
+with the events after it; when it is behind (a rebuild started over), it raises
+:class:`ViewMoved` and the supervisor starts a new runner from the record.
 """
 
 from __future__ import annotations
@@ -51,8 +53,14 @@ class ViewLocked(Exception):
 
 
 class ViewMoved(Exception):
-    """The view's tracking record is not where this runner left it (rebuilt meanwhile, or
-    another runner applied events): this runner's subscription no longer fits."""
+    """The view's tracking record is behind where this runner left it (rebuilt meanwhile):
+    this runner's subscription no longer fits."""
+
+
+class ViewAdvanced(Exception):
+    """The view's tracking record is ahead of where this runner left it (another runner
+    applied events): the runner goes on after it, skipping what is applied already. Not a
+    failure: with several replicas it is how they share a view."""
 
 
 class ViewApplier:
@@ -112,7 +120,7 @@ class ViewApplier:
         in a transaction of its own, parking the one that fails."""
         try:
             self._commit(batch)
-        except (ViewLocked, ViewMoved):
+        except (ViewLocked, ViewMoved, ViewAdvanced):
             raise
         except Exception as error:
             if self._database_away(error):
@@ -127,7 +135,7 @@ class ViewApplier:
     def _apply_alone(self, notification: Notification) -> None:
         try:
             self._commit([notification])
-        except (ViewLocked, ViewMoved):
+        except (ViewLocked, ViewMoved, ViewAdvanced):
             raise
         except Exception as error:
             if self._database_away(error):
@@ -192,7 +200,10 @@ class ViewApplier:
         else:
             self._execute_position(cursor)
         self._fetch_position(cursor)
-        if self.position != position:
+        if self.position > position:
+            self._held = parking.open_heads(cursor, self.name, self.app_name)
+            raise ViewAdvanced(self.name)
+        if self.position < position:
             raise ViewMoved(f"{self.name}: at {self.position}, not {position}")
         if self.open_parked != parked:  # a retry applied some: which aggregates still wait
             self._held = parking.open_heads(cursor, self.name, self.app_name)

@@ -16,19 +16,29 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from shared.database import tune
-from shared.eventsourcing._library import HookedProcessRecorder, attempted_once
+from shared.eventsourcing._library import DirectListening, HookedProcessRecorder, attempted_once
 from shared.eventsourcing.binary_events import send_stored_events_in_binary
 from shared.messaging import processed
 from shared.settings import StackSettings
 
+DIRECT_PORT = "OUTREACH_DIRECT_PORT"
+"""The environment's port of PostgreSQL itself, when ``POSTGRES_PORT`` is a pooler's."""
+PREPARE = "OUTREACH_PREPARE_STATEMENTS"
+"""``n`` in the environment: the pool's connections prepare no statement (the pooler keeps
+none, ``StackSettings.pg_pooler_prepared_statements``)."""
+
 
 def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dict[str, str]:
-    """The environment an eventsourcing application or view of ``dbname`` is built from."""
+    """The environment an eventsourcing application or view of ``dbname`` is built from: its
+    pool connects through the pooler if there is one (``LISTEN`` goes to PostgreSQL itself,
+    :class:`~shared.eventsourcing._library.DirectListening`)."""
     return {
         "PERSISTENCE_MODULE": "shared.eventsourcing.persistence:OutreachPostgresFactory",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": settings.pg_host,
-        "POSTGRES_PORT": str(settings.pg_port),
+        "POSTGRES_PORT": str(settings.pooled_port),
+        DIRECT_PORT: str(settings.pg_port),
+        PREPARE: "y" if settings.prepares_statements else "n",
         "POSTGRES_USER": settings.pg_user,
         "POSTGRES_PASSWORD": settings.pg_password.get_secret_value(),
         "POSTGRES_POOL_SIZE": "4",
@@ -51,12 +61,18 @@ class OutreachPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         send_stored_events_in_binary()
         super().__init__(env)
-        tune(self.datastore.pool)
+        direct_port = self.env.get(DIRECT_PORT)
+        tune(
+            self.datastore.pool,
+            prepare=self.env.get(PREPARE, "y") != "n",
+            direct_port=int(direct_port) if direct_port else None,
+        )
 
 
-class OutreachRecorder(HookedProcessRecorder):
+class OutreachRecorder(DirectListening, HookedProcessRecorder):
     """The library's process recorder: each query attempted once
-    (:func:`~shared.eventsourcing._library.attempted_once`), the new stored events sent in
+    (:func:`~shared.eventsourcing._library.attempted_once`), its subscriptions listening on a
+    connection of their own to PostgreSQL itself, the new stored events sent in
     binary (:mod:`shared.eventsourcing.binary_events`), and a consumed message's
     :class:`~shared.messaging.processed.Delivery` (the ``processed`` keyword of an
     application's ``save``) recorded in the transaction of the events it caused."""

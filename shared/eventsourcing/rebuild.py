@@ -37,6 +37,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from shared.database import direct_connection
 from shared.eventsourcing import parking
 from shared.eventsourcing._library import forget_tracking
 from shared.eventsourcing.applier import ViewApplier
@@ -125,8 +126,10 @@ class RebuildRefusedError(Exception):
 def holding_view(view: TrackedView, projection: str, wait_seconds: float) -> Iterator[None]:
     """Hold the view's advisory lock (a session lock, on a connection of its own) while the
     block runs; :class:`RebuildRefusedError` if it is not free within ``wait_seconds`` (a
-    runner holds it only for one batch at a time)."""
-    with view.datastore.get_connection() as conn:
+    runner holds it only for one batch at a time). The connection is to PostgreSQL itself,
+    also when the view's pool connects through a pooler (which would hand a session lock on
+    to other clients)."""
+    with direct_connection(view.datastore.pool) as conn:
         conn.execute(f"SET lock_timeout = '{int(wait_seconds * 1000)}ms'".encode())
         try:
             conn.execute(

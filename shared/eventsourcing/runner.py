@@ -12,7 +12,9 @@ applied is parked (the applier's module says how, and what happens when the data
 away or a rebuild holds the view).
 
 Several processes may run the same projection: each batch transaction takes the view's
-advisory lock, so one applies at a time, and a runner whose view moved under it stops with
+advisory lock, so one applies at a time; a runner that finds its view advanced by another
+(:class:`~shared.eventsourcing.applier.ViewAdvanced`) skips what was applied and goes on, and
+one whose view moved back under it (a rebuild) stops with
 :class:`~shared.eventsourcing.applier.ViewMoved` for the supervisor to start a new one.
 
 Only the library's public interface is used: ``recorder.subscribe`` follows the log,
@@ -31,7 +33,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from shared.eventsourcing.applier import ViewApplier, ViewLocked, ViewMoved
+from shared.eventsourcing.applier import ViewAdvanced, ViewApplier, ViewLocked, ViewMoved
 from shared.eventsourcing.handover import Handover
 from shared.eventsourcing.projections import ViewProjection
 
@@ -163,14 +165,18 @@ class BatchingProjectionRunner:
         pending: list[Notification] = []
         try:
             while not self._interrupted.is_set():
-                # What a locked-out batch left, without what was committed meanwhile.
+                # What a locked-out batch left (or the next), without what was committed
+                # meanwhile, by this runner or another.
                 position = self.applier.position
-                batch = [n for n in pending if n.id > position] or handover.next_batch()
+                batch = [n for n in pending or handover.next_batch() if n.id > position]
                 pending = []
                 if not batch:
                     continue
                 try:
                     self.applier.apply(batch)
+                    self.locked_out_since = None
+                except ViewAdvanced:
+                    pending = batch
                     self.locked_out_since = None
                 except ViewLocked:
                     pending = batch

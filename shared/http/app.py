@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, Field
@@ -76,7 +76,10 @@ def health_router(
         return {"status": "ok"}
 
     @health.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        if getattr(getattr(request.app.state, "drain", None), "draining", False):
+            # Stopping (shared.runtime.drain): send it nothing new, whatever the checks say.
+            return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
         answers = await asyncio.gather(*(_bounded(check) for check in readiness.values()))
         results = dict(zip(readiness, answers, strict=True))
         ready = all(results.values())
@@ -96,5 +99,5 @@ async def _bounded(check: ReadinessCheck) -> bool:
 
 
 class Readiness(BaseModel):
-    status: str = Field(examples=["ready"], description="ready or not_ready")
+    status: str = Field(examples=["ready"], description="ready, not_ready or draining (stopping)")
     checks: dict[str, bool] = Field(examples=[{"database": True, "kafka": True}])

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
@@ -27,6 +28,20 @@ from shared.messaging.consumer import Consumer, ConsumerProgress, DeadLetters, V
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+
+SESSION_TIMEOUT_MS = 6_000
+"""How long the group coordinator waits for a member's heartbeat before it gives the member's
+partitions to the others (a replica killed without leaving the group): Kafka's smallest by
+default (``group.min.session.timeout.ms``). A replica stopped on purpose leaves the group at
+once."""
+HEARTBEAT_MS = 1_000
+"""How often a member tells the coordinator it lives, and learns of a rebalance: a replica
+joining (or one leaving) is answered within about a second instead of three."""
+ASSIGNMENT = (StickyPartitionAssignor,)
+"""The partitions of a group spread over its replicas, moved as little as possible when one
+joins or leaves. aiokafka knows only Kafka's eager rebalance protocol (no cooperative
+incremental one): every member gives up its partitions during a rebalance and gets (mostly)
+the same ones back, so a rebalance pauses the whole group for about a heartbeat."""
 
 MAX_MESSAGE_BYTES = 256 * 1024
 """A message larger than this is parked unread (an envelope is a few kilobytes)."""
@@ -109,10 +124,9 @@ def register(
     Up to ``batch_size`` messages are taken at a time; with none there, the subscriber looks
     again after ``batch_wait_ms`` (the most an idle consumer adds to an event's latency). A
     failing event is retried ``retries`` times with backoff, within ``retry_seconds`` for the
-    whole batch (after that, a failing event is parked at once). A consumer group without a
-    committed offset starts at the beginning of the topic (``offset_reset="latest"`` only
-    for benchmark runs that must not replay the topic). The consumer is ``stalled`` in its
-    progress when messages wait and none was processed for ``stall_seconds``.
+    whole batch (after that, a failing event is parked at once). A group without a committed
+    offset starts at the topic's beginning (``offset_reset="latest"``: benchmark runs). The
+    consumer is ``stalled`` when messages wait and none was processed for ``stall_seconds``.
     """
     progress = ConsumerProgress(consumer, stall_seconds)
     subscription = _Subscription(
@@ -128,6 +142,9 @@ def register(
         consumer.topic,
         group_id=consumer.name,
         auto_offset_reset=offset_reset,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        partition_assignment_strategy=ASSIGNMENT,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=batch_size,

@@ -21,6 +21,7 @@ from faststream.specification import AsyncAPI
 from shared.http import dpo, ops
 from shared.http.app import ReadinessCheck, ReadinessReport, http_app
 from shared.metrics.endpoint import install_metrics
+from shared.runtime.drain import CloseWhileDraining, Drain
 from shared.runtime.infrastructure import Infrastructure
 from shared.runtime.running import Running, open_running, start_key_eviction, start_work, stop
 from shared.runtime.service import Service
@@ -57,6 +58,8 @@ def service_app(
     async def asyncapi_document() -> JSONResponse:
         return JSONResponse(asyncapi.to_specification().to_jsonable())
 
+    http.state.drain = process.drain
+    http.add_middleware(CloseWhileDraining, drain=process.drain)
     install_metrics(
         http,
         lambda: process.running,
@@ -105,9 +108,11 @@ class ServiceProcess:
         self.infra = infra
         self.open_service = open_service
         self.running: Running | None = None
+        self.drain = Drain(infra.settings.drain_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, http: FastAPI) -> AsyncIterator[None]:
+        self.drain.install()
         running = await asyncio.to_thread(open_running, self.infra, self.open_service)
         http.state.service = running.service.state
         http.state.running = self.running = running
@@ -147,9 +152,12 @@ class ServiceProcess:
         }
 
     async def database_ready(self) -> bool:
+        """The database answers where the requests reach it (through the pooler, if any:
+        a new connection there costs PostgreSQL nothing)."""
+        settings = self.infra.settings
         try:
             async with await psycopg.AsyncConnection.connect(
-                self.infra.dsn, connect_timeout=3
+                settings.pooled_url(settings.database), connect_timeout=3, prepare_threshold=None
             ) as conn:
                 await conn.execute("SELECT 1")
             return True

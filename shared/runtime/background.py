@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from shared.database import KEEPALIVES
+
 log = logging.getLogger(__name__)
 
 Work = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -49,11 +51,15 @@ def as_leader(
     dsn: str, lock_key: str, work: Work, *, retry_seconds: float = 2.0, name: str = ""
 ) -> Work:
     """Run ``work`` only while this process holds the session advisory lock ``lock_key``
-    (``hashtextextended``) on a connection of its own to ``dsn``.
+    (``hashtextextended``) on a connection of its own to ``dsn`` (PostgreSQL itself, never a
+    pooler in transaction mode: the lock belongs to the session).
 
     A process that does not get the lock waits in standby and tries again every
     ``retry_seconds``; when the holder dies its connection closes, the lock is released and a
-    standby takes over. The holder checks its connection every ``retry_seconds``: once it is
+    standby takes over: a killed process's connection is closed by its kernel at once, a
+    vanished host's is ended by PostgreSQL's keepalives within seconds, so the standby's next
+    try (within ``retry_seconds``) gets the lock. The holder checks its connection every
+    ``retry_seconds``: once it is
     lost (and the lock with it) ``work`` is told to stop. ``work`` ending or failing releases
     the lock (logged), and the process competes for it again."""
     what = name or lock_key
@@ -61,7 +67,9 @@ def as_leader(
     async def run(stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    dsn, autocommit=True, **KEEPALIVES
+                ) as conn:
                     if await _try_lock(conn, lock_key):
                         log.info("%s: holding the lock", what)
                         await _lead(conn, work, stopping, retry_seconds)

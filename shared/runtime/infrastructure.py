@@ -81,6 +81,8 @@ class Infrastructure:
 
     @property
     def dsn(self) -> str:
+        """The service's database on PostgreSQL itself (never through a pooler): for what
+        holds a session, the leader locks and the schema lock."""
         return self.settings.database_url(self.settings.database)
 
     def view(self, kind: type[V], name: str) -> V:
@@ -119,16 +121,29 @@ class Infrastructure:
         self.keyring_pool.close()
 
 
+def pooled(
+    settings: ServiceSettings, dbname: str, *, min_size: int, max_size: int
+) -> ConnectionPool:
+    """A pool of ``dbname``: through the pooler if there is one (``StackSettings.pooled_url``)."""
+    url = settings.pooled_url(dbname)
+    through_pooler = url != settings.database_url(dbname)
+    return connection_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        prepare=settings.prepares_statements or not through_pooler,
+        direct_port=settings.pg_port if through_pooler else None,
+    )
+
+
 def build_infrastructure(name: str, settings: ServiceSettings) -> Infrastructure:
     """The infrastructure of a process of service ``name`` (logging and tracing configured;
     nothing opened yet). An ``api`` process keeps smaller pools (:data:`API_POOL`)."""
     configure_logging(name, settings.log_level)
     configure_telemetry(name, settings.otlp_endpoint)
     api = settings.process_role is ProcessRole.API
-    pool = connection_pool(settings.database_url(settings.database), min_size=1, max_size=4)
-    keyring_pool = connection_pool(
-        settings.database_url(settings.keyring_database), min_size=1, max_size=8
-    )
+    pool = pooled(settings, settings.database, min_size=1, max_size=4)
+    keyring_pool = pooled(settings, settings.keyring_database, min_size=1, max_size=8)
     keyring = Keyring(
         keyring_pool,
         base64.b64decode(settings.secret("keyring_kek")),

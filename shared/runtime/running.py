@@ -89,8 +89,10 @@ def open_running(infra: Infrastructure, open_service: Callable[[], Service[objec
         for relay in service.relays
     ]
     runs_work = infra.settings.process_role is not ProcessRole.API
+    # A runner's own application only reads the log (one query at a time): a small pool.
+    runner_env = {**infra.env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
     runners = (
-        ProjectionRunners(service.log.application, projections, infra.env) if runs_work else None
+        ProjectionRunners(service.log.application, projections, runner_env) if runs_work else None
     )
     return Running(infra, service, projections, relays, chain, ledger, runners)
 
@@ -129,7 +131,7 @@ async def start_work(running: Running, stopping: asyncio.Event) -> list[asyncio.
     )
     await infra.broker.start()
     assert running.runners is not None
-    await asyncio.to_thread(running.runners.start)
+    await asyncio.to_thread(_start_runners, running)
     keeper = ChainKeeper(running.chain, infra.broker, anchor_every=settings.chain_anchor_seconds)
     works = [
         *(relay.run for relay in running.relays),
@@ -139,6 +141,15 @@ async def start_work(running: Running, stopping: asyncio.Event) -> list[asyncio.
         confirmations.run,
     ]
     return [asyncio.create_task(work(stopping)) for work in works]
+
+
+def _start_runners(running: Running) -> None:
+    """Start the projection runners under the schema lock: each builds an application of its
+    own, whose tables the replicas of a service starting at the same moment would otherwise
+    create at once (PostgreSQL fails one of concurrent catalogue updates)."""
+    assert running.runners is not None
+    with running.infra.schema_lock():
+        running.runners.start()
 
 
 def start_key_eviction(running: Running, stopping: asyncio.Event) -> list[asyncio.Task[None]]:

@@ -18,7 +18,9 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from deploy.local import pgbouncer
 from shared.eventsourcing import parking, retry
+from shared.eventsourcing._library import forget_tracking
 from shared.eventsourcing.application import OutreachApplication
 from shared.eventsourcing.applier import ViewMoved
 from shared.eventsourcing.persistence import eventsourcing_env
@@ -331,11 +333,12 @@ def test_while_the_database_is_away_nothing_is_parked_and_a_new_runner_resumes(
     assert view.parked(app.name) == []
 
 
-def test_a_runner_waits_while_the_view_is_locked_and_restarts_when_its_record_moved(
+def test_a_runner_waits_while_the_view_is_locked_and_restarts_when_its_record_moved_back(
     env: dict[str, str], stack: ServiceSettings
 ) -> None:
     """A rebuild holds the view's lock: the runner applies nothing meanwhile; afterwards its
-    tracking record has moved and it stops, to be started again from there."""
+    tracking record is behind where the runner left it and it stops, to be started again
+    from there."""
     app = app_class()
     ids = store(app, env, 5)
     with runner(app, env, batch_size=10) as running:
@@ -346,15 +349,62 @@ def test_a_runner_waits_while_the_view_is_locked_and_restarts_when_its_record_mo
                 "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
                 (parking.lock_key(AppliedProjection.name),),
             )
-            more = store(app, env, 3)
+            store(app, env, 3)
             eventually(lambda: running.status()["locked_out_since"], what="the runner waiting")
             time.sleep(0.5)
             assert view.applied(app.name) == ids
-            view.insert_tracking(Tracking(app.name, more[-1]))  # as a rebuild would
+            with view.datastore.transaction(commit=True) as cursor:  # as a rebuild starting over
+                forget_tracking(view, cursor, [app.name])
+            view.insert_tracking(Tracking(app.name, ids[1]))
         with pytest.raises(ViewMoved):
             running.run_forever(timeout=10)
     assert running.is_interrupted.is_set()
-    assert view.applied(app.name) == ids  # nothing applied twice or over the moved record
+    assert view.applied(app.name) == ids  # nothing applied over the moved record
+
+
+def test_a_runner_whose_record_was_advanced_by_another_carries_on_after_it(
+    env: dict[str, str], stack: ServiceSettings
+) -> None:
+    """Another runner (a replica's) applied events meanwhile: this one skips them and applies
+    what comes after, without stopping."""
+    app = app_class()
+    ids = store(app, env, 3)
+    with runner(app, env, batch_size=10) as running:
+        view = running.view
+        eventually(lambda: view.applied(app.name) == ids, what="the log applied")
+        with psycopg.connect(stack.database_url(TEST_DATABASE), autocommit=True) as lock:
+            lock.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                (parking.lock_key(AppliedProjection.name),),
+            )
+            more = store(app, env, 2)[len(ids) :]
+            eventually(lambda: running.status()["locked_out_since"], what="the runner waiting")
+            for notification_id in more:  # as another replica's runner would
+                view.add(Tracking(app.name, notification_id))
+        later = store(app, env, 2)[len(ids) + len(more) :]
+        eventually(lambda: view.applied(app.name) == ids + more + later, what="the rest applied")
+        assert not running.is_interrupted.is_set()
+        assert running.applied == len(ids) + len(later)
+
+
+def test_runners_of_several_replicas_through_the_pooler_apply_each_event_once(
+    stack: ServiceSettings,
+) -> None:
+    """Three runners over one view, their pools through PgBouncer in transaction mode (their
+    subscriptions listening on PostgreSQL itself): every event is applied exactly once, and
+    none of them stops."""
+    pooled = stack.model_copy(update=pgbouncer.pooler_settings(pgbouncer.ensure_pgbouncer(stack)))
+    env = eventsourcing_env(pooled, TEST_DATABASE)
+    app = app_class()
+    with contextlib.ExitStack() as replicas:
+        running = [replicas.enter_context(runner(app, env, batch_size=5)) for _ in range(3)]
+        ids = store(app, env, 60)
+        view = running[0].view
+        eventually(lambda: view.applied(app.name) == ids, timeout=30, what="the log applied")
+        time.sleep(0.5)  # the others catch up with the record, applying nothing
+        assert view.applied(app.name) == ids
+        assert not any(r.is_interrupted.is_set() for r in running)
+        assert sum(r.applied for r in running) == len(ids)
 
 
 def test_the_supervisor_restarts_a_failed_runner(env: dict[str, str]) -> None:

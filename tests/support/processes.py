@@ -108,15 +108,18 @@ class ServiceProcess(Process):
         started: Callable[[ServiceProcess], None] | None = None,
         name: str | None = None,
         app: str | None = None,
+        ready_timeout: float = 60,
     ) -> None:
         """``started`` waits for whatever else must hold after each start (it may fail);
-        ``name`` names its log and trace file (default: the service's name)."""
+        ``name`` names its log and trace file (default: the service's name); it must be ready
+        within ``ready_timeout`` seconds of each start."""
         super().__init__(name or service, workdir, env)
         self.service = service
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._started = started
         self._app = app
+        self.ready_timeout = ready_timeout
 
     def start(self) -> None:
         self.starts += 1
@@ -124,7 +127,7 @@ class ServiceProcess(Process):
             self.service, self.port, self.log_path, self.env, app=self._app
         )
         try:
-            serving.wait_ready(self.port, timeout_s=60, process=self.process)
+            serving.wait_ready(self.port, timeout_s=self.ready_timeout, process=self.process)
             if self._started is not None:
                 self._started(self)
         except (AssertionError, RuntimeError, TimeoutError) as error:

@@ -127,3 +127,16 @@ def test_the_collected_events_are_held_where_the_library_reads_them() -> None:
     assert processing.saved_kwargs == {}
     assert processing.tracking is None
     assert parameters(ProcessingEvent.__init__) == ["self", "tracking"]
+
+
+def test_the_direct_subscription_replaces_the_library_s_listening_loop() -> None:
+    from eventsourcing.persistence import ListenNotifySubscription
+    from eventsourcing.postgres import PostgresSubscription
+
+    # The loop it replaces, and the attributes its copy reads and sets.
+    assert "_listen" in vars(PostgresSubscription)
+    assert parameters(PostgresSubscription._listen) == ["self"]
+    source = inspect.getsource(ListenNotifySubscription)
+    for attribute in ("_has_been_stopped", "_thread_error", "_has_been_notified"):
+        assert f"self.{attribute}" in source, attribute
+    assert "datastore.get_connection()" in inspect.getsource(PostgresSubscription._listen)
