@@ -190,12 +190,3 @@ def record_outcome(
             status_code=error.status,
         )
     return JSONResponse(answer)
-
-
-@router.get("/kalender")
-def calendar(request: Request, session: CurrentSession) -> Response:
-    """The personal calendar link: its place is here; the visits service has them
-    (``POST /agenda/calendar-links``), this page does not create them yet and says so."""
-    require_role(session, *FIELD_STAFF)
-    web = web_of(request)
-    return web.render(request, "calendar.html", session=session)
