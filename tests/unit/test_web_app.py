@@ -285,3 +285,32 @@ def test_a_calendar_link_is_offered_for_a_tap_and_to_paste() -> None:
     }
     inside = "http://visits:8080/agenda/feeds/s3cr3t.ics"
     assert subscription(inside, "https://visits.example") == subscription(url)
+
+
+def test_the_apps_files_are_versioned_kept_for_a_year_and_compressed(client: TestClient) -> None:
+    version = web_of(client).assets.version
+    page = client.get("/abgemeldet", headers={"Accept-Encoding": "gzip"})
+    assert f'src="/static/{version}/signed-out.js"' in page.text
+    assert "content-encoding" not in page.headers  # a page is never compressed (BREACH)
+
+    script = client.get(f"/static/{version}/field.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200
+    assert script.headers["content-encoding"] == "gzip"
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert int(script.headers["content-length"]) < len(script.content)  # decoded by httpx
+    plain = client.get(f"/static/{version}/field.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == script.content
+
+    for other in ("/static/field.js", "/static/0123456789ab/field.js"):
+        again = client.get(other)
+        assert again.headers["cache-control"] == "no-cache"
+        etag = again.headers["etag"]
+        assert client.get(other, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(f"/static/{version}/nothing.js").status_code == 404
+    assert client.get("/static/../settings.py").status_code == 404
+
+    worker = client.get("/sw.js")
+    assert f'const VERSION = "{version}";' in worker.text
+    assert worker.headers["cache-control"] == "no-cache"
