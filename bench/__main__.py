@@ -1,7 +1,7 @@
 """Outreach benchmarks: every measurement runs its raw baseline in the same run and reports
 the ratio (these machines are noisy; only same-run ratios compare).
 
-    python -m bench [--scale smoke|small|full] [--only path,import,rebuild,relay,queries]
+    python -m bench [--scale smoke|small|full] [--only path,import,rebuild,relay,queries,web]
 
 Everything runs in databases of its own (``bench_*``, or ``<prefix>_*`` with ``--databases``,
 recreated each run), its own keyring database, its own consumer groups, districts and topics,
@@ -40,6 +40,7 @@ from bench.measure_path import measure_path
 from bench.measure_queries import measure_queries
 from bench.measure_rebuild import measure_rebuild
 from bench.measure_relay import measure_relay
+from bench.measure_web import measure_web
 from bench.report import markdown, write
 from bench.scales import MEASUREMENTS, OPTIONAL_MEASUREMENTS, SCALES, TARGETS
 from bench.seed import import_app, run_import
@@ -157,6 +158,8 @@ def _measure(bench: Bench, args: argparse.Namespace, only: list[str]) -> dict[st
             for name, measure in ON_THE_SERVICES.items():
                 if name in only:
                     measured[name] = measure(bench, urls)
+    if "web" in only:  # services of its own: visits of today need no lead time
+        measured["web"] = measure_web(bench, args.out / "logs")
     if set(ON_THE_IMPORT_LOG) & set(only):
         if "import" not in only:
             _import_unmeasured(bench)

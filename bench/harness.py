@@ -106,12 +106,15 @@ def recreate_databases(settings: ServiceSettings, prefix: str) -> None:
 
 
 @contextlib.contextmanager
-def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator[dict[str, str]]:
+def services_running(
+    bench: Bench, logs: Path, api_workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """The contacts and visits services as processes, on the bench databases; their URLs.
 
     ``api_workers`` > 1: each service in the split layout of ``deploy/local/services.py``
     (N processes of role ``api`` on the measured port, one process of role ``worker``
-    beside it); 1: one process of role ``all`` each.
+    beside it); 1: one process of role ``all`` each. ``extra_env``: settings of both services
+    that a measurement needs besides.
 
     Each run is a deployment of its own (``OUTREACH_SERVICE_NAME=bench_<service>_<run id>``)
     with the benchmark's settings (``shared.settings.BenchSettings``, through the factories
@@ -128,7 +131,9 @@ def services_running(bench: Bench, logs: Path, api_workers: int = 1) -> Iterator
     started: list[tuple[subprocess.Popen[bytes], int]] = []
     try:
         urls = {
-            name: _start_service(bench, name, deployments[name], logs, api_workers, started)
+            name: _start_service(
+                bench, name, deployments[name], logs, api_workers, started, extra_env or {}
+            )
             for name in MEASURED_SERVICES
         }
         for process, port in started:
@@ -157,10 +162,11 @@ def _start_service(
     logs: Path,
     api_workers: int,
     started: list[tuple[subprocess.Popen[bytes], int]],
+    extra_env: dict[str, str],
 ) -> str:
     """Start ``name`` (adding its processes and ports to ``started``); its URL."""
     port = launcher.free_port()
-    env = _service_env(bench, name, deployment)
+    env = {**_service_env(bench, name, deployment), **extra_env}
     app = f"bench.apps:{name}"
     if api_workers > 1:
         worker_port = launcher.free_port()

@@ -65,6 +65,20 @@ def _queries(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _web(r: dict[str, Any]) -> list[str]:
+    lines = []
+    for path, p in r["pages"].items():
+        lines.append(
+            f"| 6. Web `{path}`, {r['profile']['name']}, CPU {r['profile']['cpu_slowdown']}x "
+            f"| first view {p['first_view_ms']:.0f} ms (FCP {p['fcp_ms']:.0f}, load "
+            f"{p['load_ms']:.0f}; repeat visit {p['repeat_first_view_ms']:.0f}); script "
+            f"{p['script_bytes'] / 1000:.1f} kB sent ({p['script_decoded_bytes'] / 1000:.1f} kB), "
+            f"page {p['page_bytes'] / 1000:.1f} kB in {p['page_requests']} requests | - | - "
+            f"| {r['target']} | {_met(r)} |"
+        )
+    return lines
+
+
 def _durability(r: dict[str, Any]) -> list[str]:
     durable, unsafe = (r["by_mode"][mode] for mode in DURABILITY_MODES)
     return [
@@ -83,6 +97,7 @@ ROWS: dict[str, Row] = {
     "rebuild": _rebuild,
     "relay": _relay,
     "queries": _queries,
+    "web": _web,
     "durability": _durability,
 }
 """Each measurement's rows of the table, in the table's order."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries")
+MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries", "web")
 """The default run, in the order of the report."""
 OPTIONAL_MEASUREMENTS = ("durability",)
 """Run only when named in ``--only``: ``durability`` switches the stack's PostgreSQL between
@@ -22,6 +22,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "query_sizes": (1_000, 5_000),
         "query_rate": 50,
         "query_seconds": 2.0,
+        "web_loads": 1,
     },
     "small": {
         "path_commands": 1_000,
@@ -34,6 +35,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "query_sizes": (10_000, 100_000),
         "query_rate": 200,
         "query_seconds": 5.0,
+        "web_loads": 3,
     },
     "full": {
         "path_commands": 5_000,
@@ -46,6 +48,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "query_sizes": (10_000, 1_000_000),
         "query_rate": 500,
         "query_seconds": 20.0,
+        "web_loads": 5,
     },
 }
 
@@ -55,6 +58,7 @@ TARGETS = {
     "rebuild": "≥ 0.25 of the raw log read",
     "relay": "≥ 0.5 of raw aiokafka",
     "queries": "p99 ≤ 20 ms at 500 req/s, growing ≤ 2x from 10k to 1M cases",
+    "web": "first view ≤ 2 s on Fast 3G with 4x CPU slowdown, < 100 kB of script per page",
 }
 TARGET_RATIOS = {"import": 0.5, "rebuild": 0.25, "relay": 0.5}
 """The measurements whose target is a same-run ratio to their raw baseline."""

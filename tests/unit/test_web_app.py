@@ -15,6 +15,7 @@ from outreach_web import german
 from outreach_web.app import create_app
 from outreach_web.core import Web, safe_next
 from outreach_web.oidc import Identity, PendingSignIn, Tokens, pkce_challenge
+from outreach_web.pages.calendar import subscription
 from outreach_web.services import purpose_header
 from outreach_web.sessions import Session, SessionStore
 from outreach_web.settings import WebSettings
@@ -239,3 +240,77 @@ def test_the_pages_ship_less_than_100_kb_of_script() -> None:
     static = Path(german.__file__).parent / "static"
     scripts = sum(p.stat().st_size for p in static.glob("*.js") if p.name != "sw.js")
     assert 0 < scripts < 100_000
+
+
+def test_calendar_links_are_made_and_revoked_only_with_the_sessions_token(
+    client: TestClient,
+) -> None:
+    worker = Identity("ayse.yilmaz", "Ayşe Yılmaz", "outreach_worker", ("kassel",), None)
+    session = signed_in(client, worker)
+    origin = {"Origin": "http://127.0.0.1:8100"}
+    revoke = f"/kalender/links/{uuid.uuid4()}/widerrufen"
+    for path in ("/kalender/links", revoke):
+        for data in ({}, {"csrf": "forged"}):
+            refused = client.post(path, data=data, headers=origin)
+            assert refused.status_code == 403
+            assert "nicht von dieser Anwendung" in refused.text
+        # With the token the request goes on, to the visits service (down here): a sentence.
+        accepted = client.post(path, data={"csrf": session.csrf}, headers=origin)
+        assert accepted.status_code == 502
+        assert "Der Dienst ist gerade nicht erreichbar" in accepted.text
+        assert "127.0.0.1:9" not in accepted.text
+
+
+def test_a_providers_outreach_worker_is_told_why_there_is_no_calendar_link(
+    client: TestClient,
+) -> None:
+    provider_id = str(uuid.uuid4())
+    provider = Identity("p.worker", "P. Worker", "provider_outreach", ("kassel",), provider_id)
+    session = signed_in(client, provider)
+    page = client.get("/kalender")  # no service call: the visits service is down here
+    assert page.status_code == 200
+    assert "Ihr Zugang endet mit dem Auftrag Ihres Trägers" in page.text
+    made = client.post(
+        "/kalender/links", data={"csrf": session.csrf}, headers={"Origin": "http://127.0.0.1:8100"}
+    )
+    assert made.status_code == 403
+    assert "Das dürfen Sie mit Ihrer Rolle nicht." in made.text
+
+
+def test_a_calendar_link_is_offered_for_a_tap_and_to_paste() -> None:
+    url = "https://visits.example/agenda/feeds/s3cr3t.ics"
+    assert subscription(url) == {
+        "https": url,
+        "webcal": "webcal://visits.example/agenda/feeds/s3cr3t.ics",
+    }
+    inside = "http://visits:8080/agenda/feeds/s3cr3t.ics"
+    assert subscription(inside, "https://visits.example") == subscription(url)
+
+
+def test_the_apps_files_are_versioned_kept_for_a_year_and_compressed(client: TestClient) -> None:
+    version = web_of(client).assets.version
+    page = client.get("/abgemeldet", headers={"Accept-Encoding": "gzip"})
+    assert f'src="/static/{version}/signed-out.js"' in page.text
+    assert "content-encoding" not in page.headers  # a page is never compressed (BREACH)
+
+    script = client.get(f"/static/{version}/field.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200
+    assert script.headers["content-encoding"] == "gzip"
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert int(script.headers["content-length"]) < len(script.content)  # decoded by httpx
+    plain = client.get(f"/static/{version}/field.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == script.content
+
+    for other in ("/static/field.js", "/static/0123456789ab/field.js"):
+        again = client.get(other)
+        assert again.headers["cache-control"] == "no-cache"
+        etag = again.headers["etag"]
+        assert client.get(other, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(f"/static/{version}/nothing.js").status_code == 404
+    assert client.get("/static/../settings.py").status_code == 404
+
+    worker = client.get("/sw.js")
+    assert f'const VERSION = "{version}";' in worker.text
+    assert worker.headers["cache-control"] == "no-cache"

@@ -1,6 +1,7 @@
 """The web app's composition root: the session store, the identity provider and the
 services' clients (:class:`~outreach_web.core.Web`), the security headers, the error pages,
-and the routers — the site's own files, signing in and out, and each role's pages.
+and the routers — the app's files (``assets``), the site's own, signing in and out, and each
+role's pages.
 
 ``uvicorn outreach_web.app:create_app --factory`` (``deploy/local/services.py`` starts it on
 port 8100 with ``make up``).
@@ -15,10 +16,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
-from outreach_web import pages, signing_in, site
-from outreach_web.core import HERE, Web
+from outreach_web import assets, pages, signing_in, site
+from outreach_web.core import Web
 from outreach_web.errors import install_error_pages
 from outreach_web.security import SecurityHeaders, content_security_policy
 from outreach_web.settings import WebSettings
@@ -40,7 +40,6 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.web = Web(settings, http)
     app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.issuer))
     install_error_pages(app)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (site.router, signing_in.router, *pages.routers()):
+    for router in (assets.router, site.router, signing_in.router, *pages.routers()):
         app.include_router(router)
     return app

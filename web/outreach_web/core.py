@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from outreach_web import german
+from outreach_web.assets import Assets
 from outreach_web.oidc import OidcClient, SignInError
 from outreach_web.security import same_origin, tokens_match
 from outreach_web.services import Services
@@ -66,6 +67,7 @@ class Web:
             http,
         )
         self.services = Services(settings.service_urls, http)
+        self.assets = Assets(HERE / "static")
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -75,7 +77,9 @@ class Web:
         self.templates.filters.update(
             date=german.date_de, moment=german.moment_de, schedule=german.schedule_de
         )
-        self.templates.globals.update(label=german.label, options=german.options)
+        self.templates.globals.update(
+            label=german.label, options=german.options, static=self.assets.url
+        )
         self.cookie = SECURE_COOKIE if settings.secure_cookies else COOKIE
 
     def render(

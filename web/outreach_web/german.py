@@ -320,6 +320,8 @@ MESSAGES = {
     "service_unreachable": "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es "
     "gleich noch einmal.",
     "letterhead_missing": "Für den Bezirk fehlt der Briefkopf.",
+    "calendar_link_not_found": "Diesen Kalender-Link gibt es nicht (mehr): vielleicht ist er "
+    "schon widerrufen.",
 }
 
 BY_STATUS = {

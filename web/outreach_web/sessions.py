@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from outreach_web.oidc import Identity, PendingSignIn, Tokens
 
@@ -32,6 +33,9 @@ class Session:
     offline_key: bytes = field(repr=False)
     """The key of this session's encrypted offline data in the browser (AES-256-GCM)."""
     offline_key_id: str = ""
+    shown_once: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What a page shows a single time after a command (a new calendar link's secret
+    address): kept here across the redirect, never in a URL."""
 
 
 class SessionStore:

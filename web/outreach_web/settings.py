@@ -33,6 +33,12 @@ class WebSettings(StackSettings):
     web_visits_url: str = Field(default_factory=lambda: _service_url("visits"))
     web_coaching_url: str = Field(default_factory=lambda: _service_url("coaching"))
     web_notifications_url: str = Field(default_factory=lambda: _service_url("notifications"))
+    web_calendar_url: str | None = Field(
+        default=None,
+        description="Where phones reach the visits service's calendars (its public address, "
+        "e.g. https://visits.example; the path /agenda/feeds/… is kept). Default: the address "
+        "in the visits service's answer, which names the host the web app called it at.",
+    )
     web_session_hours: float = Field(
         default=10, gt=0, description="A session ends this long after sign-in at the latest."
     )

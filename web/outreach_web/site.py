@@ -3,10 +3,10 @@ service worker and manifest that make it an installable app."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from outreach_web.core import HERE
+from outreach_web.core import HERE, web_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,9 +18,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/sw.js")
-def service_worker() -> Response:
-    """The service worker from the site's root, so its scope is the whole app."""
-    body = (HERE / "static" / "sw.js").read_bytes()
+def service_worker(request: Request) -> Response:
+    """The service worker from the site's root, so its scope is the whole app; it names the
+    files of the current version (a new version is a new worker, which keeps the new files)."""
+    body = web_of(request).assets.text("sw.js")
     return Response(
         body,
         media_type="text/javascript",

@@ -6,76 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.web.conftest import WebProcess
+from tests.e2e.web.conftest import Round, WebProcess
 from tests.support.browser import Screen, check_accessibility, screen
-from tests.support.e2e import on_the_board, report_body, with_purpose
-from tests.support.helpers import eventually, person
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Round:
-    """Visits announced for today to one worker, over the services' HTTP APIs."""
-
-    clients: dict[str, httpx.Client]
-    lead: dict[str, str]
-    district: str
-    worker: str
-
-    def visit(self, street: str, slot: tuple[str, str] | None = None) -> tuple[str, str]:
-        who = person(address=f"{street}, 34117 Kassel")
-        manager = self.lead
-        created = self.clients["contacts"].post(
-            "/cases", json=report_body(self.district, who), headers=manager
-        )
-        assert created.status_code == 201, created.text
-        case_id = created.json()["case_id"]
-        on_the_board(self.clients["visits"], self.lead, self.district, case_id)
-        body: dict[str, Any] = {
-            "case_id": case_id,
-            "workers": [self.worker],
-            "purpose": "first_contact",
-            "date": dt.date.today().isoformat(),
-        }
-        if slot:
-            body["time_slot"] = {"start": slot[0], "end": slot[1]}
-        announced = self.clients["visits"].post("/visits", json=body, headers=self.lead)
-        assert announced.status_code == 201, announced.text
-        return announced.json()["visit_id"], who["name"]
-
-    def status(self, visit_id: str) -> dict[str, Any]:
-        answer = self.clients["visits"].get(
-            f"/visits/{visit_id}", headers=with_purpose(self.lead, "visit_planning")
-        )
-        assert answer.status_code == 200, answer.text
-        found: dict[str, Any] = answer.json()
-        return found
-
-    def completed(self, visit_id: str) -> dict[str, Any]:
-        return eventually(
-            lambda: (v := self.status(visit_id))["status"] == "completed" and v,
-            timeout=30,
-            what=f"visit {visit_id} completed",
-        )
-
-
-@pytest.fixture
-def round_of(
-    clients: dict[str, httpx.Client], mint: Callable[..., str], district: str
-) -> Callable[[str], Round]:
-    def make(worker: str) -> Round:
-        lead = {"Authorization": f"Bearer {mint('tl-' + district[-6:], 'team_lead', district)}"}
-        return Round(clients, lead, district, worker)
-
-    return make
 
 
 def field_ready(page: Page) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outreach_web.pages import cases, coaching, field, figures, planning, privacy
+from outreach_web.pages import calendar, cases, coaching, field, figures, planning, privacy
 
 
 def routers() -> list[APIRouter]:
@@ -12,6 +12,7 @@ def routers() -> list[APIRouter]:
         cases.router,
         planning.router,
         field.router,
+        calendar.router,
         coaching.router,
         privacy.router,
         figures.router,

@@ -68,6 +68,8 @@ NOTICES = {
     "vermittlung": "Die Vermittlung ist erfasst.",
     "sperre": "Die Aufbewahrungssperre ist gesetzt.",
     "sperre-aufgehoben": "Die Aufbewahrungssperre ist aufgehoben.",
+    "kalender-neu": "Der Kalender-Link ist angelegt.",
+    "kalender-widerrufen": "Der Kalender-Link ist widerrufen; er zeigt keine Besuche mehr.",
 }
 
 

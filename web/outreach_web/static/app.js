@@ -1,6 +1,6 @@
 // Every page: the first error is read out and focused; signing out warns when outcomes
-// recorded without a signal have not been sent yet (signing out deletes them).
-import { countQueued } from "/static/store.js";
+// recorded without a signal have not been sent yet (signing out deletes them). The store is
+// loaded only then: a page of the office needs no more script than this file.
 
 const error = document.getElementById("fehler");
 if (error) error.focus();
@@ -10,7 +10,8 @@ if (signout) {
   signout.addEventListener("submit", async (event) => {
     if (signout.dataset.confirmed) return;
     event.preventDefault();
-    const waiting = await countQueued();
+    const store = await import("./store.js").catch(() => null);
+    const waiting = store ? await store.countQueued() : 0;
     if (waiting > 0 && !window.confirm(
       `${waiting} Ergebnis(se) sind noch nicht gesendet und gehen beim Abmelden verloren. Trotzdem abmelden?`)) {
       return;

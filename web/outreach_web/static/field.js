@@ -2,7 +2,7 @@
 // offline wait (encrypted) and are sent when the connection returns, each with the version of
 // the visit it was recorded against. A visit changed meanwhile comes back as a conflict: both
 // sides are shown and the worker decides.
-import * as store from "/static/store.js";
+import * as store from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 const status = $("status");
@@ -89,7 +89,11 @@ async function refresh() {
     return;
   }
   try {
-    const session = await fetch("/api/session", { credentials: "same-origin" });
+    // Both at once (the page asked for both while it loaded): one round trip, not two.
+    const [session, answer] = await Promise.all([
+      fetch("/api/session", { credentials: "same-origin" }),
+      fetch("/api/agenda", { credentials: "same-origin" }),
+    ]);
     if (session.status === 401) {
       say("Bitte melden Sie sich an, um den Tagesplan zu laden und Ergebnisse zu senden.");
       showSignIn();
@@ -98,7 +102,6 @@ async function refresh() {
     const facts = await session.json();
     csrf = facts.csrf;
     await store.rememberKey(facts.offline_key);
-    const answer = await fetch("/api/agenda", { credentials: "same-origin" });
     if (!answer.ok) throw new Error(String(answer.status));
     agenda = await answer.json();
     await store.saveAgenda(agenda, facts.offline_key.expires_at);
@@ -307,14 +310,16 @@ async function discard(entry) {
 // --- start ----------------------------------------------------------------------------------
 
 async function start() {
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-  }
   await store.forgetExpired();
   agenda = await store.loadAgenda();
   render();
   await showOutbox();
   await refresh();
+  // After the agenda: the worker keeps the app's files, which on a slow network would
+  // otherwise share the connection with the agenda the worker is waiting for.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
   flush();
 }
 

@@ -1,6 +1,6 @@
 // After signing out: the encrypted data, its keys and the cached page are deleted (besides
 // the server's Clear-Site-Data), and the service worker is removed.
-import { wipe } from "/static/store.js";
+import { wipe } from "./store.js";
 
 await wipe();
 if (navigator.serviceWorker) {

@@ -1,19 +1,25 @@
 // The service worker: keeps the field app's page (without personal data) and its files, so
 // the agenda opens without a signal. Personal data is never cached here: the page's data lives
 // encrypted in IndexedDB (store.js); every other answer goes to the network only.
+// The files' URLs carry their version (the web app writes it in when it serves this file): a
+// new version is a new worker, which keeps the new files and drops the old ones.
+const VERSION = "__ASSETS_VERSION__";
 const SHELL = "outreach-shell-v1";
 const FILES = [
   "/unterwegs/start",
-  "/static/app.css",
-  "/static/field.js",
-  "/static/store.js",
-  "/static/app.js",
-  "/static/icon.svg",
+  ...["app.css", "field.js", "store.js", "app.js", "icon.svg"].map((name) => `/static/${VERSION}/${name}`),
   "/manifest.webmanifest",
 ];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL);
+    await cache.addAll(FILES);
+    for (const request of await cache.keys()) {
+      if (!FILES.includes(new URL(request.url).pathname)) await cache.delete(request);
+    }
+    await self.skipWaiting();
+  })());
 });
 
 self.addEventListener("activate", (event) => {
