@@ -4,7 +4,7 @@ the event log again — in batches of one transaction each, not one transaction 
 A rebuild takes over the view safely while its service runs: it holds the view's advisory
 lock (:func:`shared.eventsourcing.parking.lock_key`) from the start to the end, so the
 projection runner applies nothing meanwhile (each of its batches needs the lock; it waits,
-and afterwards starts again from the tracking record the rebuild left). The tracking record
+and afterwards carries on after the tracking record the rebuild left). The tracking record
 always says how far the rows go: a rebuild that stops half-way (killed, the database gone)
 leaves a view that is behind, never one marked current, and the runner (or the next rebuild
 with ``--resume``) goes on from there. An event that cannot be applied is parked, as by the
