@@ -30,19 +30,25 @@ def multiprocess() -> bool:
 
 def share_between_processes(port: int) -> Path:
     """Make the server processes about to be started (they inherit the environment) write
-    their metrics into one new, empty directory; returns it.
+    their metrics into one new, empty directory; returns it (remove it when they stopped).
 
     Must run before those processes import prometheus_client (it picks its storage at
-    import). A directory already named in the environment is emptied and used.
+    import), and once ``port`` is bound: no other server of the port lives then, so the
+    directories that earlier ones left (stopped by ``kill -9``) are removed. A directory
+    already named in the environment is emptied and used.
     """
     named = os.environ.get(MULTIPROCESS_DIR)
     if named:
         directory = Path(named)
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-    else:
-        directory = Path(tempfile.mkdtemp(prefix=f"outreach-metrics-{port}-"))
-        os.environ[MULTIPROCESS_DIR] = str(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    prefix = f"outreach-metrics-{port}-"
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        if stale.is_dir() and not stale.is_symlink() and stale.stat().st_uid == os.getuid():
+            shutil.rmtree(stale, ignore_errors=True)
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ[MULTIPROCESS_DIR] = str(directory)
     return directory
 
 

@@ -107,10 +107,9 @@ def event_store(counts: EventCounts) -> Part:
 
 
 def relay(runtime: Running) -> Iterator[Metric]:
-    """The relay of the service's own topic (the first of its relays, as ``/ops/relay``):
-    stored events not yet acknowledged by Kafka. A relay of a few event types to another
-    topic (contacts' erasure tombstones) is not counted here: its position moves only with
-    the events it publishes, so head minus position would not be its backlog."""
+    """Each relay of the service (its own topic; contacts' erasure tombstones too): stored
+    events it has not passed yet, published and acknowledged by Kafka or skipped as not its
+    own (a relay records its position after every batch it read, whatever it published)."""
     backlog = GaugeMetricFamily(
         "outreach_relay_backlog_events",
         "Stored events the relay has not had acknowledged by Kafka yet.",
@@ -130,7 +129,7 @@ def relay(runtime: Running) -> Iterator[Metric]:
         labels=["topic"],
     )
     head = log_head(runtime)
-    for each in runtime.relays[:1]:
+    for each in runtime.relays:
         topic = each.tracking_name.removeprefix("relay:")
         backlog.add_metric([topic], max(0, head - each.position))
         active.add_metric([topic], 1 if each.is_active else 0)

@@ -12,6 +12,7 @@ client's delayed acknowledgement, ≈ 40 ms per request on Linux.
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 from collections.abc import Sequence
 
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    share_between_processes(args.port)  # /metrics adds up every server process's counters
+    sock = tcp_socket(args.host, args.port)
+    metrics = share_between_processes(args.port)  # /metrics adds up every process's counters
     config = Config(
         args.app,
         factory=True,
@@ -50,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers=args.workers,
         access_log=False,
     )
-    Multiprocess(config, sockets=[tcp_socket(args.host, args.port)]).run()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 if __name__ == "__main__":

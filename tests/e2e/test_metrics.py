@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.prometheus import remove_targets, write_targets
-from shared.contracts import topic_of
+from shared.contracts import ERASURE_TOPIC, topic_of
 from shared.settings import ServiceSettings
 from tests.support.e2e import report_body, with_purpose
 from tests.support.helpers import eventually, person, scratch_database
@@ -111,8 +111,15 @@ def test_every_service_serves_what_an_operator_watches(
         assert families >= SERVICE_FAMILIES, f"{name} lacks {SERVICE_FAMILIES - families}"
         assert value(text, "outreach_ready") == 1, name
         assert value(text, "outreach_metrics_part_failed") == 0, name
-        assert value(text, "outreach_relay_active") == 1, name
+        assert value(text, "outreach_relay_active", topic=topic_of(name)) == 1, name
+    # Contacts' second relay, of the erasure tombstones, is watched as the first.
+    eventually(
+        lambda: value(scrape(clients["contacts"]), "outreach_relay_active", topic=ERASURE_TOPIC),
+        timeout=30,
+        what="the erasure relay active",
+    )
     contacts = scrape(clients["contacts"])
+    assert ("outreach_relay_backlog_events", (("topic", ERASURE_TOPIC),)) in series(contacts)
     assert value(contacts, "outreach_event_log_head") > 0
     # This month's outreach figures (the district's one small count is not exported).
     figures = {family.name for family in text_string_to_metric_families(contacts)}

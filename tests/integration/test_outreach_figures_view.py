@@ -380,3 +380,36 @@ def test_an_erased_persons_open_case_is_forgotten(
     assert view.query("SELECT * FROM outreach_report_open_cases") == []
     counts = view.counts([who.district], date(2000, 1, 1), date(2100, 1, 1))
     assert counts[(who.district, month_of(NOW))]["contacts_lost"] == 1  # a count names nobody
+
+
+def test_the_reads_of_figures_are_found_by_any_district_read_by_user_and_by_time(
+    view: OutreachReportView,
+) -> None:
+    def read(user: str, *districts: str) -> None:
+        view.record_read(
+            user=user,
+            role="management",
+            user_districts=["kassel", "kreis-borken", "offenbach"],
+            districts=list(districts),
+            first=date(2026, 1, 1),
+            last=date(2026, 11, 1),
+            form="json",
+        )
+
+    read("a", "kassel")
+    read("b", "kassel", "kreis-borken")
+    between = datetime.now(UTC)
+    read("a", "offenbach")
+    read("b", "kreis-borken")
+
+    def found(districts: list[str], **filters: Any) -> list[tuple[str, list[str]]]:
+        return [(r["user_id"], r["districts"]) for r in view.reads(districts, **filters)]
+
+    assert found(["kassel"]) == [("a", ["kassel"]), ("b", ["kassel", "kreis-borken"])]
+    assert found(["kreis-borken"], user="b") == [
+        ("b", ["kassel", "kreis-borken"]),
+        ("b", ["kreis-borken"]),
+    ]
+    assert found(["kassel", "offenbach"], since=between) == [("a", ["offenbach"])]
+    assert found(["kreis-borken"], until=between, limit=5) == [("b", ["kassel", "kreis-borken"])]
+    assert found(["darmstadt"]) == []

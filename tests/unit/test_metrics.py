@@ -5,12 +5,15 @@ and the api processes of one port added up (multiprocess mode)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -22,7 +25,9 @@ from prometheus_client.samples import Sample
 
 from shared.http.app import ReadinessCheck, http_app
 from shared.metrics.endpoint import install_metrics
+from shared.metrics.registry import MULTIPROCESS_DIR, share_between_processes
 from shared.metrics.service import dead_letter_reason, event_type
+from shared.runtime import serve
 
 pytestmark = pytest.mark.unit
 
@@ -194,3 +199,48 @@ def test_api_processes_sharing_a_port_report_their_requests_added_up(tmp_path: P
     text = run("1", "scrape")
 
     assert requests_of(text, "/cases/{case_id}", "2xx") == 6
+
+
+def test_a_port_s_api_processes_share_a_new_directory_and_earlier_ones_of_the_port_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(MULTIPROCESS_DIR, "")  # none named; restored after the test
+    left = tmp_path / "outreach-metrics-8101-killed"  # a server of the port killed with -9
+    (left / "sub").mkdir(parents=True)
+    other = tmp_path / "outreach-metrics-8102-running"
+
+    other.mkdir()
+    directory = share_between_processes(8101)
+
+    assert not left.exists()
+    assert other.exists()
+    assert directory.is_dir()
+    assert list(directory.iterdir()) == []
+    assert os.environ[MULTIPROCESS_DIR] == str(directory)
+
+
+def test_the_api_processes_metrics_directory_is_removed_when_they_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(MULTIPROCESS_DIR, "")
+    seen: list[Path] = []
+
+    class Servers:
+        def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
+            self.sockets = sockets
+
+        def run(self) -> None:  # the processes wrote their files, then stopped
+            directory = Path(os.environ[MULTIPROCESS_DIR])
+            (directory / "counter_1.db").write_bytes(b"")
+            seen.append(directory)
+            for sock in self.sockets:
+                sock.close()
+
+    monkeypatch.setattr(serve, "Multiprocess", Servers)
+    serve.main(["probe:create_app", "--port", "0", "--workers", "2"])
+
+    assert len(seen) == 1
+    assert seen[0].parent == tmp_path
+    assert not seen[0].exists()

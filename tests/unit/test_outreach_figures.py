@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from contacts.api import deps, reports
+from contacts.api import data_protection, deps, reports
 from contacts.reporting import report
-from contacts.reporting.figures import AT_MOST, FIGURES, RELATIONS, counted, part
+from contacts.reporting.figures import AT_MOST, FIGURES, GERMANY, RELATIONS, counted, month_of, part
 from contacts.reporting.metrics import figures_part
 from contacts.reporting.suppression import HIDDEN, SMALL, Shown, suppress
 from fastapi.testclient import TestClient
@@ -398,6 +398,23 @@ class FakeReport:
     def record_read(self, **read: Any) -> None:
         self.recorded.append(read)
 
+    def reads(self, districts: Collection[str], **filters: Any) -> list[dict[str, Any]]:
+        """The reads of figures: those recorded, as the table keeps them, whatever the
+        filters (the query is tested on PostgreSQL)."""
+        self.asked = {"districts": set(districts), **filters}
+        return [
+            {
+                "at": datetime(2026, 12, 3, 9, 0, tzinfo=UTC),
+                "user_id": read["user"],
+                "role": read["role"],
+                "districts": read["districts"],
+                "first_month": read["first"],
+                "last_month": read["last"],
+                "form": read["form"],
+            }
+            for read in self.recorded
+        ]
+
 
 @pytest.fixture
 def fake() -> FakeReport:
@@ -409,6 +426,7 @@ def client(fake: FakeReport) -> Iterator[TestClient]:
     http = http_app(title="probe", description="")
     http.state.verifier = CODEC
     http.include_router(reports.router)
+    http.include_router(data_protection.router)
     http.dependency_overrides[deps._report] = lambda: fake
     with TestClient(http) as test_client:
         yield test_client
@@ -498,6 +516,62 @@ def test_bad_input_is_a_problem_naming_the_field(
     assert [e["loc"] for e in answer.json()["errors"]] == [["query", field]]
     assert f"query.{field}" in answer.json()["detail"]
     assert fake.recorded == []
+
+
+def test_the_officer_sees_who_read_the_figures_of_their_districts_and_of_no_other(
+    client: TestClient, fake: FakeReport
+) -> None:
+    both = token(Role.MANAGEMENT, "kassel", "kreis-borken")
+    assert figures(client, both, **{"from": "2026-11", "format": "csv"}).status_code == 200
+
+    answer = client.get(
+        "/dpo/figures-reads",
+        params={"user": "someone", "since": "2026-12-01T00:00:00Z"},
+        headers=token(Role.DATA_PROTECTION_OFFICER, "kassel"),
+    )
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "districts": ["kassel"],
+        "reads": [
+            {
+                "at": "2026-12-03T09:00:00Z",
+                "user": "someone",
+                "role": "management",
+                "districts": ["kassel"],
+                "first_month": "2026-11",
+                "last_month": month_text_now(),
+                "form": "csv",
+            }
+        ],
+    }
+    assert fake.asked["districts"] == {"kassel"}
+    assert fake.asked["user"] == "someone"
+    assert fake.asked["since"] == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def month_text_now() -> str:
+    return report.month_text(month_of(datetime.now(GERMANY)))
+
+
+@pytest.mark.parametrize("role", [Role.TEAM_LEAD, Role.MANAGEMENT, Role.CASE_MANAGER])
+def test_only_the_officer_sees_who_read_the_figures(client: TestClient, role: Role) -> None:
+    assert client.get("/dpo/figures-reads", headers=token(role)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"since": "gestern"}, "since"), ({"limit": "0"}, "limit"), ({"user": "a b"}, "user")],
+)
+def test_a_bad_filter_of_the_figures_reads_is_a_problem_naming_the_field(
+    client: TestClient, params: dict[str, str], field: str
+) -> None:
+    answer = client.get(
+        "/dpo/figures-reads", params=params, headers=token(Role.DATA_PROTECTION_OFFICER)
+    )
+
+    assert answer.status_code == 422
+    assert [e["loc"] for e in answer.json()["errors"]] == [["query", field]]
 
 
 # --- the gauges -------------------------------------------------------------------------------

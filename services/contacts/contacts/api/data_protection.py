@@ -9,14 +9,25 @@ retention job) loses only its key (``/dpo/category-erasures``), recorded here th
 
 # No "from __future__ import annotations": FastAPI resolves the route signatures.
 
+from typing import Annotated
+
 from fastapi import APIRouter, status
 
 from contacts.api import presenters
-from contacts.api.deps import ContactsDep, DetailDep, Officer, State, check_visible, district_of
+from contacts.api.deps import (
+    ContactsDep,
+    DetailDep,
+    Officer,
+    ReportDep,
+    State,
+    check_visible,
+    district_of,
+)
 from contacts.api.schemas import (
     CategoryErasureOut,
     ErasureCertificate,
     ErasureId,
+    FiguresReads,
     LegalHoldOut,
     LiftLegalHold,
     PlaceLegalHold,
@@ -25,6 +36,7 @@ from contacts.api.schemas import (
     SubjectInPath,
 )
 from shared.errors import NotFoundError
+from shared.http.inputs import Key, Moment, QueryInt
 
 router = APIRouter(prefix="/dpo", tags=["data protection"])
 
@@ -123,3 +135,19 @@ def erasure_certificate(
     erasure = contacts.get_erasure(erasure_id)
     check_visible(detail, erasure.subject_id, erasure.district, principal, "erasure")
     return presenters.certificate(erasure)
+
+
+@router.get("/figures-reads", response_model=FiguresReads)
+def figures_reads(
+    view: ReportDep,
+    officer: Officer,
+    user: Key | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    limit: Annotated[int, QueryInt(1, 10000)] = 1000,
+) -> FiguresReads:
+    """Who read the outreach figures of the officer's districts (``GET /reports/outreach``),
+    when, which months and in which form, oldest first. The figures hold no person's
+    data, so these reads are recorded here and not in the access log."""
+    reads = view.reads(officer.districts, user=user, since=since, until=until, limit=limit)
+    return presenters.figures_reads(reads, officer.districts)

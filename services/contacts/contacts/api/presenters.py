@@ -3,7 +3,7 @@ opening noted in the access log), the import report, the erasure certificate."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -17,6 +17,8 @@ from contacts.api.schemas import (
     CategoryErasureOut,
     Confirmation,
     ErasureCertificate,
+    FiguresRead,
+    FiguresReads,
     ImportReport,
     ImportRowResult,
     LegalHoldOut,
@@ -30,6 +32,7 @@ from contacts.api.schemas import (
 from contacts.application import ImportResult
 from contacts.domain import CategoryErasure, Erasure, LegalHold, deadline_passed
 from contacts.feeds import feed_topic
+from contacts.reporting.report import month_text
 from shared.http.access_log import PersonalRead
 from shared.privacy import TOKEN_PREFIX, PersonalDataCipher, subject_of
 from shared.runtime.service import ExportPart
@@ -187,3 +190,24 @@ def hold_out(hold: LegalHold) -> LegalHoldOut:
 
 def registration(row: Mapping[str, Any]) -> Registration:
     return Registration(topic=feed_topic(row["name"]), **row)
+
+
+def figures_reads(rows: Sequence[DictRow], districts: Collection[str]) -> FiguresReads:
+    """The reads of figures as the officer of ``districts`` sees them: of another
+    district's figures read together with theirs, nothing."""
+    mine = set(districts)
+    return FiguresReads(
+        districts=sorted(mine),
+        reads=[
+            FiguresRead(
+                at=row["at"],
+                user=row["user_id"],
+                role=row["role"],
+                districts=[d for d in row["districts"] if d in mine],
+                first_month=month_text(row["first_month"]),
+                last_month=month_text(row["last_month"]),
+                form=row["form"],
+            )
+            for row in rows
+        ],
+    )

@@ -364,3 +364,20 @@ class OutreachFigures(BaseModel):
     last_month: str = Field(examples=["2026-12"])
     figures: list[str] = Field(description="The figures of every row, in order.")
     rows: list[FiguresRow]
+
+
+class FiguresRead(BaseModel):
+    """One read of the outreach figures: who, when, which districts and months, which form."""
+
+    at: datetime
+    user: str
+    role: str
+    districts: list[str] = Field(description="The districts read, those of the officer.")
+    first_month: str = Field(examples=["2026-01"])
+    last_month: str = Field(examples=["2026-12"])
+    form: Literal["json", "csv"]
+
+
+class FiguresReads(BaseModel):
+    districts: list[str] = Field(description="The officer's districts.")
+    reads: list[FiguresRead]

@@ -23,7 +23,7 @@ by the person).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from psycopg import Cursor
@@ -199,9 +199,32 @@ class OutreachReportView(TrackedView):
                 (user, role, list(user_districts), list(districts), first, last, form),
             )
 
-    def reads(self, limit: int = 100) -> list[DictRow]:
-        """The latest reads of the figures, newest first."""
-        return self.query("SELECT * FROM report_reads ORDER BY id DESC LIMIT %s", (limit,))
+    def reads(
+        self,
+        districts: Collection[str],
+        *,
+        user: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[DictRow]:
+        """The reads of figures of any of ``districts``, in time order (as the access log),
+        filtered by user and time."""
+        return self.query(
+            "SELECT id, at, user_id, role, districts, first_month, last_month, form "
+            "FROM report_reads WHERE districts && %(districts)s::text[] "
+            "AND (%(user)s::text IS NULL OR user_id = %(user)s) "
+            "AND (%(since)s::timestamptz IS NULL OR at >= %(since)s) "
+            "AND (%(until)s::timestamptz IS NULL OR at < %(until)s) "
+            "ORDER BY at, id LIMIT %(limit)s",
+            {
+                "districts": sorted(districts),
+                "user": user,
+                "since": since,
+                "until": until,
+                "limit": limit,
+            },
+        )
 
     def reset(self, cursor: Cursor[DictRow], consumers: Sequence[str]) -> None:
         """Empty the tables and forget which messages ``consumers`` applied, in the
