@@ -1,7 +1,10 @@
 """Outreach benchmarks: every measurement runs its raw baseline in the same run and reports
 the ratio (these machines are noisy; only same-run ratios compare).
 
-    python -m bench [--scale smoke|small|full] [--only path,import,rebuild,relay,queries,web]
+    python -m bench [--scale smoke|small|full] [--only path,import,...]
+
+Measurements: path, import, rebuild, relay, queries, web (the default run) and, named only,
+durability and replicas.
 
 Everything runs in databases of its own (``bench_*``, or ``<prefix>_*`` with ``--databases``,
 recreated each run), its own keyring database, its own consumer groups, districts and topics,
@@ -40,6 +43,7 @@ from bench.measure_path import measure_path
 from bench.measure_queries import measure_queries
 from bench.measure_rebuild import measure_rebuild
 from bench.measure_relay import measure_relay
+from bench.measure_replicas import measure_replicas
 from bench.measure_web import measure_web
 from bench.report import markdown, write
 from bench.scales import MEASUREMENTS, OPTIONAL_MEASUREMENTS, SCALES, TARGETS
@@ -160,6 +164,8 @@ def _measure(bench: Bench, args: argparse.Namespace, only: list[str]) -> dict[st
                     measured[name] = measure(bench, urls)
     if "web" in only:  # services of its own: visits of today need no lead time
         measured["web"] = measure_web(bench, args.out / "logs")
+    if "replicas" in only:  # services of its own, started again for each replica count
+        measured["replicas"] = measure_replicas(bench, args.out / "logs")
     if set(ON_THE_IMPORT_LOG) & set(only):
         if "import" not in only:
             _import_unmeasured(bench)

@@ -24,11 +24,12 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from deploy.local import launcher, serving
+from deploy.local.pgbouncer import ensure_pgbouncer, pooler_env
 from shared.contracts import topic_of
 from shared.eventsourcing.persistence import eventsourcing_env
 from shared.http.auth import Principal, Role, TokenCodec
 from shared.privacy import PersonalDataCipher
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, StackSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +116,54 @@ def services_running(
     (N processes of role ``api`` on the measured port, one process of role ``worker``
     beside it); 1: one process of role ``all`` each. ``extra_env``: settings of both services
     that a measurement needs besides.
+    """
+
+    def start(name: str, env: dict[str, str], started: Started) -> list[str]:
+        env |= extra_env or {}
+        return [_start_service(name, env, logs, api_workers, started)]
+
+    with _deployment_running(bench, start) as urls:
+        yield {name: found[0] for name, found in urls.items()}
+
+
+@contextlib.contextmanager
+def replicas_running(bench: Bench, logs: Path, replicas: int) -> Iterator[dict[str, list[str]]]:
+    """The contacts and visits services as ``replicas`` processes of role ``all`` each, as
+    ``deploy/local/services.py up --replicas N`` runs them: every replica serves the whole
+    API and competes for the work that runs once, their pools go through the stack's
+    PgBouncer in transaction mode (started if it is not running; also for one replica, so
+    the replica count is all that differs between runs of this). The URLs of each service's
+    replicas."""
+    stack = StackSettings()
+    ensure_pgbouncer(stack)
+    pooled = pooler_env(stack)
+
+    def start(name: str, env: dict[str, str], started: Started) -> list[str]:
+        urls = []
+        for k in range(1, replicas + 1):
+            port = launcher.free_port()
+            log = logs / f"{name}-replica{k}.log"
+            process = serving.start_service(name, port, log, env | pooled, app=_app(name))
+            started.append((process, port))
+            urls.append(f"http://127.0.0.1:{port}")
+        return urls
+
+    with _deployment_running(bench, start, ready_timeout_s=60.0 * replicas + 30) as urls:
+        yield urls
+
+
+Started = list[tuple[subprocess.Popen[bytes], int]]
+"""The processes a run started, with the port each answers readiness on."""
+
+
+@contextlib.contextmanager
+def _deployment_running(
+    bench: Bench,
+    start: Callable[[str, dict[str, str], Started], list[str]],
+    ready_timeout_s: float = 90.0,
+) -> Iterator[dict[str, list[str]]]:
+    """The measured services, each started by ``start`` (given its environment, adding what
+    it starts to the list), waited for until ready, and stopped at the end; their URLs.
 
     Each run is a deployment of its own (``OUTREACH_SERVICE_NAME=bench_<service>_<run id>``)
     with the benchmark's settings (``shared.settings.BenchSettings``, through the factories
@@ -128,16 +177,14 @@ def services_running(
     deployments = {name: f"bench_{name}_{bench.run_id}" for name in MEASURED_SERVICES}
     for suffix in ("board", "cancellations"):
         _start_group_at_the_end(bench, f"{deployments['visits']}-{suffix}", topic_of("contacts"))
-    started: list[tuple[subprocess.Popen[bytes], int]] = []
+    started: Started = []
     try:
         urls = {
-            name: _start_service(
-                bench, name, deployments[name], logs, api_workers, started, extra_env or {}
-            )
+            name: start(name, _service_env(bench, name, deployments[name]), started)
             for name in MEASURED_SERVICES
         }
         for process, port in started:
-            serving.wait_ready(port, timeout_s=90, process=process)
+            serving.wait_ready(port, timeout_s=ready_timeout_s, process=process)
         yield urls
     finally:
         _stop_all(process for process, _ in started)
@@ -155,26 +202,25 @@ def _service_env(bench: Bench, name: str, deployment: str) -> dict[str, str]:
     }
 
 
+def _app(name: str) -> str:
+    """The factory of ``bench/apps.py`` that starts ``name`` with the benchmark's settings."""
+    return f"bench.apps:{name}"
+
+
 def _start_service(
-    bench: Bench,
-    name: str,
-    deployment: str,
-    logs: Path,
-    api_workers: int,
-    started: list[tuple[subprocess.Popen[bytes], int]],
-    extra_env: dict[str, str],
+    name: str, env: dict[str, str], logs: Path, api_workers: int, started: Started
 ) -> str:
     """Start ``name`` (adding its processes and ports to ``started``); its URL."""
     port = launcher.free_port()
-    env = {**_service_env(bench, name, deployment), **extra_env}
-    app = f"bench.apps:{name}"
     if api_workers > 1:
         worker_port = launcher.free_port()
-        api, worker = serving.start_split(name, port, worker_port, logs, api_workers, env, app=app)
+        api, worker = serving.start_split(
+            name, port, worker_port, logs, api_workers, env, app=_app(name)
+        )
         started += [(api, port), (worker, worker_port)]
     else:
         started.append(
-            (serving.start_service(name, port, logs / f"{name}.log", env, app=app), port)
+            (serving.start_service(name, port, logs / f"{name}.log", env, app=_app(name)), port)
         )
     return f"http://127.0.0.1:{port}"
 

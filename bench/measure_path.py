@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -59,14 +60,16 @@ async def _on_board(conn: psycopg.AsyncConnection[Any], case_ids: list[str]) -> 
 class FullPath:
     """One run of the full path: ``path_commands`` reports of the persons ``first`` … (each
     report needs a person without an open case) over ``path_clients`` connections, each case
-    watched for on the planning board."""
+    watched for on the planning board. The connections go to the contacts service's URLs in
+    turn (several: one per replica)."""
 
-    def __init__(self, bench: Bench, urls: dict[str, str], district: str, first: int) -> None:
+    def __init__(self, bench: Bench, contacts: Sequence[str], district: str, first: int) -> None:
         self.bench, self.district, self.first = bench, district, first
         self.commands, self.clients = bench.scale["path_commands"], bench.scale["path_clients"]
         headers = {"Authorization": f"Bearer {bench.token(district)}"}
         self.connections = [
-            PostConnection(f"{urls['contacts']}/cases", headers) for _ in range(self.clients)
+            PostConnection(f"{contacts[k % len(contacts)]}/cases", headers)
+            for k in range(self.clients)
         ]
         self.sent: dict[str, float] = {}
         self.answered: dict[str, float] = {}
@@ -180,7 +183,7 @@ async def full_path(
     bench: Bench, urls: dict[str, str], district: str, first: int = 0
 ) -> dict[str, Any]:
     """The figures of one run of :class:`FullPath`."""
-    return await FullPath(bench, urls, district, first).run()
+    return await FullPath(bench, [urls["contacts"]], district, first).run()
 
 
 def measure_path(bench: Bench, urls: dict[str, str]) -> dict[str, Any]:

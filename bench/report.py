@@ -91,6 +91,19 @@ def _durability(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _replicas(r: dict[str, Any]) -> list[str]:
+    lines = []
+    for n, figures in r["by_replicas"].items():
+        lines.append(
+            f"| 7. Replicas: {n} of each service ({r['rounds']} rounds) | "
+            f"{statistics.median(figures['commands_per_s']):.0f} commands/s, visible p99 "
+            f"{statistics.median(figures['visible_p99_ms']):.0f} ms, "
+            f"{sum(figures['errors']):.0f} errors | one replica, same round | "
+            f"{r['ratios'][n]:.2f} | {r['target']} | - |"
+        )
+    return lines
+
+
 ROWS: dict[str, Row] = {
     "path": _path,
     "import": _import,
@@ -99,6 +112,7 @@ ROWS: dict[str, Row] = {
     "queries": _queries,
     "web": _web,
     "durability": _durability,
+    "replicas": _replicas,
 }
 """Each measurement's rows of the table, in the table's order."""
 

@@ -6,15 +6,16 @@ from typing import Any
 
 MEASUREMENTS = ("path", "import", "rebuild", "relay", "queries", "web")
 """The default run, in the order of the report."""
-OPTIONAL_MEASUREMENTS = ("durability",)
+OPTIONAL_MEASUREMENTS = ("durability", "replicas")
 """Run only when named in ``--only``: ``durability`` switches the stack's PostgreSQL between
-its modes during the run."""
+its modes during the run; ``replicas`` starts the services again for every replica count."""
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "path_commands": 40,
         "path_clients": 4,
         "durability_rounds": 1,
+        "replica_rounds": 1,
         "baseline_saves": 200,
         "import_cases": 600,
         "rebuild_events": 1_500,
@@ -28,6 +29,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "path_commands": 1_000,
         "path_clients": 16,
         "durability_rounds": 3,
+        "replica_rounds": 2,
         "baseline_saves": 1_000,
         "import_cases": 10_000,
         "rebuild_events": 25_000,
@@ -41,6 +43,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "path_commands": 5_000,
         "path_clients": 32,
         "durability_rounds": 3,
+        "replica_rounds": 2,
         "baseline_saves": 3_000,
         "import_cases": 200_000,
         "rebuild_events": 500_000,

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,9 +29,9 @@ def numbers(value: object) -> list[float]:
     return []
 
 
-def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "bench", "--scale", "smoke", "--out", str(tmp_path)]
-    command += ["--databases", "bench_smoke"]  # its own databases: a `make bench` may be running
+def run_bench(out: Path, *arguments: str) -> dict[str, Any]:
+    """``python -m bench --scale smoke`` with ``arguments``; the run's results."""
+    command = [sys.executable, "-m", "bench", "--scale", "smoke", "--out", str(out), *arguments]
     completed = subprocess.run(
         command,
         cwd=ROOT,
@@ -40,7 +41,13 @@ def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Pa
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    results = json.loads((tmp_path / "latest.json").read_text())
+    results: dict[str, Any] = json.loads((out / "latest.json").read_text())
+    return results
+
+
+def test_every_measurement_produces_numbers(stack: ServiceSettings, tmp_path: Path) -> None:
+    # Its own databases: a `make bench` may be running.
+    results = run_bench(tmp_path, "--databases", "bench_smoke")
     measured = results["measurements"]
     assert set(measured) == {"path", "import", "rebuild", "relay", "queries", "web"}
     for name, values in measured.items():
@@ -66,3 +73,19 @@ def failed_requests(values: object) -> int:
     if isinstance(values, list):
         return sum(failed_requests(v) for v in values)
     return 0
+
+
+def test_the_replicas_measurement_compares_one_two_and_three_replicas(
+    stack: ServiceSettings, tmp_path: Path
+) -> None:
+    results = run_bench(tmp_path, "--only", "replicas", "--databases", "bench_replicas")
+    replicas = results["measurements"]["replicas"]
+    assert set(replicas["by_replicas"]) == {"1", "2", "3"}
+    for figures in replicas["by_replicas"].values():
+        assert len(figures["commands_per_s"]) == replicas["rounds"]
+        assert all(math.isfinite(v) and v > 0 for v in figures["commands_per_s"]), figures
+    assert replicas["ratios"]["1"] == 1.0
+    assert math.isfinite(replicas["ratio"])
+    assert replicas["ratio"] > 0
+    assert failed_requests(replicas) == 0
+    assert (tmp_path / "results.md").read_text().count("| 7. Replicas") == 3
