@@ -54,6 +54,12 @@ DURABILITY_IN_CLUSTER = KafkaDurability.REPLICATED
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
 
+WORKERS = 2
+"""Worker pods per service (deploy/README.md "Replicas"); the worker-autoscaling component's
+HPAs start here."""
+READINESS_PERIOD, READINESS_FAILURES = 5, 2
+DRAIN_SECONDS = READINESS_PERIOD * READINESS_FAILURES
+
 SERVICES = list(SERVICE_PORTS)
 DATABASES = [*SERVICES, KEYRING_DATABASE, "keycloak"]
 
@@ -146,7 +152,7 @@ def service_deployment(service: str, role: str) -> dict[str, Any]:
         # 5 minutes for a first start against a new database.
         "startupProbe": http_probe("/healthz", 5, 60),
         "livenessProbe": http_probe("/healthz", 10, 3),
-        "readinessProbe": http_probe("/readyz", 5, 2),
+        "readinessProbe": http_probe("/readyz", READINESS_PERIOD, READINESS_FAILURES),
         "resources": {
             "requests": {"cpu": "500m" if api else "250m", "memory": "256Mi" if api else "384Mi"},
             "limits": {"cpu": "1", "memory": "512Mi" if api else "768Mi"},
@@ -156,7 +162,9 @@ def service_deployment(service: str, role: str) -> dict[str, Any]:
     }
     pod_labels = labels(service, role)
     spec: dict[str, Any] = {
-        "replicas": 2 if api else 1,
+        # Two of each role: a node lost or drained leaves a pod of each, and a standby worker
+        # takes over the leases of one that stopped (the HPAs scale from there).
+        "replicas": 2 if api else WORKERS,
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": pod_labels},
         "template": {
@@ -179,15 +187,14 @@ def service_deployment(service: str, role: str) -> dict[str, Any]:
             },
         },
     }
-    if api:
-        spec["strategy"] = {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
-        }
-    else:
-        # One worker per service here, replaced whole on a rollout. Several may run (what runs
-        # once is held under a lease, deploy/README.md "Replicas"): components/worker-autoscaling.
-        spec["strategy"] = {"type": "Recreate"}
+    # A rollout starts a new pod before it stops an old one. Workers roll too: what runs once
+    # (relays, outboxes, the staff sync) is held under a lease that a standby takes over within
+    # seconds of its holder's stop, and the consumer groups hand the partitions on
+    # (deploy/README.md "Replicas").
+    spec["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%" if api else 1, "maxUnavailable": 0},
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -242,7 +249,7 @@ def api_autoscaler(service: str) -> dict[str, Any]:
 
 
 def disruption_budget(service: str, role: str) -> dict[str, Any]:
-    # api: one pod at a time; the single worker may be moved (a drain must not hang on it).
+    # One pod of each role at a time: the other replicas keep serving and hold the leases.
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -364,6 +371,9 @@ def config_map() -> dict[str, Any]:
             "OUTREACH_KAFKA_BOOTSTRAP": f"{KAFKA_CLUSTER}-kafka-bootstrap:{KAFKA_PORT}",
             "OUTREACH_KAFKA_DURABILITY": DURABILITY_IN_CLUSTER.value,
             "OUTREACH_LOG_LEVEL": "INFO",
+            # After SIGTERM /readyz answers 503 this long before the process stops taking
+            # requests: the readiness probe's period times its failures (http_probe below).
+            "OUTREACH_DRAIN_SECONDS": str(DRAIN_SECONDS),
         },
     }
 

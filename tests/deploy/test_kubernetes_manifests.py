@@ -228,11 +228,33 @@ def test_each_service_runs_as_api_pods_and_a_worker_with_health_probes(
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
-    worker = one(small, "Deployment", f"{service}-worker")
-    assert worker["spec"]["replicas"] == 1
-    assert worker["spec"]["strategy"] == {"type": "Recreate"}
     autoscaler = one(small, "HorizontalPodAutoscaler", f"{service}-api")
     assert autoscaler["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+@pytest.mark.parametrize("label", ["overlays/small", "overlays/large"])
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_workers_run_as_several_pods_rolled_one_by_one_and_disrupted_one_at_a_time(
+    built: dict[str, Docs], label: str, service: str
+) -> None:
+    """What runs once is under a lease (deploy/README.md "Replicas"): a second worker is the
+    standby, a rollout starts the new pod before it stops an old one, and a node drain leaves
+    one running."""
+    docs = built[label]
+    worker = one(docs, "Deployment", f"{service}-worker")
+    budget = one(docs, "PodDisruptionBudget", f"{service}-worker")
+
+    assert worker["spec"]["replicas"] >= 2
+    assert worker["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert budget["spec"]["selector"]["matchLabels"] == worker["spec"]["selector"]["matchLabels"]
+    assert budget["spec"]["maxUnavailable"] < worker["spec"]["replicas"]
+    drain = int(one(docs, "ConfigMap", "outreach-config")["data"]["OUTREACH_DRAIN_SECONDS"])
+    readiness = worker["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert drain >= readiness["periodSeconds"] * readiness["failureThreshold"]
+    assert drain < worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
@@ -310,8 +332,8 @@ def test_the_worker_autoscaling_component_scales_workers_on_their_consumer_lag(
             "selector": {"matchLabels": {"service": service}},
         }
         assert autoscaler["spec"]["maxReplicas"] <= max(s.partitions for s in DECLARED)
-        strategy = one(docs, "Deployment", f"{service}-worker")["spec"]["strategy"]
-        assert strategy["type"] == "RollingUpdate"
+        worker = one(docs, "Deployment", f"{service}-worker")
+        assert autoscaler["spec"]["minReplicas"] == worker["spec"]["replicas"]
 
 
 def test_the_large_network_runs_more_api_pods_and_replicas_than_the_small_one(
