@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from deploy.local.pgbouncer import MAX_PREPARED_STATEMENTS, TRANSACTION_POOLING  # noqa: E402
 from shared.messaging.topics import DECLARED, DURABILITY  # noqa: E402
 from shared.settings import KEYRING_DATABASE, SERVICE_PORTS, KafkaDurability  # noqa: E402
 
@@ -68,6 +69,11 @@ def db_cluster(database: str) -> str:
     return f"{database}-db"
 
 
+def db_pooler(database: str) -> str:
+    """CloudNativePG's ``Pooler`` of a service's database, and its Service."""
+    return f"{db_cluster(database)}-pooler"
+
+
 def labels(name: str, component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component, **PART_OF}
 
@@ -93,6 +99,17 @@ def database_env(database: str) -> list[dict[str, Any]]:
         {"name": "OUTREACH_PG_PORT", "value": "5432"},
         secret_env("OUTREACH_PG_USER", f"{cluster}-app", "username"),
         secret_env("OUTREACH_PG_PASSWORD", f"{cluster}-app", "password"),
+    ]
+
+
+def pooler_env(database: str) -> list[dict[str, Any]]:
+    """The service's pools go through its database's pooler (transaction mode); what holds a
+    session (leader locks, LISTEN, the schema lock) goes to the primary (``-rw``,
+    :func:`database_env`). The Pooler's PgBouncer keeps prepared statements (1.21+)."""
+    return [
+        {"name": "OUTREACH_PG_POOLER_HOST", "value": db_pooler(database)},
+        {"name": "OUTREACH_PG_POOLER_PORT", "value": "5432"},
+        {"name": "OUTREACH_PG_POOLER_PREPARED_STATEMENTS", "value": "true"},
     ]
 
 
@@ -131,6 +148,7 @@ def service_deployment(service: str, role: str) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         {"name": "OUTREACH_PROCESS_ROLE", "value": role},
         *database_env(service),
+        *pooler_env(service),
         secret_env("OUTREACH_KEYRING_URL", f"{db_cluster(KEYRING_DATABASE)}-app", "uri"),
         *app_secret_env(),
     ]
@@ -284,6 +302,10 @@ def database_pods(database: str) -> dict[str, str]:
     return {"cnpg.io/cluster": db_cluster(database)}
 
 
+def pooler_pods(database: str) -> dict[str, str]:
+    return {"cnpg.io/poolerName": db_pooler(database)}
+
+
 def service_network_policy(service: str) -> dict[str, Any]:
     """A service's processes reach Kafka, the service's own database, the keyring database
     and the identity provider (and DNS); the API is reached from the ingress controller and
@@ -291,6 +313,7 @@ def service_network_policy(service: str) -> dict[str, Any]:
     egress = [
         DNS_EGRESS,
         {"to": [peer(KAFKA_BROKERS)], "ports": tcp(KAFKA_PORT)},
+        {"to": [peer(pooler_pods(service))], "ports": tcp(5432)},
         {"to": [peer(database_pods(service))], "ports": tcp(5432)},
         {"to": [peer(database_pods(KEYRING_DATABASE))], "ports": tcp(5432)},
         {"to": [peer({"app.kubernetes.io/name": "keycloak"})], "ports": tcp(HTTP_PORT)},
@@ -643,6 +666,8 @@ def database_cluster(database: str) -> list[dict[str, Any]]:
     )
     if database == "contacts":
         clients.append(peer(labels("retention", "job")))
+    if database in SERVICES:
+        clients.append(peer(pooler_pods(database)))
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -658,7 +683,77 @@ def database_cluster(database: str) -> list[dict[str, Any]]:
             ],
         },
     }
-    return [cluster, scheduled, policy]
+    return [cluster, scheduled, policy, *(pooler(database) if database in SERVICES else [])]
+
+
+POOLER_INSTANCES = 2
+"""PgBouncer pods per service database: a pod lost leaves the other serving."""
+POOLER_METRICS_PORT = 9127
+
+
+def pooler(database: str) -> list[dict[str, Any]]:
+    """PgBouncer in transaction mode in front of the primary of a service's database, with the
+    pooling of the local stack's (deploy/local/pgbouncer.py). Clients sign in with the
+    cluster's application user (CloudNativePG's ``auth_query``). Each instance opens up to
+    ``default_pool_size`` server connections (deploy/README.md "Database connections")."""
+    name = db_pooler(database)
+    pod_labels = {"app.kubernetes.io/name": name}
+    resource = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Pooler",
+        "metadata": {"name": name, "labels": pod_labels},
+        "spec": {
+            "cluster": {"name": db_cluster(database)},
+            "instances": POOLER_INSTANCES,
+            "type": "rw",
+            "pgbouncer": {
+                "poolMode": "transaction",
+                "parameters": {
+                    **TRANSACTION_POOLING,
+                    "max_prepared_statements": str(MAX_PREPARED_STATEMENTS),
+                },
+            },
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "pgbouncer",
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "64Mi"},
+                                "limits": {"cpu": "1", "memory": "256Mi"},
+                            },
+                        }
+                    ],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": pooler_pods(database)},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": pod_labels},
+        "spec": {
+            "podSelector": {"matchLabels": pooler_pods(database)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [peer({"app.kubernetes.io/name": database, **PART_OF})],
+                    "ports": tcp(5432),
+                },
+                {"from": [namespace_peer(MONITORING_NAMESPACE)], "ports": tcp(POOLER_METRICS_PORT)},
+            ],
+        },
+    }
+    return [resource, policy]
 
 
 def object_store(name: str, bucket: str, retention: str, credentials: str) -> dict[str, Any]:

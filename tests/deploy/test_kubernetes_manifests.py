@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy.local.pgbouncer import TRANSACTION_POOLING
 from shared.messaging.topics import DECLARED, DURABILITY
 from shared.settings import SERVICE_PORTS, KafkaDurability
 
@@ -152,6 +153,10 @@ def _zookeeper(doc: dict[str, Any]) -> None:
     doc["spec"]["zookeeper"] = {"replicas": 3}
 
 
+def _pool_mode_typo(doc: dict[str, Any]) -> None:
+    doc["spec"]["pgbouncer"]["poolMod"] = doc["spec"]["pgbouncer"].pop("poolMode")
+
+
 def _container_typo(doc: dict[str, Any]) -> None:
     doc["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
 
@@ -164,6 +169,7 @@ def _container_typo(doc: dict[str, Any]) -> None:
         ("KafkaTopic", "outreach-erasures", _zero_partitions, "less than the minimum of 1"),
         ("Kafka", "outreach", _zookeeper, "'zookeeper' was unexpected"),
         ("Deployment", "contacts-worker", _container_typo, "'imagePullPolicyy' was unexpected"),
+        ("Pooler", "visits-db-pooler", _pool_mode_typo, "'poolMod' was unexpected"),
     ],
 )
 def test_a_broken_resource_is_caught(
@@ -286,15 +292,61 @@ def test_a_service_reaches_kafka_its_own_database_the_keyring_and_the_identity_p
         for peer in rule["to"]
     ]
     databases = {labels["cnpg.io/cluster"] for labels in reached if "cnpg.io/cluster" in labels}
+    poolers = {labels["cnpg.io/poolerName"] for labels in reached if "cnpg.io/poolerName" in labels}
 
     assert databases == {f"{service}-db", "keyring-db"}
+    assert poolers == {f"{service}-db-pooler"}
     assert {"strimzi.io/cluster": "outreach", "strimzi.io/broker-role": "true"} in reached
     assert {"app.kubernetes.io/name": "keycloak"} in reached
     assert {"k8s-app": "kube-dns"} in reached
-    assert len(reached) == 5
+    assert len(reached) == 6
     assert one(small, "NetworkPolicy", "default-deny")["spec"]["policyTypes"] == [
         "Ingress",
         "Egress",
+    ]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_a_service_pools_through_its_pooler_and_holds_sessions_on_the_primary(
+    small: Docs, service: str
+) -> None:
+    """The settings' pooled address (OUTREACH_PG_POOLER_*) is the Pooler's Service, the direct
+    one (OUTREACH_PG_HOST/_PORT: leader locks, LISTEN, schema locks) the cluster's ``-rw``."""
+    pooler = one(small, "Pooler", f"{service}-db-pooler")
+    for role in ("api", "worker"):
+        env = env_of(one(small, "Deployment", f"{service}-{role}"))
+        settings = {name: entry.get("value") for name, entry in env.items()}
+        assert settings["OUTREACH_PG_HOST"] == f"{service}-db-rw"
+        assert settings["OUTREACH_PG_POOLER_HOST"] == pooler["metadata"]["name"]
+        assert settings["OUTREACH_PG_PORT"] == settings["OUTREACH_PG_POOLER_PORT"] == "5432"
+        assert settings["OUTREACH_PG_POOLER_PREPARED_STATEMENTS"] == "true"
+        assert env["OUTREACH_PG_USER"]["valueFrom"]["secretKeyRef"]["name"] == f"{service}-db-app"
+    spec = pooler["spec"]
+    assert spec["cluster"] == {"name": f"{service}-db"}
+    assert spec["type"] == "rw"
+    assert spec["pgbouncer"]["poolMode"] == "transaction"
+    assert int(spec["pgbouncer"]["parameters"]["max_prepared_statements"]) > 0
+    assert spec["instances"] >= 2
+    database = one(small, "NetworkPolicy", f"{service}-db")["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"cnpg.io/poolerName": f"{service}-db-pooler"}}} in (
+        database
+    )
+    admitted = one(small, "NetworkPolicy", f"{service}-db-pooler")["spec"]["ingress"][0]
+    assert admitted["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == service
+    assert admitted["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def test_the_pooler_takes_the_local_pgbouncer_parameters_and_only_those_cloudnativepg_allows(
+    small: Docs,
+) -> None:
+    pooler = copy.deepcopy(one(small, "Pooler", "contacts-db-pooler"))
+    parameters = pooler["spec"]["pgbouncer"]["parameters"]
+    assert TRANSACTION_POOLING.items() <= parameters.items()
+
+    parameters["listen_port"] = "6432"
+    assert validate.problems([pooler]) == [
+        "Pooler/contacts-db-pooler: pgbouncer parameter listen_port is not one CloudNativePG "
+        "accepts"
     ]
 
 
