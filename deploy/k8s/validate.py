@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Validate the Kubernetes manifests offline, as `make test` does.
 
-    python deploy/k8s/validate.py                 # every overlay (also with each component)
-                                                  # and the examples
+    python deploy/k8s/validate.py                 # every overlay (also with each component
+                                                  # and with all) and the examples
     python deploy/k8s/validate.py overlays/small  # one kustomization (relative to deploy/k8s)
 
 Each kustomization is built with the project's pinned kustomize (``make kustomize``: into
@@ -10,7 +10,8 @@ Each kustomization is built with the project's pinned kustomize (``make kustomiz
 
 - core kinds against the Kubernetes API's own schema (``kubernetes-validate``, strict: an
   unknown field is an error) for :data:`KUBERNETES_VERSION`;
-- custom resources (Strimzi, CloudNativePG, the Barman Cloud plugin) against the
+- custom resources (Strimzi, CloudNativePG, the Barman Cloud plugin, the Prometheus
+  Operator) against the
   ``openAPIV3Schema`` of the CRDs checked in under deploy/k8s/crds/ (see its README), made
   strict the same way: an object schema that lists its properties admits no others, which is
   what the API server's strict field validation does;
@@ -140,9 +141,9 @@ def components() -> list[Path]:
     return sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml"))
 
 
-def build_with(overlay: Path, component: Path) -> list[dict[str, Any]]:
-    """An overlay with a component it does not include (yet): built from a kustomization of
-    its own, outside the tree."""
+def build_with(overlay: Path, *components: Path) -> list[dict[str, Any]]:
+    """An overlay with components it does not include: built from a kustomization of its own,
+    outside the tree."""
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "kustomization.yaml").write_text(
             yaml.safe_dump(
@@ -150,7 +151,7 @@ def build_with(overlay: Path, component: Path) -> list[dict[str, Any]]:
                     "apiVersion": "kustomize.config.k8s.io/v1beta1",
                     "kind": "Kustomization",
                     "resources": [os.path.relpath(overlay, scratch)],
-                    "components": [os.path.relpath(component, scratch)],
+                    "components": [os.path.relpath(c, scratch) for c in components],
                 }
             )
         )
@@ -282,9 +283,17 @@ def targets() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     yield "examples", examples()
     for overlay in overlays():
         yield str(overlay.relative_to(K8S)), build(overlay)
-        for component in components():
-            label = f"{overlay.relative_to(K8S)} + {component.relative_to(K8S)}"
-            yield label, build_with(overlay, component)
+        for label, chosen in with_components(overlay):
+            yield label, build_with(overlay, *chosen)
+
+
+def with_components(overlay: Path) -> list[tuple[str, list[Path]]]:
+    """The overlay with each component, and with all of them."""
+    every = components()
+    chosen = [[component] for component in every] + ([every] if len(every) > 1 else [])
+    return [
+        (" + ".join(str(p.relative_to(K8S)) for p in [overlay, *group]), group) for group in chosen
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -49,9 +50,9 @@ TARGETS: dict[str, Callable[[], Docs]] = {
 }
 TARGETS.update(
     {
-        f"{o.relative_to(K8S)} + {c.relative_to(K8S)}": (lambda o=o, c=c: validate.build_with(o, c))
+        label: (lambda o=o, chosen=chosen: validate.build_with(o, *chosen))
         for o in validate.overlays()
-        for c in validate.components()
+        for label, chosen in validate.with_components(o)
     }
 )
 
@@ -80,17 +81,28 @@ def env_of(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_checked_in_base_is_what_the_generator_renders() -> None:
     for relative, docs in generate.files().items():
-        assert (K8S / "base" / relative).read_text() == generate.render(docs), relative
+        assert (K8S / relative).read_text() == generate.render(docs), relative
 
 
-def test_a_hand_edited_base_is_reported_by_the_check(tmp_path: Path) -> None:
-    base = tmp_path / "base"
-    shutil.copytree(K8S / "base", base)
-    topics = base / "kafka/topics.yaml"
-    topics.write_text(topics.read_text().replace("partitions: 12", "partitions: 24", 1))
+@pytest.mark.parametrize(
+    ("relative", "written", "edited"),
+    [
+        ("base/kafka/topics.yaml", "partitions: 12", "partitions: 24"),
+        ("components/monitoring/prometheus-rule.yaml", "for: 5m", "for: 1h"),
+    ],
+)
+def test_a_hand_edited_file_is_reported_by_the_check(
+    tmp_path: Path, relative: str, written: str, edited: str
+) -> None:
+    root = tmp_path / "k8s"
+    for generated in ("base", "components/monitoring"):
+        shutil.copytree(K8S / generated, root / generated)
+    path = root / relative
+    assert written in path.read_text()
+    path.write_text(path.read_text().replace(written, edited, 1))
 
-    assert generate.main(["--check", "--base", str(base)]) == 1
-    assert generate.main(["--check", "--base", str(K8S / "base")]) == 0
+    assert generate.main(["--check", "--root", str(root)]) == 1
+    assert generate.main(["--check", "--root", str(K8S)]) == 0
 
 
 def test_the_kafka_topics_are_the_declared_ones_with_their_settings() -> None:
@@ -400,3 +412,127 @@ def test_the_large_network_runs_more_api_pods_and_replicas_than_the_small_one(
         )
     assert one(small, "Cluster", "contacts-db")["spec"]["instances"] == 2
     assert one(large, "Cluster", "contacts-db")["spec"]["instances"] == 3
+
+
+# --- monitoring ---------------------------------------------------------------------------------
+
+
+MONITORED = "overlays/large + components/monitoring"
+
+
+def test_the_alert_rules_are_the_ones_promtool_tests(built: dict[str, Docs]) -> None:
+    rule = one(built[MONITORED], "PrometheusRule", "outreach-alerts")
+
+    assert rule["spec"]["groups"] == yaml.safe_load(generate.ALERT_RULES.read_text())["groups"]
+
+
+def test_every_service_pod_is_scraped_with_the_labels_the_rules_group_by(
+    built: dict[str, Docs],
+) -> None:
+    """The rules and the dashboard read ``job="outreach"``, ``service`` and ``role``, as the
+    local stack's Prometheus labels its targets."""
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach")
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    scraped = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and _selects(monitor, d["spec"]["template"]["metadata"])
+    ]
+
+    assert {d["metadata"]["name"] for d in scraped} == {
+        f"{s}-{role}" for s in SERVICE_PORTS for role in ("api", "worker")
+    }
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    for deployment in scraped:
+        service, role = deployment["metadata"]["name"].rsplit("-", 1)
+        pod = deployment["spec"]["template"]
+        meta = {
+            "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9_]", "_", key): value
+            for key, value in pod["metadata"]["labels"].items()
+        }
+        labels = _relabel(endpoint["relabelings"], meta)
+        assert (labels["job"], labels["service"], labels["role"]) == ("outreach", service, role)
+        assert pod["spec"]["containers"][0]["ports"][0]["name"] == "http"
+
+
+def _relabel(relabelings: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, str]:
+    """Prometheus's ``replace`` relabeling (its default action, the only one the monitor uses)
+    with its defaults: sources joined by ``;``, the regex anchored, ``$1`` replaced."""
+    result = dict(labels)
+    for rule in relabelings:
+        assert rule.get("action", "replace") == "replace", rule
+        value = rule.get("separator", ";").join(
+            result.get(s, "") for s in rule.get("sourceLabels", [])
+        )
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if match:
+            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
+            result[rule["targetLabel"]] = match.expand(replacement)
+    return result
+
+
+def _selects(monitor: dict[str, Any], pod: dict[str, Any]) -> bool:
+    labels = pod.get("labels", {})
+    selector = monitor["spec"]["selector"]
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    assert {e["operator"] for e in selector.get("matchExpressions", [])} <= {"In"}, selector
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def _port_number(pod_spec: dict[str, Any], name: str) -> int:
+    return next(
+        port["containerPort"]
+        for container in pod_spec["containers"]
+        for port in container.get("ports", [])
+        if port["name"] == name
+    )
+
+
+def test_prometheus_in_the_monitoring_namespace_may_scrape_every_service_pod(
+    built: dict[str, Docs],
+) -> None:
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach")
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    for deployment in docs:
+        pod = deployment.get("spec", {}).get("template", {})
+        if deployment["kind"] != "Deployment" or not _selects(monitor, pod["metadata"]):
+            continue
+        port = _port_number(pod["spec"], monitor["spec"]["podMetricsEndpoints"][0]["port"])
+        admitting = [
+            rule
+            for policy in docs
+            if policy["kind"] == "NetworkPolicy"
+            and _selects({"spec": {"selector": policy["spec"]["podSelector"]}}, pod["metadata"])
+            for rule in policy["spec"].get("ingress", [])
+            if monitoring in rule.get("from", [])
+            and {"protocol": "TCP", "port": port} in rule.get("ports", [])
+        ]
+        assert admitting, deployment["metadata"]["name"]
+
+
+def test_the_poolers_are_scraped_and_prometheus_may_reach_their_metrics(
+    built: dict[str, Docs],
+) -> None:
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach-poolers")
+    poolers = {d["metadata"]["name"] for d in docs if d["kind"] == "Pooler"}
+
+    assert set(monitor["spec"]["selector"]["matchExpressions"][0]["values"]) == poolers
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    for name in poolers:
+        ingress = one(docs, "NetworkPolicy", name)["spec"]["ingress"]
+        assert {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9127}],
+        } in ingress
