@@ -103,12 +103,12 @@ _direct: weakref.WeakKeyDictionary[ConnectionPool[Any], dict[str, Any]] = (
 
 
 def tune(
-    pool: ConnectionPool[Any], *, prepare: bool = True, direct_port: int | None = None
+    pool: ConnectionPool[Any], *, prepare: bool = True, direct: tuple[str, int] | None = None
 ) -> None:
     """Bound ``pool``'s waits and attempts as above (also for a pool built by a library).
 
     ``prepare=False``: its connections prepare no statement (through a transaction pooler that
-    does not keep them). ``direct_port``: the port of PostgreSQL itself, when the pool
+    does not keep them). ``direct``: the host and port of PostgreSQL itself, when the pool
     connects through a pooler (:func:`direct_connection`)."""
     pool.timeout = POOL_TIMEOUT_SECONDS
     pool.reconnect_timeout = RECONNECT_SECONDS
@@ -121,8 +121,9 @@ def tune(
         pool.kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         if not prepare:
             pool.kwargs["prepare_threshold"] = None  # also what the library asks to prepare
-        direct = {k: v for k, v in pool.kwargs.items() if k != "prepare_threshold"}
-        _direct[pool] = {**direct, **({"port": direct_port} if direct_port else {}), **KEEPALIVES}
+        own = {k: v for k, v in pool.kwargs.items() if k != "prepare_threshold"}
+        address = {"host": direct[0], "port": direct[1]} if direct else {}
+        _direct[pool] = {**own, **address, **KEEPALIVES}
 
 
 @contextlib.contextmanager
@@ -145,10 +146,10 @@ def connection_pool(
     min_size: int,
     max_size: int,
     prepare: bool = True,
-    direct_port: int | None = None,
+    direct: tuple[str, int] | None = None,
 ) -> ConnectionPool:
     """A psycopg pool of ``conninfo`` (not opened yet) that fails fast and comes back soon
-    (``prepare`` and ``direct_port``: :func:`tune`)."""
+    (``prepare`` and ``direct``: :func:`tune`)."""
     pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, open=False)
-    tune(pool, prepare=prepare, direct_port=direct_port)
+    tune(pool, prepare=prepare, direct=direct)
     return pool

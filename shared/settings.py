@@ -80,11 +80,14 @@ class StackSettings(BaseSettings):
     pg_port: int = 25432
     pg_user: str = "outreach"
     pg_password: SecretStr = SecretStr(_DEV_PG_PASSWORD)
-    pg_pooler_port: int | None = Field(
+    pg_pooler_host: str | None = Field(
         default=None,
-        description="A pooler in transaction mode (PgBouncer) on OUTREACH_PG_HOST for the "
-        "connection pools; sessions (leader locks, LISTEN, schema and rebuild locks) connect "
-        "to OUTREACH_PG_PORT directly. Unset: every connection to PostgreSQL directly.",
+        description="A pooler in transaction mode (PgBouncer) for the connection pools; "
+        "sessions (leader locks, LISTEN, schema and rebuild locks) connect to OUTREACH_PG_HOST "
+        "and _PORT directly. Unset, with OUTREACH_PG_POOLER_PORT set: on OUTREACH_PG_HOST.",
+    )
+    pg_pooler_port: int | None = Field(
+        default=None, description="The pooler's port (unset: OUTREACH_PG_PORT, if it has a host)."
     )
     pg_pooler_prepared_statements: bool = Field(
         default=False,
@@ -100,15 +103,9 @@ class StackSettings(BaseSettings):
         "test's or a benchmark's scratch topic), and the local broker's default.",
     )
     kafka_durability: KafkaDurability = KafkaDurability.SINGLE
-    keycloak_port: int = Field(
-        default=28080, description="The local stack's Keycloak (identity provider): HTTP."
-    )
-    keycloak_management_port: int = Field(
-        default=28081, description="The local stack's Keycloak: health (``/health/ready``)."
-    )
-    prometheus_port: int = Field(
-        default=29090, description="The local stack's Prometheus (its web UI and API)."
-    )
+    keycloak_port: int = Field(default=28080, description="The local stack's Keycloak: HTTP.")
+    keycloak_management_port: int = Field(default=28081, description="Its /health/ready.")
+    prometheus_port: int = Field(default=29090, description="The local stack's Prometheus.")
     api_workers: int = Field(
         default=1,
         ge=1,
@@ -123,20 +120,21 @@ class StackSettings(BaseSettings):
         return f"postgresql://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}/{dbname}"
 
     @property
-    def pooled_port(self) -> int:
+    def pooled_address(self) -> tuple[str, int]:
         """Where the connection pools connect: the pooler if there is one, else PostgreSQL."""
-        return self.pg_pooler_port or self.pg_port
+        return self.pg_pooler_host or self.pg_host, self.pg_pooler_port or self.pg_port
 
     @property
     def prepares_statements(self) -> bool:
         """Whether pooled connections may prepare statements (see the pooler's settings)."""
-        return self.pg_pooler_port is None or self.pg_pooler_prepared_statements
+        direct = self.pg_pooler_host is None and self.pg_pooler_port is None
+        return direct or self.pg_pooler_prepared_statements
 
     def pooled_url(self, dbname: str) -> str:
         """``dbname`` for a connection pool: through the pooler if there is one."""
         password = self.pg_password.get_secret_value()
-        where = f"{self.pg_host}:{self.pooled_port}"
-        return f"postgresql://{self.pg_user}:{password}@{where}/{dbname}"
+        host, port = self.pooled_address
+        return f"postgresql://{self.pg_user}:{password}@{host}:{port}/{dbname}"
 
     @property
     def keycloak_url(self) -> str:

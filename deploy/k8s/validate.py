@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Validate the Kubernetes manifests offline, as `make test` does.
 
-    python deploy/k8s/validate.py                 # every overlay (also with each component)
-                                                  # and the examples
+    python deploy/k8s/validate.py                 # every overlay (also with each component
+                                                  # and with all) and the examples
     python deploy/k8s/validate.py overlays/small  # one kustomization (relative to deploy/k8s)
 
 Each kustomization is built with the project's pinned kustomize (``make kustomize``: into
@@ -10,12 +10,14 @@ Each kustomization is built with the project's pinned kustomize (``make kustomiz
 
 - core kinds against the Kubernetes API's own schema (``kubernetes-validate``, strict: an
   unknown field is an error) for :data:`KUBERNETES_VERSION`;
-- custom resources (Strimzi, CloudNativePG, the Barman Cloud plugin) against the
+- custom resources (Strimzi, CloudNativePG, the Barman Cloud plugin, the Prometheus
+  Operator) against the
   ``openAPIV3Schema`` of the CRDs checked in under deploy/k8s/crds/ (see its README), made
   strict the same way: an object schema that lists its properties admits no others, which is
   what the API server's strict field validation does;
 - the rules of deploy/README.md: secrets only by reference, never a value in a manifest;
-  every container with requests and limits, every service container with its three probes.
+  every container with requests and limits, every service container with its three probes;
+  a ``Pooler``'s PgBouncer parameters only those CloudNativePG's webhook admits.
 """
 
 from __future__ import annotations
@@ -41,6 +43,73 @@ KUBERNETES_VERSION = "1.33.0"
 SECRET_SUFFIXES = ("SECRET", "PASSWORD", "KEK", "_KEY", "TOKEN")
 SECRET_ENV = {"OUTREACH_KEYRING_URL"}  # a database URL with its password
 """Environment variables named so take their value from a Secret, never from the manifest."""
+
+
+POOLER_PARAMETERS = frozenset(
+    [
+        "application_name_add_host",
+        "auth_type",
+        "auth_user",
+        "autodb_idle_timeout",
+        "cancel_wait_timeout",
+        "client_idle_timeout",
+        "client_login_timeout",
+        "client_tls_ciphers",
+        "client_tls_sslmode",
+        "client_tls13_ciphers",
+        "default_pool_size",
+        "disable_pqexec",
+        "dns_max_ttl",
+        "dns_nxdomain_ttl",
+        "idle_transaction_timeout",
+        "ignore_startup_parameters",
+        "listen_backlog",
+        "log_connections",
+        "log_disconnections",
+        "log_pooler_errors",
+        "log_stats",
+        "max_client_conn",
+        "max_db_connections",
+        "max_packet_size",
+        "max_prepared_statements",
+        "max_user_connections",
+        "min_pool_size",
+        "pkt_buf",
+        "query_timeout",
+        "query_wait_timeout",
+        "reserve_pool_size",
+        "reserve_pool_timeout",
+        "sbuf_loopcnt",
+        "server_check_delay",
+        "server_check_query",
+        "server_connect_timeout",
+        "server_fast_close",
+        "server_idle_timeout",
+        "server_lifetime",
+        "server_login_retry",
+        "server_reset_query",
+        "server_reset_query_always",
+        "server_round_robin",
+        "server_tls_ciphers",
+        "server_tls13_ciphers",
+        "server_tls_protocols",
+        "server_tls_sslmode",
+        "stats_period",
+        "suspend_timeout",
+        "tcp_defer_accept",
+        "tcp_socket_buffer",
+        "tcp_keepalive",
+        "tcp_keepcnt",
+        "tcp_keepidle",
+        "tcp_keepintvl",
+        "tcp_user_timeout",
+        "track_extra_parameters",
+        "verbose",
+    ]
+)
+"""The PgBouncer parameters a ``Pooler`` may set: CloudNativePG 1.30.1's admission webhook
+(``internal/webhook/v1/pooler_webhook.go``, ``AllowedPgbouncerGenericConfigurationParameters``)
+refuses others, which its CRD schema does not say."""
 
 
 class BuildError(RuntimeError):
@@ -72,9 +141,9 @@ def components() -> list[Path]:
     return sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml"))
 
 
-def build_with(overlay: Path, component: Path) -> list[dict[str, Any]]:
-    """An overlay with a component it does not include (yet): built from a kustomization of
-    its own, outside the tree."""
+def build_with(overlay: Path, *components: Path) -> list[dict[str, Any]]:
+    """An overlay with components it does not include: built from a kustomization of its own,
+    outside the tree."""
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "kustomization.yaml").write_text(
             yaml.safe_dump(
@@ -82,7 +151,7 @@ def build_with(overlay: Path, component: Path) -> list[dict[str, Any]]:
                     "apiVersion": "kustomize.config.k8s.io/v1beta1",
                     "kind": "Kustomization",
                     "resources": [os.path.relpath(overlay, scratch)],
-                    "components": [os.path.relpath(component, scratch)],
+                    "components": [os.path.relpath(c, scratch) for c in components],
                 }
             )
         )
@@ -163,6 +232,12 @@ def rule_problems(doc: dict[str, Any]) -> list[str]:
     problems = []
     if doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
         problems.append(f"{name_of(doc)}: a secret's value in a manifest (reference it)")
+    if doc.get("kind") == "Pooler":
+        parameters = doc.get("spec", {}).get("pgbouncer", {}).get("parameters", {})
+        problems += [
+            f"{name_of(doc)}: pgbouncer parameter {name} is not one CloudNativePG accepts"
+            for name in sorted(set(parameters) - POOLER_PARAMETERS)
+        ]
     for container in _containers(doc):
         where = f"{name_of(doc)} container {container.get('name')}"
         problems += [f"{where}: {problem}" for problem in _container_problems(doc, container)]
@@ -208,9 +283,17 @@ def targets() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     yield "examples", examples()
     for overlay in overlays():
         yield str(overlay.relative_to(K8S)), build(overlay)
-        for component in components():
-            label = f"{overlay.relative_to(K8S)} + {component.relative_to(K8S)}"
-            yield label, build_with(overlay, component)
+        for label, chosen in with_components(overlay):
+            yield label, build_with(overlay, *chosen)
+
+
+def with_components(overlay: Path) -> list[tuple[str, list[Path]]]:
+    """The overlay with each component, and with all of them."""
+    every = components()
+    chosen = [[component] for component in every] + ([every] if len(every) > 1 else [])
+    return [
+        (" + ".join(str(p.relative_to(K8S)) for p in [overlay, *group]), group) for group in chosen
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,28 @@ POOL_SIZE = 20
 database and the keyring's. See deploy/README.md, "Database connections"."""
 MAX_CLIENTS = 4000
 """Client connections it accepts: each replica's pools, at most (deploy/README.md)."""
+MAX_PREPARED_STATEMENTS = 200
+"""Each client's prepared statements it keeps across the server connections the client gets
+(``max_prepared_statements``, where the PgBouncer has it)."""
+
+TRANSACTION_POOLING: dict[str, str] = {
+    # A server connection serves one transaction at a time, then the next client's.
+    "default_pool_size": str(POOL_SIZE),
+    "reserve_pool_size": "0",
+    "max_client_conn": str(MAX_CLIENTS),
+    # A server connection unused for a while is closed; one whose server restarted is noticed.
+    "server_idle_timeout": "60",
+    "server_connect_timeout": "2",
+    "server_login_retry": "1",
+    # A client that holds a transaction open while doing nothing holds a server connection.
+    "idle_transaction_timeout": "60",
+    "tcp_keepalive": "1",
+    "tcp_keepidle": "5",
+    "tcp_keepintvl": "2",
+    "tcp_keepcnt": "3",
+}
+"""The pooling the services are built for (``pool_mode = transaction`` besides): the local
+PgBouncer's and the Kubernetes ``Pooler``'s (deploy/k8s/generate.py)."""
 
 
 def pooler_port(settings: StackSettings) -> int:
@@ -114,11 +136,12 @@ def config(settings: StackSettings, prepared_statements: bool) -> str:
     """The configuration: transaction pooling of every database on the local server."""
     prepared = (
         "# Each client's prepared statements, kept across the server connections it gets.\n"
-        "max_prepared_statements = 200\n"
+        f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}\n"
         if prepared_statements
         else "# This PgBouncer keeps no prepared statements: the services prepare none through\n"
         "# it (OUTREACH_PG_POOLER_PREPARED_STATEMENTS=false).\n"
     )
+    pooling = "\n".join(f"{key} = {value}" for key, value in TRANSACTION_POOLING.items())
     return f"""\
 ; Written by deploy/local/pgbouncer.py before every start; change ports via OUTREACH_* instead.
 [databases]
@@ -131,21 +154,8 @@ unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {PGB_USERS}
 logfile = {PGB_LOG}
-; A server connection serves one transaction at a time, then the next client's.
 pool_mode = transaction
-default_pool_size = {POOL_SIZE}
-reserve_pool_size = 0
-max_client_conn = {MAX_CLIENTS}
-; A server connection unused for a while is closed; one whose server restarted is noticed.
-server_idle_timeout = 60
-server_connect_timeout = 2
-server_login_retry = 1
-; A client that holds a transaction open while doing nothing holds a server connection.
-idle_transaction_timeout = 60
-tcp_keepalive = 1
-tcp_keepidle = 5
-tcp_keepintvl = 2
-tcp_keepcnt = 3
+{pooling}
 {prepared}"""
 
 

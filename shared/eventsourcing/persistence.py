@@ -21,8 +21,9 @@ from shared.eventsourcing.binary_events import send_stored_events_in_binary
 from shared.messaging import processed
 from shared.settings import StackSettings
 
-DIRECT_PORT = "OUTREACH_DIRECT_PORT"
-"""The environment's port of PostgreSQL itself, when ``POSTGRES_PORT`` is a pooler's."""
+DIRECT_HOST, DIRECT_PORT = "OUTREACH_DIRECT_HOST", "OUTREACH_DIRECT_PORT"
+"""The environment's address of PostgreSQL itself, when ``POSTGRES_HOST``/``_PORT`` are a
+pooler's."""
 PREPARE = "OUTREACH_PREPARE_STATEMENTS"
 """``n`` in the environment: the pool's connections prepare no statement (the pooler keeps
 none, ``StackSettings.pg_pooler_prepared_statements``)."""
@@ -35,8 +36,9 @@ def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dic
     return {
         "PERSISTENCE_MODULE": "shared.eventsourcing.persistence:OutreachPostgresFactory",
         "POSTGRES_DBNAME": dbname,
-        "POSTGRES_HOST": settings.pg_host,
-        "POSTGRES_PORT": str(settings.pooled_port),
+        "POSTGRES_HOST": settings.pooled_address[0],
+        "POSTGRES_PORT": str(settings.pooled_address[1]),
+        DIRECT_HOST: settings.pg_host,
         DIRECT_PORT: str(settings.pg_port),
         PREPARE: "y" if settings.prepares_statements else "n",
         "POSTGRES_USER": settings.pg_user,
@@ -61,11 +63,11 @@ class OutreachPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         send_stored_events_in_binary()
         super().__init__(env)
-        direct_port = self.env.get(DIRECT_PORT)
+        host, port = self.env.get(DIRECT_HOST), self.env.get(DIRECT_PORT)
         tune(
             self.datastore.pool,
             prepare=self.env.get(PREPARE, "y") != "n",
-            direct_port=int(direct_port) if direct_port else None,
+            direct=(host, int(port)) if host and port else None,
         )
 
 

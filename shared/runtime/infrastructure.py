@@ -132,7 +132,7 @@ def pooled(
         min_size=min_size,
         max_size=max_size,
         prepare=settings.prepares_statements or not through_pooler,
-        direct_port=settings.pg_port if through_pooler else None,
+        direct=(settings.pg_host, settings.pg_port) if through_pooler else None,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy.local.pgbouncer import TRANSACTION_POOLING
 from shared.messaging.topics import DECLARED, DURABILITY
 from shared.settings import SERVICE_PORTS, KafkaDurability
 
@@ -48,9 +50,9 @@ TARGETS: dict[str, Callable[[], Docs]] = {
 }
 TARGETS.update(
     {
-        f"{o.relative_to(K8S)} + {c.relative_to(K8S)}": (lambda o=o, c=c: validate.build_with(o, c))
+        label: (lambda o=o, chosen=chosen: validate.build_with(o, *chosen))
         for o in validate.overlays()
-        for c in validate.components()
+        for label, chosen in validate.with_components(o)
     }
 )
 
@@ -79,17 +81,28 @@ def env_of(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_checked_in_base_is_what_the_generator_renders() -> None:
     for relative, docs in generate.files().items():
-        assert (K8S / "base" / relative).read_text() == generate.render(docs), relative
+        assert (K8S / relative).read_text() == generate.render(docs), relative
 
 
-def test_a_hand_edited_base_is_reported_by_the_check(tmp_path: Path) -> None:
-    base = tmp_path / "base"
-    shutil.copytree(K8S / "base", base)
-    topics = base / "kafka/topics.yaml"
-    topics.write_text(topics.read_text().replace("partitions: 12", "partitions: 24", 1))
+@pytest.mark.parametrize(
+    ("relative", "written", "edited"),
+    [
+        ("base/kafka/topics.yaml", "partitions: 12", "partitions: 24"),
+        ("components/monitoring/prometheus-rule.yaml", "for: 5m", "for: 1h"),
+    ],
+)
+def test_a_hand_edited_file_is_reported_by_the_check(
+    tmp_path: Path, relative: str, written: str, edited: str
+) -> None:
+    root = tmp_path / "k8s"
+    for generated in ("base", "components/monitoring"):
+        shutil.copytree(K8S / generated, root / generated)
+    path = root / relative
+    assert written in path.read_text()
+    path.write_text(path.read_text().replace(written, edited, 1))
 
-    assert generate.main(["--check", "--base", str(base)]) == 1
-    assert generate.main(["--check", "--base", str(K8S / "base")]) == 0
+    assert generate.main(["--check", "--root", str(root)]) == 1
+    assert generate.main(["--check", "--root", str(K8S)]) == 0
 
 
 def test_the_kafka_topics_are_the_declared_ones_with_their_settings() -> None:
@@ -152,6 +165,10 @@ def _zookeeper(doc: dict[str, Any]) -> None:
     doc["spec"]["zookeeper"] = {"replicas": 3}
 
 
+def _pool_mode_typo(doc: dict[str, Any]) -> None:
+    doc["spec"]["pgbouncer"]["poolMod"] = doc["spec"]["pgbouncer"].pop("poolMode")
+
+
 def _container_typo(doc: dict[str, Any]) -> None:
     doc["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
 
@@ -164,6 +181,7 @@ def _container_typo(doc: dict[str, Any]) -> None:
         ("KafkaTopic", "outreach-erasures", _zero_partitions, "less than the minimum of 1"),
         ("Kafka", "outreach", _zookeeper, "'zookeeper' was unexpected"),
         ("Deployment", "contacts-worker", _container_typo, "'imagePullPolicyy' was unexpected"),
+        ("Pooler", "visits-db-pooler", _pool_mode_typo, "'poolMod' was unexpected"),
     ],
 )
 def test_a_broken_resource_is_caught(
@@ -228,11 +246,33 @@ def test_each_service_runs_as_api_pods_and_a_worker_with_health_probes(
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
-    worker = one(small, "Deployment", f"{service}-worker")
-    assert worker["spec"]["replicas"] == 1
-    assert worker["spec"]["strategy"] == {"type": "Recreate"}
     autoscaler = one(small, "HorizontalPodAutoscaler", f"{service}-api")
     assert autoscaler["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+@pytest.mark.parametrize("label", ["overlays/small", "overlays/large"])
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_workers_run_as_several_pods_rolled_one_by_one_and_disrupted_one_at_a_time(
+    built: dict[str, Docs], label: str, service: str
+) -> None:
+    """What runs once is under a lease (deploy/README.md "Replicas"): a second worker is the
+    standby, a rollout starts the new pod before it stops an old one, and a node drain leaves
+    one running."""
+    docs = built[label]
+    worker = one(docs, "Deployment", f"{service}-worker")
+    budget = one(docs, "PodDisruptionBudget", f"{service}-worker")
+
+    assert worker["spec"]["replicas"] >= 2
+    assert worker["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert budget["spec"]["selector"]["matchLabels"] == worker["spec"]["selector"]["matchLabels"]
+    assert budget["spec"]["maxUnavailable"] < worker["spec"]["replicas"]
+    drain = int(one(docs, "ConfigMap", "outreach-config")["data"]["OUTREACH_DRAIN_SECONDS"])
+    readiness = worker["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert drain >= readiness["periodSeconds"] * readiness["failureThreshold"]
+    assert drain < worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
@@ -264,15 +304,61 @@ def test_a_service_reaches_kafka_its_own_database_the_keyring_and_the_identity_p
         for peer in rule["to"]
     ]
     databases = {labels["cnpg.io/cluster"] for labels in reached if "cnpg.io/cluster" in labels}
+    poolers = {labels["cnpg.io/poolerName"] for labels in reached if "cnpg.io/poolerName" in labels}
 
     assert databases == {f"{service}-db", "keyring-db"}
+    assert poolers == {f"{service}-db-pooler"}
     assert {"strimzi.io/cluster": "outreach", "strimzi.io/broker-role": "true"} in reached
     assert {"app.kubernetes.io/name": "keycloak"} in reached
     assert {"k8s-app": "kube-dns"} in reached
-    assert len(reached) == 5
+    assert len(reached) == 6
     assert one(small, "NetworkPolicy", "default-deny")["spec"]["policyTypes"] == [
         "Ingress",
         "Egress",
+    ]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_a_service_pools_through_its_pooler_and_holds_sessions_on_the_primary(
+    small: Docs, service: str
+) -> None:
+    """The settings' pooled address (OUTREACH_PG_POOLER_*) is the Pooler's Service, the direct
+    one (OUTREACH_PG_HOST/_PORT: leader locks, LISTEN, schema locks) the cluster's ``-rw``."""
+    pooler = one(small, "Pooler", f"{service}-db-pooler")
+    for role in ("api", "worker"):
+        env = env_of(one(small, "Deployment", f"{service}-{role}"))
+        settings = {name: entry.get("value") for name, entry in env.items()}
+        assert settings["OUTREACH_PG_HOST"] == f"{service}-db-rw"
+        assert settings["OUTREACH_PG_POOLER_HOST"] == pooler["metadata"]["name"]
+        assert settings["OUTREACH_PG_PORT"] == settings["OUTREACH_PG_POOLER_PORT"] == "5432"
+        assert settings["OUTREACH_PG_POOLER_PREPARED_STATEMENTS"] == "true"
+        assert env["OUTREACH_PG_USER"]["valueFrom"]["secretKeyRef"]["name"] == f"{service}-db-app"
+    spec = pooler["spec"]
+    assert spec["cluster"] == {"name": f"{service}-db"}
+    assert spec["type"] == "rw"
+    assert spec["pgbouncer"]["poolMode"] == "transaction"
+    assert int(spec["pgbouncer"]["parameters"]["max_prepared_statements"]) > 0
+    assert spec["instances"] >= 2
+    database = one(small, "NetworkPolicy", f"{service}-db")["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"cnpg.io/poolerName": f"{service}-db-pooler"}}} in (
+        database
+    )
+    admitted = one(small, "NetworkPolicy", f"{service}-db-pooler")["spec"]["ingress"][0]
+    assert admitted["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == service
+    assert admitted["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def test_the_pooler_takes_the_local_pgbouncer_parameters_and_only_those_cloudnativepg_allows(
+    small: Docs,
+) -> None:
+    pooler = copy.deepcopy(one(small, "Pooler", "contacts-db-pooler"))
+    parameters = pooler["spec"]["pgbouncer"]["parameters"]
+    assert TRANSACTION_POOLING.items() <= parameters.items()
+
+    parameters["listen_port"] = "6432"
+    assert validate.problems([pooler]) == [
+        "Pooler/contacts-db-pooler: pgbouncer parameter listen_port is not one CloudNativePG "
+        "accepts"
     ]
 
 
@@ -310,8 +396,8 @@ def test_the_worker_autoscaling_component_scales_workers_on_their_consumer_lag(
             "selector": {"matchLabels": {"service": service}},
         }
         assert autoscaler["spec"]["maxReplicas"] <= max(s.partitions for s in DECLARED)
-        strategy = one(docs, "Deployment", f"{service}-worker")["spec"]["strategy"]
-        assert strategy["type"] == "RollingUpdate"
+        worker = one(docs, "Deployment", f"{service}-worker")
+        assert autoscaler["spec"]["minReplicas"] == worker["spec"]["replicas"]
 
 
 def test_the_large_network_runs_more_api_pods_and_replicas_than_the_small_one(
@@ -326,3 +412,127 @@ def test_the_large_network_runs_more_api_pods_and_replicas_than_the_small_one(
         )
     assert one(small, "Cluster", "contacts-db")["spec"]["instances"] == 2
     assert one(large, "Cluster", "contacts-db")["spec"]["instances"] == 3
+
+
+# --- monitoring ---------------------------------------------------------------------------------
+
+
+MONITORED = "overlays/large + components/monitoring"
+
+
+def test_the_alert_rules_are_the_ones_promtool_tests(built: dict[str, Docs]) -> None:
+    rule = one(built[MONITORED], "PrometheusRule", "outreach-alerts")
+
+    assert rule["spec"]["groups"] == yaml.safe_load(generate.ALERT_RULES.read_text())["groups"]
+
+
+def test_every_service_pod_is_scraped_with_the_labels_the_rules_group_by(
+    built: dict[str, Docs],
+) -> None:
+    """The rules and the dashboard read ``job="outreach"``, ``service`` and ``role``, as the
+    local stack's Prometheus labels its targets."""
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach")
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    scraped = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and _selects(monitor, d["spec"]["template"]["metadata"])
+    ]
+
+    assert {d["metadata"]["name"] for d in scraped} == {
+        f"{s}-{role}" for s in SERVICE_PORTS for role in ("api", "worker")
+    }
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    for deployment in scraped:
+        service, role = deployment["metadata"]["name"].rsplit("-", 1)
+        pod = deployment["spec"]["template"]
+        meta = {
+            "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9_]", "_", key): value
+            for key, value in pod["metadata"]["labels"].items()
+        }
+        labels = _relabel(endpoint["relabelings"], meta)
+        assert (labels["job"], labels["service"], labels["role"]) == ("outreach", service, role)
+        assert pod["spec"]["containers"][0]["ports"][0]["name"] == "http"
+
+
+def _relabel(relabelings: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, str]:
+    """Prometheus's ``replace`` relabeling (its default action, the only one the monitor uses)
+    with its defaults: sources joined by ``;``, the regex anchored, ``$1`` replaced."""
+    result = dict(labels)
+    for rule in relabelings:
+        assert rule.get("action", "replace") == "replace", rule
+        value = rule.get("separator", ";").join(
+            result.get(s, "") for s in rule.get("sourceLabels", [])
+        )
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if match:
+            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", rule.get("replacement", "$1"))
+            result[rule["targetLabel"]] = match.expand(replacement)
+    return result
+
+
+def _selects(monitor: dict[str, Any], pod: dict[str, Any]) -> bool:
+    labels = pod.get("labels", {})
+    selector = monitor["spec"]["selector"]
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    assert {e["operator"] for e in selector.get("matchExpressions", [])} <= {"In"}, selector
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def _port_number(pod_spec: dict[str, Any], name: str) -> int:
+    return next(
+        port["containerPort"]
+        for container in pod_spec["containers"]
+        for port in container.get("ports", [])
+        if port["name"] == name
+    )
+
+
+def test_prometheus_in_the_monitoring_namespace_may_scrape_every_service_pod(
+    built: dict[str, Docs],
+) -> None:
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach")
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    for deployment in docs:
+        pod = deployment.get("spec", {}).get("template", {})
+        if deployment["kind"] != "Deployment" or not _selects(monitor, pod["metadata"]):
+            continue
+        port = _port_number(pod["spec"], monitor["spec"]["podMetricsEndpoints"][0]["port"])
+        admitting = [
+            rule
+            for policy in docs
+            if policy["kind"] == "NetworkPolicy"
+            and _selects({"spec": {"selector": policy["spec"]["podSelector"]}}, pod["metadata"])
+            for rule in policy["spec"].get("ingress", [])
+            if monitoring in rule.get("from", [])
+            and {"protocol": "TCP", "port": port} in rule.get("ports", [])
+        ]
+        assert admitting, deployment["metadata"]["name"]
+
+
+def test_the_poolers_are_scraped_and_prometheus_may_reach_their_metrics(
+    built: dict[str, Docs],
+) -> None:
+    docs = built[MONITORED]
+    monitor = one(docs, "PodMonitor", "outreach-poolers")
+    poolers = {d["metadata"]["name"] for d in docs if d["kind"] == "Pooler"}
+
+    assert set(monitor["spec"]["selector"]["matchExpressions"][0]["values"]) == poolers
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    for name in poolers:
+        ingress = one(docs, "NetworkPolicy", name)["spec"]["ingress"]
+        assert {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9127}],
+        } in ingress

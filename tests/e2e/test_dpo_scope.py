@@ -42,6 +42,7 @@ CONTACTS_ONLY = {
     "/dpo/category-erasures",
     "/dpo/category-erasures/{erasure_id}",
     "/dpo/feeds",
+    "/dpo/figures-reads",
 }
 """Every ``/dpo`` route and where the matrix covers it."""
 
@@ -425,3 +426,24 @@ def test_a_feed_registration_covers_the_officers_districts(world: World) -> None
     assert widened.json()["districts"] == sorted([world.a, world.b])
     listed = contacts.get("/dpo/feeds", headers=world.officer(world.elsewhere))
     assert name not in {r["name"] for r in listed.json()}
+
+
+def test_the_reads_of_figures_show_each_officer_only_their_districts(world: World) -> None:
+    contacts = world.clients["contacts"]
+    reader = f"mg-{uuid.uuid4().hex[:8]}"
+    both = world.auth(reader, "management", world.a, world.b)
+    assert contacts.get("/reports/outreach", headers=both).status_code == 200
+    only_b = contacts.get("/reports/outreach", params={"district": world.b}, headers=both)
+    assert only_b.status_code == 200, only_b.text
+
+    def reads(*officer: str) -> list[list[str]]:
+        answer = contacts.get(
+            "/dpo/figures-reads", params={"user": reader}, headers=world.officer(*officer)
+        )
+        assert answer.status_code == 200, answer.text
+        return [read["districts"] for read in answer.json()["reads"]]
+
+    assert reads(world.a) == [[world.a]]  # B's figures read with A's: not A's officer's
+    assert reads(world.b) == [[world.b], [world.b]]
+    assert reads(world.a, world.b) == [sorted([world.a, world.b]), [world.b]]
+    assert reads(world.elsewhere) == []

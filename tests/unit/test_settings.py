@@ -3,7 +3,9 @@ its processes does, which secrets production refuses; and what a benchmark run a
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ from notifications.settings import NotificationsSettings
 from pydantic import ValidationError
 from visits.settings import VisitsSettings
 
+from shared import database
+from shared.eventsourcing.persistence import DIRECT_HOST, DIRECT_PORT, eventsourcing_env
+from shared.runtime.infrastructure import pooled
 from shared.settings import (
     EPHEMERAL_PORTS,
     KEYRING_DATABASE,
@@ -273,3 +278,69 @@ def test_no_default_port_lies_where_the_kernel_picks_the_ports_of_outgoing_conne
     for ephemeral in (EPHEMERAL_PORTS, _ephemeral_ports_of_this_machine()):
         inside = {name: port for name, port in defaults.items() if port in ephemeral}
         assert not inside, f"in the ephemeral range {ephemeral}: {inside}"
+
+
+def test_without_a_pooler_every_connection_goes_to_postgresql(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    settings = ServiceSettings(pg_host="db.example", pg_port=5432)
+
+    assert settings.pooled_url("contacts") == settings.database_url("contacts")
+    assert settings.prepares_statements
+
+
+def test_a_pooler_on_the_database_host_takes_the_pools_on_its_own_port(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """The local stack: PgBouncer beside PostgreSQL (deploy/local/pgbouncer.py)."""
+    settings = ServiceSettings(pg_host="127.0.0.1", pg_port=25432, pg_pooler_port=25433)
+
+    assert settings.pooled_url("visits") == "postgresql://outreach:outreach@127.0.0.1:25433/visits"
+    assert settings.database_url("visits").endswith("@127.0.0.1:25432/visits")
+    assert not settings.prepares_statements
+
+
+def test_a_pooler_of_its_own_host_takes_the_pools_and_sessions_go_to_the_primary(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """Kubernetes: CloudNativePG's Pooler has a Service of its own beside the cluster's
+    ``-rw`` (deploy/k8s); both listen on 5432."""
+    clean_environment.setenv("OUTREACH_PG_HOST", "contacts-db-rw")
+    clean_environment.setenv("OUTREACH_PG_PORT", "5432")
+    clean_environment.setenv("OUTREACH_PG_POOLER_HOST", "contacts-db-pooler")
+    clean_environment.setenv("OUTREACH_PG_POOLER_PREPARED_STATEMENTS", "true")
+
+    settings = ServiceSettings(service_name="contacts")
+
+    assert settings.pooled_address == ("contacts-db-pooler", 5432)
+    assert settings.pooled_url("contacts").endswith("@contacts-db-pooler:5432/contacts")
+    assert settings.database_url("contacts").endswith("@contacts-db-rw:5432/contacts")
+    assert settings.prepares_statements
+
+
+def test_sessions_of_a_pool_through_a_pooler_connect_to_postgresql_itself(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """Leader locks and LISTEN (``direct_connection``) must not go through a pooler in
+    transaction mode, whichever host the pooler is on."""
+    settings = ServiceSettings(pg_host="contacts-db-rw", pg_port=5432)
+    settings.pg_pooler_host = "contacts-db-pooler"
+    pool = pooled(settings, "contacts", min_size=1, max_size=1)
+    env = eventsourcing_env(settings, "contacts")
+    connected: list[dict[str, object]] = []
+
+    @contextlib.contextmanager
+    def connect(conninfo: str, **kwargs: object) -> Iterator[None]:
+        connected.append({"conninfo": conninfo, **kwargs})
+        yield None
+
+    clean_environment.setattr(database.psycopg, "connect", connect)
+    with database.direct_connection(pool):
+        pass
+
+    assert "@contacts-db-pooler:5432/" in str(pool.conninfo)
+    assert connected[0]["host"] == "contacts-db-rw"
+    assert connected[0]["port"] == 5432
+    assert connected[0]["autocommit"] is True
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("contacts-db-pooler", "5432")
+    assert (env[DIRECT_HOST], env[DIRECT_PORT]) == ("contacts-db-rw", "5432")

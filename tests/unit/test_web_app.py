@@ -8,7 +8,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from outreach_web import german
@@ -16,7 +18,7 @@ from outreach_web.app import create_app
 from outreach_web.core import Web, safe_next
 from outreach_web.oidc import Identity, PendingSignIn, Tokens, pkce_challenge
 from outreach_web.pages.calendar import subscription
-from outreach_web.services import purpose_header
+from outreach_web.services import Services, purpose_header
 from outreach_web.sessions import Session, SessionStore
 from outreach_web.settings import WebSettings
 
@@ -24,6 +26,9 @@ pytestmark = pytest.mark.unit
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers
 IDENTITY = Identity("katarzyna.nowak", "Katarzyna Nowak", "case_manager", ("kassel",), None)
+OFFICER = Identity(
+    "piotr.wisniewski", "Piotr Wiśniewski", "data_protection_officer", ("kassel",), None
+)
 
 
 def settings(public_url: str = "http://127.0.0.1:8100") -> WebSettings:
@@ -123,11 +128,111 @@ def test_every_answer_carries_a_content_security_policy_without_unsafe_inline(
         assert " style=" not in answer.text
 
 
-def test_a_role_sees_only_its_own_pages(client: TestClient) -> None:
-    signed_in(client)  # a case manager
-    refused = client.get("/datenschutz")
+@pytest.mark.parametrize("path", ["/datenschutz", "/datenschutz/kennzahlen"])
+@pytest.mark.parametrize("role", ["case_manager", "management"])
+def test_a_role_sees_only_its_own_pages(client: TestClient, path: str, role: str) -> None:
+    signed_in(client, Identity("someone", "Some One", role, ("kassel",), None))
+    refused = client.get(path)
     assert refused.status_code == 403
     assert "Das dürfen Sie mit Ihrer Rolle nicht." in refused.text
+
+
+def fake_contacts(client: TestClient, monkeypatch: pytest.MonkeyPatch, answer: Any) -> list[Any]:
+    """The contacts service answering every request with ``answer``: the requests it got."""
+    asked: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json=answer)
+
+    web = web_of(client)
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    monkeypatch.setattr(web, "services", Services(web.settings.service_urls, http))
+    return asked
+
+
+FIGURES_READS = {
+    "districts": ["kassel"],
+    "reads": [
+        {
+            "at": "2026-12-01T09:30:00+00:00",
+            "user": "ursula.brandt",
+            "role": "management",
+            "districts": ["kassel"],
+            "first_month": "2026-01",
+            "last_month": "2026-06",
+            "form": "csv",
+        },
+        {
+            "at": "2026-12-02T14:05:00+00:00",
+            "user": "jonas.becker",
+            "role": "team_lead",
+            "districts": ["kassel"],
+            "first_month": "2026-12",
+            "last_month": "2026-12",
+            "form": "json",
+        },
+    ],
+}
+
+
+def test_the_officer_sees_who_read_the_figures_newest_first(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = fake_contacts(client, monkeypatch, FIGURES_READS)
+    signed_in(client, OFFICER)
+    page = client.get("/datenschutz/kennzahlen")
+    assert page.status_code == 200
+    rows = page.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 2
+    assert "02.12.2026, 15:05 Uhr" in rows[0]
+    assert "jonas.becker (Teamleitung)" in rows[0]
+    assert "Dez. 2026</td>" in rows[0]  # one month: no range
+    assert "JSON" in rows[0]
+    assert "01.12.2026, 10:30 Uhr" in rows[1]
+    assert "ursula.brandt (Leitung)" in rows[1]
+    assert "Jan. 2026 – Juni 2026" in rows[1]
+    assert "CSV" in rows[1]
+    assert "2 Abrufe (neueste zuerst)." in page.text
+    assert 'role="alert"' not in page.text
+    (request,) = asked
+    assert request.url.path == "/dpo/figures-reads"
+    assert dict(request.url.params) == {"limit": "500"}  # no filter: none sent
+
+
+def test_the_filter_of_the_figures_reads_reaches_the_service_as_german_days(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = fake_contacts(client, monkeypatch, FIGURES_READS)
+    signed_in(client, OFFICER)
+    page = client.get(
+        "/datenschutz/kennzahlen",
+        params={"benutzer": "ursula.brandt", "von": "2026-12-01", "bis": "2026-12-31"},
+    )
+    assert page.status_code == 200
+    assert 'value="ursula.brandt"' in page.text
+    assert 'value="2026-12-01"' in page.text
+    assert dict(asked[0].url.params) == {
+        "user": "ursula.brandt",
+        "since": "2026-12-01T00:00:00+01:00",
+        "until": "2026-12-31T23:59:59.999999+01:00",
+        "limit": "500",
+    }
+    not_a_day = client.get("/datenschutz/kennzahlen", params={"von": "gestern", "bis": ""})
+    assert not_a_day.status_code == 200
+    assert dict(asked[1].url.params) == {"limit": "500"}
+
+
+def test_the_figures_reads_page_says_so_when_the_service_is_away(client: TestClient) -> None:
+    signed_in(client, OFFICER)
+    overview = client.get("/datenschutz")
+    assert 'href="/datenschutz/kennzahlen"' in overview.text
+    page = client.get("/datenschutz/kennzahlen", params={"benutzer": "ursula.brandt"})
+    assert page.status_code == 200
+    assert 'role="alert"' in page.text
+    assert "Der Dienst ist gerade nicht erreichbar" in page.text
+    assert "127.0.0.1:9" not in page.text
+    assert "0 Abrufe" in page.text
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """A provider's coach (the caseload with free places, the hand-over packet of consented
 fields only, sessions, household, partner referrals, the end) and the data protection
-officer (the chain of every service, the access log, the Art. 15 answer, a legal hold, an
-erasure and its certificate)."""
+officer (the chain of every service, the reads of the figures, the access log, the Art. 15
+answer, a legal hold, an erasure and its certificate)."""
 
 from __future__ import annotations
 
@@ -111,12 +111,34 @@ def test_the_officer_audits_answers_holds_and_erases(
     )
     assert read.status_code == 200, read.text
     subject = read.json()["subject"]
+    reader = "mg-" + district[-6:]
+    figures = clients["contacts"].get(
+        "/reports/outreach",
+        params={"district": district, "format": "csv"},
+        headers={"Authorization": f"Bearer {mint(reader, 'management', district)}"},
+    )
+    assert figures.status_code == 200, figures.text
 
     page = device.sign_in(officer, password, "/")
     expect(page).to_have_url(f"{device.base_url}/datenschutz")
     expect(page.locator("table")).to_contain_text("intakt")
     check_accessibility(page, "data protection")
     device.shoot("officer-overview")
+
+    page.get_by_role("main").get_by_role("link", name="Abrufe der Kennzahlen").click()
+    page.get_by_label("Benutzer/in").fill(reader)
+    page.get_by_role("button", name="Filtern").click()
+    expect(page).to_have_url(
+        f"{device.base_url}/datenschutz/kennzahlen?benutzer={reader}&von=&bis="
+    )
+    rows = page.locator("tbody tr")
+    expect(page.get_by_text("1 Abruf (neueste zuerst).")).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"{reader} (Leitung)")
+    expect(rows.first).to_contain_text(district)
+    expect(rows.first).to_contain_text("CSV")
+    check_accessibility(page, "reads of the figures")
+    device.shoot("officer-figures-reads")
 
     page.get_by_role("link", name="Zugriffe").click()
     page.get_by_label("Pseudonym").fill(subject)

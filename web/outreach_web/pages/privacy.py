@@ -1,5 +1,6 @@
-"""The data protection officer: the access log with filters, a person's Art. 15 answer
-(download), legal holds, erasures with their certificates, each service's chain status."""
+"""The data protection officer: the access log and the reads of the outreach figures with
+filters, a person's Art. 15 answer (download), legal holds, erasures with their
+certificates, each service's chain status."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from outreach_web.core import CurrentSession, check_state_change, require_role, 
 from outreach_web.forms import Form
 from outreach_web.german import LOCAL_TIME
 from outreach_web.pages.common import back_to, notice_of, refusal
+from outreach_web.pages.figures import month_label
 from outreach_web.services import ServiceError
+from outreach_web.sessions import Session
 from shared.dpo_pdf import render_pdf
 
 router = APIRouter()
 OFFICER = ("data_protection_officer",)
 SERVICES = ("contacts", "visits", "coaching", "notifications")
+SHOWN = 500
+"""The entries an officer's log page lists at most: the first of the chosen days."""
 
 
 def _chain(web: Any, token: str) -> dict[str, Any]:
@@ -60,23 +65,8 @@ def access_log(
     require_role(session, *OFFICER)
     web = web_of(request)
     service = dienst if dienst in SERVICES else "contacts"
-    params = {
-        "subject": person or None,
-        "user": benutzer or None,
-        "since": _moment(von, dt.time.min),
-        "until": _moment(bis, dt.time.max),
-        "limit": 500,
-    }
-    error: str | None = None
-    entries: list[dict[str, Any]] = []
-    try:
-        entries = web.services.get(service, "/dpo/access-log", web.token(session), params=params)[
-            "entries"
-        ]
-    except ServiceError as refused:
-        if refused.status == 401:
-            raise
-        error = refusal(refused)["error"]
+    params = {"subject": person or None, **_who_and_when(benutzer, von, bis)}
+    entries, error = _newest_first(web, session, service, "/dpo/access-log", params, "entries")
     return web.render(
         request,
         "access_log.html",
@@ -84,13 +74,62 @@ def access_log(
         service=service,
         services=SERVICES,
         filters={"person": person, "benutzer": benutzer, "von": von, "bis": bis},
-        entries=list(reversed(entries)),
+        entries=entries,
         error=error,
     )
 
 
+@router.get("/datenschutz/kennzahlen")
+def figures_reads(
+    request: Request,
+    session: CurrentSession,
+    benutzer: str | None = None,
+    von: str | None = None,
+    bis: str | None = None,
+) -> Response:
+    require_role(session, *OFFICER)
+    web = web_of(request)
+    params = _who_and_when(benutzer, von, bis)
+    reads, error = _newest_first(web, session, "contacts", "/dpo/figures-reads", params, "reads")
+    return web.render(
+        request,
+        "figures_reads.html",
+        session=session,
+        filters={"benutzer": benutzer, "von": von, "bis": bis},
+        reads=reads,
+        cut_off=len(reads) >= SHOWN,
+        month=month_label,
+        error=error,
+    )
+
+
+def _who_and_when(user: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+    """The filter every officer's log page has (user, first and last day) as a service's
+    query."""
+    return {
+        "user": user or None,
+        "since": _moment(since, dt.time.min),
+        "until": _moment(until, dt.time.max),
+        "limit": SHOWN,
+    }
+
+
+def _newest_first(
+    web: Any, session: Session, service: str, path: str, params: dict[str, Any], key: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """What an officer's log page lists, newest first (the services answer oldest first), or
+    the sentence why the service did not answer; an expired sign-in goes on to sign in."""
+    try:
+        found = web.services.get(service, path, web.token(session), params=params)[key]
+    except ServiceError as refused:
+        if refused.status == 401:
+            raise
+        return [], refusal(refused)["error"]
+    return list(reversed(found)), None
+
+
 def _moment(day: str | None, at: dt.time) -> str | None:
-    """A day of the filter (German time) as the moment the access log is asked with."""
+    """A day of the filter (German time) as the moment a log is asked with."""
     if not day:
         return None
     try:
