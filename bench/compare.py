@@ -1,10 +1,11 @@
 """Before and after a change, in one sitting: the benchmark of two checkouts, interleaved.
 
-    python -m bench.compare BEFORE [--rounds 3] [--scale small] [--only ...] [--out DIR]
+    python -m bench.compare BEFORE [--after AFTER] [--rounds 3] [--scale small] [--only ...]
+                               [--out DIR]
     python -m bench.compare BEFORE --table-only --out DIR   # the table of runs made earlier
 
 ``BEFORE`` is a checkout of the code before the change (``git worktree add ../before <commit>``,
-then ``make venv`` in it); this checkout is the code after it. Each round runs
+then ``make venv`` in it); ``AFTER`` the code after it (default: this checkout). Each round runs
 ``python -m bench`` in both, the order swapping every round so that neither always meets a
 warmer or a busier machine; each on its own local stack, stopped after its run (both stacks
 use the same ports, those of the environment). Every run's results stay in
@@ -45,8 +46,8 @@ def run_once(checkout: Path, arguments: list[str], results: Path, log: Path) -> 
     results.write_text((out / "latest.json").read_text())
 
 
-def interleaved(before: Path, rounds: int, arguments: list[str], out: Path) -> None:
-    checkouts = {"before": before, "after": ROOT}
+def interleaved(before: Path, after: Path, rounds: int, arguments: list[str], out: Path) -> None:
+    checkouts = {"before": before, "after": after}
     for round_ in range(1, rounds + 1):
         for side in SIDES[:: 1 if round_ % 2 else -1]:
             say(f"round {round_}: {side} ({checkouts[side]})")
@@ -54,33 +55,47 @@ def interleaved(before: Path, rounds: int, arguments: list[str], out: Path) -> N
             run_once(checkouts[side], arguments, run.with_suffix(".json"), run.with_suffix(".log"))
 
 
-QUEUE_GROWTH = "queries: queue p99 growth (lower is better)"
+QUEUE_GROWTH = "queries: queue p99 growth (ratio, lower is better)"
+ABSOLUTE = {
+    "path": "commands_per_s",
+    "import": "cases_per_s",
+    "rebuild": "events_per_s",
+    "relay": "messages_per_s",
+}
+"""The absolute figure shown beside a measurement's ratio: the runs alternate in one sitting,
+so these compare too (and they tell a faster code from a baseline that ran faster)."""
 
 
-def ratios(out: Path, side: str) -> dict[str, list[float]]:
-    """Each measurement's same-run ratio in every run of ``side``. Of the queries only the
-    case queue's: the agenda's figures before f8c7b30 were of 404 answers (its seeded visits
-    had no version)."""
+def figures(out: Path, side: str) -> dict[str, list[float]]:
+    """Each measurement's same-run ratio, and its absolute figure, in every run of ``side``.
+    Of the queries only the case queue's: the agenda's figures of a benchmark whose seeded
+    visits had no version were of 404 answers."""
     found: dict[str, list[float]] = {}
     for path in sorted(out.glob(f"{side}-*.json")):
         for name, measured in json.loads(path.read_text())["measurements"].items():
             if name == "queries":
                 found.setdefault(QUEUE_GROWTH, []).append(measured["p99_growth"]["queue"])
-            elif isinstance(measured.get("ratio"), int | float):
-                found.setdefault(name, []).append(float(measured["ratio"]))
+                continue
+            if isinstance(measured.get("ratio"), int | float):
+                found.setdefault(f"{name} (ratio)", []).append(float(measured["ratio"]))
+            if name in ABSOLUTE:
+                key = ABSOLUTE[name]
+                found.setdefault(f"{name}: {key}", []).append(float(measured[key]))
     return found
 
 
 def table(out: Path) -> str:
-    before, after = ratios(out, "before"), ratios(out, "after")
+    before, after = figures(out, "before"), figures(out, "after")
     lines = [
-        "| Measurement (same-run ratio) | Before: median (range) | After: median (range) "
-        "| After / before |",
+        "| Measurement | Before: median (range) | After: median (range) | After / before |",
         "|---|---|---|---|",
     ]
 
+    def number(value: float) -> str:
+        return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+
     def cell(values: list[float]) -> str:
-        return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+        return f"{number(statistics.median(values))} ({number(min(values))}–{number(max(values))})"
 
     for name in [n for n in after if n in before]:
         change = statistics.median(after[name]) / statistics.median(before[name])
@@ -91,6 +106,9 @@ def table(out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, help="a checkout of the code before the change")
+    parser.add_argument(
+        "--after", type=Path, default=ROOT, help="the checkout after it (default: this one)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", default="small", choices=("smoke", "small", "full"))
     parser.add_argument(
@@ -101,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/compare")
     parser.add_argument("--table-only", action="store_true", help="only the table of DIR's runs")
     args = parser.parse_args(argv)
-    if not (args.before / ".venv/bin/python").exists():
-        parser.error(f"{args.before}: no .venv (run `make venv` in it)")
+    for checkout in (args.before, args.after):
+        if not (checkout / ".venv/bin/python").exists():
+            parser.error(f"{checkout}: no .venv (run `make venv` in it)")
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.table_only:
         arguments = ["--scale", args.scale, "--only", args.only]
-        interleaved(args.before.resolve(), args.rounds, arguments, args.out)
+        interleaved(args.before.resolve(), args.after.resolve(), args.rounds, arguments, args.out)
     text = table(args.out)
     (args.out / "compare.md").write_text(text)
     print(text)
