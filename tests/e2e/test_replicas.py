@@ -47,7 +47,10 @@ OFFICES = 3
 TAKE_OVER_BOUND_S = 20.0
 """A standby tries for a lease every 2 s and PostgreSQL releases the lock of a killed
 process's connection at once; the bound leaves room for a busy machine."""
-DRAIN_SECONDS = "1.5"
+DRAIN_SECONDS = "3"
+"""Longer than the balancer takes to see a replica's readiness fail (it looks every 0.2 s,
+at most 0.5 s per replica): a connection it keeps idle to a replica that drains is not
+chosen once the drain ends and the server closes it."""
 PAUSE_S = 0.1
 """Between one case of an office and its next: a steady load, and not more cases than the
 checks afterwards read in a few seconds."""

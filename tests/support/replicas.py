@@ -48,7 +48,9 @@ class Balancer:
         self._looking.join(5)
 
     def _look(self) -> None:
-        with httpx.Client(timeout=1) as client:
+        # A replica whose readiness does not answer within half a second is not ready (as a
+        # Kubernetes probe with its timeout): the look stays shorter than the drain.
+        with httpx.Client(timeout=0.5) as client:
             while not self._stopping.is_set():
                 ready = set()
                 for replica in self.replicas:
