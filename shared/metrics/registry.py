@@ -11,10 +11,11 @@ up all of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Metric
@@ -28,28 +29,34 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROCESS_DIR))
 
 
-def share_between_processes(port: int) -> Path:
-    """Make the server processes about to be started (they inherit the environment) write
-    their metrics into one new, empty directory; returns it (remove it when they stopped).
+@contextlib.contextmanager
+def share_between_processes(port: int) -> Iterator[Path]:
+    """Make the server processes started inside (they inherit the environment) write their
+    metrics into one new, empty directory, removed when they stopped; yields it.
 
-    Must run before those processes import prometheus_client (it picks its storage at
+    Must be entered before those processes import prometheus_client (it picks its storage at
     import), and once ``port`` is bound: no other server of the port lives then, so the
     directories that earlier ones left (stopped by ``kill -9``) are removed. A directory
-    already named in the environment is emptied and used.
+    already named in the environment is emptied and used, and left in place: it is the
+    operator's.
     """
     named = os.environ.get(MULTIPROCESS_DIR)
     if named:
         directory = Path(named)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
-        return directory
+        yield directory
+        return
     prefix = f"outreach-metrics-{port}-"
     for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         if stale.is_dir() and not stale.is_symlink() and stale.stat().st_uid == os.getuid():
             shutil.rmtree(stale, ignore_errors=True)
     directory = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ[MULTIPROCESS_DIR] = str(directory)
-    return directory
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _ThisProcess(Collector):

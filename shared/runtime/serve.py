@@ -12,7 +12,6 @@ client's delayed acknowledgement, ≈ 40 ms per request on Linux.
 from __future__ import annotations
 
 import argparse
-import shutil
 import socket
 from collections.abc import Sequence
 
@@ -43,7 +42,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     sock = tcp_socket(args.host, args.port)
-    metrics = share_between_processes(args.port)  # /metrics adds up every process's counters
     config = Config(
         args.app,
         factory=True,
@@ -52,10 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers=args.workers,
         access_log=False,
     )
-    try:
+    with share_between_processes(args.port):  # /metrics adds up every process's counters
         Multiprocess(config, sockets=[sock]).run()
-    finally:
-        shutil.rmtree(metrics, ignore_errors=True)
 
 
 if __name__ == "__main__":

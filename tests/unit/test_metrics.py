@@ -211,13 +211,38 @@ def test_a_port_s_api_processes_share_a_new_directory_and_earlier_ones_of_the_po
     other = tmp_path / "outreach-metrics-8102-running"
 
     other.mkdir()
-    directory = share_between_processes(8101)
+    with share_between_processes(8101) as directory:
+        assert not left.exists()
+        assert other.exists()
+        assert directory.is_dir()
+        assert list(directory.iterdir()) == []
+        assert os.environ[MULTIPROCESS_DIR] == str(directory)
 
-    assert not left.exists()
-    assert other.exists()
-    assert directory.is_dir()
-    assert list(directory.iterdir()) == []
-    assert os.environ[MULTIPROCESS_DIR] == str(directory)
+
+def test_a_metrics_directory_named_by_the_operator_is_emptied_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = tmp_path / "metrics"
+    named.mkdir()
+    (named / "counter_9.db").write_bytes(b"")  # of servers before this one
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(named))
+    found: list[list[Path]] = []
+
+    class Servers:
+        def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
+            self.sockets = sockets
+
+        def run(self) -> None:  # the processes found the directory, wrote, then stopped
+            found.append(list(named.iterdir()))
+            (named / "counter_1.db").write_bytes(b"")
+            for sock in self.sockets:
+                sock.close()
+
+    monkeypatch.setattr(serve, "Multiprocess", Servers)
+    serve.main(["probe:create_app", "--port", "0", "--workers", "2"])
+
+    assert found == [[]]
+    assert named.is_dir()
 
 
 def test_the_api_processes_metrics_directory_is_removed_when_they_stop(
