@@ -12,8 +12,9 @@ use the same ports, those of the environment). Every run's results stay in
 ``DIR/<before|after>-<round>.json`` with its log.
 
 The table compares what every measurement reports as its same-run ratio (each to its own raw
-baseline, so the two checkouts' ratios compare even though their runs met a different
-machine): the median over the rounds and their range, and after / before of the medians.
+baseline) and, beside it, its absolute figure (the runs alternate in one sitting, so those
+compare too, and they tell faster code from a baseline that happened to run faster): the
+median over the rounds and their range, and after / before of the medians.
 """
 
 from __future__ import annotations
