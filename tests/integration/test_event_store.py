@@ -26,6 +26,14 @@ class Tally(Aggregate):
         pass
 
 
+class Rarity(Aggregate):
+    """An aggregate of another topic than :class:`Tally`'s."""
+
+
+def topic_of(cls: type[Any]) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 class TallyApp(OutreachApplication):
     name = "event_store_test"
 
@@ -99,6 +107,72 @@ def test_a_reader_following_the_log_sees_every_event_of_concurrent_saves(app: Ta
     stored = [n.id for n in app.recorder.select_notifications(start + 1, limit=1000)]
     assert len(stored) == 180
     assert seen == stored
+
+
+def test_a_reader_of_some_topics_sees_every_event_of_them_among_concurrent_saves(
+    app: TallyApp,
+) -> None:
+    """A projection reads only its events' topics, and reads past the others' as it goes:
+    none of its events is passed over while other events commit around them."""
+    start = app.recorder.max_notification_id() or 0
+    seen: list[int] = []
+    subscription = app.recorder.subscribe(gt=start, topics=[topic_of(Rarity.Created)])
+
+    def read() -> None:
+        with subscription:
+            seen.extend(notification.id for notification in subscription)
+
+    def save_many(aggregate: type[Aggregate]) -> None:
+        for _ in range(30):
+            app.save(aggregate())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=save_many, args=(kind,)) for kind in (Tally, Rarity) * 3]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stored = app.recorder.select_notifications(
+        start + 1, limit=1000, topics=[topic_of(Rarity.Created)]
+    )
+    eventually(lambda: stored[-1].id in seen, what="the last event of the topic read")
+    subscription.stop()
+    reader.join()
+
+    assert len(stored) == 90
+    assert seen == [n.id for n in stored]
+
+
+def test_a_reader_of_a_rare_topic_does_not_read_the_log_again_at_every_save(
+    app: TallyApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each notification reads only what was recorded since the one before, also when none
+    of it is of the reader's topic (else a projection of rare events, the data protection
+    view, would scan the whole log after its last event at every save)."""
+    starts: list[int] = []
+    select = app.recorder.select_notifications
+
+    def selecting(start: int, *args: Any, **kwargs: Any) -> Any:
+        starts.append(start)
+        return select(start, *args, **kwargs)
+
+    monkeypatch.setattr(app.recorder, "select_notifications", selecting)
+    gt = app.recorder.max_notification_id() or 0
+    subscription = app.recorder.subscribe(gt=gt, topics=[topic_of(Rarity.Created)])
+    with subscription:
+        for _ in range(20):
+            app.save(Tally())
+        last = app.recorder.max_notification_id() or 0
+
+        def read_past_them() -> bool:
+            app.save(Tally())  # a notification, read from where the reader got to
+            return bool(starts) and starts[-1] >= last
+
+        eventually(read_past_them, what="a read starting after the saves")
+        subscription.stop()
+
+    assert last > gt + 19
 
 
 def test_a_save_sends_its_events_to_postgresql_in_binary_and_reads_them_back(

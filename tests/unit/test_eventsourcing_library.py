@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import ListenNotifySubscription
 from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresProcessRecorder,
@@ -63,6 +64,30 @@ def test_the_process_recorder_hook_is_where_the_library_records_tracking() -> No
     source = inspect.getsource(PostgresProcessRecorder._insert_events)
     assert "self._insert_tracking(curs" in source
     assert "_insert_events(curs" in inspect.getsource(PostgresProcessRecorder.insert_events)
+
+
+def test_the_subscription_pull_the_adapter_replaces_is_the_one_it_was_written_from() -> None:
+    """``DirectSubscription._pull`` is the library's, reading up to the log's end: the loop
+    still calls it, and it still keeps its state where the replacement keeps it."""
+    assert "self._pull()" in inspect.getsource(ListenNotifySubscription._loop_on_pull)
+    source = inspect.getsource(ListenNotifySubscription._pull)
+    for kept in (
+        "self._has_been_notified.clear()",
+        "start=self._last_notification_id or 0",
+        "limit=self._select_limit",
+        "topics=self._topics",
+        "self._notifications_queue.put(notifications)",
+        "self._last_notification_id = notifications[-1].id",
+    ):
+        assert kept in source, kept
+    assert parameters(PostgresProcessRecorder.select_notifications) == [
+        "self",
+        "start",
+        "limit",
+        "stop",
+        "topics",
+        "inclusive_of_start",
+    ]
 
 
 def test_the_retrying_recorder_methods_can_be_taken_without_their_retry() -> None:
