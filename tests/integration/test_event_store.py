@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
 from psycopg.types.array import ListBinaryDumper
 
 from shared.eventsourcing.application import OutreachApplication
@@ -28,10 +29,6 @@ class Tally(Aggregate):
 
 class Rarity(Aggregate):
     """An aggregate of another topic than :class:`Tally`'s."""
-
-
-def topic_of(cls: type[Any]) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 class TallyApp(OutreachApplication):
@@ -116,7 +113,7 @@ def test_a_reader_of_some_topics_sees_every_event_of_them_among_concurrent_saves
     none of its events is passed over while other events commit around them."""
     start = app.recorder.max_notification_id() or 0
     seen: list[int] = []
-    subscription = app.recorder.subscribe(gt=start, topics=[topic_of(Rarity.Created)])
+    subscription = app.recorder.subscribe(gt=start, topics=[get_topic(Rarity.Created)])
 
     def read() -> None:
         with subscription:
@@ -134,7 +131,7 @@ def test_a_reader_of_some_topics_sees_every_event_of_them_among_concurrent_saves
     for writer in writers:
         writer.join()
     stored = app.recorder.select_notifications(
-        start + 1, limit=1000, topics=[topic_of(Rarity.Created)]
+        start + 1, limit=1000, topics=[get_topic(Rarity.Created)]
     )
     eventually(lambda: stored[-1].id in seen, what="the last event of the topic read")
     subscription.stop()
@@ -159,7 +156,7 @@ def test_a_reader_of_a_rare_topic_does_not_read_the_log_again_at_every_save(
 
     monkeypatch.setattr(app.recorder, "select_notifications", selecting)
     gt = app.recorder.max_notification_id() or 0
-    subscription = app.recorder.subscribe(gt=gt, topics=[topic_of(Rarity.Created)])
+    subscription = app.recorder.subscribe(gt=gt, topics=[get_topic(Rarity.Created)])
     with subscription:
         for _ in range(20):
             app.save(Tally())
