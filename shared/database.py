@@ -131,13 +131,19 @@ def direct_connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[
     """A connection of its own (autocommit) to the database of ``pool``, on PostgreSQL itself
     even when the pool connects through a pooler: for what holds a session (a session
     advisory lock, ``LISTEN``), which a pooler in transaction mode would hand to others."""
+    conninfo, kwargs = direct_address(pool)
+    with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+        yield conn
+
+
+def direct_address(pool: ConnectionPool[Any]) -> tuple[str, dict[str, Any]]:
+    """The connection string and arguments :func:`direct_connection` connects with."""
     kwargs = _direct.get(pool) or {
         **(pool.kwargs if isinstance(pool.kwargs, dict) else {}),
         **KEEPALIVES,
     }
     conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
-    with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
-        yield conn
+    return conninfo, kwargs
 
 
 def connection_pool(

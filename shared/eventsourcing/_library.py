@@ -16,25 +16,15 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    Recording,
-    ShutDown,
-    StoredEvent,
-    Subscription,
-    Tracking,
-)
+from eventsourcing.persistence import Recording, StoredEvent, Tracking
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresProcessRecorder,
-    PostgresSubscription,
     PostgresTrackingRecorder,
 )
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
-
-from shared.database import direct_connection
 
 LIBRARY_VERSION = "9.5.6"
 """The version of the eventsourcing library every function here was checked against."""
@@ -95,77 +85,11 @@ class HookedProcessRecorder(PostgresProcessRecorder):
         """Write what belongs with the events being inserted (nothing here)."""
 
 
-class DirectSubscription(PostgresSubscription):
-    """The library's subscription, its ``LISTEN`` on a connection of its own to PostgreSQL
-    itself (:func:`~shared.database.direct_connection`) instead of one of the pool's: a pooler
-    in transaction mode would hand the pool's connection to other clients between statements,
-    and the notifications would go to them. The loop is the library's ``_listen``.
-
-    A subscription to some topics moves past the events of other topics as it reads
-    (:meth:`_pull`). The library's moves only to the last event of its topics it was given,
-    so a projection of rare events (the data protection view: erasures, legal holds) read the
-    whole log again after its last such event on every notification: a scan that grows with
-    the log, on every write."""
-
-    def _listen(self) -> None:
-        try:
-            with direct_connection(self._recorder.datastore.pool) as conn:
-                conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
-                while not self._has_been_stopped and not self._thread_error:
-                    for _ in conn.notifies(timeout=0.1, stop_after=1):
-                        self._has_been_notified.set()
-        except BaseException as error:
-            if self._thread_error is None:
-                self._thread_error = error
-            self.stop()
-
-    _past_its_topics = False
-    """Whether the last read found none of the subscription's events (then the next one asks
-    where the log ends first, so that it can move there)."""
-
-    def _pull(self) -> None:
-        """The library's ``_pull``; a subscription to some topics whose last read found none
-        of its events first asks where the log ends and reads up to there: every event up to
-        it is committed (the library's writes take the table lock, so events commit in the
-        order of their ids), so once fewer than a page of those are of its topics, it has
-        read past all of them. (One more query, so only while its events are rare: one that
-        keeps finding its events moves past the others with each one it finds.)"""
-        if not self._topics:
-            super()._pull()
-            return
-        while not self._has_been_stopped:
-            self._has_been_notified.clear()
-            last = self._last_notification_id or 0
-            end = self._recorder.max_notification_id() if self._past_its_topics else None
-            if end is not None and end <= last:
-                return
-            notifications = self._recorder.select_notifications(
-                start=last,
-                limit=self._select_limit,
-                stop=end,
-                topics=self._topics,
-                inclusive_of_start=False,
-            )
-            self._past_its_topics = not notifications
-            if notifications:
-                try:
-                    self._notifications_queue.put(notifications)
-                except ShutDown:
-                    return
-                self._last_notification_id = notifications[-1].id
-            if len(notifications) < self._select_limit:
-                if end is not None:
-                    self._last_notification_id = end
-                return
-
-
-class DirectListening(PostgresApplicationRecorder):
-    """An application recorder whose subscriptions listen directly (:class:`DirectSubscription`)."""
-
-    def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> Subscription[ApplicationRecorder]:
-        return DirectSubscription(recorder=self, gt=gt, topics=topics)
+def notify_channel(recorder: PostgresApplicationRecorder) -> str:
+    """The channel ``recorder``'s writes ``NOTIFY`` (set by the library's recorder; its
+    subscription ``LISTEN``s to it)."""
+    channel: str = recorder.channel_name
+    return channel
 
 
 class Collected(ProcessingEvent[UUID]):

@@ -16,7 +16,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from shared.database import tune
-from shared.eventsourcing._library import DirectListening, HookedProcessRecorder, attempted_once
+from shared.eventsourcing._library import HookedProcessRecorder, attempted_once
 from shared.eventsourcing.binary_events import send_stored_events_in_binary
 from shared.messaging import processed
 from shared.settings import StackSettings
@@ -32,7 +32,7 @@ none, ``StackSettings.pg_pooler_prepared_statements``)."""
 def eventsourcing_env(settings: StackSettings, dbname: str, **extra: str) -> dict[str, str]:
     """The environment an eventsourcing application or view of ``dbname`` is built from: its
     pool connects through the pooler if there is one (``LISTEN`` goes to PostgreSQL itself,
-    :class:`~shared.eventsourcing._library.DirectListening`)."""
+    :mod:`shared.eventsourcing.follower`)."""
     return {
         "PERSISTENCE_MODULE": "shared.eventsourcing.persistence:OutreachPostgresFactory",
         "POSTGRES_DBNAME": dbname,
@@ -71,13 +71,15 @@ class OutreachPostgresFactory(PostgresFactory):
         )
 
 
-class OutreachRecorder(DirectListening, HookedProcessRecorder):
+class OutreachRecorder(HookedProcessRecorder):
     """The library's process recorder: each query attempted once
-    (:func:`~shared.eventsourcing._library.attempted_once`), its subscriptions listening on a
-    connection of their own to PostgreSQL itself, the new stored events sent in
+    (:func:`~shared.eventsourcing._library.attempted_once`), the new stored events sent in
     binary (:mod:`shared.eventsourcing.binary_events`), and a consumed message's
     :class:`~shared.messaging.processed.Delivery` (the ``processed`` keyword of an
-    application's ``save``) recorded in the transaction of the events it caused."""
+    application's ``save``) recorded in the transaction of the events it caused. Its log is
+    followed with :class:`~shared.eventsourcing.follower.LogFollower` (the library's
+    ``subscribe`` would ``LISTEN`` on a connection of the pool, which a pooler hands to
+    others)."""
 
     insert_events = attempted_once(PostgresProcessRecorder.insert_events)
     select_events = attempted_once(PostgresProcessRecorder.select_events)

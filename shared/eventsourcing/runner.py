@@ -1,11 +1,12 @@
-"""A projection runner that applies events in batches: everything the event log's
-subscription has delivered (up to ``batch_size``) in one transaction of the view.
+"""A projection runner that applies events in batches: what the event log has after the
+view's position (up to ``batch_size``) in one transaction of the view.
 
 The library's ``ProjectionRunner`` applies one event per transaction (``BEGIN``, the
-statements, the tracking record, ``COMMIT``). This runner reads the log the same way (the
-recorder's subscription, woken by ``NOTIFY``), decodes each event with the application's
-mapper and hands the batches to a :class:`~shared.eventsourcing.applier.ViewApplier`, which
-calls the projection's own ``process_event`` unchanged inside the view's
+statements, the tracking record, ``COMMIT``). This runner reads the log in its own thread
+(a :class:`~shared.eventsourcing.follower.LogFollower`, woken by ``NOTIFY``), decodes each
+event with the application's mapper and hands the batches to a
+:class:`~shared.eventsourcing.applier.ViewApplier`, which calls the projection's own
+``process_event`` unchanged inside the view's
 :meth:`~shared.eventsourcing.views.TrackedView.batched` transaction: the rows of the whole
 batch and its tracking record commit together, or nothing does; an event that cannot be
 applied is parked (the applier's module says how, and what happens when the database is
@@ -17,8 +18,8 @@ advisory lock, so one applies at a time; a runner that finds its view advanced b
 one whose view moved back under it (a rebuild) stops with
 :class:`~shared.eventsourcing.applier.ViewMoved` for the supervisor to start a new one.
 
-Only the library's public interface is used: ``recorder.subscribe`` follows the log,
-``mapper.to_domain_event`` decodes; the view is the process's (opened once).
+Only the library's public interface is used: the recorder's ``select_notifications`` reads
+the log, ``mapper.to_domain_event`` decodes; the view is the process's (opened once).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from shared.eventsourcing.applier import ViewAdvanced, ViewApplier, ViewLocked, ViewMoved
-from shared.eventsourcing.handover import Handover
+from shared.eventsourcing.follower import LogFollower
 from shared.eventsourcing.projections import ViewProjection
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class BatchingProjectionRunner:
         self._interrupted = threading.Event()
         self._stopped_by_caller = False
         self._error: BaseException | None = None
-        self._handover: Handover | None = None
+        self._follower: LogFollower | None = None
         self._applying: threading.Thread | None = None
 
     @property
@@ -101,19 +102,18 @@ class BatchingProjectionRunner:
 
     def __enter__(self) -> BatchingProjectionRunner:
         self.applier.load()
-        name = self.projection.name
-        self._handover = Handover(
-            self.app.recorder.subscribe(
-                gt=self.applier.position or None, topics=self.projection.topics
-            ),
+        self._follower = LogFollower(
+            self.app.recorder,
+            gt=self.applier.position,
+            topics=self.projection.topics,
             batch_size=self.batch_size,
-            name=f"projection-reader-{name}",
-            on_error=self._fail,
         )
         self._applying = threading.Thread(
-            target=self._apply, args=(self._handover,), name=f"projection-{name}", daemon=True
+            target=self._apply,
+            args=(self._follower,),
+            name=f"projection-{self.projection.name}",
+            daemon=True,
         )
-        self._handover.start()
         self._applying.start()
         return self
 
@@ -121,8 +121,6 @@ class BatchingProjectionRunner:
         """Stop, wait for the threads and close the application; re-raises the error that
         stopped the runner, if any (as the library's runner does)."""
         self.stop()
-        if self._handover is not None:
-            self._handover.join(timeout=10)
         if self._applying is not None:
             self._applying.join(timeout=10)
         self.app.close()
@@ -131,8 +129,8 @@ class BatchingProjectionRunner:
     def stop(self) -> None:
         self._stopped_by_caller = True
         self._interrupted.set()
-        if self._handover is not None:
-            self._handover.stop()
+        if self._follower is not None:
+            self._follower.stop()
 
     def run_forever(self, timeout: float | None = None) -> None:
         """Block until the runner stopped (or ``timeout``); re-raise what stopped it (once)."""
@@ -158,17 +156,18 @@ class BatchingProjectionRunner:
             else:
                 log.error("projection stopped", exc_info=error, extra=extra)
         self._interrupted.set()
-        if self._handover is not None:
-            self._handover.stop()
+        if self._follower is not None:
+            self._follower.stop()
 
-    def _apply(self, handover: Handover) -> None:
+    def _apply(self, follower: LogFollower) -> None:
         pending: list[Notification] = []
         try:
+            follower.start()
             while not self._interrupted.is_set():
                 # What a locked-out batch left (or the next), without what was committed
                 # meanwhile, by this runner or another.
                 position = self.applier.position
-                batch = [n for n in pending or handover.next_batch() if n.id > position]
+                batch = [n for n in pending or follower.next_batch() if n.id > position]
                 pending = []
                 if not batch:
                     continue

@@ -1,13 +1,13 @@
 """The relay: the only way events reach Kafka (never a dual write).
 
-It follows the service's own event log through the library's subscription (LISTEN/NOTIFY, so
-it is woken by new events), maps each domain event to an integration event, publishes with
-the idempotent producer, waits for the broker's acknowledgement of the whole batch, and only
-then records how far it got (in the service's tracking table). After a crash of its process it
-resumes from the recorded position: an event may be published again (at least once), with the
-same event id, and consumers de-duplicate by it. When only the database went away (its
-position could not be recorded), the relay resumes after what the broker acknowledged, so an
-outage of the database publishes nothing twice.
+It follows the service's own event log (a :class:`~shared.eventsourcing.follower.LogFollower`,
+woken by new events through LISTEN/NOTIFY), maps each domain event to an integration event,
+publishes with the idempotent producer, waits for the broker's acknowledgement of the whole
+batch, and only then records how far it got (in the service's tracking table). After a crash
+of its process it resumes from the recorded position: an event may be published again (at
+least once), with the same event id, and consumers de-duplicate by it. When only the database
+went away (its position could not be recorded), the relay resumes after what the broker
+acknowledged, so an outage of the database publishes nothing twice.
 
 Only one relay per service publishes at a time: it holds a PostgreSQL advisory lock. A
 second replica waits in standby and takes over when the lock is released.
@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 
 from shared.contracts import Envelope, Payload, stable_event_id
 from shared.eventsourcing.application import OutreachApplication
-from shared.eventsourcing.handover import Handover
+from shared.eventsourcing.follower import LogFollower
 from shared.messaging.kafka import aiokafka_producer
 from shared.runtime.background import as_leader
 from shared.telemetry import continued_from
@@ -172,22 +172,16 @@ class Relay:
     async def _pump(self, stopping: asyncio.Event) -> None:
         start = await asyncio.to_thread(self._resume_position)
         self._acked_up_to = start
-        handover = Handover(
-            self._app.recorder.subscribe(gt=start),
-            batch_size=self._batch_size,
-            name=f"relay-reader-{self._topic}",
-        )
-        handover.start()
+        follower = LogFollower(self._app.recorder, gt=start, batch_size=self._batch_size)
         # While the broker acknowledges one batch, the next one is mapped and sent (at most
         # two batches unacknowledged); the positions are recorded in order, each as soon as
         # its batch and every batch before it are acknowledged.
         confirming: asyncio.Task[None] | None = None
         previous_last = start
         try:
+            await asyncio.to_thread(follower.start)
             while not stopping.is_set():
-                if handover.error is not None:
-                    raise handover.error
-                batch = handover.take([]) or await asyncio.to_thread(handover.next_batch)
+                batch = await asyncio.to_thread(follower.next_batch)
                 if batch:
                     sent, count = await self._send(batch)
                     previous = confirming
@@ -204,8 +198,7 @@ class Relay:
                 await confirming
         finally:
             await self._settle(confirming)
-            handover.stop()
-            await asyncio.to_thread(handover.join, 5)
+            follower.stop()
 
     @staticmethod
     async def _settle(confirming: asyncio.Task[None] | None) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ListenNotifySubscription
 from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresProcessRecorder,
+    PostgresSubscription,
     PostgresTrackingRecorder,
 )
 from psycopg import pq
@@ -66,20 +67,18 @@ def test_the_process_recorder_hook_is_where_the_library_records_tracking() -> No
     assert "_insert_events(curs" in inspect.getsource(PostgresProcessRecorder.insert_events)
 
 
-def test_the_subscription_pull_the_adapter_replaces_is_the_one_it_was_written_from() -> None:
-    """``DirectSubscription._pull`` is the library's, reading up to the log's end: the loop
-    still calls it, and it still keeps its state where the replacement keeps it."""
-    assert "self._pull()" in inspect.getsource(ListenNotifySubscription._loop_on_pull)
-    source = inspect.getsource(ListenNotifySubscription._pull)
-    for kept in (
-        "self._has_been_notified.clear()",
-        "start=self._last_notification_id or 0",
-        "limit=self._select_limit",
-        "topics=self._topics",
-        "self._notifications_queue.put(notifications)",
-        "self._last_notification_id = notifications[-1].id",
-    ):
-        assert kept in source, kept
+def test_the_channel_the_followers_listen_to_is_the_one_the_recorder_notifies() -> None:
+    """``notify_channel`` is the attribute the library's recorder ``NOTIFY``s (and its own
+    subscription ``LISTEN``s) to; the followers read with the public ``select_notifications``."""
+    recorder = PostgresProcessRecorder(
+        OfflineDatastore(), events_table_name="x_events", tracking_table_name="x_tracking"
+    )
+    assert _library.notify_channel(recorder) == "x_events"
+    notify = inspect.getsource(PostgresApplicationRecorder._notify_channel)
+    assert 'SQL("NOTIFY {0}").format(Identifier(self.channel_name))' in notify
+    inserting = inspect.getsource(PostgresApplicationRecorder._insert_stored_events)
+    assert "self._notify_channel(curs)" in inserting
+    assert "self._recorder.channel_name" in inspect.getsource(PostgresSubscription._listen)
     assert parameters(PostgresProcessRecorder.select_notifications) == [
         "self",
         "start",
@@ -152,16 +151,3 @@ def test_the_collected_events_are_held_where_the_library_reads_them() -> None:
     assert processing.saved_kwargs == {}
     assert processing.tracking is None
     assert parameters(ProcessingEvent.__init__) == ["self", "tracking"]
-
-
-def test_the_direct_subscription_replaces_the_library_s_listening_loop() -> None:
-    from eventsourcing.persistence import ListenNotifySubscription
-    from eventsourcing.postgres import PostgresSubscription
-
-    # The loop it replaces, and the attributes its copy reads and sets.
-    assert "_listen" in vars(PostgresSubscription)
-    assert parameters(PostgresSubscription._listen) == ["self"]
-    source = inspect.getsource(ListenNotifySubscription)
-    for attribute in ("_has_been_stopped", "_thread_error", "_has_been_notified"):
-        assert f"self.{attribute}" in source, attribute
-    assert "datastore.get_connection()" in inspect.getsource(PostgresSubscription._listen)
