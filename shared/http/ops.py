@@ -22,6 +22,7 @@ from shared.http.bodies import StrictModel
 from shared.http.deps import require
 from shared.http.inputs import Integer, Key, QueryBool, QueryInt, Uuid
 from shared.http.state import app_state
+from shared.metrics.service import waiting_for
 from shared.runtime.running import Running
 from shared.settings import ProcessRole
 
@@ -82,8 +83,11 @@ def relay_status(_: Operator, running: RunningDep) -> dict[str, Any]:
 
 @router.get("/projections")
 def projection_status(_: Operator, running: RunningDep) -> dict[str, Any]:
-    """Each projection runner: running, position, how far behind the log's head, parked
-    events, last progress, and whether a rebuild or retry holds its view."""
+    """Each projection runner: running, position, the events of its topics it has yet to
+    apply (``events_waiting``, as the metric ``outreach_projection_lag_events``; the log's
+    head may be an event of a topic it never applies, so ``behind_log_head`` stays above zero
+    for a view of rare events), parked events, last progress, and whether a rebuild or retry
+    holds its view."""
     if running.runners is None:
         return _in_worker(running)
     head = running.service.app.recorder.max_notification_id() or 0
@@ -93,6 +97,9 @@ def projection_status(_: Operator, running: RunningDep) -> dict[str, Any]:
         "projections": {
             runner.projection.name: {
                 **runner.status(),
+                "events_waiting": waiting_for(
+                    running, runner.applier.position, list(runner.projection.topics)
+                ),
                 "behind_log_head": head - runner.applier.position,
             }
             for runner in running.runners.runners

@@ -74,6 +74,15 @@ def test_a_poison_event_in_the_log_is_parked_and_the_service_stays_ready_and_cur
     assert {e["error_class"] for e in parked} == {"psycopg.DataError"}
     assert all("nord" not in str(e) and "Zyx" not in str(e) for e in parked)
 
+    def caught_up() -> dict[str, Any] | None:
+        views = api.client.get("/ops/projections", headers=lead).json()["projections"]
+        return views if all(view["events_waiting"] == 0 for view in views.values()) else None
+
+    # Past the poison, nothing waits; the head is a case's event, which the data protection
+    # view (erasures, legal holds) never applies.
+    views = eventually(caught_up, timeout=30, what="every projection caught up")
+    assert views["data_protection"]["behind_log_head"] > 0
+
     ready = httpx.get(f"{contacts_service.url}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     assert ready.json()["parked_events"] >= 2
