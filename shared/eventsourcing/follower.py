@@ -75,9 +75,13 @@ class LogFollower:
 
     def start(self) -> None:
         """Join the process's listener of the log, once it listens (raises what keeps it
-        from listening)."""
-        self._listener = _Listener.join(self._recorder, self)
-        self._listener.wait_listening(self)
+        from listening). A follower stopped meanwhile, from another thread (a runner stopped
+        as its thread starts, a relay cancelled), leaves again at once."""
+        listener = self._listener = _Listener.join(self._recorder, self)
+        if self._stopped:
+            listener.leave(self)
+            return
+        listener.wait_listening(self)
 
     def stop(self) -> None:
         """Leave the listener; a :meth:`next_batch` waiting returns at once (empty)."""

@@ -224,6 +224,16 @@ def test_a_stopped_follower_returns_at_once_from_its_wait(app: TallyApp) -> None
         assert follower.next_batch(wait=30) == []  # stopped: no longer waits
 
 
+def test_a_follower_stopped_before_it_started_keeps_no_listen(app: TallyApp) -> None:
+    """A runner stopped while its thread starts (or a relay cancelled) stops its follower
+    before that follower joins the listener: the listener is not kept for it."""
+    follower = LogFollower(app.recorder, gt=app.recorder.max_notification_id())
+    follower.stop()
+    follower.start()
+    assert follower.next_batch(wait=0.1) == []
+    eventually(lambda: listening_to(app) == 0, what="no LISTEN kept for a stopped follower")
+
+
 def listen_statement(app: TallyApp) -> str:
     return f'LISTEN "{notify_channel(app.recorder)}"'
 
